@@ -1,0 +1,57 @@
+# Every target bootstraps the virtualenv it needs: a fresh clone runs
+# `make bench` or `make test` with nothing installed but Python >= 3.11.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# `make bench SCENARIO=slow-downstream`, `make bench QUICK=1`, `make bench ARGS="--design async"`
+SCENARIO ?=
+QUICK    ?=
+ARGS     ?=
+BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(QUICK),--quick) $(ARGS)
+
+.PHONY: help bench test gate report up lint clean venv
+
+help:
+	@echo "make bench   run the default scenario set against both designs and render the report"
+	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations)"
+	@echo "make test    run the test suite (real broker, servers and Locust)"
+	@echo "make gate    quick scenario set, gated against baselines/ci.json"
+	@echo "make report  re-render reports/latest"
+	@echo "make up      start both designs and the provider for exploring by hand"
+	@echo "make lint    ruff"
+	@echo "make clean   remove the virtualenv and generated reports"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "offload needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing offload and its dependencies into $(VENV) ..."
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+bench: $(STAMP)
+	$(BIN)/offload bench $(BENCH_FLAGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+gate: $(STAMP)
+	$(BIN)/offload gate-run --quick --baseline baselines/ci.json $(ARGS)
+
+report: $(STAMP)
+	$(BIN)/offload report reports/latest
+
+up: $(STAMP)
+	$(BIN)/offload up $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) reports/runs reports/latest reports/index.html .pytest_cache .ruff_cache

@@ -1,0 +1,208 @@
+"""Start, watch and stop the processes of a run so that none outlives it.
+
+Every component runs in its own session (process group): stopping it signals the whole
+group, which reaches gunicorn's and uvicorn's worker processes too. Children also get
+``PR_SET_PDEATHSIG`` so that even a harness killed with SIGKILL takes its direct children
+down with it. Output goes to one log file per component inside the run directory, which is
+what keeps a crashed component's last words after the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from offload.errors import TargetNotReady
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM this child when the harness dies, whatever kills it."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessSpec:
+    """What to run for one component: its argv, extra environment and where its log goes."""
+
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    log_path: Path | None = None
+    #: seconds between SIGTERM and SIGKILL when stopping
+    stop_timeout: float = 10.0
+
+
+class Supervised:
+    """One running component: a process group with a log file."""
+
+    def __init__(self, spec: ProcessSpec) -> None:
+        self.spec = spec
+        self.process: subprocess.Popen[bytes] | None = None
+        #: set when the harness itself stopped or killed the process on purpose
+        self.exit_expected = False
+        self.started_at: float | None = None
+        self._log = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> Supervised:
+        env = {**os.environ, **self.spec.env}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if self.spec.log_path is not None:
+            self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.spec.log_path, "ab")  # noqa: SIM115 - closed in stop()
+            stdout = self._log
+        else:
+            stdout = subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                list(self.spec.argv),
+                env=env,
+                cwd=self.spec.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as exc:
+            raise TargetNotReady(
+                f"cannot start {self.name}: {exc} (command: {self.spec.argv[0]})"
+            ) from exc
+        self.exit_expected = False
+        self.started_at = time.time()
+        return self
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal_group(self, sig: int) -> None:
+        """Send ``sig`` to the component's whole process group (ignores a group already gone)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL the component now, on purpose (a fault, not a crash)."""
+        self.exit_expected = True
+        self.signal_group(signal.SIGKILL)
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        """SIGTERM the group, wait, then SIGKILL whatever is left. Returns the exit code."""
+        if self.process is None:
+            return None
+        self.exit_expected = True
+        timeout = self.spec.stop_timeout if timeout is None else timeout
+        if self.process.poll() is None:
+            self.signal_group(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=timeout)
+        # the leader may be gone while its workers linger: always sweep the group
+        self.signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.process.returncode
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines of the component's log, for error messages."""
+        if self.spec.log_path is None or not self.spec.log_path.exists():
+            return ""
+        text = self.spec.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else f"exited({self.returncode})"
+        return f"<Supervised {self.name} pid={self.pid} {state}>"
+
+
+class Supervisor:
+    """Owns every component of a run and stops them all, newest first, however the run ends."""
+
+    def __init__(self) -> None:
+        self._components: list[Supervised] = []
+
+    def start(self, spec: ProcessSpec) -> Supervised:
+        component = Supervised(spec).start()
+        self._components.append(component)
+        return component
+
+    def __iter__(self) -> Iterator[Supervised]:
+        return iter(list(self._components))
+
+    def get(self, name: str) -> Supervised:
+        for component in reversed(self._components):
+            if component.name == name:
+                return component
+        raise KeyError(name)
+
+    def restart(self, name: str) -> Supervised:
+        """Start a fresh process from the spec of ``name`` (after a kill fault)."""
+        old = self.get(name)
+        if old.alive:
+            old.stop()
+        fresh = Supervised(old.spec).start()
+        self._components[self._components.index(old)] = fresh
+        return fresh
+
+    def crashed(self) -> list[Supervised]:
+        """Components that exited although nobody asked them to."""
+        return [c for c in self._components if not c.exit_expected and c.returncode is not None]
+
+    def stop_all(self) -> None:
+        for component in reversed(self._components):
+            component.stop()
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """argv that runs ``python -m module`` with the harness's own interpreter."""
+    return [sys.executable, "-m", module, *args]
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while the block runs, so cleanup paths are the same."""
+
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
