@@ -1,0 +1,209 @@
+"""The asynchronous design: FastAPI on uvicorn, the welcome email handed to a queue.
+
+``POST /users``: validate → insert the user and its job (one transaction) → publish
+``SEND_WELCOME_EMAIL`` (persistent, mandatory, publisher-confirmed) → 202 ``{job_id}``. The
+request never waits for the provider, only for the broker's confirm, and that wait is bounded:
+no confirm within ``publish_timeout_s`` (or no broker, or a blocked one) → the signup is undone
+and the client gets 503 with ``Retry-After``. ``GET /jobs/{id}`` reports the job's state.
+
+Run: ``uvicorn --factory targets.async_api.app:create_app --workers 4 --port 8002``
+(each uvicorn worker process holds its own AMQP connection; see ``amqp.py`` for why pika's
+asyncio adapter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pika
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from targets.async_api.amqp import (
+    AmqpClient,
+    BrokerBlocked,
+    BrokerUnavailable,
+    ConfirmingPublisher,
+    PublishFailed,
+    open_channel,
+)
+from targets.async_api.edge import EdgeMiddleware
+from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
+from targets.common.ids import is_id
+from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+from targets.common.problems import ApiProblem, not_found
+from targets.common.settings import TargetSettings
+from targets.common.signup import SignupRequest, parse_signup
+from targets.common.store import UserStore, make_engine
+
+log = logging.getLogger("offload.async_api")
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body is not valid JSON"},
+    409: {"description": "Email address already registered"},
+    413: {"description": "Body too large"},
+    415: {"description": "Content-Type is not application/json"},
+    422: {"description": "Body does not match the schema"},
+    503: {"description": "The broker did not take the job in time; retry after the delay"},
+}
+
+
+class JobPublisher:
+    """Publishes jobs on this process's AMQP connection; fails fast when it cannot."""
+
+    def __init__(self, settings: TargetSettings, topology: Topology) -> None:
+        self.settings = settings
+        self.topology = topology
+        self._publisher: ConfirmingPublisher | None = None
+        self.client = AmqpClient(
+            settings.amqp_url, name="offload-async-api", on_connected=self._on_connected
+        )
+        self.client.on_lost(self._on_lost)
+
+    async def _on_connected(self, connection: Any) -> None:
+        self._publisher = ConfirmingPublisher(await open_channel(connection))
+
+    def _on_lost(self) -> None:
+        if self._publisher is not None:
+            self._publisher.fail_all("connection to the broker lost")
+        self._publisher = None
+
+    async def publish(self, job: WelcomeEmailJob) -> None:
+        if self.client.blocked:
+            raise BrokerBlocked("the broker is blocking publishers (resource alarm)")
+        publisher = self._publisher
+        if publisher is None or not publisher.usable:
+            raise BrokerUnavailable("not connected to the broker")
+        properties = pika.BasicProperties(
+            content_type="application/json",
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=job.job_id,
+            correlation_id=job.correlation_id,
+            type=JOB_TYPE,
+            timestamp=int(job.created_at),
+            headers={"x-attempt": 1},
+        )
+        await publisher.publish(
+            self.topology.jobs_exchange,
+            ROUTING_KEY,
+            job.to_bytes(),
+            properties,
+            timeout=self.settings.publish_timeout_s,
+        )
+
+
+def create_app(settings: TargetSettings | None = None) -> FastAPI:
+    """Application factory (``uvicorn --factory``); each worker process builds its own."""
+    settings = settings or TargetSettings()
+    topology = Topology(settings.queue_prefix, settings.retry_delays_s)
+    store = UserStore(make_engine(settings.database_url, settings.db_schema))
+    publisher = JobPublisher(settings, topology)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.declare_topology:
+            try:
+                await run_in_threadpool(declare_topology, settings.amqp_url, topology)
+            except Exception as exc:  # the broker may be down at start: serve 503s meanwhile
+                log.warning("could not declare the topology at start: %s", exc)
+        publisher.client.start()
+        await publisher.client.wait_ready(timeout=5)
+        yield
+        await publisher.client.stop()
+
+    app = FastAPI(
+        title="offload async signup API",
+        version="1",
+        description="Queue-backed design: the welcome email is sent by a worker.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+
+    def correlation(request: Request) -> str:
+        return request.scope["state"]["correlation_id"]
+
+    @app.exception_handler(ApiProblem)
+    async def _problem(request: Request, problem: ApiProblem) -> JSONResponse:
+        return JSONResponse(
+            problem.body(correlation(request)), status_code=problem.status, headers=problem.headers
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        problem = ApiProblem(exc.status_code, code, str(exc.detail))
+        return JSONResponse(problem.body(correlation(request)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = ApiProblem(422, "validation_failed", str(exc.errors()))
+        return JSONResponse(problem.body(correlation(request)), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        problem = ApiProblem(500, "internal_error", f"unexpected {type(exc).__name__}")
+        return JSONResponse(problem.body(correlation(request)), status_code=500)
+
+    @app.post(
+        "/users",
+        status_code=202,
+        responses=_ERROR_RESPONSES,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": SignupRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def create_user(request: Request) -> JSONResponse:
+        """Store the user, enqueue the welcome email, answer without waiting for it."""
+        correlation_id = correlation(request)
+        body = await request.body()
+        signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
+        user, job = await run_in_threadpool(store.create_user_with_job, signup, correlation_id)
+        message = WelcomeEmailJob.new(
+            job_id=job.id, user_id=user.id, email=user.email, correlation_id=correlation_id
+        )
+        try:
+            await publisher.publish(message)
+        except PublishFailed as exc:
+            # undo the signup: the client is told to retry, and a retry must not hit 409
+            await asyncio.shield(run_in_threadpool(store.discard_signup, user.id))
+            raise ApiProblem(
+                503, "queue_unavailable", str(exc), headers={"Retry-After": "1"}
+            ) from exc
+        return JSONResponse(
+            {"job_id": job.id, "user_id": user.id, "status_url": f"/jobs/{job.id}"},
+            status_code=202,
+        )
+
+    @app.get("/users/{user_id}")
+    async def get_user(user_id: str) -> dict[str, Any]:
+        user = await run_in_threadpool(store.get_user, user_id) if is_id(user_id) else None
+        if user is None:
+            raise not_found("user")
+        return user.public()
+
+    @app.get("/jobs/{job_id}")
+    async def get_job(job_id: str) -> dict[str, Any]:
+        job = await run_in_threadpool(store.get_job, job_id) if is_id(job_id) else None
+        if job is None:
+            raise not_found("job")
+        return job.public()
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        broker = "connected" if publisher.client.ready.is_set() else "disconnected"
+        if publisher.client.blocked:
+            broker = "blocked"
+        return JSONResponse({"status": "ok", "design": "async", "broker": broker})
+
+    return app

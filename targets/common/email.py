@@ -1,0 +1,117 @@
+"""How both designs talk to the email provider, and how they read its answers.
+
+The request (path, body, headers) and the classification of the answer are shared, so the
+designs send identical emails and agree on what is worth retrying: a timeout, a dropped
+connection, 408, 429 and 5xx are transient; any other 4xx is permanent (retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+
+from targets.common.correlation import HEADER as CORRELATION_HEADER
+
+EMAILS_PATH = "/emails"
+_TRANSIENT_4XX = {408, 425, 429}
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    #: the provider had this idempotency key already: the email went out before
+    DUPLICATE = "duplicate"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+    @property
+    def accepted(self) -> bool:
+        return self in (Outcome.DELIVERED, Outcome.DUPLICATE)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    status: int | None
+    detail: str
+    #: seconds the provider asked us to wait (429 Retry-After), if any
+    retry_after_s: float | None = None
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class WelcomeEmail:
+    user_id: str
+    email: str
+    correlation_id: str
+    idempotency_key: str
+    job_id: str | None = None
+    attempt: int = 1
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "to": self.email,
+            "user_id": self.user_id,
+            "job_id": self.job_id,
+            "correlation_id": self.correlation_id,
+            "template": "welcome",
+        }
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Idempotency-Key": self.idempotency_key,
+            CORRELATION_HEADER: self.correlation_id,
+            "X-Attempt": str(self.attempt),
+        }
+
+
+def classify_response(response: httpx.Response) -> SendResult:
+    status = response.status_code
+    if 200 <= status < 300:
+        duplicate = False
+        with contextlib.suppress(ValueError, AttributeError):
+            duplicate = bool(response.json().get("duplicate"))
+        outcome = Outcome.DUPLICATE if duplicate else Outcome.DELIVERED
+        return SendResult(outcome, status, "accepted")
+    detail = f"provider answered {status}: {response.text[:200]}"
+    if status >= 500 or status in _TRANSIENT_4XX:
+        return SendResult(Outcome.TRANSIENT, status, detail, _retry_after(response))
+    return SendResult(Outcome.PERMANENT, status, detail)
+
+
+def classify_error(exc: httpx.HTTPError) -> SendResult:
+    """A request that got no HTTP answer: always transient; timeouts are flagged apart."""
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    kind = "timed out" if timed_out else "connection failed"
+    return SendResult(
+        Outcome.TRANSIENT, None, f"provider {kind}: {type(exc).__name__}", timed_out=timed_out
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+def send_welcome_email(client: httpx.Client, email: WelcomeEmail) -> SendResult:
+    """Blocking send (the sync design)."""
+    try:
+        response = client.post(EMAILS_PATH, json=email.json(), headers=email.headers())
+    except httpx.HTTPError as exc:
+        return classify_error(exc)
+    return classify_response(response)
+
+
+async def send_welcome_email_async(client: httpx.AsyncClient, email: WelcomeEmail) -> SendResult:
+    """Non-blocking send (the async design's worker)."""
+    try:
+        response = await client.post(EMAILS_PATH, json=email.json(), headers=email.headers())
+    except httpx.HTTPError as exc:
+        return classify_error(exc)
+    return classify_response(response)

@@ -1,0 +1,272 @@
+"""The user store both designs share: SQLite by default, PostgreSQL when configured.
+
+SQLAlchemy Core keeps one code path for both databases. Each write is a short transaction of
+its own: the designs never hold a transaction open across a call to the provider or the
+broker (on SQLite that would serialise every signup behind the slowest email).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from targets.common.ids import new_id
+from targets.common.jobs import JobState
+from targets.common.problems import ApiProblem
+from targets.common.signup import SignupRequest
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("correlation_id", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(32), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("correlation_id", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("last_error", sa.String(500)),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(32), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("detail", sa.String(500)),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class User:
+    id: str
+    email: str
+    display_name: str
+    correlation_id: str
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "display_name": self.display_name,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    id: str
+    user_id: str
+    state: JobState
+    attempts: int
+    correlation_id: str
+    created_at: float
+    updated_at: float
+    last_error: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "job_id": self.id,
+            "user_id": self.user_id,
+            "state": self.state.value,
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "last_error": self.last_error,
+        }
+
+
+def email_taken() -> ApiProblem:
+    return ApiProblem(409, "email_taken", "a user with this email address already exists")
+
+
+def make_engine(database_url: str, schema: str | None = None) -> Engine:
+    """An engine tuned for many short transactions from several processes at once."""
+    url = normalise_url(database_url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers and one writer proceed together across processes
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return sa.create_engine(url, pool_size=10, max_overflow=20, connect_args=connect_args)
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver for both."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables if missing (the harness calls this before starting any target)."""
+    metadata.create_all(engine, checkfirst=True)
+
+
+class UserStore:
+    """Users, their welcome-email jobs and the jobs' state transitions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- users ---------------------------------------------------------------------------
+    def create_user(self, signup: SignupRequest, correlation_id: str) -> User:
+        user = self._new_user(signup, correlation_id)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(users.insert().values(**user.__dict__))
+        except sa.exc.IntegrityError as exc:
+            raise email_taken() from exc
+        return user
+
+    def create_user_with_job(self, signup: SignupRequest, correlation_id: str) -> tuple[User, Job]:
+        """Store the user and its queued job in one transaction (both or neither)."""
+        user = self._new_user(signup, correlation_id)
+        now = time.time()
+        job = Job(
+            id=new_id(),
+            user_id=user.id,
+            state=JobState.QUEUED,
+            attempts=0,
+            correlation_id=correlation_id,
+            created_at=now,
+            updated_at=now,
+            last_error=None,
+        )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(users.insert().values(**user.__dict__))
+                conn.execute(jobs.insert().values(**{**job.__dict__, "state": job.state.value}))
+                conn.execute(
+                    job_events.insert().values(
+                        job_id=job.id, state=JobState.QUEUED.value, attempt=0, at=now
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise email_taken() from exc
+        return user, job
+
+    def discard_signup(self, user_id: str) -> None:
+        """Undo a signup whose email could not be handed on, so the client can simply retry."""
+        with self.engine.begin() as conn:
+            job_ids = [
+                row.id
+                for row in conn.execute(sa.select(jobs.c.id).where(jobs.c.user_id == user_id))
+            ]
+            if job_ids:
+                conn.execute(job_events.delete().where(job_events.c.job_id.in_(job_ids)))
+                conn.execute(jobs.delete().where(jobs.c.id.in_(job_ids)))
+            conn.execute(users.delete().where(users.c.id == user_id))
+
+    def get_user(self, user_id: str) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(users).where(users.c.id == user_id)).mappings().first()
+        return User(**row) if row else None
+
+    # -- jobs ----------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        return _job(row) if row else None
+
+    def start_attempt(self, job_id: str, attempt: int) -> Job | None:
+        """Mark the job as being sent; ``None`` when the job no longer exists (signup undone).
+
+        A job already finished is returned unchanged, so a redelivered copy can be acked
+        without sending the email again.
+        """
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id)
+                    .where(jobs.c.state.notin_([s.value for s in JobState if s.finished]))
+                    .values(state=JobState.SENDING.value, attempts=attempt, updated_at=now)
+                    .returning(*jobs.c)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                existing = (
+                    conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+                )
+                return _job(existing) if existing else None
+            conn.execute(
+                job_events.insert().values(
+                    job_id=job_id, state=JobState.SENDING.value, attempt=attempt, at=now
+                )
+            )
+        return _job(row)
+
+    def record_outcome(
+        self, job_id: str, state: JobState, attempt: int, detail: str | None = None
+    ) -> None:
+        """Record where an attempt left the job (delivered, retrying or dead-lettered)."""
+        now = time.time()
+        detail = detail[:500] if detail else None
+        with self.engine.begin() as conn:
+            values: dict[str, Any] = {"state": state.value, "attempts": attempt, "updated_at": now}
+            if state is not JobState.DELIVERED:
+                values["last_error"] = detail
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+            conn.execute(
+                job_events.insert().values(
+                    job_id=job_id, state=state.value, attempt=attempt, at=now, detail=detail
+                )
+            )
+
+    def unfinished_jobs(self) -> int:
+        """Jobs not yet delivered or dead-lettered: zero means the async design has drained."""
+        finished = [s.value for s in JobState if s.finished]
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(jobs).where(jobs.c.state.notin_(finished))
+            ).scalar_one()
+
+    @staticmethod
+    def _new_user(signup: SignupRequest, correlation_id: str) -> User:
+        return User(
+            id=new_id(),
+            email=signup.email,
+            display_name=signup.display_name,
+            correlation_id=correlation_id,
+            created_at=time.time(),
+        )
+
+
+def _job(row: Any) -> Job:
+    return Job(**{**row, "state": JobState(row["state"])})

@@ -1,0 +1,102 @@
+"""The synchronous design: Flask on gunicorn, the welcome email sent inside the request.
+
+``POST /users``: validate → insert the user → call the email provider (bounded by the
+provider timeout) → 201. When the provider fails the signup is undone and the request fails
+(502 for an error, 504 for a timeout, 422 when the provider refuses the address for good), so a
+failed signup leaves nothing behind and the client may simply retry. Each gunicorn sync worker
+serves one request at a time: while it waits for a slow provider it serves nothing else —
+which is exactly the coupling the benchmark measures on the bystander endpoints.
+
+Run: ``gunicorn -w 4 -b 127.0.0.1:8001 'targets.sync_api.app:create_app()'``
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from targets.common.correlation import HEADER, correlation_id_from
+from targets.common.email import Outcome, WelcomeEmail, send_welcome_email
+from targets.common.ids import is_id
+from targets.common.problems import ApiProblem, body_too_large, not_found
+from targets.common.settings import TargetSettings
+from targets.common.signup import parse_signup
+from targets.common.store import UserStore, make_engine
+
+log = logging.getLogger("offload.sync_api")
+
+
+def create_app(settings: TargetSettings | None = None) -> Flask:
+    """Application factory; gunicorn calls it once in every worker process."""
+    settings = settings or TargetSettings()
+    app = Flask("offload.sync_api")
+    # werkzeug refuses larger bodies (413) before anything reads them
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    store = UserStore(make_engine(settings.database_url, settings.db_schema))
+    provider = httpx.Client(base_url=settings.provider_url, timeout=settings.provider_timeout_s)
+
+    @app.before_request
+    def _correlation() -> None:
+        g.correlation_id = correlation_id_from(request.headers.get(HEADER))
+
+    @app.after_request
+    def _echo_correlation(response: Response) -> Response:
+        response.headers[HEADER] = g.get("correlation_id", "")
+        return response
+
+    @app.errorhandler(ApiProblem)
+    def _problem(problem: ApiProblem) -> tuple[Response, int, dict[str, str]]:
+        return jsonify(problem.body(g.get("correlation_id"))), problem.status, problem.headers
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        if exc.code == 413:
+            return _problem(body_too_large(settings.max_body_bytes))[:2]
+        code = (exc.name or "error").lower().replace(" ", "_")
+        problem = ApiProblem(exc.code or 500, code, exc.description or exc.name)
+        return jsonify(problem.body(g.get("correlation_id"))), problem.status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error")
+        problem = ApiProblem(500, "internal_error", f"unexpected {type(exc).__name__}")
+        return jsonify(problem.body(g.get("correlation_id"))), 500
+
+    @app.post("/users")
+    def create_user() -> tuple[Response, int]:
+        body = request.get_data(cache=False)
+        signup = parse_signup(request.content_type, body, settings.max_body_bytes)
+        user = store.create_user(signup, g.correlation_id)
+        result = send_welcome_email(
+            provider,
+            WelcomeEmail(
+                user_id=user.id,
+                email=user.email,
+                correlation_id=g.correlation_id,
+                idempotency_key=f"welcome-{user.id}",
+            ),
+        )
+        if result.outcome.accepted:
+            return jsonify({**user.public(), "email_status": "sent"}), 201
+        store.discard_signup(user.id)
+        if result.timed_out:
+            raise ApiProblem(504, "provider_timeout", result.detail)
+        if result.outcome is Outcome.PERMANENT:
+            raise ApiProblem(422, "recipient_rejected", result.detail)
+        raise ApiProblem(502, "provider_error", result.detail)
+
+    @app.get("/users/<user_id>")
+    def get_user(user_id: str) -> Response:
+        user = store.get_user(user_id) if is_id(user_id) else None
+        if user is None:
+            raise not_found("user")
+        return jsonify(user.public())
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok", "design": "sync"})
+
+    return app
