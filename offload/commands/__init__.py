@@ -1,0 +1,1 @@
+"""One module per ``offload`` subcommand: ``HELP``, ``add_arguments(parser)``, ``run(args)``."""

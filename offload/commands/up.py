@@ -1,0 +1,127 @@
+"""Start the provider and both designs on free loopback ports, for exploring by hand.
+
+Provisions the broker and a database per design, prints every URL and a Locust command, and
+keeps everything running until Ctrl-C (or ``--for`` seconds); then stops every process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from offload.design_config import DesignConfig
+from offload.errors import TargetNotReady
+from offload.manifest import resolve_target
+from offload.provisioning.broker import provision_broker, redact_url
+from offload.provisioning.database import provision_database
+from offload.stack import start_provider, start_target
+from offload.supervisor import Supervisor, terminate_as_interrupt
+
+HELP = "start the provider and both designs for exploring by hand"
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        dest="targets",
+        metavar="NAME_OR_DIR",
+        help="target to start (repeatable; default: sync and async)",
+    )
+    parser.add_argument("--server-processes", type=int, default=DesignConfig().server_processes)
+    parser.add_argument("--workers", type=int, default=DesignConfig().workers)
+    parser.add_argument("--work-dir", type=Path, default=None, help="default: .offload/up-<time>")
+    parser.add_argument(
+        "--for", dest="duration", type=float, default=None, metavar="SECONDS",
+        help="stop by itself after this many seconds (default: until Ctrl-C)",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    work_dir = (args.work_dir or Path(".offload") / f"up-{stamp}").resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    manifests = [resolve_target(name) for name in (args.targets or ["sync", "async"])]
+    config = DesignConfig(server_processes=args.server_processes, workers=args.workers)
+
+    with terminate_as_interrupt(), Supervisor() as supervisor:
+        broker = None
+        databases = []
+        try:
+            if any(m.uses_broker for m in manifests):
+                console.print("provisioning the broker ...")
+                broker = provision_broker(work_dir=work_dir / "broker", supervisor=supervisor)
+            provider = start_provider(supervisor, work_dir)
+            running = []
+            for manifest in manifests:
+                database = provision_database(work_dir=work_dir, name=manifest.name)
+                databases.append(database)
+                running.append(
+                    start_target(
+                        manifest,
+                        supervisor=supervisor,
+                        work_dir=work_dir,
+                        provider_url=provider.url,
+                        database=database,
+                        broker=broker,
+                        config=config,
+                        queue_prefix=f"offload.up.{manifest.name}",
+                    )
+                )
+            _print_urls(provider, running, broker, work_dir)
+            try:
+                _wait(supervisor, args.duration)
+            except KeyboardInterrupt:  # the normal way to stop `up`
+                console.print("\nstopping ...")
+        finally:
+            supervisor.stop_all()
+            if broker is not None:
+                broker.close()
+            for database in databases:
+                if database.kind == "postgresql":
+                    database.drop()
+    console.print("stopped every process.")
+    return 0
+
+
+def _print_urls(provider, running, broker, work_dir: Path) -> None:
+    table = Table(title="offload is up", show_header=True, header_style="bold")
+    table.add_column("component")
+    table.add_column("URL")
+    table.add_row("email provider", provider.url)
+    table.add_row("provider admin", provider.admin_url + "/admin/profile")
+    for target in running:
+        table.add_row(f"{target.name} design ({target.manifest.kind})", target.url)
+    if broker is not None:
+        table.add_row(f"broker ({broker.source})", redact_url(broker.url))
+    console.print(table)
+    first = running[0]
+    console.print(
+        "\nTry a signup:\n"
+        f"  curl -si -X POST {first.url}/users -H 'Content-Type: application/json' "
+        '-d \'{"email": "ada@example.com", "display_name": "Ada"}\'\n'
+        "Make the provider slow (1 s):\n"
+        f"  curl -s -X PUT {provider.admin_url}/admin/profile -H 'Content-Type: application/json' "
+        "-d '{\"latency_ms\": 1000}'\n"
+        "Load it with Locust (open loop, 20 signups/s for 60 s):\n"
+        f"  .venv/bin/locust -f loadtests/signup.py --headless --host {first.url} "
+        "-u 1 -r 1 --run-time 70s --rate 20 --duration 60\n"
+        f"\nLogs and the provider's delivery log: {work_dir}\nCtrl-C stops everything."
+    )
+
+
+def _wait(supervisor: Supervisor, duration: float | None) -> None:
+    deadline = None if duration is None else time.monotonic() + duration
+    while deadline is None or time.monotonic() < deadline:
+        crashed = supervisor.crashed()
+        if crashed:
+            names = ", ".join(f"{c.name} (exit {c.returncode})" for c in crashed)
+            raise TargetNotReady(f"component(s) exited: {names}\n{crashed[0].tail()}")
+        time.sleep(0.5)

@@ -1,0 +1,208 @@
+"""Target manifests: how the harness starts a design, without knowing anything else about it.
+
+Every directory under ``targets/`` with a ``target.toml`` is a target. The manifest names the
+processes (argv with ``{placeholders}``), the health path, the design kind and report metadata,
+in the spirit of TechEmpower's ``benchmark_config.json``. The harness starts targets only from
+manifests, so benchmarking another service means adding one directory.
+
+Placeholders the harness fills (unknown ones are refused when the manifest is loaded):
+
+==================  ==============================================================
+``python``          the harness's Python interpreter
+``host`` ``port``   the loopback address and free port the server must listen on
+``server_processes`` server worker processes (same for every design in a run)
+``server_timeout_s`` seconds a server may spend on one request before being killed
+``workers``         queue worker processes (async designs)
+``prefetch``        unacknowledged jobs per worker
+``provider_url``    base URL of the email provider
+``provider_timeout_s`` seconds to wait for the provider
+``amqp_url``        broker URL (async designs)
+``publish_timeout_s`` bound on the broker's publisher confirm
+``queue_prefix``    prefix for this run's exchanges and queues
+``max_attempts``    delivery attempts before dead-lettering
+``retry_delays_s``  comma-separated retry delays
+``database_url``    SQLAlchemy URL of this run's database
+``db_schema``       PostgreSQL schema of this run (empty for SQLite)
+``target_dir``      the directory holding the manifest
+``run_dir``         this design's directory inside the run directory
+==================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from offload.errors import ManifestError
+
+MANIFEST_NAME = "target.toml"
+TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+
+PLACEHOLDERS = frozenset(
+    {
+        "python", "host", "port", "server_processes", "server_timeout_s", "workers", "prefetch",
+        "provider_url", "provider_timeout_s", "amqp_url", "publish_timeout_s", "queue_prefix",
+        "max_attempts", "retry_delays_s", "database_url", "db_schema", "target_dir", "run_dir",
+    }
+)  # fmt: skip
+
+
+class ProcessEntry(BaseModel):
+    """One kind of process of a target (``count`` copies of it are started)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    role: Literal["server", "worker", "other"] = "other"
+    command: list[str] = Field(min_length=1)
+    count: int | str = 1
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class BrokerHooks(BaseModel):
+    """Commands the harness runs to prepare, inspect and clean the target's queues."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    declare: list[str] | None = None
+    #: prints one ``<queue name> <role>`` line per queue (role: work, retry or dead)
+    queues: list[str] | None = None
+    delete: list[str] | None = None
+
+
+class TargetManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    kind: Literal["sync", "async"]
+    description: str = ""
+    health_path: str = "/healthz"
+    #: where a job's state can be read, with ``{job_id}``; async designs
+    jobs_path: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    process: list[ProcessEntry] = Field(min_length=1)
+    broker: BrokerHooks | None = None
+    #: set by :func:`load_manifest`: the directory the manifest came from
+    directory: Path = Path(".")
+
+    @field_validator("health_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be a path starting with /, e.g. /healthz")
+        return value
+
+    @model_validator(mode="after")
+    def _one_server(self) -> TargetManifest:
+        servers = [p.name for p in self.process if p.role == "server"]
+        if len(servers) != 1:
+            raise ValueError(
+                f'exactly one process must have role = "server" (found {len(servers)})'
+            )
+        names = [p.name for p in self.process]
+        if len(set(names)) != len(names):
+            raise ValueError(f"process names must be unique (got {names})")
+        return self
+
+    @property
+    def server(self) -> ProcessEntry:
+        return next(p for p in self.process if p.role == "server")
+
+    @property
+    def uses_broker(self) -> bool:
+        return self.broker is not None
+
+
+def load_manifest(path: Path | str) -> TargetManifest:
+    """Read and check a manifest (a ``target.toml`` or the directory holding one)."""
+    path = Path(path)
+    file = path / MANIFEST_NAME if path.is_dir() else path
+    if not file.is_file():
+        raise ManifestError(f"{file}: no target manifest here (expected a {MANIFEST_NAME})")
+    try:
+        data = tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{file}: not valid TOML: {exc}") from exc
+    try:
+        manifest = TargetManifest.model_validate({**data, "directory": file.parent.resolve()})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise ManifestError(f"{file}: field '{where}': {first['msg']}{more}") from exc
+    _check_placeholders(manifest, file)
+    return manifest
+
+
+def _check_placeholders(manifest: TargetManifest, file: Path) -> None:
+    def check(text: str, where: str) -> None:
+        for _, field_name, _, _ in string.Formatter().parse(text):
+            if field_name is not None and field_name not in PLACEHOLDERS:
+                known = ", ".join(sorted(PLACEHOLDERS))
+                raise ManifestError(
+                    f"{file}: field '{where}': unknown placeholder {{{field_name}}} "
+                    f"(known: {known})"
+                )
+
+    for entry in manifest.process:
+        for i, arg in enumerate(entry.command):
+            check(arg, f"process.{entry.name}.command[{i}]")
+        for key, value in entry.env.items():
+            check(value, f"process.{entry.name}.env.{key}")
+        if isinstance(entry.count, str):
+            check(entry.count, f"process.{entry.name}.count")
+    if manifest.broker is not None:
+        for hook in ("declare", "queues", "delete"):
+            for i, arg in enumerate(getattr(manifest.broker, hook) or []):
+                check(arg, f"broker.{hook}[{i}]")
+
+
+def render(template: str, values: Mapping[str, object]) -> str:
+    """Fill ``{placeholders}``; braces are only for placeholders (no format specs)."""
+    return string.Formatter().vformat(
+        template, (), {k: "" if v is None else v for k, v in values.items()}
+    )
+
+
+def render_argv(argv: list[str], values: Mapping[str, object]) -> list[str]:
+    return [render(arg, values) for arg in argv]
+
+
+def process_count(entry: ProcessEntry, values: Mapping[str, object]) -> int:
+    raw = render(entry.count, values) if isinstance(entry.count, str) else entry.count
+    try:
+        count = int(raw)
+    except ValueError as exc:
+        raise ManifestError(
+            f"process {entry.name}: count must be a whole number, got {raw!r}"
+        ) from exc
+    if count < 0:
+        raise ManifestError(f"process {entry.name}: count must not be negative, got {count}")
+    return count
+
+
+def builtin_targets() -> dict[str, Path]:
+    """The targets shipped in this repository, by name."""
+    found = {}
+    for file in sorted(TARGETS_DIR.glob(f"*/{MANIFEST_NAME}")):
+        found[load_manifest(file).name] = file.parent
+    return found
+
+
+def resolve_target(name_or_path: str) -> TargetManifest:
+    """A built-in target by name (``sync``, ``async``) or any directory holding a manifest."""
+    if re.fullmatch(r"[a-z][a-z0-9_-]*", name_or_path) and not Path(name_or_path).exists():
+        builtins = builtin_targets()
+        if name_or_path not in builtins:
+            raise ManifestError(
+                f"no target named {name_or_path!r} (built-in: {', '.join(builtins)}; "
+                "or give the path of a directory holding a target.toml)"
+            )
+        return load_manifest(builtins[name_or_path])
+    return load_manifest(name_or_path)

@@ -1,0 +1,134 @@
+"""Shared fixtures: a real broker, the real provider and real design processes on free ports.
+
+Module-scoped where starting is slow (servers take ~1-2 s), so a test module pays for its stack
+once; tests that change the provider's fault profile restore it through ``provider``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offload.design_config import DesignConfig
+from offload.manifest import resolve_target
+from offload.provisioning.broker import Broker, provision_broker
+from offload.provisioning.database import provision_database
+from offload.stack import RunningProvider, RunningTarget, start_provider, start_target
+from offload.supervisor import Supervisor
+from targets.downstream.log import read_log
+
+#: fast retries so that retry and dead-letter tests take seconds
+TEST_CONFIG = DesignConfig(
+    server_processes=2,
+    workers=1,
+    prefetch=20,
+    provider_timeout_s=2.0,
+    publish_timeout_s=1.0,
+    max_attempts=3,
+    retry_delays_s=(0.2, 0.4),
+)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {predicate.__doc__ or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """The machine's broker (AMQP_URL or 127.0.0.1:5672), else a private node."""
+    found = provision_broker(
+        work_dir=tmp_path_factory.mktemp("broker"), allow=("env", "local", "private")
+    )
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="module")
+def supervisor() -> Iterator[Supervisor]:
+    with Supervisor() as owned:
+        yield owned
+
+
+@pytest.fixture(scope="module")
+def module_provider(supervisor: Supervisor, stack_dir: Path) -> RunningProvider:
+    return start_provider(supervisor, stack_dir)
+
+
+@pytest.fixture
+def provider(module_provider: RunningProvider) -> Iterator[RunningProvider]:
+    """The module's provider, healthy at the start of every test and after it."""
+    module_provider.admin.healthy()
+    yield module_provider
+    module_provider.admin.healthy()
+
+
+def launch(
+    name: str,
+    *,
+    supervisor: Supervisor,
+    work_dir: Path,
+    provider: RunningProvider,
+    broker: Broker | None,
+    config: DesignConfig = TEST_CONFIG,
+) -> RunningTarget:
+    manifest = resolve_target(name)
+    database = provision_database(work_dir=work_dir, name=f"{name}-{uuid.uuid4().hex[:6]}")
+    return start_target(
+        manifest,
+        supervisor=supervisor,
+        work_dir=work_dir,
+        provider_url=provider.url,
+        database=database,
+        broker=broker if manifest.uses_broker else None,
+        config=config,
+        queue_prefix=f"offload.test.{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(scope="module")
+def sync_target(
+    supervisor: Supervisor, stack_dir: Path, module_provider: RunningProvider
+) -> RunningTarget:
+    return launch(
+        "sync", supervisor=supervisor, work_dir=stack_dir, provider=module_provider, broker=None
+    )
+
+
+@pytest.fixture(scope="module")
+def async_target(
+    supervisor: Supervisor, stack_dir: Path, module_provider: RunningProvider, broker: Broker
+) -> Iterator[RunningTarget]:
+    target = launch(
+        "async", supervisor=supervisor, work_dir=stack_dir, provider=module_provider, broker=broker
+    )
+    yield target
+    for process in target.all_processes():
+        process.stop()
+    target.run_hook("delete")
+
+
+def provider_records(provider: RunningProvider, **match: Any) -> list[dict[str, Any]]:
+    """The provider's log lines whose fields equal ``match`` (e.g. ``user_id=...``)."""
+    return [
+        record
+        for record in read_log(provider.log_path)
+        if all(record.get(key) == value for key, value in match.items())
+    ]
