@@ -1,0 +1,132 @@
+"""The generator measures itself, because a saturated generator invalidates a run.
+
+Lateness is ``sent - scheduled``. Requests that waited for an in-flight slot are late
+because the target is slow (that is the point of open-loop load); requests that did not
+wait are late only because the generator itself fell behind — scheduler lag. High
+scheduler lag or CPU near a full core means the numbers describe the generator, not the
+target; the report file says so in ``warnings``, with what to do about it.
+
+Reported: ``lateness`` (every request sent), ``scheduler_lag`` (those that did not wait)
+and ``scheduler_lag_measured`` (the same, measured part only: the warm-up absorbs the
+generator's own slower first seconds, so the saturation warning uses this one).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SCHEMA_VERSION", "GeneratorMeter", "generator_report_path"]
+
+SCHEMA_VERSION = 1
+#: scheduler lag p99 above this means the generator fell behind its own schedule
+LAG_P99_WARN_S = 0.005
+#: share of one core above which the generator is close to saturating
+CPU_SHARE_WARN = 0.8
+
+
+def generator_report_path(records_path: Path) -> Path:
+    """Where the self-measurement of the run writing ``records_path`` goes."""
+    return records_path.with_suffix(".generator.json")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _quantiles_ms(values: array) -> dict[str, float | None]:
+    if len(values) == 0:
+        return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+    arr = np.asarray(values) * 1000.0
+    p50, p99 = np.percentile(arr, [50, 99])
+    return {
+        "count": len(values),
+        "p50_ms": round(float(p50), 3),
+        "p99_ms": round(float(p99), 3),
+        "max_ms": round(float(arr.max()), 3),
+    }
+
+
+class GeneratorMeter:
+    """Counts and timings of one generator run; ``write`` turns them into a JSON report."""
+
+    def __init__(self) -> None:
+        self.scheduled = 0
+        self.sent = 0
+        self.dropped = 0
+        self.completed = 0
+        self.abandoned = 0
+        self.max_in_flight = 0
+        # seconds; compact arrays, since a long run at 1,000/s sends millions of requests
+        self.lateness_all = array("d")
+        self.lateness_no_wait = array("d")
+        self.lateness_no_wait_measured = array("d")
+        self._cpu0 = _cpu_seconds()
+        self._wall0 = time.perf_counter()
+
+    def restart_clock(self) -> None:
+        """Start counting CPU and wall time now (after Locust's own start-up)."""
+        self._cpu0 = _cpu_seconds()
+        self._wall0 = time.perf_counter()
+
+    def started(
+        self, lateness: float, waited_for_slot: bool, in_flight: int, measured: bool
+    ) -> None:
+        """Count one request that left; ``measured`` is False in the warm-up."""
+        self.sent += 1
+        self.lateness_all.append(lateness)
+        if not waited_for_slot:
+            self.lateness_no_wait.append(lateness)
+            if measured:
+                self.lateness_no_wait_measured.append(lateness)
+        self.max_in_flight = max(self.max_in_flight, in_flight)
+
+    def summary(self, **context: Any) -> dict[str, Any]:
+        """The report as a dict; ``context`` (plan figures, flags) is included verbatim."""
+        wall = time.perf_counter() - self._wall0
+        cpu = _cpu_seconds() - self._cpu0
+        # the warm-up absorbs the generator's own start (first ~2 s are slower): judge
+        # saturation on the measured part only
+        lag = _quantiles_ms(self.lateness_no_wait_measured)
+        warnings = []
+        if lag["p99_ms"] is not None and lag["p99_ms"] > LAG_P99_WARN_S * 1000:
+            warnings.append(
+                f"scheduler lag p99 is {lag['p99_ms']} ms (> {LAG_P99_WARN_S * 1000:g} ms): "
+                "the generator fell behind its schedule; lower the rate or add Locust workers"
+            )
+        if wall > 0 and cpu / wall > CPU_SHARE_WARN:
+            warnings.append(
+                f"the generator used {cpu / wall:.0%} of a core: it is close to saturation; "
+                "lower the rate or add Locust workers"
+            )
+        return {
+            "schema_version": SCHEMA_VERSION,
+            **context,
+            "cpu_seconds": round(cpu, 3),
+            "process_cpu_seconds": round(_cpu_seconds(), 3),
+            "wall_seconds": round(wall, 3),
+            "cpu_share_of_one_core": round(cpu / wall, 4) if wall > 0 else None,
+            "scheduled": self.scheduled,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "completed": self.completed,
+            "abandoned": self.abandoned,
+            "max_in_flight_observed": self.max_in_flight,
+            "lateness": _quantiles_ms(self.lateness_all),
+            "scheduler_lag": _quantiles_ms(self.lateness_no_wait),
+            "scheduler_lag_measured": lag,
+            "warnings": warnings,
+        }
+
+    def write(self, path: Path, **context: Any) -> dict[str, Any]:
+        report = self.summary(**context)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        return report
