@@ -1,0 +1,169 @@
+"""Scenario files: every shipped one loads; every malformed one gets one clear message, exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from offload.cli import main
+from offload.loadplan import build_plan
+from offload.scenario import load_scenario, shipped_scenarios
+
+VALID = """
+name: demo
+load: {rate: 20/s, duration: 60s, bystander_rate: 5/s}
+provider: {latency: 50ms}
+faults:
+  - {at: 10s, downstream: {latency: 2s, jitter: 200ms}}
+  - {at: 20s, downstream: {error_rate: 0.3}}
+  - {at: 30s, downstream: timeout}
+  - {at: 40s, downstream: healthy}
+"""
+
+MALFORMED = {
+    "not YAML": ("name: x\nload: {rate: 1/s", "not valid YAML at line"),
+    "not a mapping": ("- a\n- b\n", "expected a mapping of scenario fields"),
+    "missing load": ("name: x\n", "field 'load': field required"),
+    "bad rate": (
+        "name: x\nload: {rate: fast, duration: 10s}\n",
+        "field 'load.rate': expected a rate such as 40/s or 600/min, got 'fast'",
+    ),
+    "bad duration": (
+        "name: x\nload: {rate: 1/s, duration: soon}\n",
+        "field 'load.duration': expected a duration such as 30s, 500ms or 2m, got 'soon'",
+    ),
+    "negative rate": ("name: x\nload: {rate: -5, duration: 10s}\n", "field 'load.rate'"),
+    "misspelt field": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\nfaults: [{at: 1s, downstream: {latncy: 1s}}]\n",
+        "field 'faults[0].downstream.latncy': unknown field",
+    ),
+    "unknown shorthand": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\nfaults: [{at: 1s, downstream: broken}]\n",
+        "expected one of healthy, outage, timeout, reset or a mapping",
+    ),
+    "fault after the end": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\nfaults: [{at: 12s, downstream: outage}]\n",
+        "field 'faults': item 0: at (12s) is not inside the load's duration (10s)",
+    ),
+    "faults out of order": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\n"
+        "faults: [{at: 5s, downstream: outage}, {at: 2s, downstream: healthy}]\n",
+        "item 1: at (2s) must be later than the one before",
+    ),
+    "error rate above 1": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\n"
+        "faults: [{at: 1s, downstream: {error_rate: 3}}]\n",
+        "field 'faults[0].downstream.error_rate'",
+    ),
+    "bad name": (
+        "name: Slow Down\nload: {rate: 1/s, duration: 10s}\n",
+        "field 'name': must be lowercase",
+    ),
+    "closed loop without users": (
+        "name: x\nload: {mode: closed, rate: 1/s, duration: 10s}\n",
+        "mode: closed needs users",
+    ),
+    "reserved phase name": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\n"
+        "faults: [{at: 1s, phase: overall, downstream: outage}]\n",
+        "reserved",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_scenario_gives_one_clear_message_and_exit_code_2(tmp_path, capsys, case):
+    text, expected = MALFORMED[case]
+    path = tmp_path / "broken.yaml"
+    path.write_text(text)
+
+    code = main(["bench", "--scenario", str(path), "--reports-dir", str(tmp_path / "r")])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(path) in err
+    assert expected in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # nothing started, nothing written
+
+
+def test_missing_scenario_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["bench", "--scenario", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read the scenario file" in capsys.readouterr().err
+
+
+def test_unknown_scenario_name_lists_the_shipped_ones(capsys):
+    assert main(["bench", "--scenario", "no-such-scenario"]) == 2
+    err = capsys.readouterr().err
+    assert "slow-downstream" in err and "baseline" in err
+
+
+def test_every_shipped_scenario_loads_and_the_default_set_is_complete():
+    names = {load_scenario(p).name for p in shipped_scenarios()}
+    assert {
+        "baseline",
+        "slow-downstream",
+        "failing-downstream",
+        "downstream-outage",
+        "traffic-spike",
+    } <= names
+    default = {load_scenario(p).name for p in shipped_scenarios("default")}
+    assert {
+        "baseline",
+        "slow-downstream",
+        "failing-downstream",
+        "downstream-outage",
+        "traffic-spike",
+    } <= default
+
+
+def test_phases_follow_the_fault_timeline(tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(VALID)
+    scenario = load_scenario(path)
+
+    phases = [(p.name, p.start_s, p.end_s, p.provider) for p in scenario.phases()]
+
+    assert phases == [
+        ("healthy", 0, 10, "latency 50ms"),
+        ("slow", 10, 20, "latency 2s ±200ms"),
+        ("errors", 20, 30, "latency 50ms, 30% 503"),
+        ("timeouts", 30, 40, "never answers"),
+        ("recovery", 40, 60, "latency 50ms"),
+    ]
+
+
+def test_healthy_returns_the_provider_to_the_scenarios_baseline(tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(VALID)
+    scenario = load_scenario(path)
+    assert scenario.faults[-1].profile(scenario.provider) == scenario.provider
+    assert scenario.faults[0].profile(scenario.provider).latency == 2.0
+
+
+def test_quick_mode_scales_times_but_not_latencies(tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(VALID + "quick: {time_scale: 0.5}\n")
+    quick = load_scenario(path).quickened()
+    assert quick.load.duration == 30
+    assert [f.at for f in quick.faults] == [5, 10, 15, 20]
+    assert quick.faults[0].profile(quick.provider).latency == 2.0
+
+
+def test_load_steps_become_a_piecewise_linear_rate(tmp_path):
+    path = tmp_path / "spike.yaml"
+    path.write_text(
+        "name: spike\nload:\n  rate: 10/s\n  duration: 40s\n  arrivals: constant\n  steps:\n"
+        "    - {at: 10s, rate: 50/s, phase: spike}\n    - {at: 20s, rate: 10/s, ramp: 10s}\n"
+    )
+    scenario = load_scenario(path)
+    plan = build_plan(scenario, records_path=tmp_path / "r.csv")
+    signup = plan.stream("signup")
+    assert [(s.start_s, s.end_s, s.rate_from, s.rate_to) for s in signup.segments] == [
+        (0, 10, 10, 10),
+        (10, 20, 50, 50),
+        (20, 30, 50, 10),
+        (30, 40, 10, 10),
+    ]
+    # 10*10 + 50*10 + 30*10 (ramp average) + 10*10
+    assert signup.expected_count() == pytest.approx(1000)
+    assert [p.name for p in scenario.phases()] == ["healthy", "spike"]
