@@ -23,9 +23,9 @@ class DesignConfig(BaseModel):
     #: how long the async API waits for the broker's confirm before answering 503
     publish_timeout_s: float = Field(1.0, gt=0, le=60)
     #: attempts before a job is dead-lettered
-    max_attempts: int = Field(5, ge=1, le=100)
+    max_attempts: int = Field(6, ge=1, le=100)
     #: delay before each retry (the last one repeats)
-    retry_delays_s: tuple[float, ...] = Field((0.5, 1.0, 2.0, 4.0), min_length=1)
+    retry_delays_s: tuple[float, ...] = Field((0.5, 1.0, 2.0, 4.0, 8.0), min_length=1)
 
     def target_env(self) -> dict[str, str]:
         """The ``OFFLOAD_*`` variables the reference designs read (targets.common.settings)."""

@@ -36,9 +36,9 @@ class TargetSettings(BaseSettings):
     #: prefix of every exchange and queue name, so runs on a shared broker do not collide
     queue_prefix: str = "offload"
     #: attempts before a job is dead-lettered (the first try counts)
-    max_attempts: int = Field(5, ge=1)
+    max_attempts: int = Field(6, ge=1)
     #: delay before retry n (seconds); the last value repeats
-    retry_delays_s: Annotated[tuple[float, ...], NoDecode] = (0.5, 1.0, 2.0, 4.0)
+    retry_delays_s: Annotated[tuple[float, ...], NoDecode] = (0.5, 1.0, 2.0, 4.0, 8.0)
     #: unacknowledged jobs one worker holds, which is also its concurrency
     prefetch: int = Field(50, ge=1)
     #: declare exchanges and queues at start (off when running with least-privilege users)

@@ -1,0 +1,1 @@
+"""Analysis: everything computed from a run directory's raw records, and nothing else."""

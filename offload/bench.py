@@ -1,0 +1,185 @@
+"""``offload bench``: run scenarios against designs and fill one run directory.
+
+For each scenario (and repeat), each design runs alone on the machine — fresh database, fresh
+queues, its own provider — one after the other, so the designs never compete for the two
+cores. The scenario folder gets the manifest (what ran, where, with which versions) and
+``summary.json`` computed from the raw records.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from offload.analysis.summary import write_summary
+from offload.design_run import DesignRunResult, run_design
+from offload.errors import OffloadError
+from offload.manifest import TargetManifest, resolve_target
+from offload.metadata import git_info, machine_info, package_versions, rabbitmq_version
+from offload.progress import BenchProgress
+from offload.provisioning.broker import Broker, provision_broker, redact_url
+from offload.run_dir import REPORTS_DIR, new_run_dir, point_latest, write_json
+from offload.scenario import Scenario, load_scenario
+from offload.supervisor import terminate_as_interrupt
+
+
+@dataclass
+class BenchPlan:
+    scenario_files: list[Path]
+    quick: bool = False
+    designs: list[str] | None = None
+    repeat: int = 1
+    reports_dir: Path = REPORTS_DIR
+    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class PreparedScenario:
+    file: Path
+    scenario: Scenario
+    targets: list[TargetManifest]
+
+
+def prepare(plan: BenchPlan) -> list[PreparedScenario]:
+    """Load and check every scenario and target before anything starts (fail fast)."""
+    prepared = []
+    for file in plan.scenario_files:
+        scenario = load_scenario(file)
+        if plan.quick:
+            scenario = scenario.quickened()
+        names = scenario.targets
+        if plan.designs:
+            names = [n for n in names if n in plan.designs or Path(n).name in plan.designs]
+            if not names:
+                raise OffloadError(
+                    f"{file}: none of its targets ({', '.join(scenario.targets)}) is among "
+                    f"--design {' '.join(plan.designs)}"
+                )
+        prepared.append(PreparedScenario(file, scenario, [resolve_target(n) for n in names]))
+    return prepared
+
+
+def run_bench(plan: BenchPlan, console: Console) -> Path:
+    prepared = prepare(plan)
+    run_dir = new_run_dir(plan.reports_dir)
+    run_info: dict[str, Any] = {
+        "schema_version": 1,
+        "command": plan.argv,
+        "scenarios": [p.scenario.name for p in prepared],
+        "quick": plan.quick,
+        "repeat": plan.repeat,
+        "started_at": time.time(),
+        "git": git_info(),
+        "machine": machine_info(),
+        "status": "running",
+    }
+    write_json(run_dir / "run.json", run_info)
+    point_latest(run_dir, plan.reports_dir)
+    console.print(f"run directory: {run_dir}")
+    broker: Broker | None = None
+    total_runs = sum(len(p.targets) for p in prepared) * plan.repeat
+    try:
+        with terminate_as_interrupt(), BenchProgress(console, total_runs=total_runs) as progress:
+            if any(t.uses_broker for p in prepared for t in p.targets):
+                console.print("provisioning the broker ...")
+                broker = provision_broker(work_dir=run_dir / ".broker")
+                console.print(f"broker: {broker.source} ({redact_url(broker.url)})")
+            versions = package_versions()
+            if broker is not None:
+                versions["rabbitmq"] = rabbitmq_version(broker.url)
+            for item in prepared:
+                for repeat in range(1, plan.repeat + 1):
+                    name = (
+                        item.scenario.name
+                        if plan.repeat == 1
+                        else f"{item.scenario.name}.r{repeat}"
+                    )
+                    _run_scenario(
+                        item, run_dir / name, repeat, plan, broker, versions, progress, run_dir
+                    )
+        run_info["status"] = "complete"
+    except KeyboardInterrupt:
+        run_info["status"] = "interrupted"
+        console.print(
+            "[yellow]interrupted: every process was stopped; what was recorded is kept[/]"
+        )
+        raise
+    except OffloadError:
+        run_info["status"] = "failed"
+        raise
+    finally:
+        if broker is not None:
+            broker.close()
+        run_info["ended_at"] = time.time()
+        write_json(run_dir / "run.json", run_info)
+    return run_dir
+
+
+def _run_scenario(
+    item: PreparedScenario,
+    scenario_dir: Path,
+    repeat: int,
+    plan: BenchPlan,
+    broker: Broker | None,
+    versions: dict[str, Any],
+    progress: BenchProgress,
+    run_dir: Path,
+) -> None:
+    scenario_dir.mkdir(parents=True)
+    shutil.copyfile(item.file, scenario_dir / "scenario.yaml")
+    manifest: dict[str, Any] = {
+        "schema_version": 1,
+        "scenario_file": str(item.file),
+        "scenario": item.scenario.model_dump(mode="json"),
+        "repeat": repeat,
+        "quick": plan.quick,
+        "phases": [p.model_dump(mode="json") for p in item.scenario.phases()],
+        "git": git_info(),
+        "versions": versions,
+        "machine": machine_info(),
+        "broker": {"source": broker.source, "owned": broker.owned} if broker else None,
+        "started_at": time.time(),
+        "designs": {},
+        "invalid_reasons": [],
+        "warnings": [],
+    }
+    write_json(scenario_dir / "manifest.json", manifest)
+    run_id = run_dir.name.lower().replace("-", "")
+    try:
+        for target in item.targets:
+            prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{target.name}"
+            result = DesignRunResult()
+            try:
+                run_design(
+                    scenario=item.scenario,
+                    manifest=target,
+                    design_dir=scenario_dir / target.name,
+                    broker=broker,
+                    queue_prefix=prefix,
+                    progress=progress,
+                    result=result,
+                )
+            finally:
+                manifest["designs"][target.name] = result.entry
+                manifest["invalid_reasons"].extend(result.invalid_reasons)
+                write_json(scenario_dir / "manifest.json", manifest)
+    except KeyboardInterrupt:
+        manifest["invalid_reasons"].append("the run was interrupted")
+        raise
+    finally:
+        manifest["ended_at"] = time.time()
+        write_json(scenario_dir / "manifest.json", manifest)
+        _summarise(scenario_dir, progress)
+
+
+def _summarise(scenario_dir: Path, progress: BenchProgress) -> None:
+    try:
+        write_summary(scenario_dir)
+    except Exception as exc:  # the raw records stay; `offload report` can retry
+        progress.note(f"[red]could not summarise {scenario_dir.name}: {exc}[/]")

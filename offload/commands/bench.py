@@ -1,0 +1,86 @@
+"""Run scenarios against both designs and record everything into a new run directory.
+
+Without --scenario, runs the scenarios tagged `default` (see scenarios/README.md). The run
+directory is reports/runs/<UTC time>/ and reports/latest points at it; the report is rendered
+at the end unless --no-report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from offload.bench import BenchPlan, run_bench
+from offload.run_dir import REPORTS_DIR, read_json, scenario_dirs
+from offload.scenario import scenario_path, shipped_scenarios
+from offload.terminal import print_run_summary
+
+HELP = "run scenarios against the designs and record a run directory"
+
+console = Console(highlight=False)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario",
+        "-s",
+        action="append",
+        dest="scenarios",
+        metavar="NAME_OR_FILE",
+        help="scenario to run (repeatable); default: every scenario tagged 'default'",
+    )
+    parser.add_argument(
+        "--tag", default=None, help="run every shipped scenario with this tag (e.g. gate)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="shortened durations (each scenario's quick.time_scale), for CI",
+    )
+    parser.add_argument(
+        "--design",
+        action="append",
+        dest="designs",
+        metavar="NAME",
+        help="only these designs of each scenario (repeatable), e.g. --design async",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run every scenario N times")
+    parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
+    parser.add_argument("--no-report", action="store_true", help="do not render the report")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        console.print("--repeat must be at least 1")
+        return 2
+    if args.scenarios:
+        files = [scenario_path(name) for name in args.scenarios]
+    else:
+        files = shipped_scenarios(args.tag or "default")
+    plan = BenchPlan(
+        scenario_files=files,
+        quick=args.quick,
+        designs=args.designs,
+        repeat=args.repeat,
+        reports_dir=args.reports_dir,
+    )
+    run_dir = run_bench(plan, console)
+    summaries = [
+        read_json(d / "summary.json")
+        for d in scenario_dirs(run_dir)
+        if (d / "summary.json").exists()
+    ]
+    if not args.no_report:
+        _render(run_dir)
+    print_run_summary(console, run_dir, summaries)
+    return 0 if all(s.get("valid") for s in summaries) and summaries else 1
+
+
+def _render(run_dir: Path) -> None:
+    try:
+        from offload.report import render_run
+    except ImportError:  # reports arrive with their own module
+        return
+    render_run(run_dir)

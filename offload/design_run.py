@@ -1,0 +1,336 @@
+"""One design under one scenario: start it, load it, break its provider on schedule, drain it,
+stop it, and leave its raw records in the design's folder of the run directory.
+
+Whatever happens — a crash, Ctrl-C — every process is stopped (the supervisor's context) and
+what was recorded stays: the generator flushes its records every second, the provider's log
+is flushed per line, the samplers write as they go, and the tables are exported on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from offload.errors import TargetNotReady
+from offload.export import export_tables, unfinished_jobs_counter
+from offload.loadplan import build_plan
+from offload.manifest import TargetManifest
+from offload.progress import BenchProgress
+from offload.provisioning.broker import Broker
+from offload.provisioning.database import provision_database
+from offload.sampler import Sampler, WatchedProcess
+from offload.scenario import Scenario
+from offload.stack import RunningTarget, start_provider, start_target
+from offload.supervisor import ProcessSpec, Supervised, Supervisor
+from offload.timeline import Timeline, TimelineEvent
+from offload.units import format_duration
+
+log = logging.getLogger("offload.run")
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "signup.py"
+#: seconds between starting Locust and t=0 of the warm-up (Locust takes ~1-2 s to start)
+GENERATOR_LEAD_S = 4.0
+
+
+@dataclass
+class DesignRunResult:
+    """What the manifest records about one design's run."""
+
+    entry: dict[str, Any] = field(default_factory=dict)
+    invalid_reasons: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def run_design(
+    *,
+    scenario: Scenario,
+    manifest: TargetManifest,
+    design_dir: Path,
+    broker: Broker | None,
+    queue_prefix: str,
+    progress: BenchProgress,
+    result: DesignRunResult,
+) -> DesignRunResult:
+    """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails."""
+    design_dir.mkdir(parents=True, exist_ok=True)
+    config = scenario.designs.config()
+    entry = result.entry
+    entry.update(
+        {
+            "target": {
+                "name": manifest.name,
+                "kind": manifest.kind,
+                "description": manifest.description,
+                "metadata": manifest.metadata,
+                "directory": str(manifest.directory),
+            },
+            "kind": manifest.kind,
+            "config": config.model_dump(mode="json"),
+            "queue_prefix": queue_prefix if manifest.uses_broker else None,
+            "started_at": time.time(),
+        }
+    )
+    database = provision_database(work_dir=design_dir, name=manifest.name)
+    entry["database"] = {"kind": database.kind, "schema": database.schema}
+    target: RunningTarget | None = None
+    sampler: Sampler | None = None
+    timeline: Timeline | None = None
+    backlog = None
+    total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
+    progress.start_run(scenario.name, manifest.name, total_s)
+    try:
+        with Supervisor() as supervisor:
+            progress.update(0, "starting the provider and the target")
+            provider = start_provider(supervisor, design_dir)
+            provider.admin.set_profile(**scenario.provider.admin_payload())
+            target = start_target(
+                manifest,
+                supervisor=supervisor,
+                work_dir=design_dir,
+                provider_url=provider.url,
+                database=database,
+                broker=broker if manifest.uses_broker else None,
+                config=config,
+                queue_prefix=queue_prefix,
+            )
+            entry["url"] = target.url
+            entry["processes"] = {k: len(v) for k, v in target.processes.items()}
+            if manifest.kind == "async":
+                backlog = unfinished_jobs_counter(database.url, database.schema)
+
+            t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
+            entry["t0_epoch"] = t0
+            entry["load_end_epoch"] = t0 + scenario.load.duration
+            locust = _start_generator(supervisor, scenario, target, design_dir, t0)
+            sampler = Sampler(
+                samples_path=design_dir / "samples.csv",
+                queues_path=design_dir / "queues.csv",
+                processes=_watched(supervisor, target, locust, broker),
+                amqp_url=broker.url if (broker and manifest.uses_broker) else None,
+                queues=target.queues,
+                backlog=backlog,
+            ).start()
+            timeline = Timeline(
+                _timeline_events(scenario, provider), t0, design_dir / "faults.jsonl"
+            ).start()
+
+            _follow_load(scenario, supervisor, locust, t0, progress, result)
+            entry["locust_exit_code"] = locust.returncode
+            if backlog is not None and not result.invalid_reasons:
+                entry.update(_drain(scenario, backlog, progress, total_s))
+            else:
+                entry["drain_end_epoch"] = time.time()
+            timeline.stop()
+            for crashed in supervisor.crashed():
+                result.invalid_reasons.append(
+                    f"{manifest.name}: component {crashed.name} exited with code "
+                    f"{crashed.returncode} during the run (see {manifest.name}/logs/)"
+                )
+            entry["timeline_errors"] = timeline.errors
+            result.invalid_reasons.extend(f"{manifest.name}: {e}" for e in timeline.errors)
+            progress.update(total_s, "stopping")
+            _stop_target(target)
+            sampler.stop()
+            sampler = None
+    except KeyboardInterrupt:
+        result.interrupted = True
+        result.invalid_reasons.append(f"{manifest.name}: interrupted before the run completed")
+        raise
+    except TargetNotReady as exc:
+        result.invalid_reasons.append(f"{manifest.name}: {exc}")
+        progress.note(f"[red]{scenario.name} · {manifest.name}: {exc}[/]")
+    finally:
+        if timeline is not None:
+            timeline.stop()
+        if sampler is not None:
+            sampler.stop()
+        if backlog is not None:
+            backlog.dispose()
+        entry["ended_at"] = time.time()
+        with contextlib.suppress(Exception):
+            entry["tables"] = export_tables(database.url, database.schema, design_dir)
+        if target is not None and manifest.uses_broker:
+            with contextlib.suppress(Exception):
+                target.run_hook("delete")
+        if database.kind == "postgresql":
+            with contextlib.suppress(Exception):
+                database.drop()
+        progress.finish_run(
+            "interrupted"
+            if result.interrupted
+            else ("invalid" if result.invalid_reasons else "done")
+        )
+    return result
+
+
+def _start_generator(
+    supervisor: Supervisor, scenario: Scenario, target: RunningTarget, design_dir: Path, t0: float
+) -> Supervised:
+    records = design_dir / "requests.csv"
+    plan = build_plan(scenario, records_path=records, t0_epoch=t0)
+    plan_path = design_dir / "plan.json"
+    plan_path.write_text(plan.model_dump_json(indent=2))
+    locust_dir = design_dir / "locust"
+    locust_dir.mkdir(exist_ok=True)
+    bound_s = (t0 - time.time()) + scenario.load.duration + scenario.client.timeout + 15
+    return supervisor.start(
+        ProcessSpec(
+            name="locust",
+            argv=[
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--host",
+                target.url,
+                "-u",
+                "1",
+                "-r",
+                "1",
+                "--run-time",
+                f"{int(bound_s) + 1}s",
+                "--plan",
+                str(plan_path),
+                "--csv",
+                str(locust_dir / "locust"),
+                "--only-summary",
+                "--exit-code-on-error",
+                "0",
+                "--loglevel",
+                "INFO",
+            ],
+            log_path=locust_dir / "locust.log",
+            stop_timeout=10,
+        )
+    )
+
+
+def _timeline_events(scenario: Scenario, provider: Any) -> list[TimelineEvent]:
+    phases = {p.start_s: p.name for p in scenario.phases()}
+    events = []
+    for fault in scenario.faults:
+        profile = fault.profile(scenario.provider)
+        payload = profile.admin_payload()
+        events.append(
+            TimelineEvent(
+                at_s=fault.at,
+                phase=phases.get(fault.at, ""),
+                kind="downstream",
+                description=f"provider: {profile.describe()}",
+                apply=lambda payload=payload: provider.admin.set_profile(**payload),
+                payload=payload,
+            )
+        )
+    return events
+
+
+def _follow_load(
+    scenario: Scenario,
+    supervisor: Supervisor,
+    locust: Supervised,
+    t0: float,
+    progress: BenchProgress,
+    result: DesignRunResult,
+) -> None:
+    """Show progress until the generator exits; stop early if a component crashes."""
+    phases = scenario.phases()
+    started = t0 - GENERATOR_LEAD_S - scenario.load.warmup
+    total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
+    while locust.alive:
+        now = time.time()
+        offset = now - t0
+        if offset < -scenario.load.warmup:
+            detail = "starting the load generator"
+        elif offset < 0:
+            detail = f"warm-up ({format_duration(-offset)} to t=0)"
+        else:
+            phase = next((p for p in phases if p.start_s <= offset < p.end_s), phases[-1])
+            detail = f"phase {phase.name} ({phase.provider})"
+            if offset >= scenario.load.duration:
+                detail = "finishing requests in flight"
+        progress.update(now - started, detail, total_s)
+        crashed = [c for c in supervisor.crashed() if c is not locust]
+        if crashed:
+            names = ", ".join(f"{c.name} (exit {c.returncode})" for c in crashed)
+            progress.note(f"[red]component crashed: {names}; stopping this run[/]")
+            locust.stop()
+            return
+        time.sleep(0.5)
+    locust.exit_expected = True
+    if locust.returncode not in (0, None):
+        result.invalid_reasons.append(
+            f"the load generator exited with code {locust.returncode} "
+            f"(see locust/locust.log):\n{locust.tail(8)}"
+        )
+
+
+def _drain(scenario: Scenario, backlog: Any, progress: BenchProgress, total_s: float) -> dict:
+    """Wait (bounded) until every job is delivered or dead-lettered."""
+    deadline = time.monotonic() + scenario.drain.timeout
+    started = time.monotonic()
+    left = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            left = backlog()
+        if left == 0:
+            break
+        waited = time.monotonic() - started
+        progress.update(
+            total_s, f"draining: {left if left is not None else '?'} jobs left ({waited:.0f}s)"
+        )
+        time.sleep(0.5)
+    return {"drain_end_epoch": time.time(), "drained": left == 0, "unfinished_after_drain": left}
+
+
+def _stop_target(target: RunningTarget) -> None:
+    """Graceful stop: servers first (no new work), then workers (finish what they hold)."""
+    order = sorted(target.manifest.process, key=lambda p: {"server": 0, "other": 1}.get(p.role, 2))
+    for entry in order:
+        for process in target.processes.get(entry.name, []):
+            process.stop()
+
+
+def _watched(
+    supervisor: Supervisor, target: RunningTarget, locust: Supervised, broker: Broker | None
+) -> list[WatchedProcess]:
+    def pid_of(name: str):
+        def pids() -> list[int]:
+            with contextlib.suppress(KeyError):
+                process = supervisor.get(name)
+                if process.alive and process.pid:
+                    return [process.pid]
+            return []
+
+        return pids
+
+    watched = [WatchedProcess("provider", "provider", pid_of("provider"))]
+    for entry in target.manifest.process:
+        for process in target.processes.get(entry.name, []):
+            watched.append(WatchedProcess(process.name, entry.role, pid_of(process.name)))
+    watched.append(WatchedProcess("generator", "generator", pid_of(locust.name)))
+    if broker is not None and target.manifest.uses_broker:
+        broker_pid = _listening_pid(broker.url)
+        if broker_pid:
+            watched.append(WatchedProcess("broker", "broker", lambda: [broker_pid]))
+    return watched
+
+
+def _listening_pid(amqp_url: str) -> int | None:
+    """The pid of the process listening on the broker's port (to sample its CPU)."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(amqp_url).port or 5672
+    with contextlib.suppress(Exception):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                return conn.pid
+    return None

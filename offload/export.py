@@ -1,0 +1,47 @@
+"""Copy a design's database tables into its run directory after the run.
+
+The run directory must stand alone: analysis reads ``users.csv``, ``jobs.csv`` and
+``job_events.csv``, never the database (which, on PostgreSQL, is dropped after the run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from targets.common.store import make_engine
+
+TABLES = ("users", "jobs", "job_events")
+
+
+def export_tables(database_url: str, schema: str | None, out_dir: Path) -> dict[str, int]:
+    """Write every table that exists as ``<table>.csv``; returns row counts."""
+    engine = make_engine(database_url, schema)
+    counts: dict[str, int] = {}
+    try:
+        existing = set(sa.inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            for name in TABLES:
+                if name not in existing:
+                    continue
+                frame = pd.read_sql_table(name, conn)
+                frame.to_csv(out_dir / f"{name}.csv", index=False)
+                counts[name] = len(frame)
+    finally:
+        engine.dispose()
+    return counts
+
+
+def unfinished_jobs_counter(database_url: str, schema: str | None):
+    """A callable counting jobs not yet delivered or dead-lettered (the async backlog)."""
+    engine = make_engine(database_url, schema)
+    query = sa.text("select count(*) from jobs where state not in ('delivered', 'dead_lettered')")
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    count.dispose = engine.dispose  # type: ignore[attr-defined]
+    return count

@@ -1,0 +1,75 @@
+"""Progress of a bench on the terminal: which scenario, which design, which phase, time left.
+
+On a terminal, a live rich progress bar; elsewhere (CI logs), a plain line every few seconds,
+so that a log shows where a long run was when it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class BenchProgress:
+    def __init__(self, console: Console, *, total_runs: int, line_every_s: float = 10.0) -> None:
+        self.console = console
+        self.total_runs = total_runs
+        self.line_every_s = line_every_s
+        self._live = console.is_terminal
+        self._progress: Progress | None = None
+        self._task = None
+        self._label = ""
+        self._last_line = 0.0
+        self.done_runs = 0
+
+    def __enter__(self) -> BenchProgress:
+        if self._live:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=24),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start_run(self, scenario: str, design: str, total_s: float) -> None:
+        self._label = f"[{self.done_runs + 1}/{self.total_runs}] {scenario} · {design}"
+        if self._progress is not None:
+            self._task = self._progress.add_task(self._label, total=total_s, detail="starting")
+        else:
+            self.console.print(f"{self._label}: starting ({total_s:.0f}s planned)")
+        self._last_line = time.monotonic()
+
+    def update(self, elapsed_s: float, detail: str, total_s: float | None = None) -> None:
+        if self._progress is not None and self._task is not None:
+            kwargs = {"total": total_s} if total_s is not None else {}
+            self._progress.update(self._task, completed=elapsed_s, detail=detail, **kwargs)
+        elif time.monotonic() - self._last_line >= self.line_every_s:
+            self._last_line = time.monotonic()
+            left = f", {max(0.0, (total_s or 0) - elapsed_s):.0f}s left" if total_s else ""
+            self.console.print(f"{self._label}: {detail} ({elapsed_s:.0f}s{left})")
+
+    def finish_run(self, outcome: str) -> None:
+        self.done_runs += 1
+        if self._progress is not None and self._task is not None:
+            task = self._progress.tasks[self._task]
+            self._progress.update(self._task, completed=task.total, detail=outcome)
+        else:
+            self.console.print(f"{self._label}: {outcome}")
+
+    def note(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(message)
+        else:
+            self.console.print(message)

@@ -1,0 +1,160 @@
+"""Once a second, record what every component costs and how deep every queue is.
+
+Runs in a thread beside the load. CPU is cumulative seconds (the process tree's user + system
+time, including children already reaped) so analysis can take differences over any window;
+RSS is summed over the tree. Queue depths come from passive declares, which are exact (the
+management API lags by seconds); the backlog is the number of unfinished jobs in the design's
+own table. A broker that is down (a broker fault) leaves gaps, not errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+log = logging.getLogger("offload.sampler")
+
+
+@dataclass
+class WatchedProcess:
+    """A component to sample: its name, role and a way to find its current root pid(s)."""
+
+    component: str
+    role: str
+    pids: Callable[[], list[int]]
+
+
+class Sampler:
+    def __init__(
+        self,
+        *,
+        samples_path: Path,
+        queues_path: Path,
+        processes: list[WatchedProcess],
+        amqp_url: str | None = None,
+        queues: list[tuple[str, str]] | None = None,
+        backlog: Callable[[], int] | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.processes = processes
+        self.amqp_url = amqp_url
+        self.queues = queues or []
+        self.backlog = backlog
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="offload-sampler", daemon=True)
+        self._samples_file: IO[str] = open(samples_path, "w", newline="")  # noqa: SIM115
+        self._queues_file: IO[str] = open(queues_path, "w", newline="")  # noqa: SIM115
+        self._samples = csv.writer(self._samples_file)
+        self._samples.writerow(["t", "component", "role", "processes", "cpu_s", "rss_bytes"])
+        self._queue_rows = csv.writer(self._queues_file)
+        self._queue_rows.writerow(["t", "queue", "role", "depth"])
+        self._connection = None
+        self._cache: dict[int, psutil.Process] = {}
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._close_connection()
+        self._samples_file.close()
+        self._queues_file.close()
+
+    def _run(self) -> None:
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.sample_once()
+            except Exception:  # never let sampling take the run down
+                log.exception("sampling failed")
+            next_tick += self.interval_s
+            self._stop.wait(max(0.0, next_tick - time.monotonic()))
+        with contextlib.suppress(Exception):
+            self.sample_once()  # a last sample at the end of the run
+
+    def sample_once(self) -> None:
+        now = round(time.time(), 3)
+        for watched in self.processes:
+            count, cpu, rss = self._tree_usage(watched.pids())
+            cpu_cell = round(cpu, 3) if count else ""
+            rss_cell = rss if count else ""
+            self._samples.writerow(
+                [now, watched.component, watched.role, count, cpu_cell, rss_cell]
+            )
+        self._samples_file.flush()
+        for name, role, depth in self._queue_depths():
+            self._queue_rows.writerow([now, name, role, depth])
+        if self.backlog is not None:
+            with contextlib.suppress(Exception):
+                self._queue_rows.writerow([now, "(unfinished jobs)", "backlog", self.backlog()])
+        self._queues_file.flush()
+
+    def _tree_usage(self, roots: list[int]) -> tuple[int, float, int]:
+        count, cpu, rss = 0, 0.0, 0
+        for pid in roots:
+            root = self._process(pid)
+            if root is None:
+                continue
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for proc in tree:
+                try:
+                    with proc.oneshot():
+                        times = proc.cpu_times()
+                        cpu += times.user + times.system
+                        if proc is root:  # children already reaped count on the root
+                            cpu += times.children_user + times.children_system
+                        rss += proc.memory_info().rss
+                    count += 1
+                except psutil.Error:
+                    continue
+        return count, cpu, rss
+
+    def _process(self, pid: int) -> psutil.Process | None:
+        proc = self._cache.get(pid)
+        try:
+            if proc is None or not proc.is_running():
+                proc = psutil.Process(pid)
+                self._cache[pid] = proc
+            return proc
+        except psutil.Error:
+            return None
+
+    def _queue_depths(self) -> list[tuple[str, str, int | str]]:
+        if not self.amqp_url or not self.queues:
+            return []
+        try:
+            if self._connection is None or not self._connection.is_open:
+                from targets.async_api.topology import blocking_connection
+
+                self._connection = blocking_connection(self.amqp_url, timeout=0.8)
+            channel = self._connection.channel()
+            rows = []
+            for name, role in self.queues:
+                declared = channel.queue_declare(name, passive=True)
+                rows.append((name, role, declared.method.message_count))
+            channel.close()
+            return rows
+        except Exception:
+            self._close_connection()
+            return [(name, role, "") for name, role in self.queues]
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None

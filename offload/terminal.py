@@ -1,0 +1,65 @@
+"""The short summary a bench prints at the end: one row per scenario and design."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def print_run_summary(console: Console, run_dir: Path, summaries: list[dict[str, Any]]) -> None:
+    table = Table(title=f"offload bench — {run_dir}", header_style="bold", show_lines=False)
+    for column, justify in [
+        ("scenario", "left"),
+        ("design", "left"),
+        ("signups", "right"),
+        ("p50 ms", "right"),
+        ("p95 ms", "right"),
+        ("p99 ms", "right"),
+        ("errors", "right"),
+        ("bystander p95", "right"),
+        ("bystander err", "right"),
+        ("e2e p95 ms", "right"),
+        ("emails lost/dup", "right"),
+        ("valid", "center"),
+    ]:
+        table.add_column(column, justify=justify)
+    for summary in summaries:
+        for design, figures in summary.get("designs", {}).items():
+            signup = figures["signup"]["overall"]
+            bystander = figures["bystander"]["overall"]
+            emails = figures["emails"]
+            table.add_row(
+                summary["scenario"]
+                + (f" (r{summary['repeat']})" if summary.get("repeat", 1) > 1 else ""),
+                design,
+                f"{signup['count']:,}",
+                _ms(signup["latency_ms"]["p50"]),
+                _ms(signup["latency_ms"]["p95"]),
+                _ms(signup["latency_ms"]["p99"]),
+                _pct(signup["error_rate"]),
+                _ms(bystander["latency_ms"]["p95"]),
+                _pct(bystander["error_rate"]),
+                _ms(figures["e2e_ms"]["p95"]),
+                f"{emails['lost']}/{emails['duplicates']}",
+                "yes" if summary["valid"] else "[red]NO[/]",
+            )
+    console.print(table)
+    for summary in summaries:
+        for reason in summary.get("invalid_reasons", []):
+            console.print(f"[red]invalid[/] {summary['scenario']}: {reason}")
+        for warning in summary.get("warnings", []):
+            console.print(f"[yellow]warning[/] {summary['scenario']}: {warning}")
+    console.print(f"latency from the scheduled time (open loop). Run directory: {run_dir}")

@@ -1,0 +1,164 @@
+"""A real bench run of both designs: a complete run directory whose figures reconcile."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from offload.analysis import records
+
+SCENARIO = Path(__file__).parent / "data" / "scenarios" / "e2e-slow.yaml"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    reports = tmp_path_factory.mktemp("reports")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "offload.cli",
+            "bench",
+            "--scenario",
+            str(SCENARIO),
+            "--reports-dir",
+            str(reports),
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    latest = reports / "latest"
+    assert latest.is_symlink()
+    return latest.resolve()
+
+
+@pytest.fixture(scope="module")
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "e2e-slow" / "summary.json").read_text())
+
+
+def test_run_directory_is_complete(run_dir: Path):
+    scenario_dir = run_dir / "e2e-slow"
+    assert (run_dir / "run.json").exists()
+    for name in ("manifest.json", "summary.json", "scenario.yaml"):
+        assert (scenario_dir / name).stat().st_size > 0
+    for design in ("sync", "async"):
+        for name in (
+            "requests.csv",
+            "provider-log.jsonl",
+            "samples.csv",
+            "faults.jsonl",
+            "users.csv",
+            "requests.generator.json",
+            "plan.json",
+        ):
+            assert (scenario_dir / design / name).stat().st_size > 0, f"{design}/{name}"
+    assert (scenario_dir / "async" / "jobs.csv").exists()
+    assert (scenario_dir / "async" / "queues.csv").stat().st_size > 0
+    manifest = json.loads((scenario_dir / "manifest.json").read_text())
+    assert manifest["git"]["sha"]
+    assert {"python", "locust", "pika", "gunicorn", "uvicorn", "rabbitmq"} <= set(
+        manifest["versions"]
+    )
+    assert manifest["machine"]["cpus"] >= 1
+    assert manifest["designs"]["async"]["config"]["workers"] == 1
+
+
+def test_summary_has_the_public_paths(summary: dict):
+    assert summary["valid"] is True, summary["invalid_reasons"]
+    for design in ("sync", "async"):
+        figures = summary["designs"][design]
+        for endpoint in ("signup", "bystander"):
+            overall = figures[endpoint]["overall"]
+            for key in ("count", "ok", "errors", "timeouts", "rate", "goodput"):
+                assert key in overall
+            assert set(overall["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
+            assert set(overall["service_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
+            assert set(figures[endpoint]["phases"]) == {"healthy", "slow", "recovery"}
+        assert {"owed", "delivered", "lost", "duplicates"} <= set(figures["emails"])
+    assert {"max_depth", "drain_seconds"} <= set(summary["designs"]["async"]["queue"])
+    assert "retries" in summary["designs"]["async"]
+    assert "dead_lettered" in summary["designs"]["async"]
+    assert summary["designs"]["async"]["e2e_ms"]["p95"] is not None
+
+
+@pytest.mark.parametrize("design", ["sync", "async"])
+def test_counts_reconcile(run_dir: Path, summary: dict, design: str):
+    design_dir = run_dir / "e2e-slow" / design
+    requests = records.requests(design_dir)
+    signups = requests[requests["stream"] == "signup"]
+    ok_signups = signups[signups["error_class"] == ""]
+    users = pd.read_csv(design_dir / "users.csv")
+    provider = records.provider_log(design_dir)
+    emails = summary["designs"][design]["emails"]
+
+    # every 2xx signup is a user row, and every user row was a 2xx signup
+    assert len(ok_signups) == len(users)
+    assert set(ok_signups["user_id"]) == set(users["id"])
+    # every delivered email is one provider log line
+    assert (
+        emails["delivered"] + 2 * emails["duplicates"] <= (provider["outcome"] == "delivered").sum()
+    )
+    assert emails["delivered"] == (provider["outcome"] == "delivered").sum() - emails["orphaned"]
+    # every owed email is accounted for exactly once
+    accounted = (
+        emails["delivered"]
+        + emails["lost"]
+        + emails["duplicates"]
+        + emails["dead_lettered"]
+        + emails["pending"]
+    )
+    assert accounted == emails["owed"] == len(users)
+    assert emails["lost"] == 0 and emails["duplicates"] == 0
+    # the measured counts are the raw records' counts
+    measured = signups[signups["phase"] == "measured"]
+    assert summary["designs"][design]["signup"]["overall"]["count"] == len(measured)
+    assert (
+        summary["designs"][design]["signup"]["overall"]["ok"]
+        == (measured["error_class"] == "").sum()
+    )
+
+
+def test_scheduled_requests_match_the_rate_within_tolerance(summary: dict):
+    # 8 signups/s for 14 s, Poisson: 112 expected; allow for Poisson noise (±4 sigma)
+    count = summary["designs"]["async"]["signup"]["overall"]["count"]
+    assert abs(count - 112) <= 4 * 112**0.5
+
+
+@pytest.mark.parametrize("design", ["sync", "async"])
+def test_faults_take_effect_at_their_offsets(run_dir: Path, design: str):
+    design_dir = run_dir / "e2e-slow" / design
+    faults = records.faults(design_dir)
+    manifest = json.loads((run_dir / "e2e-slow" / "manifest.json").read_text())
+    t0 = manifest["designs"][design]["t0_epoch"]
+    assert [f["at_s"] for f in faults] == [4.0, 9.0]
+    provider = records.provider_log(design_dir)
+    for fault in faults:
+        assert fault["error"] is None
+        assert abs(fault["applied_epoch"] - (t0 + fault["at_s"])) < 1.0
+        version = fault["result"]["version"]
+        # checked from the provider's own log: requests received after the change carry the
+        # new profile, requests received a second before it do not
+        after = provider[provider["ts"] > t0 + fault["at_s"] + 1.0]
+        before = provider[provider["ts"] < t0 + fault["at_s"] - 1.0]
+        assert (after["profile_version"] >= version).all()
+        assert (before["profile_version"] < version).all()
+    slow = provider[provider["profile_version"] == faults[0]["result"]["version"]]
+    accepted = slow[slow["outcome"] == "delivered"]
+    assert ((accepted["done_ts"] - accepted["ts"]) >= 0.29).all()
+
+
+def test_async_answers_faster_than_sync_under_the_slow_provider(summary: dict):
+    sync = summary["designs"]["sync"]["signup"]["phases"]["slow"]["latency_ms"]["p95"]
+    async_ = summary["designs"]["async"]["signup"]["phases"]["slow"]["latency_ms"]["p95"]
+    assert sync > 300  # each sync signup waits for the provider
+    assert async_ < 100
