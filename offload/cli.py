@@ -21,9 +21,12 @@ from offload.errors import OffloadError
 #: subcommand name → module providing ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS: dict[str, str] = {
     "up": "offload.commands.up",
+    "bench": "offload.commands.bench",
+    "gate": "offload.commands.gate",
+    "baseline": "offload.commands.baseline",
 }
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
