@@ -10,6 +10,7 @@ STAMP  := $(VENV)/.installed
 SCENARIO ?=
 QUICK    ?=
 ARGS     ?=
+GATE_REPEAT ?= 2
 BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(QUICK),--quick) $(ARGS)
 
 .PHONY: help bench test gate report up lint clean venv
@@ -40,8 +41,9 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# the quick scenario set (tag: gate), gated against the committed baseline; exit 0/1/2
 gate: $(STAMP)
-	$(BIN)/offload gate-run --quick --baseline baselines/ci.json $(ARGS)
+	$(BIN)/offload bench --tag gate --quick --repeat $(GATE_REPEAT) --gate baselines/ci.json $(ARGS)
 
 report: $(STAMP)
 	$(BIN)/offload report reports/latest

@@ -96,6 +96,10 @@ class LoadPlan(_Strict):
     #: apply faults on the same clock, or to start several generator processes together);
     #: None starts right away (after the warm-up)
     t0_epoch: float | None = None
+    #: "open" (the default): requests start on the schedule; "closed": ``users`` users each
+    #: wait for an answer before the next request (Locust's usual model, for comparison)
+    mode: str = Field(default="open", pattern="^(open|closed)$")
+    users: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -108,6 +112,8 @@ class LoadPlan(_Strict):
                     f"stream {stream.name!r} has a segment ending at "
                     f"{stream.segments[-1].end_s}s, after duration_s={self.duration_s}"
                 )
+        if self.mode == "closed" and self.users is None:
+            raise ValueError("a closed-loop plan needs users")
         if self.worker_index >= self.worker_count:
             raise ValueError(
                 f"worker_index {self.worker_index} >= worker_count {self.worker_count}"

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, events, task
 from locust.contrib.fasthttp import FastResponse
+from locust.exception import StopUser
 from locust.user.wait_time import constant_throughput
 
+from loadtests.closedloop import ClosedLoopRecorder
 from loadtests.openloop import OpenLoopUser, host_is_loopback
 from loadtests.plan import Arrivals, LoadPlan, Segment, Stream, load_plan
 from loadtests.prepared import PreparedRequest
@@ -89,28 +93,41 @@ class OpenLoopSignupUser(OpenLoopUser):
 class ClosedLoopSignupUser(FastHttpUser):
     """For comparison only: each user waits for its answer, paced by ``constant_throughput``.
 
-    ``--rate`` and ``--bystander-rate`` are shared among the ``-u`` users.
+    The plan's signup and bystander rates (their first segments) are shared among the ``-u``
+    users; with a plan file or ``--records`` every request is recorded like the open loop's,
+    with ``scheduled`` = send time (see ``loadtests.closedloop``).
     """
 
     def __init__(self, environment) -> None:
         options = environment.parsed_options
-        self.network_timeout = self.connection_timeout = _option(options, "timeout")
+        plan = _closed_loop_plan(options)
+        self.network_timeout = self.connection_timeout = plan.timeout_s
         super().__init__(environment)
-        users = max(1, getattr(options, "num_users", 1) or 1)
-        signup_rate = _option(options, "rate") or 0.0
-        bystander_rate = _option(options, "bystander_rate") or 0.0
-        total = signup_rate + bystander_rate
-        self._signup_share = signup_rate / total
+        users = max(1, plan.users or getattr(options, "num_users", 1) or 1)
+        rates = {s.name: s.segments[0].rate_from for s in plan.streams}
+        total = sum(rates.values())
+        self._signup_share = rates.get(SIGNUP, 0.0) / total
         self._pacing = constant_throughput(total / users)
-        self.traffic = SignupTraffic(_option(options, "poison_fraction"))
+        self.traffic = SignupTraffic(plan.poison_fraction)
+        self.recorder = ClosedLoopRecorder.shared(plan)
 
     def wait_time(self) -> float:
         return self._pacing(self)
 
+    def on_start(self) -> None:
+        delay = self.recorder.start_epoch - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+
     @task
     def one_request(self) -> None:
-        signup = random.random() < self._signup_share
-        request = self.traffic.signup() if signup else self.traffic.bystander()
+        if self.recorder.over():
+            self.recorder.finish()
+            self.environment.runner.quit()
+            raise StopUser
+        stream = SIGNUP if random.random() < self._signup_share else BYSTANDER
+        request = self.traffic.signup() if stream == SIGNUP else self.traffic.bystander()
+        sent = time.time()
         response = self.client.request(
             request.method,
             request.path,
@@ -118,8 +135,37 @@ class ClosedLoopSignupUser(FastHttpUser):
             json=request.json,
             headers={"X-Request-ID": request.correlation_id},
         )
-        if signup and response.status_code in (201, 202):
-            self.traffic.ids_from_signup(response)
+        ended = time.time()
+        status = response.status_code or None
+        ids = {}
+        if stream == SIGNUP and status in (201, 202):
+            ids = self.traffic.ids_from_signup(response)
+        self.recorder.record(
+            stream,
+            request,
+            sent=sent,
+            ended=ended,
+            status=status,
+            error=getattr(response, "error", None),
+            ids=ids,
+            nbytes=len(response.content or b"") if status else 0,
+        )
+
+    def on_stop(self) -> None:
+        self.recorder.finish()
+
+
+def _closed_loop_plan(options: Any) -> LoadPlan:
+    plan = plan_from_options(options)
+    if plan.users is None:
+        plan = plan.model_copy(update={"mode": "closed", "users": getattr(options, "num_users", 1)})
+    return plan
+
+
+@events.test_stop.add_listener
+def _flush_closed_loop(**_kwargs: Any) -> None:
+    if ClosedLoopRecorder._shared is not None:
+        ClosedLoopRecorder._shared.finish()
 
 
 def _option(options: Any, name: str) -> Any:
@@ -208,8 +254,9 @@ def _check_run(environment, **_kwargs: Any) -> None:
     if OpenLoopSignupUser in classes and ClosedLoopSignupUser in classes:
         keep = ClosedLoopSignupUser if options.closed_loop else OpenLoopSignupUser
         classes[:] = [keep]
-    if ClosedLoopSignupUser in classes and not (options.rate or options.bystander_rate):
-        _refuse("--closed-loop needs --rate (and optionally --bystander-rate)")
+    closed = ClosedLoopSignupUser in classes
+    if closed and not (options.plan or options.rate or options.bystander_rate):
+        _refuse("--closed-loop needs --plan or --rate (and optionally --bystander-rate)")
     if OpenLoopSignupUser not in classes:
         return
     try:

@@ -36,7 +36,7 @@ log = logging.getLogger("offload.run")
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "signup.py"
 #: seconds between starting Locust and t=0 of the warm-up (Locust takes ~1-2 s to start)
-GENERATOR_LEAD_S = 4.0
+GENERATOR_LEAD_S = 2.5
 
 
 @dataclass
@@ -180,6 +180,9 @@ def _start_generator(
     locust_dir = design_dir / "locust"
     locust_dir.mkdir(exist_ok=True)
     bound_s = (t0 - time.time()) + scenario.load.duration + scenario.client.timeout + 15
+    users = ["-u", "1", "-r", "1"]
+    if plan.mode == "closed":
+        users = ["--closed-loop", "-u", str(plan.users), "-r", str(plan.users)]
     return supervisor.start(
         ProcessSpec(
             name="locust",
@@ -192,10 +195,7 @@ def _start_generator(
                 "--headless",
                 "--host",
                 target.url,
-                "-u",
-                "1",
-                "-r",
-                "1",
+                *users,
                 "--run-time",
                 f"{int(bound_s) + 1}s",
                 "--plan",

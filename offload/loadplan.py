@@ -59,7 +59,9 @@ def build_plan(
                 ],
             )
         )
-    extra = {"t0_epoch": t0_epoch} if t0_epoch is not None else {}
+    extra: dict = {"t0_epoch": t0_epoch} if t0_epoch is not None else {}
+    if load.mode == "closed":
+        extra.update(mode="closed", users=load.users)
     return LoadPlan(
         streams=streams,
         warmup_s=load.warmup,

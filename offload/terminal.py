@@ -62,4 +62,10 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[dict[str,
             console.print(f"[red]invalid[/] {summary['scenario']}: {reason}")
         for warning in summary.get("warnings", []):
             console.print(f"[yellow]warning[/] {summary['scenario']}: {warning}")
-    console.print(f"latency from the scheduled time (open loop). Run directory: {run_dir}")
+    closed = any(s.get("mode") == "closed" for s in summaries)
+    basis = (
+        "closed loop: latency from the send time"
+        if closed
+        else ("latency from the scheduled time (open loop)")
+    )
+    console.print(f"{basis}. Run directory: {run_dir}")

@@ -125,6 +125,40 @@ def async_target(
     target.run_hook("delete")
 
 
+E2E_SCENARIO = Path(__file__).parent / "data" / "scenarios" / "e2e-slow.yaml"
+
+
+@pytest.fixture(scope="session")
+def e2e_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real ``offload bench`` of both designs (~45 s), shared by every test that reads
+    a run directory: ``tests/data/scenarios/e2e-slow.yaml``."""
+    import subprocess
+    import sys
+
+    reports = tmp_path_factory.mktemp("reports")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "offload.cli",
+            "bench",
+            "--scenario",
+            str(E2E_SCENARIO),
+            "--reports-dir",
+            str(reports),
+            "--no-report",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    latest = reports / "latest"
+    assert latest.is_symlink()
+    return latest.resolve()
+
+
 def provider_records(provider: RunningProvider, **match: Any) -> list[dict[str, Any]]:
     """The provider's log lines whose fields equal ``match`` (e.g. ``user_id=...``)."""
     return [

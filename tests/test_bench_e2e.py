@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,33 +10,10 @@ import pytest
 
 from offload.analysis import records
 
-SCENARIO = Path(__file__).parent / "data" / "scenarios" / "e2e-slow.yaml"
-
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offload.cli",
-            "bench",
-            "--scenario",
-            str(SCENARIO),
-            "--reports-dir",
-            str(reports),
-            "--no-report",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    latest = reports / "latest"
-    assert latest.is_symlink()
-    return latest.resolve()
+def run_dir(e2e_run_dir: Path) -> Path:
+    return e2e_run_dir
 
 
 @pytest.fixture(scope="module")

@@ -358,10 +358,20 @@ def stall_runs(servers, tmp_path_factory):
             servers.start(*stall), small_dir, "--plan", str(small_dir / "plan.json"), records=False
         ),
     )
+    closed_dir = base / "closed"
+    closed_argv = locust_argv(
+        servers.start(*stall),
+        closed_dir,
+        *("--rate", str(STALL_RATE), "--duration", str(STALL_DURATION_S), "--warmup", "1"),
+        *("--timeout", "5", "--closed-loop"),
+    )
+    closed_argv[closed_argv.index("-u") + 1] = closed_argv[closed_argv.index("-r") + 1] = "10"
+    closed = start_locust(closed_dir, closed_argv)
     return {
         "clock": clock,
         "large": finish_locust(large_dir, *large, timeout=60),
         "small": finish_locust(small_dir, *small, timeout=60),
+        "closed": finish_locust(closed_dir, *closed, timeout=60),
     }
 
 
@@ -406,6 +416,21 @@ def test_a_small_in_flight_bound_shows_as_late_starts_not_as_lower_latency(stall
     assert p(corrected, 99) == pytest.approx(p(truth, 99), rel=0.15)
     assert run.generator["max_in_flight_observed"] <= 5
     assert run.generator["scheduler_lag"]["count"] < run.generator["sent"]
+
+
+def test_a_closed_loop_sends_fewer_requests_and_hides_the_stalls(stall_runs):
+    """Coordinated omission, measured: the closed loop's percentiles miss what the open
+    loop (and the truth from the schedule) show."""
+    run: Run = stall_runs["closed"]
+    assert run.returncode == 0, run.output
+    measured = run.measured()
+    assert all(r["scheduled"] == r["sent"] for r in measured)  # no schedule of its own
+    assert len(measured) < 0.95 * STALL_SCHEDULED  # users stuck in a stall send nothing
+    closed = histogram_us(float(r["ended"]) - float(r["sent"]) for r in measured)
+    truth = histogram_us(true_latencies(stall_runs["large"].measured(), stall_runs["clock"]))
+    assert p(truth, 95) > 0.3
+    assert p(closed, 95) < 0.1 * p(truth, 95)
+    assert run.generator["mode"] == "closed"
 
 
 def test_a_hung_target_ends_by_itself_with_drops_and_timeouts_recorded(servers, tmp_path):

@@ -231,6 +231,11 @@ def summarise_scenario(scenario_dir: Path) -> dict[str, Any]:
     duration_s = manifest["scenario"]["load"]["duration"]
     invalid = list(manifest.get("invalid_reasons", []))
     warnings = list(manifest.get("warnings", []))
+    if manifest["scenario"]["load"].get("mode") == "closed":
+        warnings.append(
+            "closed loop: each user waits for its answer, so latency is counted from the send "
+            "time and a slow server receives fewer requests (coordinated omission)"
+        )
     designs = {}
     for name, design in manifest.get("designs", {}).items():
         design_dir = scenario_dir / name
@@ -252,6 +257,7 @@ def summarise_scenario(scenario_dir: Path) -> dict[str, Any]:
         "scenario": manifest["scenario"]["name"],
         "repeat": manifest.get("repeat", 1),
         "quick": manifest.get("quick", False),
+        "mode": manifest["scenario"]["load"].get("mode", "open"),
         "valid": not invalid,
         "invalid_reasons": invalid,
         "warnings": warnings,

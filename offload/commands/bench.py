@@ -1,6 +1,7 @@
 """Run scenarios against both designs and record everything into a new run directory.
 
-Without --scenario, runs the scenarios tagged `default` (see scenarios/README.md). The run
+Without --scenario, runs the scenarios tagged `default` (with --quick: those tagged `quick`,
+shortened; see scenarios/README.md). The run
 directory is reports/runs/<UTC time>/ and reports/latest points at it; the report is rendered
 at the end unless --no-report.
 """
@@ -8,6 +9,7 @@ at the end unless --no-report.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -19,7 +21,8 @@ from offload.terminal import print_run_summary
 
 HELP = "run scenarios against the designs and record a run directory"
 
-console = Console(highlight=False)
+#: CI logs are not terminals and do not wrap: give the summary table room there
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="run every scenario N times")
     parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
+    parser.add_argument(
+        "--gate",
+        type=Path,
+        default=None,
+        metavar="BASELINE",
+        help="after the run, gate it against this baseline file and exit with the gate's code "
+        "(what `make gate` does)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scenarios:
         files = [scenario_path(name) for name in args.scenarios]
     else:
-        files = shipped_scenarios(args.tag or "default")
+        # --quick alone runs the quick set (CI-sized), not every default scenario shortened
+        files = shipped_scenarios(args.tag or ("quick" if args.quick else "default"))
     plan = BenchPlan(
         scenario_files=files,
         quick=args.quick,
@@ -75,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_report:
         _render(run_dir)
     print_run_summary(console, run_dir, summaries)
+    if args.gate is not None:
+        from offload.gate import GateOptions, run_gate
+
+        return run_gate(run_dir, GateOptions(baseline=args.gate), console=console).exit_code
     return 0 if all(s.get("valid") for s in summaries) and summaries else 1
 
 
