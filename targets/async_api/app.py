@@ -23,6 +23,7 @@ import pika
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -38,7 +39,7 @@ from targets.async_api.edge import EdgeMiddleware
 from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
 from targets.common.ids import is_id
 from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
-from targets.common.problems import ApiProblem, not_found
+from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import SignupRequest, parse_signup
 from targets.common.store import UserStore, make_engine
@@ -46,13 +47,26 @@ from targets.common.store import UserStore, make_engine
 log = logging.getLogger("offload.async_api")
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Body is not valid JSON"},
-    409: {"description": "Email address already registered"},
-    413: {"description": "Body too large"},
-    415: {"description": "Content-Type is not application/json"},
-    422: {"description": "Body does not match the schema"},
-    503: {"description": "The broker did not take the job in time; retry after the delay"},
+    400: {"model": Problem, "description": "Body is not valid JSON"},
+    409: {"model": Problem, "description": "Email address already registered"},
+    413: {"model": Problem, "description": "Body too large"},
+    415: {"model": Problem, "description": "Content-Type is not application/json"},
+    422: {"model": Problem, "description": "Body does not match the schema"},
+    503: {
+        "model": Problem,
+        "description": "The broker did not take the job in time; retry after the delay",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    },
 }
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id"}}
+
+
+class SignupAccepted(BaseModel):
+    """202 body: the job that will send the welcome email, and where to follow it."""
+
+    job_id: str
+    user_id: str
+    status_url: str
 
 
 class JobPublisher:
@@ -155,6 +169,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     @app.post(
         "/users",
         status_code=202,
+        response_model=SignupAccepted,
         responses=_ERROR_RESPONSES,
         openapi_extra={
             "requestBody": {
@@ -185,14 +200,14 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
             status_code=202,
         )
 
-    @app.get("/users/{user_id}")
+    @app.get("/users/{user_id}", responses=_NOT_FOUND)
     async def get_user(user_id: str) -> dict[str, Any]:
         user = await run_in_threadpool(store.get_user, user_id) if is_id(user_id) else None
         if user is None:
             raise not_found("user")
         return user.public()
 
-    @app.get("/jobs/{job_id}")
+    @app.get("/jobs/{job_id}", responses=_NOT_FOUND)
     async def get_job(job_id: str) -> dict[str, Any]:
         job = await run_in_threadpool(store.get_job, job_id) if is_id(job_id) else None
         if job is None:

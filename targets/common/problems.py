@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+
+class Problem(BaseModel):
+    """The JSON body of every error answer (documented in both designs' OpenAPI)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str
+    correlation_id: str | None = None
+
 
 @dataclass
 class ApiProblem(Exception):

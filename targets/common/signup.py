@@ -11,7 +11,14 @@ import re
 import unicodedata
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from targets.common.problems import ApiProblem, body_too_large
 
@@ -19,7 +26,12 @@ from targets.common.problems import ApiProblem, body_too_large
 # provider's call (it rejects some domains permanently), not the API's.
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 
-EmailAddress = Annotated[str, StringConstraints(strict=True, strip_whitespace=True, max_length=254)]
+#: no whitespace stripping: the pattern (published in the OpenAPI document) refuses any space
+EmailAddress = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=254),
+    Field(json_schema_extra={"pattern": _EMAIL.pattern}),
+]
 DisplayName = Annotated[
     str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=100)
 ]
@@ -36,17 +48,25 @@ class SignupRequest(BaseModel):
     @field_validator("email")
     @classmethod
     def _email_shape(cls, value: str) -> str:
-        if not _EMAIL.match(value):
+        if not _EMAIL.match(value) or _has_control_characters(value):
             raise ValueError("must be an email address like name@example.com")
         local, domain = value.rsplit("@", 1)
-        return f"{local}@{domain.lower()}"
+        normalised = f"{local}@{domain.lower()}"
+        # lowercasing can lengthen a string ("İ" becomes two characters): check again
+        if len(normalised) > 254:
+            raise ValueError("must be at most 254 characters")
+        return normalised
 
     @field_validator("display_name")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if any(unicodedata.category(ch).startswith("C") for ch in value):
+        if _has_control_characters(value):
             raise ValueError("must not contain control characters")
         return value
+
+
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(ch).startswith("C") for ch in value)
 
 
 def parse_signup(content_type: str | None, body: bytes, max_body_bytes: int) -> SignupRequest:
@@ -64,6 +84,8 @@ def parse_signup(content_type: str | None, body: bytes, max_body_bytes: int) -> 
         payload: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem(400, "invalid_json", f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # a few kB of nested brackets is enough
+        raise ApiProblem(400, "invalid_json", "body is nested too deeply") from exc
     if not isinstance(payload, dict):
         raise ApiProblem(422, "validation_failed", "body must be a JSON object")
     try:

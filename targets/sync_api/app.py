@@ -25,6 +25,7 @@ from targets.common.problems import ApiProblem, body_too_large, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
 from targets.common.store import UserStore, make_engine
+from targets.sync_api.openapi import openapi_document
 
 log = logging.getLogger("offload.sync_api")
 
@@ -33,8 +34,10 @@ def create_app(settings: TargetSettings | None = None) -> Flask:
     """Application factory; gunicorn calls it once in every worker process."""
     settings = settings or TargetSettings()
     app = Flask("offload.sync_api")
-    # werkzeug refuses larger bodies (413) before anything reads them
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # werkzeug refuses a larger declared body (413) before reading it; a chunked body it cuts
+    # off at the limit without an error, so allow one byte more and let parse_signup see that
+    # the body is too large instead of parsing a truncated prefix
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     store = UserStore(make_engine(settings.database_url, settings.db_schema))
     provider = httpx.Client(base_url=settings.provider_url, timeout=settings.provider_timeout_s)
 
@@ -98,5 +101,9 @@ def create_app(settings: TargetSettings | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify({"status": "ok", "design": "sync"})
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(openapi_document(max_body_bytes=settings.max_body_bytes))
 
     return app
