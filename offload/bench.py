@@ -8,6 +8,7 @@ cores. The scenario folder gets the manifest (what ran, where, with which versio
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from offload.analysis.summary import write_summary
 from offload.design_run import DesignRunResult, run_design
-from offload.errors import OffloadError
+from offload.errors import OffloadError, ScenarioError
 from offload.manifest import TargetManifest, resolve_target
 from offload.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.progress import BenchProgress
@@ -61,6 +62,12 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
                     f"{file}: none of its targets ({', '.join(scenario.targets)}) is among "
                     f"--design {' '.join(plan.designs)}"
                 )
+        if scenario.breaks_the_broker and os.environ.get("AMQP_URL"):
+            raise ScenarioError(
+                f"{file}: this scenario stops or blocks the broker, and AMQP_URL points at "
+                "a broker offload does not own; offload refuses to touch it. Unset AMQP_URL "
+                "so that offload starts a private RabbitMQ node for this scenario."
+            )
         prepared.append(PreparedScenario(file, scenario, [resolve_target(n) for n in names]))
     return prepared
 
@@ -86,7 +93,8 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
     total_runs = sum(len(p.targets) for p in prepared) * plan.repeat
     try:
         with terminate_as_interrupt(), BenchProgress(console, total_runs=total_runs) as progress:
-            if any(t.uses_broker for p in prepared for t in p.targets):
+            shared = [p for p in prepared if not p.scenario.breaks_the_broker]
+            if any(t.uses_broker for p in shared for t in p.targets):
                 console.print("provisioning the broker ...")
                 broker = provision_broker(work_dir=run_dir / ".broker")
                 console.print(f"broker: {broker.source} ({redact_url(broker.url)})")
@@ -95,14 +103,30 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
                 versions["rabbitmq"] = rabbitmq_version(broker.url)
             for item in prepared:
                 for repeat in range(1, plan.repeat + 1):
-                    name = (
-                        item.scenario.name
-                        if plan.repeat == 1
-                        else f"{item.scenario.name}.r{repeat}"
-                    )
-                    _run_scenario(
-                        item, run_dir / name, repeat, plan, broker, versions, progress, run_dir
-                    )
+                    name = item.scenario.name
+                    if plan.repeat > 1:
+                        name += f".r{repeat}"
+                    if not item.scenario.breaks_the_broker:
+                        _run_scenario(
+                            item, run_dir / name, repeat, plan, broker, versions, progress, run_dir
+                        )
+                        continue
+                    # a broker of its own, which the timeline may stop and block
+                    progress.note(f"{name}: starting a private RabbitMQ node (broker faults)")
+                    with provision_broker(
+                        work_dir=run_dir / name / ".broker", require_owned=True
+                    ) as owned:
+                        owned_versions = {**versions, "rabbitmq": rabbitmq_version(owned.url)}
+                        _run_scenario(
+                            item,
+                            run_dir / name,
+                            repeat,
+                            plan,
+                            owned,
+                            owned_versions,
+                            progress,
+                            run_dir,
+                        )
         run_info["status"] = "complete"
     except KeyboardInterrupt:
         run_info["status"] = "interrupted"
@@ -131,7 +155,7 @@ def _run_scenario(
     progress: BenchProgress,
     run_dir: Path,
 ) -> None:
-    scenario_dir.mkdir(parents=True)
+    scenario_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(item.file, scenario_dir / "scenario.yaml")
     manifest: dict[str, Any] = {
         "schema_version": 1,
@@ -144,6 +168,7 @@ def _run_scenario(
         "versions": versions,
         "machine": machine_info(),
         "broker": {"source": broker.source, "owned": broker.owned} if broker else None,
+        "breaks_the_broker": item.scenario.breaks_the_broker,
         "started_at": time.time(),
         "designs": {},
         "invalid_reasons": [],
@@ -154,6 +179,7 @@ def _run_scenario(
     try:
         for target in item.targets:
             prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{target.name}"
+            run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{target.name}"
             result = DesignRunResult()
             try:
                 run_design(
@@ -164,6 +190,7 @@ def _run_scenario(
                     queue_prefix=prefix,
                     progress=progress,
                     result=result,
+                    run_name=run_name,
                 )
             finally:
                 manifest["designs"][target.name] = result.entry

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import psutil
 
-from offload.errors import TargetNotReady
+from offload.broker_access import BrokerAccess, open_access
+from offload.errors import OffloadError, TargetNotReady
 from offload.export import export_tables, unfinished_jobs_counter
+from offload.faults import FaultContext, timeline_events
 from offload.loadplan import build_plan
 from offload.manifest import TargetManifest
 from offload.progress import BenchProgress
@@ -29,7 +33,7 @@ from offload.sampler import Sampler, WatchedProcess
 from offload.scenario import Scenario
 from offload.stack import RunningTarget, start_provider, start_target
 from offload.supervisor import ProcessSpec, Supervised, Supervisor
-from offload.timeline import Timeline, TimelineEvent
+from offload.timeline import Timeline
 from offload.units import format_duration
 
 log = logging.getLogger("offload.run")
@@ -57,6 +61,7 @@ def run_design(
     queue_prefix: str,
     progress: BenchProgress,
     result: DesignRunResult,
+    run_name: str = "run",
 ) -> DesignRunResult:
     """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails."""
     design_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +84,7 @@ def run_design(
     )
     database = provision_database(work_dir=design_dir, name=manifest.name)
     entry["database"] = {"kind": database.kind, "schema": database.schema}
+    access: BrokerAccess | None = None
     target: RunningTarget | None = None
     sampler: Sampler | None = None
     timeline: Timeline | None = None
@@ -90,15 +96,31 @@ def run_design(
             progress.update(0, "starting the provider and the target")
             provider = start_provider(supervisor, design_dir)
             provider.admin.set_profile(**scenario.provider.admin_payload())
+            role_urls = None
+            broker_for_target = None
+            if manifest.uses_broker and broker is not None:
+                access = open_access(
+                    broker,
+                    manifest,
+                    run_name=run_name,
+                    values={
+                        "queue_prefix": queue_prefix,
+                        "queue_prefix_re": re.escape(queue_prefix),
+                    },
+                )
+                entry["broker_access"] = access.describe()
+                role_urls = access.role_urls
+                broker_for_target = SimpleNamespace(url=access.admin_url)
             target = start_target(
                 manifest,
                 supervisor=supervisor,
                 work_dir=design_dir,
                 provider_url=provider.url,
                 database=database,
-                broker=broker if manifest.uses_broker else None,
+                broker=broker_for_target,
                 config=config,
                 queue_prefix=queue_prefix,
+                role_urls=role_urls,
             )
             entry["url"] = target.url
             entry["processes"] = {k: len(v) for k, v in target.processes.items()}
@@ -113,13 +135,14 @@ def run_design(
                 samples_path=design_dir / "samples.csv",
                 queues_path=design_dir / "queues.csv",
                 processes=_watched(supervisor, target, locust, broker),
-                amqp_url=broker.url if (broker and manifest.uses_broker) else None,
+                amqp_url=access.admin_url if access else None,
                 queues=target.queues,
                 backlog=backlog,
             ).start()
-            timeline = Timeline(
-                _timeline_events(scenario, provider), t0, design_dir / "faults.jsonl"
-            ).start()
+            events = timeline_events(
+                FaultContext(scenario, provider, supervisor, target, broker, sampler)
+            )
+            timeline = Timeline(events, t0, design_dir / "faults.jsonl").start()
 
             _follow_load(scenario, supervisor, locust, t0, progress, result)
             entry["locust_exit_code"] = locust.returncode
@@ -143,7 +166,7 @@ def run_design(
         result.interrupted = True
         result.invalid_reasons.append(f"{manifest.name}: interrupted before the run completed")
         raise
-    except TargetNotReady as exc:
+    except (TargetNotReady, OffloadError) as exc:
         result.invalid_reasons.append(f"{manifest.name}: {exc}")
         progress.note(f"[red]{scenario.name} · {manifest.name}: {exc}[/]")
     finally:
@@ -156,7 +179,9 @@ def run_design(
         entry["ended_at"] = time.time()
         with contextlib.suppress(Exception):
             entry["tables"] = export_tables(database.url, database.schema, design_dir)
-        if target is not None and manifest.uses_broker:
+        if access is not None and access.vhost is not None:
+            access.close()  # the vhost goes, and every queue of the run with it
+        elif target is not None and manifest.uses_broker:
             with contextlib.suppress(Exception):
                 target.run_hook("delete")
         if database.kind == "postgresql":
@@ -212,25 +237,6 @@ def _start_generator(
             stop_timeout=10,
         )
     )
-
-
-def _timeline_events(scenario: Scenario, provider: Any) -> list[TimelineEvent]:
-    phases = {p.start_s: p.name for p in scenario.phases()}
-    events = []
-    for fault in scenario.faults:
-        profile = fault.profile(scenario.provider)
-        payload = profile.admin_payload()
-        events.append(
-            TimelineEvent(
-                at_s=fault.at,
-                phase=phases.get(fault.at, ""),
-                kind="downstream",
-                description=f"provider: {profile.describe()}",
-                apply=lambda payload=payload: provider.admin.set_profile(**payload),
-                payload=payload,
-            )
-        )
-    return events
 
 
 def _follow_load(

@@ -19,6 +19,7 @@ Placeholders the harness fills (unknown ones are refused when the manifest is lo
 ``amqp_url``        broker URL (async designs)
 ``publish_timeout_s`` bound on the broker's publisher confirm
 ``queue_prefix``    prefix for this run's exchanges and queues
+``queue_prefix_re`` the same, escaped for a regular expression (broker permissions)
 ``max_attempts``    delivery attempts before dead-lettering
 ``retry_delays_s``  comma-separated retry delays
 ``database_url``    SQLAlchemy URL of this run's database
@@ -49,6 +50,7 @@ PLACEHOLDERS = frozenset(
         "python", "host", "port", "server_processes", "server_timeout_s", "workers", "prefetch",
         "provider_url", "provider_timeout_s", "amqp_url", "publish_timeout_s", "queue_prefix",
         "max_attempts", "retry_delays_s", "database_url", "db_schema", "target_dir", "run_dir",
+        "queue_prefix_re",
     }
 )  # fmt: skip
 
@@ -65,8 +67,19 @@ class ProcessEntry(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
 
 
+class RolePermissions(BaseModel):
+    """RabbitMQ permission regexes for the user of one process role (default: nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    configure: str = "^$"
+    write: str = "^$"
+    read: str = "^$"
+
+
 class BrokerHooks(BaseModel):
-    """Commands the harness runs to prepare, inspect and clean the target's queues."""
+    """Commands the harness runs to prepare, inspect and clean the target's queues, and the
+    least privileges each process role needs (``[broker.permissions.<role>]``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,6 +87,9 @@ class BrokerHooks(BaseModel):
     #: prints one ``<queue name> <role>`` line per queue (role: work, retry or dead)
     queues: list[str] | None = None
     delete: list[str] | None = None
+    permissions: dict[Literal["server", "worker", "other"], RolePermissions] = Field(
+        default_factory=dict
+    )
 
 
 class TargetManifest(BaseModel):
@@ -161,10 +177,13 @@ def _check_placeholders(manifest: TargetManifest, file: Path) -> None:
         for hook in ("declare", "queues", "delete"):
             for i, arg in enumerate(getattr(manifest.broker, hook) or []):
                 check(arg, f"broker.{hook}[{i}]")
+        for role, grant in manifest.broker.permissions.items():
+            for kind in ("configure", "write", "read"):
+                check(getattr(grant, kind), f"broker.permissions.{role}.{kind}")
 
 
 def render(template: str, values: Mapping[str, object]) -> str:
-    """Fill ``{placeholders}``; braces are only for placeholders (no format specs)."""
+    """Fill ``{placeholders}``; braces are only for placeholders (write ``{{`` for a brace)."""
     return string.Formatter().vformat(
         template, (), {k: "" if v is None else v for k, v in values.items()}
     )

@@ -65,6 +65,10 @@ class Sampler:
         self._thread.start()
         return self
 
+    def watch(self, process: WatchedProcess) -> None:
+        """Sample one more component from the next tick on (a worker started mid-run)."""
+        self.processes = [*self.processes, process]
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

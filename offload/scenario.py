@@ -177,26 +177,76 @@ def _shorthand(value: object) -> object:
     return value
 
 
-class FaultEvent(_Strict):
-    """At ``at`` seconds into the measured part, change the provider (a new phase starts).
+class WorkerFault(_Strict):
+    """Crash or resize the queue workers (designs with workers only)."""
 
-    ``downstream: healthy`` (an empty change) returns the provider to the scenario's baseline.
+    #: SIGKILL this many worker processes (the newest first)
+    kill: int | None = Field(None, ge=1, le=64)
+    #: restart the killed workers after this long (omit: they stay down)
+    restart_after: Duration | None = Field(None, ge=0)
+    #: scale the worker pool to this many processes (SIGTERM the extra ones gracefully)
+    scale: int | None = Field(None, ge=0, le=64)
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Self:
+        if (self.kill is None) == (self.scale is None):
+            raise ValueError("give exactly one of kill: N or scale: N")
+        if self.restart_after is not None and self.kill is None:
+            raise ValueError("restart_after goes with kill")
+        return self
+
+    def describe(self) -> str:
+        if self.kill is not None:
+            again = (
+                f", restarted after {format_duration(self.restart_after)}"
+                if self.restart_after is not None
+                else ""
+            )
+            return f"{self.kill} worker(s) killed{again}"
+        return f"workers scaled to {self.scale}"
+
+
+BrokerAction = Literal["down", "up", "blocked", "unblocked"]
+
+
+class FaultEvent(_Strict):
+    """At ``at`` seconds into the measured part, change the provider, the broker or the
+    workers (a new phase starts).
+
+    ``downstream: healthy`` (an empty change) returns the provider to the scenario's baseline;
+    ``broker: up`` / ``unblocked`` end a broker fault.
     """
 
     at: Duration = Field(ge=0)
     phase: PhaseName | None = None
-    downstream: ProviderChange = Field(default_factory=ProviderChange)
+    downstream: ProviderChange | None = None
+    broker: BrokerAction | None = None
+    workers: WorkerFault | None = None
 
     @field_validator("downstream", mode="before")
     @classmethod
     def _expand(cls, value: object) -> object:
         return _shorthand(value)
 
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.downstream is None and self.broker is None and self.workers is None:
+            raise ValueError("give at least one of downstream, broker or workers")
+        return self
+
     def profile(self, baseline: ProviderProfile) -> ProviderProfile:
-        return self.downstream.applied_to(baseline)
+        """The provider's profile this event sets (``baseline`` when it leaves the provider
+        alone — prefer :meth:`Scenario.provider_at`, which knows the earlier changes)."""
+        return self.downstream.applied_to(baseline) if self.downstream else baseline
 
     def default_phase_name(self, baseline: ProviderProfile) -> str:
-        profile = self.profile(baseline)
+        if self.broker is not None:
+            return {"down": "broker-down", "blocked": "broker-blocked"}.get(self.broker, "recovery")
+        if self.workers is not None:
+            if self.workers.kill is not None:
+                return "worker-crash"
+            return f"workers-{self.workers.scale}"
+        profile = self.downstream.applied_to(baseline) if self.downstream else baseline
         if profile == baseline:
             return "recovery"
         if profile.outage:
@@ -210,6 +260,16 @@ class FaultEvent(_Strict):
         if profile.rate_limit is not None:
             return "rate-limited"
         return "slow"
+
+    def describe(self, baseline: ProviderProfile) -> str:
+        parts = []
+        if self.downstream is not None:
+            parts.append(f"provider: {self.downstream.applied_to(baseline).describe()}")
+        if self.broker is not None:
+            parts.append(f"broker {self.broker}")
+        if self.workers is not None:
+            parts.append(self.workers.describe())
+        return "; ".join(parts)
 
 
 class Designs(_Strict):
@@ -322,7 +382,6 @@ class Scenario(_Strict):
     def phases(self) -> list[Phase]:
         """The measured part cut at every fault and every named load step."""
         cuts: list[tuple[float, str | None, str]] = []
-        profile = self.provider
         for fault in self.faults:
             name = fault.phase or fault.default_phase_name(self.provider)
             cuts.append((fault.at, name, "provider"))
@@ -342,15 +401,38 @@ class Scenario(_Strict):
         phases.append(
             Phase(name=name, start_s=start, end_s=self.load.duration, provider=provider_at(start))
         )
-        del profile
         return _unique_names(phases)
 
-    def _provider_label_at(self, t: float) -> str:
+    def provider_at(self, t: float) -> ProviderProfile:
+        """The provider's profile in force at ``t`` (the latest downstream change before it)."""
         profile = self.provider
         for fault in self.faults:
-            if fault.at <= t:
-                profile = fault.profile(self.provider)
-        return profile.describe()
+            if fault.at <= t and fault.downstream is not None:
+                profile = fault.downstream.applied_to(self.provider)
+        return profile
+
+    def broker_at(self, t: float) -> str:
+        state = "up"
+        for fault in self.faults:
+            if fault.at <= t and fault.broker is not None:
+                state = {"unblocked": "up"}.get(fault.broker, fault.broker)
+        return state
+
+    def _provider_label_at(self, t: float) -> str:
+        """What a phase starting at ``t`` looks like: provider, broker and workers."""
+        label = self.provider_at(t).describe()
+        broker = self.broker_at(t)
+        if broker != "up":
+            label += f"; broker {broker}"
+        workers = [f.workers for f in self.faults if f.at <= t and f.workers is not None]
+        if workers and workers[-1] is not None:
+            label += f"; {workers[-1].describe()}"
+        return label
+
+    @property
+    def breaks_the_broker(self) -> bool:
+        """True when the timeline stops or blocks the broker (it must be one offload owns)."""
+        return any(f.broker is not None for f in self.faults)
 
     def quickened(self, scale: float | None = None) -> Scenario:
         """The same scenario with every time offset and duration multiplied by ``scale``."""

@@ -7,6 +7,7 @@ environment, its output in a log file under the work directory, healthy before i
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import httpx
 
 from offload.design_config import DesignConfig
 from offload.errors import TargetNotReady
-from offload.manifest import TargetManifest, process_count, render_argv
+from offload.manifest import TargetManifest, process_count, render, render_argv
 from offload.ports import LOOPBACK, free_port
 from offload.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from targets.downstream.admin import ProviderAdmin
@@ -140,6 +141,7 @@ def target_values(
         "amqp_url": broker.url if broker else "",
         "publish_timeout_s": f"{config.publish_timeout_s:g}",
         "queue_prefix": queue_prefix,
+        "queue_prefix_re": re.escape(queue_prefix),
         "max_attempts": config.max_attempts,
         "retry_delays_s": ",".join(f"{d:g}" for d in config.retry_delays_s),
         "database_url": database.url,
@@ -175,8 +177,13 @@ def start_target(
     queue_prefix: str = "offload",
     host: str = LOOPBACK,
     ready_timeout: float = 30,
+    role_urls: Mapping[str, str] | None = None,
 ) -> RunningTarget:
-    """Prepare the target's queues and tables, start its processes, wait until it is healthy."""
+    """Prepare the target's queues and tables, start its processes, wait until it is healthy.
+
+    ``broker.url`` serves the manifest's hooks; ``role_urls`` (from
+    :mod:`offload.broker_access`) give each process role its own least-privilege user.
+    """
     if manifest.uses_broker and broker is None:
         raise TargetNotReady(f"target {manifest.name} needs a broker and none was provided")
     from targets.common.store import create_schema, make_engine
@@ -216,10 +223,15 @@ def start_target(
             name = (
                 entry.name if count == 1 and entry.role != "worker" else f"{entry.name}-{index + 1}"
             )
+            env = {**target.env, **{k: render(v, values) for k, v in entry.env.items()}}
+            if role_urls and entry.role in role_urls:
+                env["OFFLOAD_AMQP_URL"] = role_urls[entry.role]
+                # a least-privilege user may not declare: the harness did it in the hook
+                env["OFFLOAD_DECLARE_TOPOLOGY"] = "false"
             spec = ProcessSpec(
                 name=f"{manifest.name}-{name}",
                 argv=render_argv(entry.command, values),
-                env={**target.env, **{k: v.format(**values) for k, v in entry.env.items()}},
+                env=env,
                 cwd=manifest.directory,
                 log_path=work_dir / "logs" / f"{manifest.name}-{name}.log",
                 stop_timeout=max(15.0, config.provider_timeout_s + config.publish_timeout_s + 5),

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,12 @@ class Supervised:
                 stdout=stdout,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                # PDEATHSIG fires when the *thread* that forked the child exits, so it is only
+                # safe from the main thread; a child started from a worker thread (a restart
+                # from the fault timeline) relies on the supervisor's group stop instead
+                preexec_fn=_die_with_parent
+                if threading.current_thread() is threading.main_thread()
+                else None,
             )
         except OSError as exc:
             raise TargetNotReady(

@@ -1,0 +1,130 @@
+"""A vhost of its own and least-privilege users for every run of a queue-backed design.
+
+On a broker offload can administer (its private node, or the machine's node through
+rabbitmqctl), each design run gets a fresh vhost — so queues never leak between runs — and one
+broker user per process role, with exactly the permissions the target's manifest grants that
+role (``[broker.permissions.<role>]``): the reference async API may only publish to its jobs
+exchange; its workers may only consume their work queue and publish to the retry exchange.
+The harness keeps an administrator's access to the vhost for the manifest's hooks and for
+sampling queue depths. Everything is deleted after the run.
+
+On a broker offload cannot administer (``AMQP_URL``), every process uses the given URL and the
+run's manifest says that least privilege was not applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from offload.manifest import TargetManifest, render
+from offload.provisioning.broker import Broker
+
+log = logging.getLogger("offload.broker_access")
+
+
+@dataclass
+class BrokerAccess:
+    #: URL with administrator rights on the run's vhost (hooks, sampling, inspection)
+    admin_url: str
+    #: process role → URL of that role's user
+    role_urls: dict[str, str] = field(default_factory=dict)
+    vhost: str | None = None
+    least_privilege: bool = False
+    note: str = ""
+    #: (role, user) pairs created for the run
+    users: dict[str, str] = field(default_factory=dict)
+    _broker: Broker | None = None
+
+    def url_for(self, role: str) -> str:
+        return self.role_urls.get(role, self.admin_url)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "vhost": self.vhost,
+            "least_privilege": self.least_privilege,
+            "users": self.users,
+            "note": self.note,
+        }
+
+    def close(self) -> None:
+        """Delete the run's users and vhost (and with it every queue of the run)."""
+        broker, self._broker = self._broker, None
+        if broker is None or broker.control is None or self.vhost is None:
+            return
+        for user in self.users.values():
+            with contextlib.suppress(Exception):
+                broker.control.delete_user(user)
+        with contextlib.suppress(Exception):
+            broker.control.delete_vhost(self.vhost)
+
+
+def with_credentials(
+    url: str, *, user: str | None = None, password: str | None = None, vhost: str | None = None
+) -> str:
+    """``url`` with other credentials and/or another vhost."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc_host = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc_host += f":{parts.port}"
+    name = quote(user if user is not None else (parts.username or ""), safe="")
+    secret = quote(password if password is not None else (parts.password or ""), safe="")
+    netloc = f"{name}:{secret}@{netloc_host}" if name else netloc_host
+    path = "/" + quote(vhost, safe="") if vhost is not None else parts.path
+    return urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment))
+
+
+def open_access(
+    broker: Broker, manifest: TargetManifest, *, run_name: str, values: Mapping[str, object]
+) -> BrokerAccess:
+    """Create the run's vhost and role users when the broker can be administered."""
+    if broker.control is None:
+        return BrokerAccess(
+            admin_url=broker.url,
+            note="least privilege not applied: offload cannot administer this broker "
+            "(AMQP_URL); every process used the given credentials",
+        )
+    control = broker.control
+    vhost = f"offload-{run_name}"
+    admin_user = urlsplit(broker.url).username or "guest"
+    access = BrokerAccess(
+        admin_url=with_credentials(broker.url, vhost=vhost), vhost=vhost, _broker=broker
+    )
+    try:
+        control.add_vhost(vhost)
+        control.set_permissions(vhost, admin_user, ".*", ".*", ".*")
+        permissions = manifest.broker.permissions if manifest.broker else {}
+        roles = sorted({p.role for p in manifest.process})
+        for role in roles:
+            grant = permissions.get(role)
+            if grant is None:  # the manifest asks nothing special: the admin's access
+                continue
+            user = f"{vhost}-{role}"
+            password = secrets.token_urlsafe(16)
+            control.add_user(user, password)
+            access.users[role] = user
+            control.set_permissions(
+                vhost,
+                user,
+                render(grant.configure, values),
+                render(grant.write, values),
+                render(grant.read, values),
+            )
+            access.role_urls[role] = with_credentials(
+                broker.url, user=user, password=password, vhost=vhost
+            )
+    except Exception:
+        access.close()
+        raise
+    access.least_privilege = bool(access.users)
+    access.note = (
+        f"vhost {vhost}; users per role: {', '.join(f'{r}={u}' for r, u in access.users.items())}"
+        if access.users
+        else f"vhost {vhost}; the manifest grants no per-role permissions"
+    )
+    return access

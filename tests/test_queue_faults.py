@@ -1,0 +1,116 @@
+"""Faults of the queue itself, through real bench runs: the broker goes down and comes back,
+it blocks its publishers, workers die holding jobs. What a user would notice: fast, bounded
+503s instead of hangs, recovery without help, and a ledger that accounts for every signup."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data" / "scenarios"
+
+
+def bench(
+    scenario: str, reports: Path, *extra: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "offload.cli",
+            "bench",
+            "--scenario",
+            str(DATA / scenario),
+            "--reports-dir",
+            str(reports),
+            "--no-report",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+
+
+def summary_of(reports: Path, name: str) -> dict:
+    return json.loads((reports / "latest" / name / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def broker_faults(tmp_path_factory) -> dict:
+    reports = tmp_path_factory.mktemp("broker-faults")
+    env = {k: v for k, v in os.environ.items() if k != "AMQP_URL"}
+    result = bench("e2e-broker-faults.yaml", reports, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((reports / "latest" / "e2e-broker-faults" / "manifest.json").read_text())
+    assert manifest["broker"] == {"source": "private", "owned": True}
+    summary = summary_of(reports, "e2e-broker-faults")
+    assert summary["valid"], summary["invalid_reasons"]
+    return summary
+
+
+def test_broker_down_gives_fast_503s_and_recovers_by_itself(broker_faults):
+    phases = broker_faults["designs"]["async"]["signup"]["phases"]
+    down = phases["broker-down"]
+    assert down["http_5xx"] >= 0.8 * down["count"]  # refused, not hung
+    assert down["timeouts"] == 0
+    assert down["latency_ms"]["p99"] < 1500  # within the 1 s publish bound
+    back = phases["back"]
+    assert back["ok"] > 0.5 * back["count"]  # reconnected without help
+
+
+def test_a_blocked_broker_bounds_the_latency_and_never_hangs(broker_faults):
+    phases = broker_faults["designs"]["async"]["signup"]["phases"]
+    blocked = phases["broker-blocked"]
+    assert blocked["timeouts"] == 0
+    assert blocked["latency_ms"]["max"] < 1500
+    assert blocked["http_5xx"] > 0
+    assert phases["unblocked"]["ok"] > 0.8 * phases["unblocked"]["count"]
+
+
+def test_broker_faults_lose_no_acknowledged_signup(broker_faults):
+    figures = broker_faults["designs"]["async"]
+    emails = figures["emails"]
+    assert emails["owed"] > 0
+    assert emails["lost"] == 0 and emails["duplicates"] == 0 and emails["pending"] == 0
+    assert emails["delivered"] == emails["owed"]
+    assert figures["consistency"]["acknowledged_but_missing"] == 0
+
+
+def test_broker_fault_scenarios_refuse_a_broker_offload_does_not_own(tmp_path):
+    env = {**os.environ, "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/%2F"}
+    result = bench("e2e-broker-faults.yaml", tmp_path, env=env)
+    assert result.returncode == 2
+    assert "AMQP_URL" in result.stderr and "refuses" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_workers_killed_holding_jobs_lose_and_duplicate_nothing(tmp_path):
+    result = bench("e2e-worker-crash.yaml", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = summary_of(tmp_path, "e2e-worker-crash")
+    figures = summary["designs"]["async"]
+    emails = figures["emails"]
+    assert emails["lost"] == 0 and emails["duplicates"] == 0 and emails["pending"] == 0
+    # poison signups are dead-lettered on their first (permanent) failure, not retried
+    assert emails["dead_lettered"] > 0
+    assert emails["delivered"] + emails["dead_lettered"] == emails["owed"]
+    faults = [
+        json.loads(line)
+        for line in (tmp_path / "latest" / "e2e-worker-crash" / "async" / "faults.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert [f["kind"] for f in faults] == ["workers", "workers"]
+    assert len(faults[0]["result"]["killed"]) == 2
+    assert len(faults[1]["result"]["restarted"]) == 2
+    jobs = (tmp_path / "latest" / "e2e-worker-crash" / "async" / "job_events.csv").read_text()
+    dead = [line for line in jobs.splitlines() if ",dead_lettered," in line]
+    assert dead and all(",1," in line for line in dead)  # attempt 1: no retries for poison
