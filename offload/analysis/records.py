@@ -108,5 +108,11 @@ def generator(design_dir: Path) -> dict:
             merged["processes"] += 1
             for key in ("scheduled", "sent", "dropped", "cpu_seconds", "completed", "abandoned"):
                 merged[key] = (merged.get(key) or 0) + (data.get(key) or 0)
+            # each worker is its own process: the busiest one says whether any saturated
+            share = data.get("cpu_share_of_one_core")
+            if share is not None:
+                merged["cpu_share_of_one_core"] = max(
+                    share, merged.get("cpu_share_of_one_core") or 0.0
+                )
             merged.setdefault("warnings", []).extend(data.get("warnings", []))
     return merged

@@ -1,0 +1,286 @@
+"""The five claims of the usual case for queue-backed APIs (docs: DESIGN.md, "Claims the report
+checks"), each judged supported, contradicted or not tested from one scenario's figures.
+
+A contradicted claim is a result, not a failure. The thresholds below are the reading of the
+claims' words ("in milliseconds", "does not cascade", "nothing is lost"); they are stated in
+every claim's evidence so a reader can disagree with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from offload.analysis import numbers
+from offload.analysis.phases import (
+    is_downstream_fault,
+    is_failing_downstream,
+    provider_profile_at,
+    scenario_model,
+)
+from offload.analysis.verdicts import TIE_RATIO, reference_phase_name
+
+SUPPORTED = "supported"
+CONTRADICTED = "contradicted"
+NOT_TESTED = "not tested"
+
+#: claim 1: "answers in milliseconds" = signup p95 below this in every phase ...
+MILLISECONDS_P95 = 100.0
+#: ... and at most this share of signups failing in any phase (claims 1 and 5)
+MAX_ERROR_RATE = 0.01
+#: claim 3: a fault phase's bystander p95 may be at most 2 × healthy + 20 ms
+CASCADE_FACTOR, CASCADE_SLACK_MS = 2.0, 20.0
+
+CLAIMS = {
+    1: "The async API answers in milliseconds, whatever the downstream does.",
+    2: "Total job completion is not faster (end-to-end vs sync response latency).",
+    3: "A slow or failing downstream does not cascade into unrelated endpoints.",
+    4: "Background work scales independently (drain rate vs worker count).",
+    5: "Failures become retries and dead letters instead of client errors, and nothing is lost.",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    number: int
+    text: str
+    status: str
+    evidence: str
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _by_kind(summary: dict[str, Any], kind: str) -> list[str]:
+    return [n for n, d in (summary.get("designs") or {}).items() if d.get("kind") == kind]
+
+
+def evaluate_claims(
+    summary: dict[str, Any],
+    manifest: dict[str, Any],
+    drain_rates: dict[str, float] | None = None,
+) -> list[Claim]:
+    """Judge every claim on one scenario (its ``summary.json`` and ``manifest.json``).
+
+    ``drain_rates``: each queue-backed design's peak delivery rate (jobs/s), for claim 4.
+    """
+    scenario = manifest.get("scenario") or {}
+    workers = {
+        name: _get(entry, "config", "workers")
+        for name, entry in (manifest.get("designs") or {}).items()
+    }
+    return [
+        _claim1(summary),
+        _claim2(summary),
+        _claim3(summary, scenario),
+        _claim4(summary, workers, drain_rates or {}),
+        _claim5(summary, scenario),
+    ]
+
+
+def _claim(number: int, status: str, evidence: str) -> Claim:
+    return Claim(number, CLAIMS[number], status, evidence)
+
+
+def _phase_figures(design: dict[str, Any], stream: str, *path: str) -> dict[str, Any]:
+    phases = _get(design, stream, "phases") or {}
+    return {name: _get(stats, *path) for name, stats in phases.items()}
+
+
+def _claim1(summary: dict[str, Any]) -> Claim:
+    designs = summary.get("designs") or {}
+    queued = _by_kind(summary, "async")
+    if not queued:
+        return _claim(1, NOT_TESTED, "no async design in this run")
+    status, parts = SUPPORTED, []
+    for name in queued:
+        p95 = _phase_figures(designs[name], "signup", "latency_ms", "p95")
+        errors = _phase_figures(designs[name], "signup", "error_rate")
+        slow = [p for p, v in p95.items() if v is None or v >= MILLISECONDS_P95]
+        failing = [p for p, v in errors.items() if v is not None and v > MAX_ERROR_RATE]
+        if slow or failing:
+            status = CONTRADICTED
+        listed = ", ".join(f"{p} {numbers.ms(v)}" for p, v in p95.items())
+        failed = ", ".join(f"{p} {numbers.pct(errors[p])}" for p in failing)
+        parts.append(
+            f"{name} signup p95 by phase: {listed}"
+            + (f"; signups failing: {failed}" if failed else "")
+        )
+    for name in _by_kind(summary, "sync"):
+        p95 = _phase_figures(designs[name], "signup", "latency_ms", "p95")
+        parts.append(f"{name}: " + ", ".join(f"{p} {numbers.ms(v)}" for p, v in p95.items()))
+    rule = (
+        f"(supported when p95 < {MILLISECONDS_P95:.0f} ms and at most "
+        f"{MAX_ERROR_RATE:.0%} of signups fail in every phase)"
+    )
+    return _claim(1, status, "; ".join(parts) + " " + rule)
+
+
+def _claim2(summary: dict[str, Any]) -> Claim:
+    designs = summary.get("designs") or {}
+    queued, inline = _by_kind(summary, "async"), _by_kind(summary, "sync")
+    if not queued or not inline:
+        return _claim(2, NOT_TESTED, "needs a sync and an async design in the same scenario")
+    reference = designs[inline[0]]
+    response = _get(reference, "signup", "overall", "latency_ms") or {}
+    sync_e2e = reference.get("e2e_ms") or {}
+    status, parts = SUPPORTED, []
+    for name in queued:
+        e2e = designs[name].get("e2e_ms") or {}
+        if e2e.get("p95") is None or response.get("p95") is None:
+            return _claim(2, NOT_TESTED, f"{name} has no end-to-end figures")
+        if e2e["p95"] * TIE_RATIO < response["p95"]:
+            status = CONTRADICTED
+            verdict = f"{numbers.factor(response['p95'] / e2e['p95'])} faster"
+        elif e2e["p95"] > response["p95"] * TIE_RATIO:
+            verdict = f"{numbers.factor(e2e['p95'] / response['p95'])} slower"
+        else:
+            verdict = "about the same"
+        parts.append(
+            f"{name} end-to-end p50/p95 {numbers.ms(e2e.get('p50'))} / {numbers.ms(e2e['p95'])} "
+            f"against {inline[0]} response p50/p95 {numbers.ms(response.get('p50'))} / "
+            f"{numbers.ms(response['p95'])} ({verdict} at p95)"
+        )
+    parts.append(
+        f"{inline[0]}'s own end-to-end p50/p95: {numbers.ms(sync_e2e.get('p50'))} / "
+        f"{numbers.ms(sync_e2e.get('p95'))}"
+    )
+    return _claim(2, status, "; ".join(parts) + " (contradicted when more than 10% faster)")
+
+
+def _claim3(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
+    designs = summary.get("designs") or {}
+    model = scenario_model(scenario)
+    queued = _by_kind(summary, "async")
+    if model is None or not queued:
+        return _claim(3, NOT_TESTED, "no async design, or the scenario could not be read")
+    faults = [p for p in summary.get("phases") or [] if is_downstream_fault(model, p)]
+    healthy = reference_phase_name(summary)
+    if not faults or healthy in {p["name"] for p in faults}:
+        return _claim(3, NOT_TESTED, "no downstream fault after a healthy phase in this scenario")
+    status, parts = SUPPORTED, []
+    for name, design in designs.items():
+        base_p95 = _get(design, "bystander", "phases", healthy, "latency_ms", "p95")
+        base_err = _get(design, "bystander", "phases", healthy, "error_rate") or 0.0
+        texts = []
+        for phase in faults:
+            p95 = _get(design, "bystander", "phases", phase["name"], "latency_ms", "p95")
+            err = _get(design, "bystander", "phases", phase["name"], "error_rate") or 0.0
+            texts.append(f"{numbers.ms(p95)} and {numbers.pct(err)} errors in {phase['name']}")
+            cascaded = (
+                p95 is None
+                or base_p95 is None
+                or p95 > CASCADE_FACTOR * base_p95 + CASCADE_SLACK_MS
+                or err > base_err + MAX_ERROR_RATE
+            )
+            if cascaded and design.get("kind") == "async":
+                status = CONTRADICTED
+        parts.append(
+            f"{name} bystander p95 {numbers.ms(base_p95)} in {healthy}, " + ", ".join(texts)
+        )
+    rule = (
+        f"(supported when every async design's bystander p95 stays under "
+        f"{CASCADE_FACTOR:g} × healthy + {CASCADE_SLACK_MS:g} ms and its error rate rises by "
+        f"at most {MAX_ERROR_RATE:.0%})"
+    )
+    return _claim(3, status, "; ".join(parts) + " " + rule)
+
+
+def _claim4(
+    summary: dict[str, Any], workers: dict[str, Any], drain_rates: dict[str, float]
+) -> Claim:
+    queued = _by_kind(summary, "async")
+    variants = sorted(
+        (int(workers[name]), drain_rates[name], name)
+        for name in queued
+        if workers.get(name) is not None and drain_rates.get(name)
+    )
+    if len({w for w, _, _ in variants}) < 2:
+        counts = sorted({workers.get(n) for n in queued if workers.get(n) is not None})
+        if len(counts) < 2:
+            why = "needs async variants with different worker counts in one scenario"
+        else:
+            saturated = ", ".join(n for _, _, n in variants) or "none"
+            why = (
+                "needs at least two worker counts whose workers were saturated (backlog above "
+                f"workers × prefetch); saturated here: {saturated}"
+            )
+        return _claim(4, NOT_TESTED, why + " (e.g. the worker-scaling scenario)")
+    (w_lo, r_lo, _), (w_hi, r_hi, _) = variants[0], variants[-1]
+    gain, expected = r_hi / r_lo - 1, w_hi / w_lo - 1
+    status = SUPPORTED if gain >= 0.5 * expected else CONTRADICTED
+    listed = ", ".join(f"{n} ({w} workers) {numbers.rate(r)}" for w, r, n in variants)
+    return _claim(
+        4,
+        status,
+        f"drain rate while the workers were saturated: {listed}; {w_hi / w_lo:g}× the workers "
+        f"gave {r_hi / r_lo:.2f}× the drain rate (supported when at least half the "
+        "proportional gain)",
+    )
+
+
+def _claim5(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
+    designs = summary.get("designs") or {}
+    model = scenario_model(scenario)
+    queued = _by_kind(summary, "async")
+    if model is None or not queued:
+        return _claim(5, NOT_TESTED, "no async design, or the scenario could not be read")
+    timeout = model.designs.provider_timeout
+    failing = [
+        p
+        for p in summary.get("phases") or []
+        if is_failing_downstream(provider_profile_at(model, p["start_s"]), timeout)
+    ]
+    parts = []
+    status = SUPPORTED if failing else NOT_TESTED
+    for name in queued:
+        design = designs[name]
+        emails = design.get("emails") or {}
+        errors = {
+            p["name"]: _get(design, "signup", "phases", p["name"], "error_rate") for p in failing
+        }
+        bad = [p for p, e in errors.items() if e is not None and e > MAX_ERROR_RATE]
+        problems = emails.get("lost", 0) + emails.get("duplicates", 0) + emails.get("pending", 0)
+        if failing and (bad or problems):
+            status = CONTRADICTED
+        error_text = ", ".join(f"{p} {numbers.pct(e)}" for p, e in errors.items())
+        parts.append(
+            f"{name}: {design.get('retries', 0):,} retries, "
+            f"{emails.get('dead_lettered', 0):,} dead-lettered, "
+            f"{emails.get('lost', 0):,} lost, {emails.get('duplicates', 0):,} duplicated, "
+            f"{emails.get('pending', 0):,} pending of {emails.get('owed', 0):,} owed"
+            + (f"; signups failing during the fault: {error_text}" if error_text else "")
+        )
+    for name in _by_kind(summary, "sync"):
+        errors = _get(designs[name], "signup", "overall", "error_rate")
+        parts.append(f"{name}: {numbers.pct(errors)} of signups failed for the client")
+    prefix = "" if failing else "no failing downstream in this scenario; "
+    return _claim(5, status, prefix + "; ".join(parts) + " (broker faults not exercised)")
+
+
+def combine(per_scenario: dict[str, list[Claim]]) -> list[tuple[int, str, str, dict[str, str]]]:
+    """Across a run: contradicted anywhere → contradicted; else supported anywhere → supported.
+
+    Returns ``(number, text, status, {scenario: status})`` per claim.
+    """
+    combined = []
+    for number, text in CLAIMS.items():
+        statuses = {
+            scenario: next(c.status for c in claims if c.number == number)
+            for scenario, claims in per_scenario.items()
+        }
+        values = set(statuses.values())
+        overall = (
+            CONTRADICTED
+            if CONTRADICTED in values
+            else SUPPORTED
+            if SUPPORTED in values
+            else NOT_TESTED
+        )
+        combined.append((number, text, overall, statuses))
+    return combined

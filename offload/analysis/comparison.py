@@ -1,0 +1,76 @@
+"""Everything one scenario's comparison report shows, computed once from its folder.
+
+``analyse_scenario`` is the one entry point the report renderer calls: it loads the records,
+judges the verdicts and claims, runs the capacity model and builds the tidy tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from offload.analysis import tables
+from offload.analysis.capacity import (
+    Estimate,
+    capacity_model,
+    disagreements,
+    saturated_drain_rates,
+)
+from offload.analysis.claims import Claim, evaluate_claims
+from offload.analysis.phases import disturbed_phases, phase_labels
+from offload.analysis.scenario_data import ScenarioData, load_scenario_dir
+from offload.analysis.verdicts import Verdict, scenario_sentences, scenario_verdicts
+
+
+@dataclass
+class ScenarioAnalysis:
+    data: ScenarioData
+    verdicts: list[Verdict]
+    sentences: list[str]
+    claims: list[Claim]
+    estimates: list[Estimate]
+    capacity_notes: list[str]
+    drain_rates: dict[str, float]
+    disturbed: set[str]
+    #: what changed in each phase, for chart labels
+    phase_labels: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.data.name
+
+
+def analyse_scenario(directory: Path) -> ScenarioAnalysis:
+    """Load a scenario folder and compute every verdict, claim, estimate and table."""
+    data = load_scenario_dir(directory)
+    summary = data.summary
+    estimates = capacity_model(data)
+    drain_rates = saturated_drain_rates(data)
+    analysis = ScenarioAnalysis(
+        data=data,
+        verdicts=scenario_verdicts(summary),
+        sentences=scenario_sentences(summary),
+        claims=evaluate_claims(summary, data.manifest, drain_rates),
+        estimates=estimates,
+        capacity_notes=disagreements(estimates, {n: d.kind for n, d in data.designs.items()}),
+        drain_rates=drain_rates,
+        disturbed=disturbed_phases(data.scenario, data.phases),
+        phase_labels=phase_labels(data.scenario, data.phases),
+    )
+    analysis.tables = {
+        "metrics": tables.metrics_table(data),
+        "phases": tables.phases_table(data),
+        "spectrum": tables.spectrum_table(data),
+        "timeseries": tables.timeseries_table(data),
+        "completion": tables.completion_table(data),
+        "ledger": tables.ledger_table(data),
+        "resources": tables.resources_table(data),
+        "cost": tables.cost_table(data),
+        "capacity": tables.capacity_table(data.name, estimates),
+        "verdicts": tables.verdicts_table(analysis.verdicts),
+        "claims": tables.claims_table(data.name, analysis.claims),
+    }
+    return analysis

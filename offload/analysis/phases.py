@@ -1,0 +1,113 @@
+"""The scenario as run, read back from the manifest: the provider's profile and the offered
+signup rate in each phase of the fault timeline.
+
+The manifest stores the scenario exactly as it ran (already shortened by ``--quick``), so the
+capacity model and the claims use the same numbers the timeline applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from offload.scenario import ProviderProfile, Scenario
+
+
+def scenario_model(scenario: dict[str, Any]) -> Scenario | None:
+    """The validated scenario, or None for a manifest an older schema wrote."""
+    try:
+        return Scenario.model_validate(scenario)
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+def provider_profile_at(scenario: Scenario, t: float) -> ProviderProfile:
+    """The provider's profile in force at ``t`` seconds (the last fault at or before ``t``)."""
+    profile = scenario.provider
+    for fault in scenario.faults:
+        if fault.at <= t + 1e-9:
+            profile = fault.profile(scenario.provider)
+    return profile
+
+
+def signup_rate_at(scenario: Scenario, t: float) -> float:
+    """Signups per second the schedule asks for at ``t`` (load steps, linear ramps)."""
+    rate = scenario.load.rate
+    for step in scenario.load.steps:
+        if t < step.at:
+            break
+        if step.ramp > 0 and t < step.at + step.ramp:
+            return rate + (step.rate - rate) * (t - step.at) / step.ramp
+        rate = step.rate
+    return rate
+
+
+def mean_signup_rate(scenario: Scenario, start_s: float, end_s: float) -> float:
+    """The offered signup rate averaged over a window."""
+    if end_s <= start_s:
+        return signup_rate_at(scenario, start_s)
+    points = np.linspace(start_s, end_s, 201)[:-1]
+    return float(np.mean([signup_rate_at(scenario, float(t)) for t in points]))
+
+
+def is_downstream_fault(scenario: Scenario, phase: dict[str, Any]) -> bool:
+    """The provider behaves differently from the scenario's baseline in this phase."""
+    return provider_profile_at(scenario, phase["start_s"]) != scenario.provider
+
+
+def is_load_change(scenario: Scenario, phase: dict[str, Any]) -> bool:
+    mean = mean_signup_rate(scenario, phase["start_s"], phase["end_s"])
+    return abs(mean - scenario.load.rate) > 0.05 * scenario.load.rate
+
+
+def is_failing_downstream(profile: ProviderProfile, provider_timeout_s: float) -> bool:
+    """The provider fails requests (not merely slows down): errors, timeouts, resets, outage,
+    rate limiting, or a latency beyond the designs' provider timeout."""
+    return bool(
+        profile.outage
+        or profile.error_rate
+        or profile.timeout_rate
+        or profile.reset_rate
+        or profile.rate_limit is not None
+        or profile.latency >= provider_timeout_s
+    )
+
+
+def disturbed_phases(scenario_dict: dict[str, Any], phases: list[dict[str, Any]]) -> set[str]:
+    """Names of phases with a downstream fault or a changed load (shaded on every chart)."""
+    scenario = scenario_model(scenario_dict)
+    if scenario is None:
+        return {p["name"] for p in phases if p["name"] not in ("healthy", "recovery")}
+    return {
+        p["name"] for p in phases if is_downstream_fault(scenario, p) or is_load_change(scenario, p)
+    }
+
+
+def reference_phase(phases: list[dict[str, Any]], disturbed: set[str]) -> dict[str, Any] | None:
+    """The healthy phase figures are compared against: the first undisturbed phase."""
+    for phase in phases:
+        if phase["name"] not in disturbed:
+            return phase
+    return None
+
+
+def phase_labels(scenario_dict: dict[str, Any], phases: list[dict[str, Any]]) -> dict[str, str]:
+    """A short label per phase for charts: what changed in it — the provider's behaviour,
+    the signup rate, or both (``latency 2s ±200ms``, ``100 signups/s``)."""
+    scenario = scenario_model(scenario_dict)
+    labels = {}
+    for phase in phases:
+        provider = str(phase.get("provider", ""))
+        if scenario is None:
+            labels[phase["name"]] = provider
+            continue
+        parts = []
+        if is_load_change(scenario, phase):
+            rate = mean_signup_rate(scenario, phase["start_s"], phase["end_s"])
+            parts.append(f"{rate:g} signups/s")
+        if is_downstream_fault(scenario, phase) or not parts:
+            parts.append(provider)
+        labels[phase["name"]] = "; ".join(parts)
+    return labels

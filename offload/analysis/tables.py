@@ -1,0 +1,346 @@
+"""Tidy tables of one scenario, saved as CSV in ``<scenario>/tables/`` beside summary.json.
+
+One row per observation (design × phase × endpoint × metric, or design × second × series), so
+a reader can load any of them into pandas, R or a spreadsheet and pivot as they like. The
+files and their columns are listed in ``docs/report.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from offload.analysis import timeseries
+from offload.analysis.capacity import Estimate
+from offload.analysis.claims import Claim
+from offload.analysis.cost import cost_figures, is_rig
+from offload.analysis.percentiles import SPECTRUM, spectrum_ms
+from offload.analysis.phases import disturbed_phases
+from offload.analysis.scenario_data import DesignData, ScenarioData
+from offload.analysis.summary import end_to_end_seconds
+from offload.analysis.verdicts import Verdict
+
+ENDPOINTS = ("signup", "bystander")
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        items = []
+        for key, inner in value.items():
+            items.extend(_flatten(f"{prefix}_{key}" if prefix else str(key), inner))
+        return items
+    if isinstance(value, list | tuple):
+        return []
+    return [(prefix, value)]
+
+
+def metrics_table(data: ScenarioData) -> pd.DataFrame:
+    """Every figure of ``summary.json`` in long form: design, phase, endpoint, metric, value."""
+    rows = []
+    for name, design in data.designs.items():
+        figures = design.summary
+        base = {"scenario": data.name, "design": name, "kind": design.kind}
+        for endpoint in ENDPOINTS:
+            block = figures.get(endpoint) or {}
+            windows = {"overall": block.get("overall") or {}, **(block.get("phases") or {})}
+            for phase, stats in windows.items():
+                for metric, value in _flatten("", stats):
+                    rows.append(
+                        {
+                            **base,
+                            "phase": phase,
+                            "endpoint": endpoint,
+                            "metric": metric,
+                            "value": value,
+                        }
+                    )
+        extra = {
+            "emails": figures.get("emails"),
+            "consistency": figures.get("consistency"),
+            "e2e": figures.get("e2e_ms") and {"latency_ms": figures["e2e_ms"]},
+            "queue": figures.get("queue"),
+            "generator": figures.get("generator"),
+            "cost": {k: v for k, v in cost_figures(figures).items() if k != "components"},
+        }
+        if design.uses_queue:
+            extra["jobs"] = {
+                "retries": figures.get("retries"),
+                "dead_lettered": figures.get("dead_lettered"),
+            }
+        for endpoint, block in extra.items():
+            for metric, value in _flatten("", block or {}):
+                rows.append(
+                    {
+                        **base,
+                        "phase": "overall",
+                        "endpoint": endpoint,
+                        "metric": metric,
+                        "value": value,
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["scenario", "design", "kind", "phase", "endpoint", "metric", "value"]
+    )
+
+
+def phases_table(data: ScenarioData) -> pd.DataFrame:
+    disturbed = disturbed_phases(data.scenario, data.phases)
+    return pd.DataFrame(
+        [
+            {
+                "scenario": data.name,
+                "phase": p["name"],
+                "start_s": p["start_s"],
+                "end_s": p["end_s"],
+                "provider": p.get("provider", ""),
+                "disturbed": p["name"] in disturbed,
+            }
+            for p in data.phases
+        ],
+        columns=["scenario", "phase", "start_s", "end_s", "provider", "disturbed"],
+    )
+
+
+def phase_slices(data: ScenarioData, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The requests scheduled in each phase (by ``offset``), plus ``overall``."""
+    slices = {"overall": frame}
+    for p in data.phases:
+        slices[p["name"]] = frame[
+            (frame["offset"] >= p["start_s"]) & (frame["offset"] < p["end_s"])
+        ]
+    return slices
+
+
+def spectrum_table(data: ScenarioData) -> pd.DataFrame:
+    """Latency (ms, HDR) at p50 … p99.99 per design, endpoint and phase."""
+    rows = []
+    for name, design in data.designs.items():
+        for endpoint in ENDPOINTS:
+            frame = design.stream(endpoint)
+            for phase, inside in phase_slices(data, frame).items():
+                values = inside["latency_s"].dropna().to_numpy()
+                for percentile, latency in spectrum_ms(values).items():
+                    rows.append(
+                        {
+                            "scenario": data.name,
+                            "design": name,
+                            "endpoint": endpoint,
+                            "phase": phase,
+                            "percentile": percentile,
+                            "latency_ms": round(latency, 3),
+                            "count": len(values),
+                        }
+                    )
+    return pd.DataFrame(
+        rows,
+        columns=["scenario", "design", "endpoint", "phase", "percentile", "latency_ms", "count"],
+    )
+
+
+def design_series(design: DesignData, duration_s: float) -> pd.DataFrame:
+    """Every per-second series of one design, wide: one column per series, index ``t_s``."""
+    columns: dict[str, pd.Series] = {}
+    signup, bystander = design.stream("signup"), design.stream("bystander")
+    latency = timeseries.latency_per_second(signup, duration_s)
+    columns["signup_p50_ms"], columns["signup_p99_ms"] = latency["p50_ms"], latency["p99_ms"]
+    rates = timeseries.offered_and_goodput(signup, duration_s)
+    columns["signup_offered_per_s"], columns["signup_goodput_per_s"] = (
+        rates["offered"],
+        rates["goodput"],
+    )
+    for error_class, counts in timeseries.errors_per_second(signup, duration_s).items():
+        columns[f"signup_{error_class}_per_s"] = counts
+    by_latency = timeseries.latency_per_second(bystander, duration_s)
+    columns["bystander_p50_ms"] = by_latency["p50_ms"]
+    columns["bystander_p99_ms"] = by_latency["p99_ms"]
+    columns["bystander_error_rate"] = timeseries.error_rate_per_second(bystander, duration_s)
+    end = design.drain_end_s or duration_s
+    columns["emails_delivered_per_s"] = timeseries.deliveries_per_second(design.provider, end)
+    if design.uses_queue:
+        columns["retries_per_s"] = timeseries.job_events_per_second(
+            design.job_events, "retrying", end
+        )
+        columns["dead_lettered_per_s"] = timeseries.job_events_per_second(
+            design.job_events, "dead_lettered", end
+        )
+        queue = timeseries.queue_series(design.queues)
+        if not queue.empty:
+            seconds = np.floor(queue["t_s"].astype(float)).astype(int)
+            for column in ("backlog", "ready", "dead"):
+                columns[f"queue_{column}"] = (
+                    pd.Series(queue[column].to_numpy(dtype=float), index=seconds)
+                    .groupby(level=0)
+                    .max()
+                )
+    frame = pd.DataFrame(columns)
+    frame.index.name = "t_s"
+    return frame[frame.index >= 0]
+
+
+def timeseries_table(data: ScenarioData) -> pd.DataFrame:
+    """Every per-second series in long form: design, t_s, series, value."""
+    frames = []
+    for name, design in data.designs.items():
+        wide = design_series(design, data.duration_s)
+        long = wide.reset_index().melt(id_vars="t_s", var_name="series", value_name="value")
+        long.insert(0, "design", name)
+        long.insert(0, "scenario", data.name)
+        frames.append(long.dropna(subset=["value"]))
+    if not frames:
+        return pd.DataFrame(columns=["scenario", "design", "t_s", "series", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def completion_table(data: ScenarioData) -> pd.DataFrame:
+    """One row per signup: its response latency and, when its email was accepted, its
+    end-to-end time (scheduled → the provider's first acceptance); both in ms."""
+    frames = []
+    for name, design in data.designs.items():
+        signups = design.stream("signup")
+        response = pd.DataFrame(
+            {"measure": "response", "ms": signups["latency_s"].dropna().to_numpy() * 1000}
+        )
+        e2e = pd.DataFrame(
+            {
+                "measure": "end_to_end",
+                "ms": end_to_end_seconds(design.requests, design.provider) * 1000,
+            }
+        )
+        both = pd.concat([response, e2e], ignore_index=True)
+        both.insert(0, "design", name)
+        both.insert(0, "scenario", data.name)
+        frames.append(both)
+    if not frames:
+        return pd.DataFrame(columns=["scenario", "design", "measure", "ms"])
+    return pd.concat(frames, ignore_index=True)
+
+
+LEDGER_CATEGORIES = (
+    ("emails", "owed"),
+    ("emails", "delivered"),
+    ("emails", "lost"),
+    ("emails", "duplicates"),
+    ("emails", "dead_lettered"),
+    ("emails", "pending"),
+    ("emails", "orphaned"),
+    ("emails", "duplicate_attempts"),
+    ("consistency", "stored_but_failed"),
+    ("consistency", "acknowledged_but_missing"),
+)
+
+
+def ledger_table(data: ScenarioData) -> pd.DataFrame:
+    rows = []
+    for name, design in data.designs.items():
+        for block, category in LEDGER_CATEGORIES:
+            value = (design.summary.get(block) or {}).get(category)
+            rows.append(
+                {"scenario": data.name, "design": name, "category": category, "count": value}
+            )
+    return pd.DataFrame(rows, columns=["scenario", "design", "category", "count"])
+
+
+def resources_table(data: ScenarioData) -> pd.DataFrame:
+    rows = []
+    for name, design in data.designs.items():
+        for component, figures in (design.summary.get("resources") or {}).items():
+            rows.append(
+                {
+                    "scenario": data.name,
+                    "design": name,
+                    "component": component,
+                    "rig": is_rig(component),
+                    "cpu_s": figures.get("cpu_s"),
+                    "peak_rss_mb": figures.get("peak_rss_mb"),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["scenario", "design", "component", "rig", "cpu_s", "peak_rss_mb"]
+    )
+
+
+def cost_table(data: ScenarioData) -> pd.DataFrame:
+    rows = []
+    for name, design in data.designs.items():
+        figures = cost_figures(design.summary)
+        figures["components"] = " ".join(figures["components"])
+        rows.append({"scenario": data.name, "design": name, **figures})
+    return pd.DataFrame(rows)
+
+
+def capacity_table(scenario: str, estimates: list[Estimate]) -> pd.DataFrame:
+    rows = [{"scenario": scenario, **asdict(e), "disagreement": e.disagreement} for e in estimates]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scenario",
+            "design",
+            "phase",
+            "quantity",
+            "unit",
+            "predicted",
+            "measured",
+            "basis",
+            "disagreement",
+        ],
+    )
+
+
+def verdicts_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    rows = []
+    for v in verdicts:
+        for design, value in v.values.items():
+            rows.append(
+                {
+                    "scenario": v.scenario,
+                    "metric": v.key,
+                    "label": v.metric,
+                    "unit": v.unit,
+                    "design": design,
+                    "value": value,
+                    "winner": v.winner,
+                    "factor": v.factor,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["scenario", "metric", "label", "unit", "design", "value", "winner", "factor"]
+    )
+
+
+def claims_table(scenario: str, claims: list[Claim]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"scenario": scenario, **asdict(c)} for c in claims],
+        columns=["scenario", "number", "text", "status", "evidence"],
+    )
+
+
+def write_tables(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
+    """Write each table as ``<directory>/<name>.csv``; returns the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in tables.items():
+        path = directory / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+__all__ = [
+    "SPECTRUM",
+    "capacity_table",
+    "claims_table",
+    "completion_table",
+    "cost_table",
+    "ledger_table",
+    "metrics_table",
+    "phases_table",
+    "resources_table",
+    "spectrum_table",
+    "timeseries_table",
+    "verdicts_table",
+    "write_tables",
+]

@@ -1,0 +1,317 @@
+"""The charts without a time axis: percentile spectrum, completion CDF, delivery ledger, cost,
+and the whole-run overview. Each compares the designs on the same axes, one colour per
+design (``style.design_colours``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, PercentFormatter
+
+from offload.analysis import numbers
+from offload.analysis.comparison import ScenarioAnalysis
+from offload.analysis.cost import cost_figures, is_rig
+from offload.analysis.percentiles import SPECTRUM
+from offload.report import style
+
+NINES_TICKS = (50, 90, 99, 99.9, 99.99)
+
+
+def _nines(percentile: float | np.ndarray) -> Any:
+    """Position on the "nines" axis: p90 → 1, p99 → 2, p99.9 → 3."""
+    return -np.log10(1 - np.asarray(percentile, dtype=float) / 100)
+
+
+def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
+    """Signup latency at p50 … p99.99 per phase, on a log "nines" axis (HDR percentiles)."""
+    phases = analysis.data.phases or [{"name": "overall", "provider": ""}]
+    cols = min(len(phases), 3)
+    rows = math.ceil(len(phases) / cols)
+    fig, axes = style.figure(rows, cols, height=3.4, sharex=True, sharey=True)
+    table = analysis.tables["spectrum"]
+    signup = table[table["endpoint"] == "signup"]
+    for ax, phase in zip(axes, phases, strict=False):
+        inside = signup[signup["phase"] == phase["name"]]
+        counts = []
+        for name in analysis.data.designs:
+            rows_ = inside[inside["design"] == name].sort_values("percentile")
+            if rows_.empty:
+                continue
+            ax.plot(
+                _nines(rows_["percentile"]),
+                rows_["latency_ms"],
+                color=colours[name],
+                marker="o",
+                ms=3.5,
+                label=name,
+            )
+            counts.append(f"{name} {int(rows_['count'].iloc[0]):,}")
+        lines = [phase["name"]]
+        if analysis.phase_labels.get(phase["name"]):
+            lines.append(analysis.phase_labels[phase["name"]])
+        if counts:
+            lines.append("signups: " + ", ".join(counts))
+        ax.set_title("\n".join(lines), loc="left", fontsize=9, fontweight="normal")
+        if not ax.lines:
+            style.no_data(ax, "no signups in this phase")
+            continue
+        style.log_ms_axis(ax)
+        ax.xaxis.set_major_locator(FixedLocator(_nines(NINES_TICKS)))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda x, _pos: f"p{100 - 100 * 10 ** (-x):.4g}")
+        )
+        ax.set_xlim(_nines(SPECTRUM[0]) - 0.15, _nines(SPECTRUM[-1]) + 0.15)
+        ax.set_xlabel("percentile (log 'nines' scale)")
+    for ax in axes[len(phases) :]:
+        ax.set_visible(False)
+    for ax in axes[::cols]:
+        ax.set_ylabel("signup response latency")
+    style.legend_outside(axes[min(cols, len(phases)) - 1])
+    fig.suptitle("Signup latency percentile spectrum per phase (HDR histograms, p50 … p99.99)")
+    return fig
+
+
+def completion_cdf(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
+    """CDF of end-to-end completion (signup scheduled → email accepted) against the
+    response latency the client saw, per design."""
+    fig, (ax,) = style.figure(height=4.2)
+    table = analysis.tables["completion"]
+    for name in analysis.data.designs:
+        for measure, ls, label in (
+            ("end_to_end", "-", "email completed end to end"),
+            ("response", "--", "response to the client"),
+        ):
+            values = np.sort(
+                table[(table["design"] == name) & (table["measure"] == measure)]["ms"].to_numpy()
+            )
+            values = values[values > 0]
+            if not len(values):
+                continue
+            y = np.arange(1, len(values) + 1) / len(values)
+            if len(values) > 2000:  # keep the SVG small; the shape is unchanged
+                keep = np.unique(np.linspace(0, len(values) - 1, 2000).astype(int))
+                values, y = values[keep], y[keep]
+            ax.step(
+                values,
+                y,
+                where="post",
+                color=colours[name],
+                ls=ls,
+                lw=1.8 if measure == "end_to_end" else 1.3,
+                label=f"{name}: {label}",
+            )
+    if not ax.lines:
+        style.no_data(ax, "no completed signups")
+        return fig
+    style.log_ms_axis(ax, axis="x")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, 1.02)
+    for level in (0.5, 0.95):
+        ax.axhline(level, color="#BBBBBB", lw=0.8, zorder=1)
+        ax.text(
+            1.0,
+            level,
+            f" p{level * 100:g}",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            ha="left",
+            fontsize=8,
+            color="#666666",
+        )
+    ax.set_xlabel("time from the scheduled signup (log scale)")
+    ax.set_ylabel("share of signups finished")
+    style.panel_title(ax, "Solid: welcome email accepted by the provider. Dashed: HTTP response.")
+    style.legend_outside(ax, bbox_to_anchor=(1.06, 1.0))
+    fig.suptitle("End-to-end completion vs response latency (cumulative distribution)")
+    return fig
+
+
+LEDGER_PROBLEMS = (
+    ("emails", "lost", "lost (never delivered)"),
+    ("emails", "duplicates", "delivered more than once"),
+    ("emails", "dead_lettered", "dead-lettered"),
+    ("emails", "pending", "still pending after drain"),
+    ("emails", "orphaned", "email for a user not stored"),
+    ("consistency", "stored_but_failed", "client saw failure, user stored"),
+    ("consistency", "acknowledged_but_missing", "client saw 2xx, user missing"),
+)
+
+
+def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
+    """Per design: emails delivered exactly once out of those owed, and every way it went
+    wrong (each count labelled, zeros included)."""
+    fig, (left, right) = style.figure(
+        1, 2, height=3.8, sharex=False, gridspec_kw={"width_ratios": [1, 1.6]}
+    )
+    names = list(analysis.data.designs)
+    if not names:
+        style.no_data(left)
+        style.no_data(right)
+        return fig
+    y = np.arange(len(names))
+    for i, name in enumerate(names):
+        emails = analysis.data.designs[name].summary.get("emails") or {}
+        owed, delivered = emails.get("owed") or 0, emails.get("delivered") or 0
+        left.barh(i, owed, color="white", edgecolor=colours[name], lw=1.2, height=0.6)
+        left.barh(i, delivered, color=colours[name], height=0.6, label=f"{name}")
+        left.text(max(owed, delivered), i, f"  {delivered:,} of {owed:,}", va="center", fontsize=9)
+    left.set_yticks(y, names)
+    left.invert_yaxis()
+    left.set_xlabel("users (each owes one welcome email)")
+    left.margins(x=0.35)
+    style.panel_title(left, "Delivered exactly once (filled) of owed (outline)")
+
+    height = 0.8 / len(names)
+    labels = [label for _, _, label in LEDGER_PROBLEMS]
+    top = 0
+    for j, name in enumerate(names):
+        summary = analysis.data.designs[name].summary
+        counts = [
+            int((summary.get(block) or {}).get(key) or 0) for block, key, _ in LEDGER_PROBLEMS
+        ]
+        top = max(top, *counts)
+        positions = np.arange(len(labels)) + (j - (len(names) - 1) / 2) * height
+        right.barh(positions, counts, height=height * 0.95, color=colours[name], label=name)
+        for pos, value in zip(positions, counts, strict=True):
+            right.text(value, pos, f" {value:,}", va="center", fontsize=8)
+    right.set_yticks(np.arange(len(labels)), labels)
+    right.invert_yaxis()
+    right.set_xlim(0, max(1, top) * 1.25)
+    if top == 0:
+        right.text(
+            0.55,
+            0.5,
+            "every count is 0:\nnothing lost, duplicated or inconsistent",
+            transform=right.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="#555555",
+        )
+    right.set_xlabel("users")
+    style.panel_title(right, "What went wrong (0 everywhere is the goal)")
+    style.legend_outside(right)
+    fig.suptitle("Delivery ledger per design, from the provider's own log after the drain")
+    return fig
+
+
+def cost(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
+    """CPU seconds and peak RSS per component, and CPU per 1,000 successful signups."""
+    fig = plt.figure(figsize=(11, 7.0), layout="constrained")
+    axes = fig.subplot_mosaic([["cpu", "rss"], ["per", "per"]], height_ratios=[2.3, 1])
+    cpu_ax, rss_ax, per_ax = axes["cpu"], axes["rss"], axes["per"]
+    rows = []
+    for name, design in analysis.data.designs.items():
+        for component, figures in (design.summary.get("resources") or {}).items():
+            rows.append(
+                (name, component, figures.get("cpu_s") or 0.0, figures.get("peak_rss_mb") or 0.0)
+            )
+    if not rows:
+        for ax in (cpu_ax, rss_ax, per_ax):
+            style.no_data(ax, "no resource samples")
+        return fig
+    rows.sort(key=lambda r: (list(analysis.data.designs).index(r[0]), is_rig(r[1]), r[1]))
+    labels = [f"{d} · {c}" + (" (test rig)" if is_rig(c) else "") for d, c, _, _ in rows]
+    y = np.arange(len(rows))
+    for ax, index, unit, title in (
+        (cpu_ax, 2, "CPU seconds", "CPU used during the run"),
+        (rss_ax, 3, "MB", "Peak resident memory (RSS)"),
+    ):
+        values = [r[index] for r in rows]
+        bars = ax.barh(y, values, color=[colours[r[0]] for r in rows], height=0.7)
+        for bar, row in zip(bars, rows, strict=True):
+            if is_rig(row[1]):
+                bar.set_alpha(0.35)
+                bar.set_hatch("//")
+        for pos, value in zip(y, values, strict=True):
+            ax.text(value, pos, f" {value:,.1f}", va="center", fontsize=8)
+        ax.set_xlim(0, max(values) * 1.22 or 1)
+        ax.set_xlabel(unit)
+        ax.set_title(title, loc="left", fontsize=10.5)
+        ax.invert_yaxis()
+    cpu_ax.set_yticks(y, labels)
+    rss_ax.set_yticks(y, [""] * len(y))
+    names = list(analysis.data.designs)
+    per = [cost_figures(analysis.data.designs[n].summary) for n in names]
+    values = [p["cpu_per_1000_signups"] or 0.0 for p in per]
+    per_ax.barh(np.arange(len(names)), values, color=[colours[n] for n in names], height=0.6)
+    for pos, figures in enumerate(per):
+        broker = ", broker included" if figures["broker_included"] else ""
+        text = (
+            f" {numbers.seconds(figures['cpu_per_1000_signups'])}  "
+            f"({numbers.seconds(figures['cpu_own_s'])} over {figures['ok_signups']:,} "
+            f"successful signups{broker})"
+        )
+        per_ax.text(values[pos], pos, text, va="center", fontsize=8.5)
+    per_ax.set_yticks(np.arange(len(names)), names)
+    per_ax.invert_yaxis()
+    per_ax.set_xlim(0, max(values or [1]) * 2.4 or 1)
+    per_ax.set_xlabel("CPU seconds per 1,000 successful signups (design's own components)")
+    per_ax.set_title(
+        "CPU per 1,000 successful signups (provider and generator excluded)",
+        loc="left",
+        fontsize=10.5,
+    )
+    fig.suptitle("Cost: CPU and memory per component (hatched: test rig, not the design)")
+    return fig
+
+
+def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> Figure:
+    """Per scenario, each design's signup response p95 and email end-to-end p95."""
+    fig, (top, bottom) = style.figure(2, height=2.9)
+    scenarios = [a.data.folder for a in analyses]
+    names = list(colours)
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(scenarios))
+    for ax, key, title in (
+        (top, ("signup", "overall", "latency_ms", "p95"), "Signup response p95 (the client waits)"),
+        (bottom, ("e2e_ms", "p95"), "Welcome email end-to-end p95 (the job is done)"),
+    ):
+        top_value = 0.0
+        for j, name in enumerate(names):
+            values = [_dig(a.data.summary, "designs", name, *key) for a in analyses]
+            positions = x + (j - (len(names) - 1) / 2) * width
+            heights = [v if v else np.nan for v in values]
+            ax.bar(positions, heights, width * 0.95, color=colours[name], label=name)
+            for pos, value in zip(positions, values, strict=True):
+                if value:
+                    ax.text(
+                        pos,
+                        value,
+                        numbers.ms(value),
+                        ha="center",
+                        va="bottom",
+                        fontsize=7.5,
+                        rotation=0,
+                    )
+                    top_value = max(top_value, value)
+        if top_value:
+            low = min(
+                v
+                for a in analyses
+                for n in names
+                if (v := _dig(a.data.summary, "designs", n, *key))
+            )
+            style.log_ms_axis(ax)
+            ax.set_ylim(10 ** math.floor(math.log10(low)), top_value * 4)
+        ax.set_xticks(x, scenarios)
+        ax.set_ylabel("p95 (log scale)")
+        style.panel_title(ax, title)
+        style.legend_outside(ax)
+    fig.suptitle("Every scenario at a glance: how long the client waits vs when the email is done")
+    return fig
+
+
+def _dig(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+__all__ = ["completion_cdf", "cost", "delivery_ledger", "latency_spectrum", "run_overview"]

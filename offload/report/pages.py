@@ -1,0 +1,183 @@
+"""The two report pages: one scenario, and the whole run (every scenario, headline first)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from offload.analysis.comparison import ScenarioAnalysis
+from offload.report import sections
+from offload.report.charts import OVERVIEW
+from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph
+from offload.report.manifest_section import manifest_details, measured_on
+
+INTRO = (
+    "Each design ran alone on the machine under the same open-loop load while a simulated "
+    "email provider turned slow, flaky or dead on a timeline. Latency is measured from the "
+    "time each request was *scheduled* (no coordinated omission); percentiles come from HDR "
+    'histograms of every request. "End to end" is the time from a scheduled signup until '
+    "the provider accepted its welcome email."
+)
+
+
+def _design_lines(analysis: ScenarioAnalysis) -> list[str]:
+    lines = []
+    for name, design in analysis.data.designs.items():
+        target = design.entry.get("target") or {}
+        description = target.get("description") or design.kind
+        lines.append(f"**{name}** ({design.kind}): {description}")
+    return lines
+
+
+def scenario_document(
+    analysis: ScenarioAnalysis,
+    charts: dict[str, list[Path]],
+    problems: list[str],
+    run_name: str,
+    scenario_yaml: str | None,
+) -> list[Block]:
+    data = analysis.data
+    designs = list(data.designs)
+    blocks: list[Block] = [
+        Heading(1, f"{data.folder}: {' vs '.join(designs) or 'no design'}"),
+        *sections.banners(data.summary, problems),
+        Paragraph(f"Run `{run_name}` · scenario `{data.name}`. {INTRO}"),
+        Paragraph(measured_on(data.manifest)),
+        BulletList(_design_lines(analysis)),
+        Heading(2, "Verdict"),
+        *[Paragraph(s) for s in analysis.sentences],
+        sections.verdict_table(analysis.verdicts, designs, with_scenario=False),
+        Paragraph(
+            'Lower is better on every row; "tie" means within 10 % (or both zero). The '
+            "bystander row is each design's worst phase."
+        ),
+        Heading(2, "Claims"),
+        sections.claims_table(analysis.claims),
+        Heading(2, "What ran"),
+        *sections.what_ran(analysis),
+        Heading(2, "Charts"),
+        *sections.chart_blocks(charts),
+        Heading(2, "Figures by phase"),
+        Heading(3, "Signups (POST /users)"),
+        sections.phase_figures(analysis, "signup"),
+        Heading(3, "Bystanders (GET /users/{id}, GET /healthz)"),
+        sections.phase_figures(analysis, "bystander"),
+        Heading(3, "Delivery ledger"),
+        sections.ledger_table(analysis),
+    ]
+    queue = sections.queue_table(analysis)
+    if queue is not None:
+        blocks += [Heading(3, "Queue"), queue]
+    blocks += [
+        Heading(3, "Cost"),
+        sections.cost_table(analysis),
+        *sections.capacity_blocks(analysis),
+        Heading(2, "Data"),
+        *sections.data_blocks(),
+        manifest_details(data.manifest, scenario_yaml),
+    ]
+    return blocks
+
+
+def run_document(
+    run_dir: Path,
+    run_info: dict[str, Any],
+    analyses: list[ScenarioAnalysis],
+    charts: dict[str, dict[str, list[Path]]],
+    problems: dict[str, list[str]],
+    overview: list[Path],
+) -> list[Block]:
+    designs: list[str] = []
+    for analysis in analyses:
+        designs += [d for d in analysis.data.designs if d not in designs]
+    started = run_info.get("started_at")
+    when = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC") if started else "?"
+    blocks: list[Block] = [Heading(1, f"offload run {run_dir.name}: {' vs '.join(designs)}")]
+    status = run_info.get("status")
+    if status and status != "complete":
+        blocks.append(
+            Banner(
+                "invalid",
+                f"the bench did not complete (status: {status})",
+                ["figures cover only what was recorded before it stopped"],
+            )
+        )
+    for analysis in analyses:
+        blocks += sections.banners(
+            analysis.data.summary,
+            problems.get(analysis.data.folder, []),
+            where=analysis.data.folder,
+        )
+    names = ", ".join(a.data.folder for a in analyses)
+    blocks += [
+        Paragraph(
+            f"Started {when}; {len(analyses)} scenario(s): {names}"
+            + ("; **quick run** (shortened durations)." if run_info.get("quick") else ".")
+        ),
+        Paragraph(INTRO),
+        Paragraph(measured_on(analyses[0].data.manifest if analyses else {}, run_info)),
+    ]
+    if analyses:
+        blocks.append(BulletList(_design_lines(analyses[0])))
+    blocks.append(Heading(2, "Contents"))
+    blocks.append(
+        BulletList(
+            ["[Headline verdicts](#headline-verdicts)", "[Claims](#claims-across-the-run)"]
+            + [f"[{a.data.folder}](#{_anchor(a)})" for a in analyses]
+        )
+    )
+    verdicts = [v for a in analyses for v in a.verdicts]
+    blocks += [
+        Heading(2, "Headline verdicts"),
+        sections.verdict_table(verdicts, designs, with_scenario=True),
+        Paragraph(
+            'Lower is better on every row; "tie" means within 10 % (or both zero). Sentences '
+            "per scenario below."
+        ),
+    ]
+    if overview:
+        png = next((p for p in overview if p.suffix == ".png"), overview[0])
+        svg = next((p for p in overview if p.suffix == ".svg"), None)
+        blocks.append(Image(png, OVERVIEW.title, OVERVIEW.how_to_read, svg))
+    blocks += [
+        Heading(2, "Claims across the run"),
+        Paragraph(
+            "Whole run: contradicted if any scenario contradicts the claim, else supported if "
+            "any supports it. Each scenario's evidence is in its section."
+        ),
+        sections.run_claims_table({a.data.folder: a.claims for a in analyses}),
+    ]
+    for analysis in analyses:
+        blocks += _scenario_section(analysis, charts.get(analysis.data.folder, {}))
+    first = analyses[0].data.manifest if analyses else {}
+    blocks.append(manifest_details(first, None, run_info))
+    return blocks
+
+
+def _anchor(analysis: ScenarioAnalysis) -> str:
+    return Heading(2, _section_title(analysis)).anchor
+
+
+def _section_title(analysis: ScenarioAnalysis) -> str:
+    return f"Scenario {analysis.data.folder}"
+
+
+def _scenario_section(analysis: ScenarioAnalysis, charts: dict[str, list[Path]]) -> list[Block]:
+    folder = analysis.data.folder
+    blocks: list[Block] = [
+        Heading(2, _section_title(analysis)),
+        *sections.what_ran(analysis),
+        Heading(3, f"{folder}: verdict"),
+        *[Paragraph(s) for s in analysis.sentences],
+        Heading(3, f"{folder}: claims"),
+        sections.claims_table(analysis.claims),
+        *sections.chart_blocks(charts, level=3, prefix=f"{folder}: "),
+        *sections.capacity_blocks(analysis, level=3, prefix=f"{folder}: "),
+        Paragraph(
+            f"This scenario's own report, with every table: [{folder}/report.html]"
+            f"({folder}/report.html) · [{folder}/report.md]({folder}/report.md); its data: "
+            f"`{folder}/tables/*.csv`."
+        ),
+    ]
+    return blocks

@@ -1,0 +1,402 @@
+"""The building blocks of a report: each function turns one part of the analysis into
+document blocks (a table, a banner, a chart with its caption). Pages assemble them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from offload.analysis import numbers
+from offload.analysis.capacity import DISAGREEMENT
+from offload.analysis.claims import Claim, combine
+from offload.analysis.comparison import ScenarioAnalysis
+from offload.analysis.cost import cost_figures
+from offload.analysis.timeseries import backlog_recovery, queue_series
+from offload.analysis.verdicts import Verdict, verdict_rows
+from offload.report.charts import CHARTS
+from offload.report.document import (
+    Banner,
+    Block,
+    BulletList,
+    Heading,
+    Image,
+    Paragraph,
+    Table,
+)
+
+DOCS = "docs/report.md in the offload repository"
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def banners(summary: dict[str, Any], problems: list[str], where: str = "") -> list[Block]:
+    """Red when the run is invalid (figures not to be trusted), amber for warnings."""
+    blocks: list[Block] = []
+    prefix = f"{where}: " if where else ""
+    if not summary.get("valid", True):
+        blocks.append(
+            Banner(
+                "invalid",
+                f"{prefix}this run is INVALID — do not use its figures for decisions",
+                [str(r) for r in summary.get("invalid_reasons") or []],
+            )
+        )
+    warnings = [str(w) for w in summary.get("warnings") or []] + problems
+    if warnings:
+        blocks.append(Banner("warning", f"{prefix}warnings", warnings))
+    return blocks
+
+
+def verdict_table(verdicts: list[Verdict], designs: list[str], with_scenario: bool) -> Table:
+    rows = verdict_rows(verdicts, designs)
+    header = (["scenario"] if with_scenario else []) + ["metric", "winner", "factor", *designs]
+    body = []
+    for row in rows:
+        cells = [row["metric"], f"**{row['winner']}**", row["factor"]]
+        cells += [row.get(d, "") for d in designs]
+        body.append(([row["scenario"]] if with_scenario else []) + cells)
+    align = (["l"] if with_scenario else []) + ["l", "l", "l"] + ["r"] * len(designs)
+    return Table(header, body, align)
+
+
+def claims_table(claims: list[Claim]) -> Table:
+    return Table(
+        ["#", "claim", "status", "evidence"],
+        [[str(c.number), c.text, c.status, c.evidence] for c in claims],
+        status_column=2,
+    )
+
+
+def run_claims_table(per_scenario: dict[str, list[Claim]]) -> Table:
+    combined = combine(per_scenario)
+    scenarios = list(per_scenario)
+    rows = [
+        [str(number), text, overall, *[statuses[s] for s in scenarios]]
+        for number, text, overall, statuses in combined
+    ]
+    return Table(["#", "claim", "whole run", *scenarios], rows, status_column=2)
+
+
+def what_ran(analysis: ScenarioAnalysis) -> list[Block]:
+    """The scenario in a few lines and its phases: what the reader needs before the figures."""
+    data = analysis.data
+    scenario = data.scenario
+    load = scenario.get("load") or {}
+    text = (
+        f"Open-loop load of {load.get('rate', 0):g} signups/s ({load.get('arrivals', '')} "
+        f"arrivals) plus {load.get('bystander_rate', 0):g} bystander requests/s for "
+        f"{load.get('duration', 0):g} s after a {load.get('warmup', 0):g} s warm-up; client "
+        f"timeout {_get(scenario, 'client', 'timeout')} s. Each design ran alone on the "
+        "machine, one after the other, on the same arrival schedule, configured as below."
+    )
+    if data.summary.get("quick") or data.manifest.get("quick"):
+        scale = _get(scenario, "quick", "time_scale")
+        text += (
+            f" **Quick run** (--quick): these durations, and the phases below, are the "
+            f"description's shortened ×{scale}."
+        )
+    rows = [
+        [
+            p["name"],
+            f"{p['start_s']:g}",
+            f"{p['end_s']:g}",
+            p.get("provider", ""),
+            analysis.phase_labels.get(p["name"], "") if p["name"] in analysis.disturbed else "",
+        ]
+        for p in data.phases
+    ]
+    blocks: list[Block] = []
+    if scenario.get("description"):
+        blocks.append(Paragraph(str(scenario["description"]).strip()))
+    blocks.append(Paragraph(text))
+    blocks.append(design_config_table(analysis))
+    blocks.append(
+        Table(
+            ["phase", "from (s)", "to (s)", "provider", "shaded on charts: what changed"],
+            rows,
+            ["l", "r", "r", "l", "l"],
+        )
+    )
+    return blocks
+
+
+def design_config_table(analysis: ScenarioAnalysis) -> Table:
+    """The knobs that set each design's capacity, from its own manifest entry."""
+    rows = []
+    for name, design in analysis.data.designs.items():
+        config = design.config
+        queued = design.uses_queue
+        rows.append(
+            [
+                name,
+                design.kind,
+                str(config.get("server_processes", "")),
+                str(config.get("workers", "")) if queued else "–",
+                str(config.get("prefetch", "")) if queued else "–",
+                f"{config.get('provider_timeout_s', '')} s",
+                f"{config.get('max_attempts', '')}" if queued else "–",
+            ]
+        )
+    header = [
+        "design",
+        "kind",
+        "server processes",
+        "workers",
+        "prefetch",
+        "provider timeout",
+        "attempts",
+    ]
+    return Table(header, rows, ["l", "l", "r", "r", "r", "r", "r"])
+
+
+def chart_blocks(files: dict[str, list[Path]], level: int = 3, prefix: str = "") -> list[Block]:
+    blocks: list[Block] = []
+    for chart in CHARTS:
+        paths = files.get(chart.name)
+        if not paths:
+            continue
+        png = next((p for p in paths if p.suffix == ".png"), paths[0])
+        svg = next((p for p in paths if p.suffix == ".svg"), None)
+        blocks.append(Heading(level, prefix + chart.title))
+        blocks.append(Image(png, chart.title, chart.how_to_read, svg))
+    return blocks
+
+
+LATENCY_KEYS = ("p50", "p95", "p99", "p99_9", "max")
+
+
+def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
+    """Counts, failures and HDR latency percentiles per phase and design for one endpoint."""
+    rows = []
+    windows = ["overall"] + [p["name"] for p in analysis.data.phases]
+    for window in windows:
+        for name, design in analysis.data.designs.items():
+            block = design.summary.get(endpoint) or {}
+            stats = block.get("overall") if window == "overall" else _get(block, "phases", window)
+            if not stats:
+                continue
+            latency = stats.get("latency_ms") or {}
+            rows.append(
+                [
+                    window,
+                    name,
+                    numbers.count(stats.get("count")),
+                    numbers.count(stats.get("ok")),
+                    numbers.count(stats.get("errors")),
+                    numbers.count(stats.get("timeouts")),
+                    numbers.pct(stats.get("error_rate")),
+                    numbers.rate(stats.get("goodput")),
+                    *[numbers.ms(latency.get(k)) for k in LATENCY_KEYS],
+                ]
+            )
+    header = [
+        "phase",
+        "design",
+        "requests",
+        "2xx",
+        "errors",
+        "timeouts",
+        "failed",
+        "goodput",
+        "p50",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
+    ]
+    return Table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
+
+
+LEDGER_ROWS = (
+    ("emails", "owed", "owed (users created)"),
+    ("emails", "delivered", "delivered exactly once"),
+    ("emails", "lost", "lost"),
+    ("emails", "duplicates", "delivered more than once"),
+    ("emails", "dead_lettered", "dead-lettered"),
+    ("emails", "pending", "pending after the drain"),
+    ("emails", "orphaned", "orphaned (email for a user not stored)"),
+    ("emails", "duplicate_attempts", "repeat attempts the provider deduplicated"),
+    ("consistency", "stored_but_failed", "client saw a failure, user stored"),
+    ("consistency", "acknowledged_but_missing", "client saw 2xx, user missing"),
+)
+
+
+def ledger_table(analysis: ScenarioAnalysis) -> Table:
+    designs = list(analysis.data.designs)
+    rows = [
+        [
+            label,
+            *[numbers.count(_get(analysis.data.designs[d].summary, block, key)) for d in designs],
+        ]
+        for block, key, label in LEDGER_ROWS
+    ]
+    return Table(["", *designs], rows, ["l"] + ["r"] * len(designs))
+
+
+def queue_table(analysis: ScenarioAnalysis) -> Table | None:
+    queued = [d for d in analysis.data.designs.values() if d.uses_queue]
+    if not queued:
+        return None
+    rows = []
+    for design in queued:
+        queue = design.summary.get("queue") or {}
+        drained = queue.get("drained")
+        rows.append(
+            [
+                design.name,
+                numbers.count(queue.get("max_backlog")),
+                numbers.count(queue.get("max_depth")),
+                numbers.count(design.summary.get("retries")),
+                numbers.count(design.summary.get("dead_lettered")),
+                numbers.seconds(queue.get("drain_seconds")),
+                "yes" if drained else ("no" if drained is False else "–"),
+                numbers.rate(analysis.drain_rates.get(design.name)),
+            ]
+        )
+    header = [
+        "design",
+        "max backlog (jobs)",
+        "max ready in queues",
+        "retries",
+        "dead-lettered",
+        "drain after load end",
+        "drained",
+        "backlog back to healthy after the fault",
+        "drain rate while workers saturated",
+    ]
+    return Table(header, rows, ["l"] + ["r"] * 8)
+
+
+def _recovered(analysis: ScenarioAnalysis, design: Any) -> str:
+    recovery = backlog_recovery(
+        queue_series(design.queues), analysis.data.phases, analysis.disturbed
+    )
+    if recovery is None:
+        return "–"
+    return "not in the recording" if recovery[1] is None else f"{recovery[1]:.1f} s"
+
+
+def cost_table(analysis: ScenarioAnalysis) -> Table:
+    rows = []
+    for name, design in analysis.data.designs.items():
+        c = cost_figures(design.summary)
+        generator = design.summary.get("generator") or {}
+        rows.append(
+            [
+                name,
+                ", ".join(c["components"]),
+                numbers.seconds(c["cpu_own_s"]),
+                numbers.count(c["ok_signups"]),
+                numbers.seconds(c["cpu_per_1000_signups"]),
+                f"{c['peak_rss_own_mb']:,.0f} MB",
+                f"{numbers.seconds(generator.get('cpu_s'))} "
+                f"({generator.get('cpu_percent')}% of a core)",
+                "**SATURATED**" if generator.get("saturated") else "no",
+            ]
+        )
+    header = [
+        "design",
+        "its components",
+        "CPU",
+        "2xx signups",
+        "CPU per 1,000 signups",
+        "peak RSS (sum)",
+        "load generator CPU",
+        "generator saturated",
+    ]
+    return Table(header, rows, ["l", "l", "r", "r", "r", "r", "r", "l"])
+
+
+def capacity_blocks(analysis: ScenarioAnalysis, level: int = 2, prefix: str = "") -> list[Block]:
+    blocks: list[Block] = [
+        Heading(level, prefix + "Capacity model: predicted vs measured"),
+        Paragraph(
+            "Little's law from the configuration and the provider's latency L in each phase. "
+            "**Sync**: each server process holds one signup for L, so at most "
+            "`server_processes ÷ L` signups/s are processed; the excess waits in gunicorn's "
+            "FIFO listen queue and carries into the next phase, and a request that waited "
+            "longer than the client timeout is processed for nobody — goodput counts only "
+            "answers to clients still waiting, times the share of provider calls that "
+            "succeed. **Async**: each worker "
+            "holds `prefetch` jobs at once, so jobs drain at `workers × prefetch ÷ L` per "
+            "second; the backlog grows at `arrival − drain` when positive, plus `throughput × "
+            "E[T]` jobs in flight (E[T] includes retry delays). Measured: signups processed = "
+            "requests the provider received per second; goodput = 2xx answers that arrived "
+            "in the phase; backlog = the highest 1 Hz sample."
+        ),
+    ]
+    rows = []
+    for e in analysis.estimates:
+        gap = e.disagreement
+        flag = "" if gap is None else f"**{gap:+.0%}**"
+        rows.append(
+            [
+                e.design,
+                e.phase,
+                e.quantity,
+                numbers.value(e.predicted, e.unit),
+                numbers.value(e.measured, e.unit),
+                flag,
+                e.basis,
+            ]
+        )
+    if rows:
+        blocks.append(
+            Table(
+                [
+                    "design",
+                    "phase",
+                    "quantity",
+                    "predicted",
+                    "measured",
+                    f"off by > {DISAGREEMENT:.0%}",
+                    "basis",
+                ],
+                rows,
+                ["l", "l", "l", "r", "r", "r", "l"],
+            )
+        )
+    if analysis.capacity_notes:
+        blocks.append(Paragraph("Where the model and the measurement disagree:"))
+        blocks.append(BulletList(analysis.capacity_notes))
+    elif rows:
+        blocks.append(
+            Paragraph(f"Predictions and measurements agree within {DISAGREEMENT:.0%} everywhere.")
+        )
+    return blocks
+
+
+TABLE_FILES = {
+    "metrics": "every summary.json figure, long form: design, phase, endpoint, metric, value",
+    "phases": "the phases of the fault timeline and whether each is shaded",
+    "spectrum": "HDR latency at p50 … p99.99 per design, endpoint and phase",
+    "timeseries": "every per-second series drawn in the charts: design, t_s, series, value",
+    "completion": "per signup: response latency and end-to-end time (ms)",
+    "ledger": "the delivery ledger and consistency counts per design",
+    "resources": "CPU seconds and peak RSS per component",
+    "cost": "CPU per 1,000 successful signups and the generator's own CPU",
+    "capacity": "the capacity model: predicted vs measured per design and phase",
+    "verdicts": "the verdict table, long form",
+    "claims": "the five claims with status and evidence",
+}
+
+
+def data_blocks(prefix: str = "") -> list[Block]:
+    items = [
+        f"[`{prefix}tables/{name}.csv`]({prefix}tables/{name}.csv): {text}"
+        for name, text in TABLE_FILES.items()
+    ]
+    return [
+        Paragraph(
+            "Every figure above is computed from the raw records in this folder "
+            "(`<design>/requests.csv`, `provider-log.jsonl`, `queues.csv`, `samples.csv`, "
+            f"`users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. Tidy tables:"
+        ),
+        BulletList(items),
+    ]

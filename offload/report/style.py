@@ -1,0 +1,215 @@
+"""One look for every chart: colour-blind-safe design colours, readable type, phases shaded.
+
+Colours are Okabe–Ito: sync is always orange and async always blue, in every chart of every
+report, so a reader learns them once. Further designs (a user's own target, async variants)
+take the remaining Okabe–Ito colours in a fixed order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.transforms import blended_transform_factory
+
+SYNC_ORANGE = "#E69F00"
+ASYNC_BLUE = "#0072B2"
+#: Okabe–Ito, minus orange and blue (taken) and yellow (unreadable on white)
+OTHER_COLOURS = ("#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
+FIXED = {"sync": SYNC_ORANGE, "async": ASYNC_BLUE}
+FAULT_SHADE = "#F4D6CF"
+PHASE_LINE = "#8C8C8C"
+MARKER_LINE = "#444444"
+
+#: readable at 100 % zoom in a browser and projected on a slide
+RC: dict[str, Any] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "figure.titlesize": 13,
+    "figure.titleweight": "bold",
+    "axes.grid": True,
+    "grid.color": "#DDDDDD",
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.axisbelow": True,
+    "lines.linewidth": 1.6,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "offload",
+    "savefig.dpi": 110,
+}
+
+
+def design_colours(names: Iterable[str]) -> dict[str, str]:
+    """A fixed colour per design name: sync orange, async blue, the others in order."""
+    colours, spare = {}, list(OTHER_COLOURS)
+    for name in names:
+        if name in FIXED:
+            colours[name] = FIXED[name]
+    for name in sorted(n for n in names if n not in FIXED):
+        colours[name] = spare.pop(0) if spare else "#777777"
+    return colours
+
+
+def figure(
+    rows: int = 1,
+    cols: int = 1,
+    *,
+    height: float = 3.2,
+    width: float = 11.0,
+    sharex: bool = True,
+    **kwargs: Any,
+) -> tuple[Figure, list[Axes]]:
+    """A figure of ``rows × cols`` panels (flat list of axes), in the report's style."""
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            figsize=(width, height * rows + 0.9),
+            sharex=sharex,
+            squeeze=False,
+            layout="constrained",
+            **kwargs,
+        )
+    return fig, [ax for row in axes for ax in row]
+
+
+def ms_label(value: float, _pos: object = None) -> str:
+    if value <= 0 or not math.isfinite(value):
+        return ""
+    if value >= 1000:
+        return f"{value / 1000:g} s"
+    return f"{value:g} ms"
+
+
+def log_ms_axis(ax: Axes, axis: str = "y") -> None:
+    """A log scale in milliseconds labelled ``1 ms``, ``3 ms``, ``10 ms`` … ``1 s``, ``3 s``
+    (decades only when the data spans more than four of them)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    decades = math.log10(high / low) if low > 0 and high > low else 3
+    majors = (1.0, 2.0, 5.0) if decades <= 1.6 else (1.0, 3.0) if decades <= 4.5 else (1.0,)
+    target.set_major_locator(LogLocator(base=10, subs=majors))
+    target.set_major_formatter(FuncFormatter(ms_label))
+    minors = [m for m in (2.0, 3.0, 4.0, 5.0, 7.0) if m not in majors]
+    target.set_minor_locator(LogLocator(base=10, subs=minors))
+    target.set_minor_formatter(NullFormatter())
+
+
+def shade_phases(
+    ax: Axes,
+    phases: list[dict[str, Any]],
+    disturbed: set[str],
+    *,
+    label: bool = True,
+    x_max: float | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
+    """Shade the disturbed phases, line every boundary and (top panel) name every phase with
+    the provider's behaviour in it, above the plot where it never covers data."""
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    span = max((x_max or 0), max((p["end_s"] for p in phases), default=1.0)) or 1.0
+    for phase in phases:
+        start, end = phase["start_s"], phase["end_s"]
+        if phase["name"] in disturbed:
+            ax.axvspan(start, end, color=FAULT_SHADE, alpha=0.7, zorder=0, lw=0)
+        if start > 0:
+            ax.axvline(start, color=PHASE_LINE, lw=0.8, ls="--", zorder=1)
+        if label:
+            wide = (end - start) / span > 0.14
+            detail = (labels or {}).get(phase["name"], phase.get("provider", ""))
+            text = phase["name"] + (f"\n{detail}" if wide and detail else "")
+            ax.text(
+                (start + end) / 2,
+                1.02,
+                text,
+                transform=trans,
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+                color="#333333",
+                clip_on=False,
+                fontweight="bold" if phase["name"] in disturbed else "normal",
+            )
+
+
+def mark_time(ax: Axes, x: float | None, text: str, *, label: bool = True) -> None:
+    """A vertical marker (load end, drain end) with its name along the line."""
+    if x is None or not math.isfinite(x):
+        return
+    ax.axvline(x, color=MARKER_LINE, lw=1.0, ls=":", zorder=2)
+    if label:
+        trans = blended_transform_factory(ax.transData, ax.transAxes)
+        ax.text(
+            x,
+            0.97,
+            f" {text}",
+            transform=trans,
+            rotation=90,
+            ha="right",
+            va="top",
+            fontsize=8,
+            color=MARKER_LINE,
+        )
+
+
+def legend_outside(ax: Axes, **kwargs: Any) -> None:
+    """The legend to the right of the panel, so it never covers a line."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        options = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+        ax.legend(handles, labels, **{**options, **kwargs})
+
+
+def no_data(ax: Axes, message: str = "no data") -> None:
+    """An empty panel that says why it is empty (the chart file is still produced)."""
+    ax.text(
+        0.5,
+        0.5,
+        message,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=11,
+        color="#777777",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+def panel_title(ax: Axes, text: str, *, above_labels: bool = False) -> None:
+    ax.set_title(text, loc="left", pad=30 if above_labels else 6, fontsize=10.5)
+
+
+def save(fig: Figure, base: Path) -> list[Path]:
+    """Write ``base.png`` (for pages) and ``base.svg`` (for slides); close the figure."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with plt.rc_context(RC):
+        for suffix in (".png", ".svg"):
+            path = base.with_suffix(suffix)
+            # no creator/date metadata: it names a URL and makes files differ run to run
+            metadata = {"Date": None, "Creator": None} if suffix == ".svg" else {"Software": None}
+            fig.savefig(path, bbox_inches="tight", pad_inches=0.15, metadata=metadata)
+            paths.append(path)
+    plt.close(fig)
+    return paths

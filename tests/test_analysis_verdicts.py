@@ -1,0 +1,190 @@
+"""Verdicts and claims are computed from the numbers: opposite numbers, opposite words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offload.analysis.claims import CONTRADICTED, NOT_TESTED, SUPPORTED, combine, evaluate_claims
+from offload.analysis.verdicts import TIE, compare, scenario_sentences, scenario_verdicts
+
+
+def _window(p95: float, *, count: int = 100, ok: int | None = None) -> dict[str, Any]:
+    ok = count if ok is None else ok
+    return {
+        "count": count,
+        "ok": ok,
+        "error_rate": (count - ok) / count,
+        "goodput": ok / 10,
+        "latency_ms": {
+            "p50": p95 / 2,
+            "p90": p95,
+            "p95": p95,
+            "p99": p95,
+            "p99_9": p95,
+            "max": p95,
+        },
+    }
+
+
+def design(
+    kind: str,
+    *,
+    signup_p95: float,
+    e2e_p95: float,
+    bystander: tuple[float, float],
+    lost: int = 0,
+    ok: int = 100,
+    cpu: float = 1.0,
+) -> dict[str, Any]:
+    healthy, slow = bystander
+    resources = {
+        f"{kind}-api": {"cpu_s": cpu, "peak_rss_mb": 50.0},
+        "generator": {"cpu_s": 9.0, "peak_rss_mb": 50.0},
+    }
+    if kind == "async":
+        resources["broker"] = {"cpu_s": cpu, "peak_rss_mb": 100.0}
+    return {
+        "kind": kind,
+        "signup": {
+            "overall": _window(signup_p95, ok=ok),
+            "phases": {"healthy": _window(signup_p95), "slow": _window(signup_p95, ok=ok)},
+        },
+        "bystander": {
+            "overall": _window(slow),
+            "phases": {"healthy": _window(healthy), "slow": _window(slow)},
+        },
+        "e2e_ms": {"p50": e2e_p95 / 2, "p95": e2e_p95},
+        "emails": {
+            "owed": 100,
+            "delivered": 100 - lost,
+            "lost": lost,
+            "duplicates": 0,
+            "dead_lettered": 0,
+            "pending": 0,
+            "orphaned": 0,
+            "duplicate_attempts": 0,
+        },
+        "consistency": {"stored_but_failed": 0, "acknowledged_but_missing": 0},
+        "resources": resources,
+        "retries": 0,
+    }
+
+
+def summary(sync: dict[str, Any], async_: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "scenario": "slow-downstream",
+        "valid": True,
+        "phases": [
+            {"name": "healthy", "start_s": 0, "end_s": 15, "provider": "latency 50ms"},
+            {"name": "slow", "start_s": 15, "end_s": 40, "provider": "latency 2s"},
+        ],
+        "designs": {"sync": sync, "async": async_},
+    }
+
+
+ASYNC_WINS = summary(
+    design("sync", signup_p95=5005, e2e_p95=4231, bystander=(4, 5005), ok=60, cpu=2.0),
+    design("async", signup_p95=7, e2e_p95=2161, bystander=(4, 4), cpu=3.0),
+)
+SYNC_WINS = summary(
+    design("sync", signup_p95=7, e2e_p95=2161, bystander=(4, 4), cpu=3.0),
+    design("async", signup_p95=5005, e2e_p95=4231, bystander=(4, 5005), ok=60, lost=3, cpu=2.0),
+)
+MANIFEST = {
+    "scenario": {
+        "name": "slow-downstream",
+        "load": {"rate": 20, "duration": 40},
+        "provider": {"latency": 0.05},
+        "faults": [{"at": 15, "phase": "slow", "downstream": {"latency": 2.0}}],
+    },
+    "designs": {"sync": {"config": {"workers": 2}}, "async": {"config": {"workers": 2}}},
+}
+
+
+def _by_key(summary_: dict[str, Any]):
+    return {v.key: v for v in scenario_verdicts(summary_)}
+
+
+def test_opposite_numbers_give_opposite_winners():
+    first, second = _by_key(ASYNC_WINS), _by_key(SYNC_WINS)
+    assert first["signup_p95_ms"].winner == "async"
+    assert second["signup_p95_ms"].winner == "sync"
+    assert first["signup_p95_ms"].factor == second["signup_p95_ms"].factor == "715× lower"
+    assert first["e2e_p95_ms"].winner == "async"
+    assert second["e2e_p95_ms"].winner == "sync"
+    assert first["bystander_worst_p95_ms"].winner == "async"
+    assert second["bystander_worst_p95_ms"].winner == "sync"
+
+
+def test_cpu_per_thousand_signups_excludes_the_rig_and_includes_the_broker():
+    verdict = _by_key(ASYNC_WINS)["cpu_per_1000_signups_s"]
+    # sync: its API's 2 s over 60 good signups; async: API 3 s + broker 3 s over 100
+    assert verdict.values == {"sync": 33.333, "async": 60.0}
+    assert (verdict.winner, verdict.factor) == ("sync", "1.8× lower")
+    assert verdict.notes["async"] == "incl. broker"
+
+
+def test_sentences_are_built_from_the_numbers():
+    first = " ".join(scenario_sentences(ASYNC_WINS))
+    second = " ".join(scenario_sentences(SYNC_WINS))
+    assert first != second
+    assert (
+        "async answered signups in 7.0 ms at p95 against 5,005 ms for sync (715× faster)" in first
+    )
+    assert (
+        "async answered signups in 5,005 ms at p95 against 7.0 ms for sync (715× slower)" in second
+    )
+    assert "rose from 4.0 ms (healthy) to 5,005 ms (slow) for sync" in first
+    assert "stayed at 4.0 ms for async" in first
+    assert "async 3 lost of 100" in second
+
+
+def test_close_figures_and_zeros_are_ties():
+    assert compare({"a": 100.0, "b": 105.0}, floor=1.0)[0] == TIE
+    assert compare({"a": 0.0, "b": 0.0}, floor=0.0)[0] == TIE
+    assert compare({"a": 0.0, "b": 3.0}, floor=0.0)[0] == "a"
+    assert compare({"a": 2.0, "b": None}, floor=0.0)[0] is None
+    verdict = _by_key(ASYNC_WINS)["emails_lost"]
+    assert (verdict.winner, verdict.factor) == (TIE, "both 0")
+    assert _by_key(SYNC_WINS)["emails_lost"].factor == "0 vs 3"
+
+
+def test_designs_tied_for_the_lead_win_jointly():
+    values = {"sync": 5005.0, "async-w1": 6.8, "async-w2": 7.0}
+    assert compare(values, floor=1.0) == ("async-w1 = async-w2", 5005.0 / 6.8)
+
+
+def test_claims_follow_the_figures():
+    first = {c.number: c.status for c in evaluate_claims(ASYNC_WINS, MANIFEST)}
+    second = {c.number: c.status for c in evaluate_claims(SYNC_WINS, MANIFEST)}
+    assert first[1] == SUPPORTED and second[1] == CONTRADICTED
+    # async e2e 2,161 ms vs sync response 5,005 ms: completion *was* faster
+    assert first[2] == CONTRADICTED and second[2] == SUPPORTED
+    assert first[3] == SUPPORTED and second[3] == CONTRADICTED
+    assert first[4] == second[4] == NOT_TESTED  # one worker count only
+    assert first[5] == NOT_TESTED  # a slow provider (2 s < 3 s timeout) does not fail requests
+
+
+def test_worker_scaling_is_tested_with_async_variants():
+    two = design("async", signup_p95=7, e2e_p95=100, bystander=(4, 4))
+    one = design("async", signup_p95=7, e2e_p95=100, bystander=(4, 4))
+    data = {"scenario": "scaling", "phases": [], "designs": {"async-w1": one, "async-w2": two}}
+    manifest = {
+        **MANIFEST,
+        "designs": {"async-w1": {"config": {"workers": 1}}, "async-w2": {"config": {"workers": 2}}},
+    }
+    scaled = evaluate_claims(data, manifest, {"async-w1": 10.0, "async-w2": 19.0})[3]
+    flat = evaluate_claims(data, manifest, {"async-w1": 10.0, "async-w2": 10.5})[3]
+    assert scaled.status == SUPPORTED
+    assert flat.status == CONTRADICTED
+    assert "async-w2 (2 workers) 19.0/s" in scaled.evidence
+
+
+def test_run_level_claims_combine_scenarios():
+    claims = {
+        "a": evaluate_claims(ASYNC_WINS, MANIFEST),
+        "b": evaluate_claims(SYNC_WINS, MANIFEST),
+    }
+    combined = {number: status for number, _, status, _ in combine(claims)}
+    assert combined[1] == CONTRADICTED
+    assert combined[4] == NOT_TESTED
