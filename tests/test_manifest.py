@@ -1,0 +1,150 @@
+"""Target manifests: the shipped ones load, and a broken one is refused with the file and field.
+
+A user bringing their own target meets these messages first, so each kind of mistake must
+name the manifest file and the field — through ``load_manifest`` and through ``offload verify``
+(exit code 2, one message, no traceback) — before any process starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from offload.commands import verify as verify_command
+from offload.errors import ManifestError
+from offload.manifest import MANIFEST_NAME, builtin_targets, load_manifest, resolve_target
+
+GOOD = """\
+name = "mine"
+kind = "sync"
+health_path = "/healthz"
+
+[metadata]
+framework = "Flask"
+
+[[process]]
+name = "api"
+role = "server"
+command = ["{python}", "-m", "gunicorn", "--bind", "{host}:{port}", "app:create_app()"]
+"""
+
+WORKER = """
+[[process]]
+name = "worker"
+role = "worker"
+command = ["{python}", "worker.py"]
+"""
+
+#: case → (manifest text, fragments the error must contain besides the file name)
+BROKEN: dict[str, tuple[str, list[str]]] = {
+    "missing name": (GOOD.replace('name = "mine"\n', ""), ["field 'name'", "required"]),
+    "bad kind": (GOOD.replace('kind = "sync"', 'kind = "queue"'), ["field 'kind'", "'sync'"]),
+    "unknown placeholder": (
+        GOOD.replace("{port}", "{prot}"),
+        ["field 'process.api.command[4]'", "unknown placeholder {prot}"],
+    ),
+    "no server process": (
+        GOOD.replace('role = "server"', 'role = "worker"'),
+        ['exactly one process must have role = "server"', "found 0"],
+    ),
+    "two server processes": (
+        GOOD + WORKER.replace('role = "worker"', 'role = "server"'),
+        ['exactly one process must have role = "server"', "found 2"],
+    ),
+    "TOML syntax error": (GOOD + "oops = \n", ["not valid TOML", "line 12"]),
+    "duplicate process names": (
+        GOOD + WORKER.replace('name = "worker"', 'name = "api"'),
+        ["process names must be unique", "'api', 'api'"],
+    ),
+    "fractional count": (
+        GOOD + WORKER + "count = 1.5\n",
+        ["process.worker.count", "whole number"],
+    ),
+}
+
+
+def write_manifest(directory: Path, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    file = directory / MANIFEST_NAME
+    file.write_text(text)
+    return file
+
+
+def verify(target: str) -> int:
+    parser = argparse.ArgumentParser(prog="offload verify")
+    verify_command.add_arguments(parser)
+    return verify_command.run(parser.parse_args([target]))
+
+
+def test_shipped_manifests_load_with_their_kind_and_one_server():
+    shipped = builtin_targets()
+    assert {"sync", "async"} <= set(shipped)
+    sync, async_ = resolve_target("sync"), resolve_target("async")
+    assert (sync.kind, async_.kind) == ("sync", "async")
+    assert sync.server.name == async_.server.name == "api"
+    assert async_.uses_broker and not sync.uses_broker
+    assert async_.jobs_path == "/jobs/{job_id}"
+    for directory in shipped.values():
+        assert load_manifest(directory / MANIFEST_NAME).directory == directory.resolve()
+
+
+def test_a_good_manifest_in_any_directory_loads(tmp_path):
+    write_manifest(tmp_path / "mine", GOOD)
+    manifest = resolve_target(str(tmp_path / "mine"))
+    assert (manifest.name, manifest.kind, manifest.metadata) == (
+        "mine",
+        "sync",
+        {"framework": "Flask"},
+    )
+    assert manifest.directory == (tmp_path / "mine").resolve()
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_manifest_names_the_file_and_the_field(tmp_path, case):
+    text, fragments = BROKEN[case]
+    file = write_manifest(tmp_path / "broken", text)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(file.parent)
+    message = str(caught.value)
+    assert str(file) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_verify_exits_2_with_the_manifest_error_and_no_traceback(tmp_path, capsys, case):
+    text, fragments = BROKEN[case]
+    file = write_manifest(tmp_path / "broken", text)
+    assert verify(str(file.parent)) == 2
+    out, err = capsys.readouterr()
+    assert str(file) in err
+    for fragment in fragments:
+        assert fragment in err
+    assert "Traceback" not in out + err
+
+
+def test_verify_refuses_a_count_that_is_not_a_whole_number_before_starting_anything(
+    tmp_path, capsys
+):
+    file = write_manifest(tmp_path / "broken", GOOD + WORKER + 'count = "two"\n')
+    assert verify(str(file.parent)) == 2
+    err = capsys.readouterr().err
+    assert str(file) in err
+    assert "field 'process.worker.count'" in err
+    assert "'two'" in err
+
+
+def test_load_manifest_refuses_a_count_that_is_not_a_whole_number(tmp_path):
+    file = write_manifest(tmp_path / "broken", GOOD + WORKER + 'count = "two"\n')
+    with pytest.raises(ManifestError, match=r"process\.worker\.count"):
+        load_manifest(file.parent)
+
+
+def test_verify_of_an_unknown_name_or_an_empty_directory_exits_2(tmp_path, capsys):
+    assert verify("no-such-target") == 2
+    assert "built-in: " in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert verify(str(tmp_path / "empty")) == 2
+    assert f"no target manifest here (expected a {MANIFEST_NAME})" in capsys.readouterr().err
