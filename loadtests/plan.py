@@ -99,6 +99,8 @@ class LoadPlan(_Strict):
     #: "open" (the default): requests start on the schedule; "closed": ``users`` users each
     #: wait for an answer before the next request (Locust's usual model, for comparison)
     mode: str = Field(default="open", pattern="^(open|closed)$")
+    #: the target's health path, read by the bystander stream (from its manifest)
+    health_path: str = Field(default="/healthz", pattern="^/")
     users: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")

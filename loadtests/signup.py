@@ -75,6 +75,7 @@ class OpenLoopSignupUser(OpenLoopUser):
             else plan_from_options(self.environment.parsed_options)
         )
         self.traffic.poison_fraction = plan.poison_fraction
+        self.traffic.health_path = plan.health_path
         return plan
 
     def request_for(self, stream: str) -> PreparedRequest:
@@ -108,7 +109,7 @@ class ClosedLoopSignupUser(FastHttpUser):
         total = sum(rates.values())
         self._signup_share = rates.get(SIGNUP, 0.0) / total
         self._pacing = constant_throughput(total / users)
-        self.traffic = SignupTraffic(plan.poison_fraction)
+        self.traffic = SignupTraffic(plan.poison_fraction, health_path=plan.health_path)
         self.recorder = ClosedLoopRecorder.shared(plan)
 
     def wait_time(self) -> float:

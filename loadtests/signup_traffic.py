@@ -29,8 +29,14 @@ class _JsonResponse(Protocol):
 class SignupTraffic:
     """What signup and bystander requests look like; shared by the open and closed loops."""
 
-    def __init__(self, poison_fraction: float = 0.0, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        poison_fraction: float = 0.0,
+        rng: random.Random | None = None,
+        health_path: str = "/healthz",
+    ) -> None:
         self.poison_fraction = poison_fraction
+        self.health_path = health_path
         self.known_user_ids: list[str] = []
         self._rng = rng or random.Random()
         self._bystander_reads_user = False
@@ -52,7 +58,7 @@ class SignupTraffic:
         if self._bystander_reads_user and self.known_user_ids:
             user_id = self._rng.choice(self.known_user_ids)
             return PreparedRequest(method="GET", path=f"/users/{user_id}", name="GET /users/{id}")
-        return PreparedRequest(method="GET", path="/healthz", name="GET /healthz")
+        return PreparedRequest(method="GET", path=self.health_path, name=f"GET {self.health_path}")
 
     def ids_from_signup(self, response: _JsonResponse) -> dict[str, str]:
         """``user_id`` and ``job_id`` of a 201 (sync: ``id``) or 202 (async: ``user_id``)."""

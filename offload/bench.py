@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from offload.analysis.summary import write_summary
+from offload.design_config import DesignConfig
 from offload.design_run import DesignRunResult, run_design
 from offload.errors import OffloadError, ScenarioError
 from offload.manifest import TargetManifest, resolve_target
@@ -36,15 +37,25 @@ class BenchPlan:
     quick: bool = False
     designs: list[str] | None = None
     repeat: int = 1
+    load_workers: int = 1
     reports_dir: Path = REPORTS_DIR
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class PreparedDesign:
+    """One design of a scenario: its name in the run, its target, its knobs."""
+
+    name: str
+    manifest: TargetManifest
+    config: DesignConfig
 
 
 @dataclass
 class PreparedScenario:
     file: Path
     scenario: Scenario
-    targets: list[TargetManifest]
+    designs: list[PreparedDesign]
 
 
 def prepare(plan: BenchPlan) -> list[PreparedScenario]:
@@ -54,13 +65,20 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
         scenario = load_scenario(file)
         if plan.quick:
             scenario = scenario.quickened()
-        names = scenario.targets
+        designs = [
+            PreparedDesign(v.name or manifest.name, manifest, v.config)
+            for v in scenario.variants()
+            for manifest in [resolve_target(v.target, relative_to=file.parent)]
+        ]
         if plan.designs:
-            names = [n for n in names if n in plan.designs or Path(n).name in plan.designs]
-            if not names:
+            designs = [
+                d for d in designs if d.name in plan.designs or d.manifest.name in plan.designs
+            ]
+            if not designs:
+                known = ", ".join(v.name or v.target for v in scenario.variants())
                 raise OffloadError(
-                    f"{file}: none of its targets ({', '.join(scenario.targets)}) is among "
-                    f"--design {' '.join(plan.designs)}"
+                    f"{file}: none of its designs ({known}) is among --design "
+                    f"{' '.join(plan.designs)}"
                 )
         if scenario.breaks_the_broker and os.environ.get("AMQP_URL"):
             raise ScenarioError(
@@ -68,7 +86,7 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
                 "a broker offload does not own; offload refuses to touch it. Unset AMQP_URL "
                 "so that offload starts a private RabbitMQ node for this scenario."
             )
-        prepared.append(PreparedScenario(file, scenario, [resolve_target(n) for n in names]))
+        prepared.append(PreparedScenario(file, scenario, designs))
     return prepared
 
 
@@ -90,11 +108,11 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
     point_latest(run_dir, plan.reports_dir)
     console.print(f"run directory: {run_dir}")
     broker: Broker | None = None
-    total_runs = sum(len(p.targets) for p in prepared) * plan.repeat
+    total_runs = sum(len(p.designs) for p in prepared) * plan.repeat
     try:
         with terminate_as_interrupt(), BenchProgress(console, total_runs=total_runs) as progress:
             shared = [p for p in prepared if not p.scenario.breaks_the_broker]
-            if any(t.uses_broker for p in shared for t in p.targets):
+            if any(d.manifest.uses_broker for p in shared for d in p.designs):
                 console.print("provisioning the broker ...")
                 broker = provision_broker(work_dir=run_dir / ".broker")
                 console.print(f"broker: {broker.source} ({redact_url(broker.url)})")
@@ -177,23 +195,26 @@ def _run_scenario(
     write_json(scenario_dir / "manifest.json", manifest)
     run_id = run_dir.name.lower().replace("-", "")
     try:
-        for target in item.targets:
-            prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{target.name}"
-            run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{target.name}"
+        for design in item.designs:
+            prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{design.name}"
+            run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{design.name}"
             result = DesignRunResult()
             try:
                 run_design(
                     scenario=item.scenario,
-                    manifest=target,
-                    design_dir=scenario_dir / target.name,
+                    manifest=design.manifest,
+                    design_name=design.name,
+                    config=design.config,
+                    design_dir=scenario_dir / design.name,
                     broker=broker,
                     queue_prefix=prefix,
                     progress=progress,
                     result=result,
                     run_name=run_name,
+                    load_workers=plan.load_workers,
                 )
             finally:
-                manifest["designs"][target.name] = result.entry
+                manifest["designs"][design.name] = result.entry
                 manifest["invalid_reasons"].extend(result.invalid_reasons)
                 write_json(scenario_dir / "manifest.json", manifest)
     except KeyboardInterrupt:

@@ -22,8 +22,11 @@ from offload.errors import OffloadError
 COMMANDS: dict[str, str] = {
     "up": "offload.commands.up",
     "bench": "offload.commands.bench",
+    "report": "offload.commands.report",
     "gate": "offload.commands.gate",
     "baseline": "offload.commands.baseline",
+    "verify": "offload.commands.verify",
+    "dlq": "offload.commands.dlq",
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from offload.broker_access import BrokerAccess, open_access
+from offload.design_config import DesignConfig
 from offload.errors import OffloadError, TargetNotReady
 from offload.export import export_tables, unfinished_jobs_counter
 from offload.faults import FaultContext, timeline_events
@@ -56,16 +57,18 @@ def run_design(
     *,
     scenario: Scenario,
     manifest: TargetManifest,
+    design_name: str,
+    config: DesignConfig,
     design_dir: Path,
     broker: Broker | None,
     queue_prefix: str,
     progress: BenchProgress,
     result: DesignRunResult,
     run_name: str = "run",
+    load_workers: int = 1,
 ) -> DesignRunResult:
     """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails."""
     design_dir.mkdir(parents=True, exist_ok=True)
-    config = scenario.designs.config()
     entry = result.entry
     entry.update(
         {
@@ -82,7 +85,7 @@ def run_design(
             "started_at": time.time(),
         }
     )
-    database = provision_database(work_dir=design_dir, name=manifest.name)
+    database = provision_database(work_dir=design_dir, name=design_name)
     entry["database"] = {"kind": database.kind, "schema": database.schema}
     access: BrokerAccess | None = None
     target: RunningTarget | None = None
@@ -90,7 +93,7 @@ def run_design(
     timeline: Timeline | None = None
     backlog = None
     total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
-    progress.start_run(scenario.name, manifest.name, total_s)
+    progress.start_run(scenario.name, design_name, total_s)
     try:
         with Supervisor() as supervisor:
             progress.update(0, "starting the provider and the target")
@@ -130,7 +133,7 @@ def run_design(
             t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
             entry["t0_epoch"] = t0
             entry["load_end_epoch"] = t0 + scenario.load.duration
-            locust = _start_generator(supervisor, scenario, target, design_dir, t0)
+            locust = _start_generator(supervisor, scenario, target, design_dir, t0, load_workers)
             sampler = Sampler(
                 samples_path=design_dir / "samples.csv",
                 queues_path=design_dir / "queues.csv",
@@ -153,22 +156,22 @@ def run_design(
             timeline.stop()
             for crashed in supervisor.crashed():
                 result.invalid_reasons.append(
-                    f"{manifest.name}: component {crashed.name} exited with code "
-                    f"{crashed.returncode} during the run (see {manifest.name}/logs/)"
+                    f"{design_name}: component {crashed.name} exited with code "
+                    f"{crashed.returncode} during the run (see {design_name}/logs/)"
                 )
             entry["timeline_errors"] = timeline.errors
-            result.invalid_reasons.extend(f"{manifest.name}: {e}" for e in timeline.errors)
+            result.invalid_reasons.extend(f"{design_name}: {e}" for e in timeline.errors)
             progress.update(total_s, "stopping")
             _stop_target(target)
             sampler.stop()
             sampler = None
     except KeyboardInterrupt:
         result.interrupted = True
-        result.invalid_reasons.append(f"{manifest.name}: interrupted before the run completed")
+        result.invalid_reasons.append(f"{design_name}: interrupted before the run completed")
         raise
     except (TargetNotReady, OffloadError) as exc:
-        result.invalid_reasons.append(f"{manifest.name}: {exc}")
-        progress.note(f"[red]{scenario.name} · {manifest.name}: {exc}[/]")
+        result.invalid_reasons.append(f"{design_name}: {exc}")
+        progress.note(f"[red]{scenario.name} · {design_name}: {exc}[/]")
     finally:
         if timeline is not None:
             timeline.stop()
@@ -196,18 +199,33 @@ def run_design(
 
 
 def _start_generator(
-    supervisor: Supervisor, scenario: Scenario, target: RunningTarget, design_dir: Path, t0: float
+    supervisor: Supervisor,
+    scenario: Scenario,
+    target: RunningTarget,
+    design_dir: Path,
+    t0: float,
+    load_workers: int = 1,
 ) -> Supervised:
+    """Locust, headless: one process, or a master with ``load_workers`` worker processes that
+    share the schedule (every n-th arrival each, same t=0) and write a records file each."""
     records = design_dir / "requests.csv"
-    plan = build_plan(scenario, records_path=records, t0_epoch=t0)
+    plan = build_plan(
+        scenario,
+        records_path=records,
+        t0_epoch=t0,
+        worker_count=load_workers,
+        health_path=target.manifest.health_path,
+    )
     plan_path = design_dir / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2))
     locust_dir = design_dir / "locust"
     locust_dir.mkdir(exist_ok=True)
     bound_s = (t0 - time.time()) + scenario.load.duration + scenario.client.timeout + 15
-    users = ["-u", "1", "-r", "1"]
+    users = ["-u", str(load_workers), "-r", str(load_workers)]
     if plan.mode == "closed":
         users = ["--closed-loop", "-u", str(plan.users), "-r", str(plan.users)]
+    if load_workers > 1:
+        users += ["--processes", str(load_workers)]
     return supervisor.start(
         ProcessSpec(
             name="locust",

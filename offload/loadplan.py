@@ -37,6 +37,7 @@ def build_plan(
     records_path: Path,
     t0_epoch: float | None = None,
     worker_count: int = 1,
+    health_path: str = "/healthz",
 ) -> LoadPlan:
     load = scenario.load
     arrivals = Arrivals(load.arrivals)
@@ -73,5 +74,6 @@ def build_plan(
         poison_fraction=load.poison_fraction,
         records_path=records_path,
         worker_count=worker_count,
+        health_path=health_path,
         **extra,
     )

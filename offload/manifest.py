@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from offload.errors import ManifestError
 
@@ -55,6 +55,10 @@ PLACEHOLDERS = frozenset(
 )  # fmt: skip
 
 
+#: placeholders that hold a whole number, and so may stand for a process count
+COUNT_PLACEHOLDERS = ("{server_processes}", "{workers}", "{prefetch}", "{max_attempts}")
+
+
 class ProcessEntry(BaseModel):
     """One kind of process of a target (``count`` copies of it are started)."""
 
@@ -63,8 +67,22 @@ class ProcessEntry(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     role: Literal["server", "worker", "other"] = "other"
     command: list[str] = Field(min_length=1)
+    #: a whole number >= 0, or one of COUNT_PLACEHOLDERS (e.g. "{workers}")
     count: int | str = 1
     env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _whole_number_or_placeholder(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"must be a whole number or one of {', '.join(COUNT_PLACEHOLDERS)}")
+        if isinstance(value, int) and value < 0:
+            raise ValueError("must not be negative")
+        if isinstance(value, str) and value not in COUNT_PLACEHOLDERS:
+            raise ValueError(
+                f"must be a whole number or one of {', '.join(COUNT_PLACEHOLDERS)}, got {value!r}"
+            )
+        return value
 
 
 class RolePermissions(BaseModel):
@@ -114,17 +132,39 @@ class TargetManifest(BaseModel):
             raise ValueError("must be a path starting with /, e.g. /healthz")
         return value
 
-    @model_validator(mode="after")
-    def _one_server(self) -> TargetManifest:
-        servers = [p.name for p in self.process if p.role == "server"]
+    @field_validator("process")
+    @classmethod
+    def _one_server(cls, processes: list[ProcessEntry]) -> list[ProcessEntry]:
+        servers = [p for p in processes if p.role == "server"]
         if len(servers) != 1:
             raise ValueError(
                 f'exactly one process must have role = "server" (found {len(servers)})'
             )
-        names = [p.name for p in self.process]
+        if servers[0].count != 1:
+            raise ValueError(
+                f"the server process {servers[0].name!r} must have count = 1: copies would "
+                "compete for one port (use the server's own worker option, e.g. "
+                "{server_processes})"
+            )
+        names = [p.name for p in processes]
         if len(set(names)) != len(names):
             raise ValueError(f"process names must be unique (got {names})")
-        return self
+        return processes
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_as_text(cls, value: object) -> object:
+        """Report metadata is text; numbers and booleans are accepted and written as text."""
+        if isinstance(value, dict):
+            return {
+                k: str(v).lower()
+                if isinstance(v, bool)
+                else str(v)
+                if isinstance(v, int | float)
+                else v
+                for k, v in value.items()
+            }
+        return value
 
     @property
     def server(self) -> ProcessEntry:
@@ -149,11 +189,27 @@ def load_manifest(path: Path | str) -> TargetManifest:
         manifest = TargetManifest.model_validate({**data, "directory": file.parent.resolve()})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        where = _location(first["loc"], data)
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ManifestError(f"{file}: field '{where}': {first['msg']}{more}") from exc
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ManifestError(f"{file}: field '{where}': {message}{more}") from exc
     _check_placeholders(manifest, file)
     return manifest
+
+
+def _location(loc: tuple, data: dict) -> str:
+    """``process.worker.count`` rather than ``process.1.count.int``: name what the user wrote."""
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and i > 0 and loc[i - 1] == "process":
+            processes = data.get("process") or []
+            name = processes[part].get("name") if part < len(processes) else None
+            parts.append(str(name) if isinstance(name, str) else str(part))
+        elif isinstance(part, str) and (part in ("int", "str") or "[" in part):
+            continue  # a branch of a union type, not a field
+        else:
+            parts.append(str(part))
+    return ".".join(parts) or "(top level)"
 
 
 def _check_placeholders(manifest: TargetManifest, file: Path) -> None:
@@ -171,8 +227,6 @@ def _check_placeholders(manifest: TargetManifest, file: Path) -> None:
             check(arg, f"process.{entry.name}.command[{i}]")
         for key, value in entry.env.items():
             check(value, f"process.{entry.name}.env.{key}")
-        if isinstance(entry.count, str):
-            check(entry.count, f"process.{entry.name}.count")
     if manifest.broker is not None:
         for hook in ("declare", "queues", "delete"):
             for i, arg in enumerate(getattr(manifest.broker, hook) or []):
@@ -214,8 +268,16 @@ def builtin_targets() -> dict[str, Path]:
     return found
 
 
-def resolve_target(name_or_path: str) -> TargetManifest:
-    """A built-in target by name (``sync``, ``async``) or any directory holding a manifest."""
+def resolve_target(name_or_path: str, relative_to: Path | None = None) -> TargetManifest:
+    """A built-in target by name (``sync``, ``async``) or any directory holding a manifest.
+
+    A relative path is looked up beside ``relative_to`` (the scenario file naming it) first,
+    then in the current directory.
+    """
+    if relative_to is not None and not Path(name_or_path).is_absolute():
+        beside = relative_to / name_or_path
+        if beside.exists():
+            return load_manifest(beside)
     if re.fullmatch(r"[a-z][a-z0-9_-]*", name_or_path) and not Path(name_or_path).exists():
         builtins = builtin_targets()
         if name_or_path not in builtins:

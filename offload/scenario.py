@@ -297,6 +297,36 @@ class Designs(_Strict):
         )
 
 
+class DesignOverrides(_Strict):
+    """Per-variant changes to the shared design knobs (e.g. ``workers: 8``)."""
+
+    server_processes: int | None = Field(None, ge=1, le=64)
+    workers: int | None = Field(None, ge=0, le=64)
+    prefetch: int | None = Field(None, ge=1, le=10_000)
+    provider_timeout: Duration | None = Field(None, gt=0, le=120)
+    publish_timeout: Duration | None = Field(None, gt=0, le=60)
+    max_attempts: int | None = Field(None, ge=1, le=100)
+    retry_delays: list[Duration] | None = Field(None, min_length=1)
+
+
+class TargetSpec(_Strict):
+    """One design to run: a target (built-in name or directory) under a name of its own,
+    with its own knobs — ``{target: async, name: async-w8, designs: {workers: 8}}``."""
+
+    target: str
+    name: str | None = Field(None, pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    designs: DesignOverrides = Field(default_factory=DesignOverrides)
+
+
+class Variant(_Strict):
+    """A design as the bench runs it: which target, under which name, with which knobs."""
+
+    target: str
+    #: None: the target manifest's own name
+    name: str | None
+    config: DesignConfig
+
+
 class Drain(_Strict):
     #: how long the async design may take to finish its backlog after the load stops
     timeout: Duration = Field(60.0, ge=0, le=3600)
@@ -327,8 +357,8 @@ class Scenario(_Strict):
     name: str
     description: str = ""
     tags: list[str] = Field(default_factory=list)
-    #: designs to run, by target name or directory
-    targets: list[str] = Field(default_factory=lambda: ["sync", "async"], min_length=1)
+    #: designs to run: a target name or directory, or a TargetSpec with a name and knobs
+    targets: list[str | TargetSpec] = Field(default_factory=lambda: ["sync", "async"], min_length=1)
     load: Load
     client: Client = Field(default_factory=Client)
     #: the provider's normal behaviour; ``healthy`` in the timeline returns to it
@@ -345,6 +375,26 @@ class Scenario(_Strict):
         if not _NAME.match(value):
             raise ValueError("must be lowercase letters, digits and dashes, e.g. slow-downstream")
         return value
+
+    @field_validator("targets")
+    @classmethod
+    def _names_unique(cls, value: list[str | TargetSpec]) -> list[str | TargetSpec]:
+        names = [t if isinstance(t, str) else (t.name or t.target) for t in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"design names must be unique (got {names}); give each a name:")
+        return value
+
+    def variants(self) -> list[Variant]:
+        """Every design of the scenario with its own knobs (shared ones, then its overrides)."""
+        shared = self.designs.model_dump()
+        variants = []
+        for entry in self.targets:
+            spec = TargetSpec(target=entry) if isinstance(entry, str) else entry
+            knobs = {**shared, **spec.designs.model_dump(exclude_none=True)}
+            variants.append(
+                Variant(target=spec.target, name=spec.name, config=Designs(**knobs).config())
+            )
+        return variants
 
     @field_validator("expect")
     @classmethod

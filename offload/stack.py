@@ -7,6 +7,7 @@ environment, its output in a log file under the work directory, healthy before i
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -214,8 +215,32 @@ def start_target(
     )
     if manifest.uses_broker:
         target.run_hook("declare")
-        target.queues = _parse_queues(target.run_hook("queues"))
+        try:
+            target.queues = _parse_queues(target.run_hook("queues"))
+            _start_processes(target, supervisor, work_dir, config, values, role_urls)
+            wait_healthy(target, ready_timeout)
+        except BaseException:
+            # the caller never gets the target: stop what started and remove the queues here
+            for process in target.all_processes():
+                process.stop()
+            with contextlib.suppress(Exception):
+                target.run_hook("delete")
+            raise
+        return target
+    _start_processes(target, supervisor, work_dir, config, values, role_urls)
+    wait_healthy(target, ready_timeout)
+    return target
 
+
+def _start_processes(
+    target: RunningTarget,
+    supervisor: Supervisor,
+    work_dir: Path,
+    config: DesignConfig,
+    values: Mapping[str, Any],
+    role_urls: Mapping[str, str] | None,
+) -> None:
+    manifest = target.manifest
     for entry in manifest.process:
         count = process_count(entry, values)
         started = []
@@ -238,8 +263,6 @@ def start_target(
             )
             started.append(supervisor.start(spec))
         target.processes[entry.name] = started
-    wait_healthy(target, ready_timeout)
-    return target
 
 
 def wait_healthy(target: RunningTarget, timeout: float) -> None:

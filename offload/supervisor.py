@@ -139,12 +139,17 @@ class Supervised:
             self._log = None
         return self.process.returncode
 
-    def tail(self, lines: int = 20) -> str:
-        """The last lines of the component's log, for error messages."""
+    def tail(self, lines: int = 40) -> str:
+        """The last lines of the component's log, for error messages — and the first line that
+        names an error, which a long traceback (gunicorn's worker boot) pushes out of view."""
         if self.spec.log_path is None or not self.spec.log_path.exists():
             return ""
         text = self.spec.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        last = text[-lines:]
+        first_error = next((line for line in text if "Error" in line or "Exception" in line), None)
+        if first_error is not None and first_error not in last:
+            last = [f"(first error) {first_error}", "...", *last]
+        return "\n".join(last)
 
     def __repr__(self) -> str:
         state = "alive" if self.alive else f"exited({self.returncode})"

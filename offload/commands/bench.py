@@ -50,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only these designs of each scenario (repeatable), e.g. --design async",
     )
     parser.add_argument("--repeat", type=int, default=1, help="run every scenario N times")
+    parser.add_argument(
+        "--load-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="generate the load with a Locust master and N worker processes (same total rate)",
+    )
     parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
     parser.add_argument(
@@ -63,8 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.repeat < 1:
-        console.print("--repeat must be at least 1")
+    if args.repeat < 1 or args.load_workers < 1:
+        console.print("--repeat and --load-workers must be at least 1")
         return 2
     if args.scenarios:
         files = [scenario_path(name) for name in args.scenarios]
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         designs=args.designs,
         repeat=args.repeat,
+        load_workers=args.load_workers,
         reports_dir=args.reports_dir,
     )
     run_dir = run_bench(plan, console)
