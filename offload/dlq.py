@@ -27,7 +27,6 @@ copy, the reset is undone (if no worker has started on the job meanwhile).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 from collections import Counter
@@ -43,7 +42,7 @@ import sqlalchemy as sa
 from pika.adapters.blocking_connection import BlockingChannel
 
 from offload.errors import OffloadError, ProvisioningError
-from offload.provisioning.amqp import check_loopback_amqp_url
+from offload.provisioning.amqp import check_loopback_amqp_url, quiet_pika
 from offload.provisioning.broker import redact_url
 from targets.async_api.topology import ROUTING_KEY, Topology
 from targets.common.jobs import JobState, WelcomeEmailJob
@@ -310,7 +309,7 @@ def _connect(url: str, timeout: float) -> pika.BlockingConnection:
     params.connection_attempts = 1
     params.heartbeat = 10
     params.client_properties = {"connection_name": "offload-dlq"}
-    with _quiet_pika():
+    with quiet_pika():
         try:
             return pika.BlockingConnection(params)
         except pika.exceptions.ProbableAuthenticationError as exc:
@@ -322,18 +321,6 @@ def _connect(url: str, timeout: float) -> pika.BlockingConnection:
                 f"the broker at {redact_url(url)} did not answer within {timeout:g} s "
                 f"({_reason(exc)}); is it running? (set --amqp-url or AMQP_URL)"
             ) from exc
-
-
-@contextlib.contextmanager
-def _quiet_pika() -> Iterator[None]:
-    """pika logs tracebacks for a refused connection; the error message here says it all."""
-    logger = logging.getLogger("pika")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
 
 
 # -- the job states ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ once; tests that change the provider's fault profile restore it through ``provid
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -125,34 +127,43 @@ def async_target(
     target.run_hook("delete")
 
 
-E2E_SCENARIO = Path(__file__).parent / "data" / "scenarios" / "e2e-slow.yaml"
+SCENARIOS = Path(__file__).parent / "data" / "scenarios"
+E2E_SCENARIO = SCENARIOS / "e2e-slow.yaml"
 
 
-@pytest.fixture(scope="session")
-def e2e_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One real ``offload bench`` of both designs (~45 s), shared by every test that reads
-    a run directory: ``tests/data/scenarios/e2e-slow.yaml``."""
-    import subprocess
-    import sys
-
-    reports = tmp_path_factory.mktemp("reports")
-    result = subprocess.run(
+def run_bench(
+    scenario: Path | str, reports: Path, *extra: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """``offload bench`` as a user runs it (a subprocess), without rendering the report;
+    a bare file name is one of ``tests/data/scenarios``."""
+    path = scenario if isinstance(scenario, Path) else SCENARIOS / scenario
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "offload.cli",
             "bench",
             "--scenario",
-            str(E2E_SCENARIO),
+            str(path),
             "--reports-dir",
             str(reports),
             "--no-report",
+            *extra,
         ],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
         check=False,
+        env=env,
     )
+
+
+@pytest.fixture(scope="session")
+def e2e_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real ``offload bench`` of both designs (~45 s), shared by every test that reads
+    a run directory: ``tests/data/scenarios/e2e-slow.yaml``."""
+    reports = tmp_path_factory.mktemp("reports")
+    result = run_bench(E2E_SCENARIO, reports)
     assert result.returncode == 0, result.stdout + result.stderr
     latest = reports / "latest"
     assert latest.is_symlink()

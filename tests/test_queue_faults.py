@@ -6,37 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data" / "scenarios"
+from tests.conftest import run_bench
 
 
-def bench(
-    scenario: str, reports: Path, *extra: str, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offload.cli",
-            "bench",
-            "--scenario",
-            str(DATA / scenario),
-            "--reports-dir",
-            str(reports),
-            "--no-report",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
+def bench(scenario: str, reports: Path, *extra: str, env: dict | None = None):
+    return run_bench(scenario, reports, *extra, env=env)
 
 
 def summary_of(reports: Path, name: str) -> dict:

@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from offload.analysis import records
 from offload.analysis.percentiles import percentiles_ms
-
-DATA = Path(__file__).parent / "data" / "scenarios"
+from tests.conftest import run_bench
 
 
 def bench(scenario: str, reports: Path, *extra: str) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offload.cli",
-            "bench",
-            "--scenario",
-            str(DATA / scenario),
-            "--reports-dir",
-            str(reports),
-            "--no-report",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_bench(scenario, reports, *extra)
     assert result.returncode == 0, result.stdout + result.stderr
     name = scenario.removesuffix(".yaml")
     return json.loads((reports / "latest" / name / "summary.json").read_text())

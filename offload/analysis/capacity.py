@@ -402,13 +402,5 @@ def saturated_drain_rates(data: ScenarioData) -> dict[str, float]:
     return rates
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def _finite(value: float) -> float | None:
     return round(value, 2) if np.isfinite(value) else None

@@ -18,6 +18,7 @@ from offload.analysis.phases import (
     provider_profile_at,
     scenario_model,
 )
+from offload.analysis.scenario_data import dig
 from offload.analysis.verdicts import TIE_RATIO, reference_phase_name
 
 SUPPORTED = "supported"
@@ -48,14 +49,6 @@ class Claim:
     evidence: str
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def _by_kind(summary: dict[str, Any], kind: str) -> list[str]:
     return [n for n, d in (summary.get("designs") or {}).items() if d.get("kind") == kind]
 
@@ -71,7 +64,7 @@ def evaluate_claims(
     """
     scenario = manifest.get("scenario") or {}
     workers = {
-        name: _get(entry, "config", "workers")
+        name: dig(entry, "config", "workers")
         for name, entry in (manifest.get("designs") or {}).items()
     }
     return [
@@ -88,8 +81,8 @@ def _claim(number: int, status: str, evidence: str) -> Claim:
 
 
 def _phase_figures(design: dict[str, Any], stream: str, *path: str) -> dict[str, Any]:
-    phases = _get(design, stream, "phases") or {}
-    return {name: _get(stats, *path) for name, stats in phases.items()}
+    phases = dig(design, stream, "phases") or {}
+    return {name: dig(stats, *path) for name, stats in phases.items()}
 
 
 def _claim1(summary: dict[str, Any]) -> Claim:
@@ -127,7 +120,7 @@ def _claim2(summary: dict[str, Any]) -> Claim:
     if not queued or not inline:
         return _claim(2, NOT_TESTED, "needs a sync and an async design in the same scenario")
     reference = designs[inline[0]]
-    response = _get(reference, "signup", "overall", "latency_ms") or {}
+    response = dig(reference, "signup", "overall", "latency_ms") or {}
     sync_e2e = reference.get("e2e_ms") or {}
     status, parts = SUPPORTED, []
     for name in queued:
@@ -165,12 +158,12 @@ def _claim3(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
         return _claim(3, NOT_TESTED, "no downstream fault after a healthy phase in this scenario")
     status, parts = SUPPORTED, []
     for name, design in designs.items():
-        base_p95 = _get(design, "bystander", "phases", healthy, "latency_ms", "p95")
-        base_err = _get(design, "bystander", "phases", healthy, "error_rate") or 0.0
+        base_p95 = dig(design, "bystander", "phases", healthy, "latency_ms", "p95")
+        base_err = dig(design, "bystander", "phases", healthy, "error_rate") or 0.0
         texts = []
         for phase in faults:
-            p95 = _get(design, "bystander", "phases", phase["name"], "latency_ms", "p95")
-            err = _get(design, "bystander", "phases", phase["name"], "error_rate") or 0.0
+            p95 = dig(design, "bystander", "phases", phase["name"], "latency_ms", "p95")
+            err = dig(design, "bystander", "phases", phase["name"], "error_rate") or 0.0
             texts.append(f"{numbers.ms(p95)} and {numbers.pct(err)} errors in {phase['name']}")
             cascaded = (
                 p95 is None
@@ -242,7 +235,7 @@ def _claim5(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
         design = designs[name]
         emails = design.get("emails") or {}
         errors = {
-            p["name"]: _get(design, "signup", "phases", p["name"], "error_rate") for p in failing
+            p["name"]: dig(design, "signup", "phases", p["name"], "error_rate") for p in failing
         }
         bad = [p for p, e in errors.items() if e is not None and e > MAX_ERROR_RATE]
         problems = emails.get("lost", 0) + emails.get("duplicates", 0) + emails.get("pending", 0)
@@ -257,7 +250,7 @@ def _claim5(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
             + (f"; signups failing during the fault: {error_text}" if error_text else "")
         )
     for name in _by_kind(summary, "sync"):
-        errors = _get(designs[name], "signup", "overall", "error_rate")
+        errors = dig(designs[name], "signup", "overall", "error_rate")
         parts.append(f"{name}: {numbers.pct(errors)} of signups failed for the client")
     prefix = "" if failing else "no failing downstream in this scenario; "
     return _claim(5, status, prefix + "; ".join(parts) + " (broker faults not exercised)")

@@ -198,3 +198,13 @@ def in_run_order(directories: list[Path]) -> list[Path]:
             return 0.0
 
     return sorted(directories, key=started)
+
+
+def dig(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]…``, or None as soon as a level is missing (summaries of
+    interrupted runs lack whole sections)."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data

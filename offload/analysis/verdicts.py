@@ -14,30 +14,23 @@ from typing import Any
 
 from offload.analysis import numbers
 from offload.analysis.cost import cost_figures
+from offload.analysis.scenario_data import dig
 
 #: two figures closer than this ratio are a tie
 TIE_RATIO = 1.10
 TIE = "tie"
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def worst_bystander_phase(design: dict[str, Any]) -> tuple[str | None, float | None]:
     """The phase in which this design's bystander p95 was highest, and that p95 (ms)."""
-    phases = _get(design, "bystander", "phases") or {}
+    phases = dig(design, "bystander", "phases") or {}
     worst_name, worst = None, None
     for name, stats in phases.items():
-        p95 = _get(stats, "latency_ms", "p95")
+        p95 = dig(stats, "latency_ms", "p95")
         if p95 is not None and (worst is None or p95 > worst):
             worst_name, worst = name, p95
     if worst is None:
-        return None, _get(design, "bystander", "overall", "latency_ms", "p95")
+        return None, dig(design, "bystander", "overall", "latency_ms", "p95")
     return worst_name, worst
 
 
@@ -69,18 +62,18 @@ METRICS: tuple[Metric, ...] = (
         "signup response p95",
         "ms",
         1.0,
-        lambda d: _get(d, "signup", "overall", "latency_ms", "p95"),
+        lambda d: dig(d, "signup", "overall", "latency_ms", "p95"),
     ),
     Metric(
         "signup_error_rate",
         "signup error rate",
         "%",
         0.001,
-        lambda d: _get(d, "signup", "overall", "error_rate"),
+        lambda d: dig(d, "signup", "overall", "error_rate"),
     ),
     Metric("bystander_worst_p95_ms", "bystander p95, worst phase", "ms", 1.0, _bystander_worst),
-    Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, lambda d: _get(d, "e2e_ms", "p95")),
-    Metric("emails_lost", "emails lost", "", 0.0, lambda d: _get(d, "emails", "lost")),
+    Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, lambda d: dig(d, "e2e_ms", "p95")),
+    Metric("emails_lost", "emails lost", "", 0.0, lambda d: dig(d, "emails", "lost")),
     Metric(
         "cpu_per_1000_signups_s",
         "CPU per 1,000 signups",
@@ -195,7 +188,7 @@ def _notes(key: str, designs: dict[str, Any], summary: dict[str, Any]) -> dict[s
     for name, design in designs.items():
         if key == "bystander_worst_p95_ms":
             phase, worst = worst_bystander_phase(design)
-            healthy = _get(design, "bystander", "phases", reference or "", "latency_ms", "p95")
+            healthy = dig(design, "bystander", "phases", reference or "", "latency_ms", "p95")
             if phase and healthy and worst is not None and phase != reference:
                 notes[name] = f"in {phase}; {numbers.ms(healthy)} in {reference}"
             elif phase:
@@ -271,7 +264,7 @@ def scenario_sentences(summary: dict[str, Any]) -> list[str]:
     reference, others = _pair(summary)
     ref = designs[reference]
     if not others:
-        p95 = _get(ref, "signup", "overall", "latency_ms", "p95")
+        p95 = dig(ref, "signup", "overall", "latency_ms", "p95")
         return [f"Under {scenario}, only {reference} ran: signup p95 {numbers.ms(p95)}."]
     sentences = []
     for other in others:
@@ -289,20 +282,20 @@ def _sentences_for(
     data: dict[str, Any],
 ) -> list[str]:
     out = []
-    p95_o = _get(data, "signup", "overall", "latency_ms", "p95")
-    p95_r = _get(ref, "signup", "overall", "latency_ms", "p95")
+    p95_o = dig(data, "signup", "overall", "latency_ms", "p95")
+    p95_r = dig(ref, "signup", "overall", "latency_ms", "p95")
     out.append(
         f"Under {scenario}, {other} answered signups in {numbers.ms(p95_o)} at p95 against "
         f"{numbers.ms(p95_r)} for {reference} ({_relation(p95_o, p95_r, 1.0)})."
     )
-    e2e_o, e2e_r = _get(data, "e2e_ms", "p95"), _get(ref, "e2e_ms", "p95")
+    e2e_o, e2e_r = dig(data, "e2e_ms", "p95"), dig(ref, "e2e_ms", "p95")
     if e2e_o is not None or e2e_r is not None:
         out.append(
             f"Its welcome emails completed end to end in {numbers.ms(e2e_o)} at p95 against "
             f"{numbers.ms(e2e_r)} for {reference} ({_relation(e2e_o, e2e_r, 1.0)})."
         )
-    err_o = _get(data, "signup", "overall", "error_rate")
-    err_r = _get(ref, "signup", "overall", "error_rate")
+    err_o = dig(data, "signup", "overall", "error_rate")
+    err_r = dig(ref, "signup", "overall", "error_rate")
     if err_o or err_r:
         out.append(
             f"Signups that failed: {numbers.pct(err_r)} for {reference}, "
@@ -332,8 +325,8 @@ def _bystander_sentence(
     parts = []
     for name, design in ((reference, ref), (other, data)):
         phase, worst = worst_bystander_phase(design)
-        base = _get(design, "bystander", "phases", healthy, "latency_ms", "p95")
-        err = _get(design, "bystander", "phases", phase or "", "error_rate")
+        base = dig(design, "bystander", "phases", healthy, "latency_ms", "p95")
+        err = dig(design, "bystander", "phases", phase or "", "error_rate")
         if worst is None or base is None:
             continue
         errors = f", {numbers.pct(err)} of them failing" if err else ""
@@ -365,7 +358,7 @@ def _ledger_sentence(reference: str, ref: dict[str, Any], other: str, data: dict
         return f"{name} {text} of {owed:,}" if owed is not None else f"{name} {text}"
 
     sentence = f"Welcome emails: {describe(reference, ref)}; {describe(other, data)}."
-    failed = _get(ref, "consistency", "stored_but_failed")
+    failed = dig(ref, "consistency", "stored_but_failed")
     if failed:
         sentence += (
             f" {failed:,} of {reference}'s signups failed for the client although the user was "

@@ -156,13 +156,20 @@ def _full_text(summary: Mapping[str, Any], path: Any) -> str | None:
     return ".".join(full_path(path))
 
 
+#: components that are the test rig, not the design: their CPU is not the design's cost
+TEST_RIG = ("provider", "generator")
+
+
 def _cpu_per_signup(summary: Mapping[str, Any], design: str) -> str | None:
-    """``1000 * (cpu_s of every component) / ok signups``: CPU milliseconds per signup."""
+    """``1000 * (cpu_s of the design's own components) / ok signups``: CPU ms per signup
+    (the provider and the load generator are left out: they are the test rig)."""
     resources = summary["designs"][design].get("resources") or {}
     components = [
         name
         for name, figures in resources.items()
-        if isinstance(figures, Mapping) and isinstance(figures.get("cpu_s"), int | float)
+        if name not in TEST_RIG
+        and isinstance(figures, Mapping)
+        and isinstance(figures.get("cpu_s"), int | float)
     ]
     if not components:
         return None

@@ -60,7 +60,7 @@ def check_loopback_amqp_url(url: str, *, origin: str) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_pika() -> Iterator[None]:
+def quiet_pika() -> Iterator[None]:
     """Silence pika's ERROR logs while probing: a refused probe is an expected answer here."""
     logger = logging.getLogger("pika")
     previous = logger.level
@@ -86,7 +86,7 @@ def amqp_handshake_ok(url: str, timeout: float = 3.0) -> bool:
     params.blocked_connection_timeout = timeout
     params.connection_attempts = 1
     params.retry_delay = 0
-    with _quiet_pika():
+    with quiet_pika():
         try:
             connection = pika.BlockingConnection(params)
         except (pika.exceptions.AMQPError, OSError, ValueError):

@@ -5,15 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from offload.analysis.scenario_data import dig
 from offload.report.document import Block, Code, Details, Paragraph, Table
-
-
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def manifest_details(
@@ -28,7 +21,7 @@ def manifest_details(
             f"`{git.get('sha', '?')}`" + (" (uncommitted changes)" if git.get("dirty") else ""),
         ],
         ["quick run", "yes" if manifest.get("quick", (run_info or {}).get("quick")) else "no"],
-        ["broker", str(_get(manifest, "broker", "source") or "none")],
+        ["broker", str(dig(manifest, "broker", "source") or "none")],
     ]
     if run_info and run_info.get("command"):
         facts.append(["command", "`" + " ".join(str(a) for a in run_info["command"]) + "`"])
@@ -43,17 +36,17 @@ def manifest_details(
         keys: list[str] = []
         for entry in designs.values():
             keys += [k for k in (entry.get("config") or {}) if k not in keys]
-        rows = [[k, *[_text(_get(e, "config", k)) for e in designs.values()]] for k in keys]
+        rows = [[k, *[_text(dig(e, "config", k)) for e in designs.values()]] for k in keys]
         rows.append(["kind", *[str(e.get("kind", "")) for e in designs.values()]])
         rows.append(
             [
                 "server",
-                *[str(_get(e, "target", "metadata", "server") or "") for e in designs.values()],
+                *[str(dig(e, "target", "metadata", "server") or "") for e in designs.values()],
             ]
         )
         rows.append(["processes", *[_text(e.get("processes")) for e in designs.values()]])
         rows.append(
-            ["database", *[str(_get(e, "database", "kind") or "") for e in designs.values()]]
+            ["database", *[str(dig(e, "database", "kind") or "") for e in designs.values()]]
         )
         blocks.append(Table(["configuration", *designs], rows))
     if scenario_yaml:
@@ -92,7 +85,7 @@ def measured_on(manifest: dict[str, Any], run_info: dict[str, Any] | None = None
         parts.append(
             f"git {str(git['sha'])[:10]}" + (" + local changes" if git.get("dirty") else "")
         )
-    broker = _get(manifest, "broker", "source")
+    broker = dig(manifest, "broker", "source")
     if broker:
         parts.append(f"broker: {broker}")
     return "Measured on " + "; ".join(parts) + ". Full manifest at the end." if parts else ""

@@ -11,6 +11,7 @@ from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures
+from offload.analysis.scenario_data import dig
 from offload.analysis.timeseries import backlog_recovery, queue_series
 from offload.analysis.verdicts import Verdict, verdict_rows
 from offload.report.charts import CHARTS
@@ -25,14 +26,6 @@ from offload.report.document import (
 )
 
 DOCS = "docs/report.md in the offload repository"
-
-
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def banners(summary: dict[str, Any], problems: list[str], where: str = "") -> list[Block]:
@@ -92,11 +85,11 @@ def what_ran(analysis: ScenarioAnalysis) -> list[Block]:
         f"Open-loop load of {load.get('rate', 0):g} signups/s ({load.get('arrivals', '')} "
         f"arrivals) plus {load.get('bystander_rate', 0):g} bystander requests/s for "
         f"{load.get('duration', 0):g} s after a {load.get('warmup', 0):g} s warm-up; client "
-        f"timeout {_get(scenario, 'client', 'timeout')} s. Each design ran alone on the "
+        f"timeout {dig(scenario, 'client', 'timeout')} s. Each design ran alone on the "
         "machine, one after the other, on the same arrival schedule, configured as below."
     )
     if data.summary.get("quick") or data.manifest.get("quick"):
-        scale = _get(scenario, "quick", "time_scale")
+        scale = dig(scenario, "quick", "time_scale")
         text += (
             f" **Quick run** (--quick): these durations, and the phases below, are the "
             f"description's shortened ×{scale}."
@@ -178,7 +171,7 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
     for window in windows:
         for name, design in analysis.data.designs.items():
             block = design.summary.get(endpoint) or {}
-            stats = block.get("overall") if window == "overall" else _get(block, "phases", window)
+            stats = block.get("overall") if window == "overall" else dig(block, "phases", window)
             if not stats:
                 continue
             latency = stats.get("latency_ms") or {}
@@ -232,7 +225,7 @@ def ledger_table(analysis: ScenarioAnalysis) -> Table:
     rows = [
         [
             label,
-            *[numbers.count(_get(analysis.data.designs[d].summary, block, key)) for d in designs],
+            *[numbers.count(dig(analysis.data.designs[d].summary, block, key)) for d in designs],
         ]
         for block, key, label in LEDGER_ROWS
     ]

@@ -1,0 +1,116 @@
+"""The gate on real runs: an unchanged rerun passes, a real slowdown of the async design fails
+with the metric named. The "code change" is a copy of the async target whose API sleeps 30 ms
+in every signup, dropped in under the same name and path as the unchanged copy, so the
+baseline's identity (scenario, targets, config, versions) matches and only the code differs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_bench
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCENARIO = """
+name: gate-probe
+targets: ["./async"]
+load: {rate: 20/s, arrivals: constant, duration: 5s, warmup: 1s}
+provider: {latency: 20ms}
+designs: {server_processes: 2, workers: 1}
+expect:
+  - async.emails.lost == 0
+"""
+
+SLOW_APP = '''
+"""The async design, with 30 ms added to every signup: a regression for the gate to catch."""
+
+import asyncio
+
+from targets.async_api.app import create_app as create_async_app
+
+
+def create_app():
+    app = create_async_app()
+
+    @app.middleware("http")
+    async def slow_signups(request, call_next):
+        if request.method == "POST" and request.url.path == "/users":
+            await asyncio.sleep(0.030)
+        return await call_next(request)
+
+    return app
+'''
+
+
+def experiment(root: Path, *, slowed: bool) -> Path:
+    """A scenario and an `./async` target beside it: the reference design, or the slowed one."""
+    root.mkdir(parents=True)
+    (root / "scenario.yaml").write_text(SCENARIO)
+    target = root / "async"
+    target.mkdir()
+    manifest = (REPO / "targets" / "async_api" / "target.toml").read_text()
+    if slowed:
+        (target / "slow_app.py").write_text(SLOW_APP)
+        manifest = manifest.replace(
+            '"targets.async_api.app:create_app",',
+            '"slow_app:create_app", "--app-dir", "{target_dir}",',
+        )
+        assert "slow_app" in manifest
+    (target / "target.toml").write_text(manifest)
+    return root / "scenario.yaml"
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "offload.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def bench(scenario: Path, reports: Path) -> Path:
+    result = run_bench(scenario, reports, "--repeat", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return (reports / "latest").resolve()
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("gate-probe")
+    run_dir = bench(experiment(base / "baseline", slowed=False), base / "reports-baseline")
+    file = base / "baseline.json"
+    result = run("baseline", "save", str(run_dir), "--to", str(file))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return file
+
+
+def test_an_unchanged_rerun_passes_the_gate(baseline, tmp_path):
+    run_dir = bench(experiment(tmp_path / "again", slowed=False), tmp_path / "reports")
+
+    result = run("gate", str(run_dir), "--baseline", str(baseline))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in (run_dir / "gate" / "gate.md").read_text()
+
+
+def test_a_real_slowdown_fails_the_gate_naming_the_metric(baseline, tmp_path):
+    run_dir = bench(experiment(tmp_path / "slowed", slowed=True), tmp_path / "reports")
+
+    result = run("gate", str(run_dir), "--baseline", str(baseline))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    junit = (run_dir / "gate" / "junit.xml").read_text()
+    assert "designs.async.signup.overall.latency_ms.p50" in junit
+    failed = [
+        line
+        for line in (run_dir / "gate" / "gate.md").read_text().splitlines()
+        if "FAIL" in line and "latency_ms" in line
+    ]
+    assert failed, "the gate.md names no failing latency metric"
