@@ -105,7 +105,8 @@ def open_access(
             if grant is None:  # the manifest asks nothing special: the admin's access
                 continue
             user = f"{vhost}-{role}"
-            password = secrets.token_urlsafe(16)
+            # hex, never a leading "-" that rabbitmqctl would read as an option
+            password = secrets.token_hex(16)
             control.add_user(user, password)
             access.users[role] = user
             control.set_permissions(

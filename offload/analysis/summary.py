@@ -88,7 +88,7 @@ def email_ledger(users: pd.DataFrame, provider: pd.DataFrame, jobs: pd.DataFrame
         "duplicates": len(more & owed_ids),
         "dead_lettered": len(dead),
         "pending": len(pending),
-        "orphaned": int(delivered["user_id"].astype(str).map(lambda u: u not in owed_ids).sum()),
+        "orphaned": int((~delivered["user_id"].astype(str).isin(owed_ids)).sum()),
         "duplicate_attempts": int((provider["outcome"] == "duplicate").sum()),
     }
 

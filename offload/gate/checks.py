@@ -290,7 +290,8 @@ def noise_warnings(
         middle = sorted(values)[len(values) // 2]
         spread = (max(values) - min(values)) / abs(middle) if middle else 0.0
         tolerance = entry.tolerance * tolerance_scale
-        if spread > tolerance:
+        # a spread inside the absolute floor (min_delta) cannot trip the check
+        if spread > tolerance and max(values) - min(values) > entry.min_delta:
             warnings.append(
                 f"scenario {scenario.name}: {entry.metric} varies by {spread:.0%} between the "
                 f"baseline's runs, more than its tolerance ({tolerance:.0%}): the comparison may "

@@ -82,7 +82,7 @@ def metric_value(expression: Expression, summary: Mapping[str, Any]) -> float | 
 _DEFAULTS: tuple[tuple[str, Direction, Kind, float, Statistic, float], ...] = (
     ("signup.p50", "lower", "relative", 0.20, "median", 2.0),
     ("signup.p95", "lower", "relative", 0.30, "median", 2.0),
-    ("signup.p99", "lower", "relative", 0.35, "median", 2.0),
+    ("signup.p99", "lower", "relative", 0.50, "median", 2.0),
     ("bystander.p95", "lower", "relative", 0.30, "median", 2.0),
     ("signup.error_rate", "lower", "absolute", 0.02, "median", 0.0),
     ("signup.goodput", "higher", "relative", 0.10, "median", 0.0),
@@ -92,7 +92,7 @@ _DEFAULTS: tuple[tuple[str, Direction, Kind, float, Statistic, float], ...] = (
     ("queue.drain_seconds", "lower", "relative", 0.35, "median", 1.0),
 )
 #: tolerance of the CPU cost per signup and of ratios between designs
-CPU_TOLERANCE = 0.30
+CPU_TOLERANCE = 0.50
 RATIO_TOLERANCE = 0.35
 
 

@@ -1,0 +1,47 @@
+"""Scenario files: a load profile, a fault timeline and expectations, validated by pydantic.
+
+A scenario is the unit users write and share, so a malformed one must fail with one message
+that names the file, the field and what was expected — never a traceback. The schema is
+documented for users in ``scenarios/README.md``; keep the two in step. One module per part:
+``load``, ``provider``, ``events`` (the fault timeline), ``designs``, ``model`` (the scenario
+and its phases) and ``files`` (reading, errors, the shipped set).
+"""
+
+from offload.scenario.base import RESERVED_PHASES
+from offload.scenario.designs import DesignOverrides, Designs, TargetSpec, Variant
+from offload.scenario.events import BrokerAction, FaultEvent, WorkerFault
+from offload.scenario.files import (
+    SCENARIOS_DIR,
+    describe_validation_error,
+    load_scenario,
+    scenario_path,
+    shipped_scenarios,
+)
+from offload.scenario.load import Client, Load, LoadStep
+from offload.scenario.model import Drain, Phase, Quick, Scenario
+from offload.scenario.provider import ProviderChange, ProviderProfile
+
+__all__ = [
+    "RESERVED_PHASES",
+    "SCENARIOS_DIR",
+    "BrokerAction",
+    "Client",
+    "DesignOverrides",
+    "Designs",
+    "Drain",
+    "FaultEvent",
+    "Load",
+    "LoadStep",
+    "Phase",
+    "ProviderChange",
+    "ProviderProfile",
+    "Quick",
+    "Scenario",
+    "TargetSpec",
+    "Variant",
+    "WorkerFault",
+    "describe_validation_error",
+    "load_scenario",
+    "scenario_path",
+    "shipped_scenarios",
+]

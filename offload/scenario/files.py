@@ -1,0 +1,105 @@
+"""Scenario files: read one, refuse a malformed one with one clear message, find the shipped
+ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    ValidationError,
+)
+
+from offload.errors import ScenarioError
+from offload.scenario.model import Scenario
+
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate one scenario file; every problem becomes one :class:`ScenarioError`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from exc
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{path}: expected a mapping of scenario fields (name, load, faults, ...), "
+            f"got {type(data).__name__}"
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(describe_validation_error(path, exc)) from exc
+
+
+def describe_validation_error(path: Path, exc: ValidationError) -> str:
+    """``file: field 'a.b[2].c': what was expected`` — one line per problem."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        where = _field_path(error["loc"])
+        lines.append(f"{path}: field '{where}': {_expected(error)}")
+    return "\n".join(lines)
+
+
+def _field_path(loc: Iterable[Any]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in (
+            "ProviderChange",
+            "function-before[_expand(), union[ProviderChange,literal['healthy']]]",
+        ) or (
+            isinstance(part, str) and (part.startswith("literal[") or part.startswith("function-"))
+        ):
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _expected(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling; see scenarios/README.md for the schema)"
+    if kind == "missing":
+        return "field required"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and kind not in ("value_error",):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def scenario_path(name_or_path: str) -> Path:
+    """A shipped scenario by name (``slow-downstream``) or any YAML file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    shipped = SCENARIOS_DIR / f"{name_or_path}.yaml"
+    if shipped.exists():
+        return shipped
+    known = ", ".join(sorted(p.stem for p in SCENARIOS_DIR.glob("*.yaml")))
+    raise ScenarioError(
+        f"no scenario named {name_or_path!r} (shipped: {known}; or give a file path)"
+    )
+
+
+def shipped_scenarios(tag: str | None = None) -> list[Path]:
+    """Shipped scenario files, optionally only those tagged ``tag`` (e.g. default, gate)."""
+    paths = sorted(SCENARIOS_DIR.glob("*.yaml"))
+    if tag is None:
+        return paths
+    return [p for p in paths if tag in load_scenario(p).tags]

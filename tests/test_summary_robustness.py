@@ -1,0 +1,41 @@
+"""A design that never got going (its target failed to start, the run was cut short) still
+gets a summary: every figure present, zero or empty, and the run marked invalid — so reports
+and the gate can say what happened instead of crashing."""
+
+from __future__ import annotations
+
+import json
+
+from offload.analysis.summary import summarise_scenario
+
+
+def test_a_design_with_no_records_is_summarised_as_empty_and_invalid(tmp_path):
+    scenario_dir = tmp_path / "broken"
+    design_dir = scenario_dir / "async"
+    design_dir.mkdir(parents=True)
+    (design_dir / "provider-log.jsonl").write_text("")
+    manifest = {
+        "scenario": {"name": "broken", "load": {"duration": 10, "mode": "open"}},
+        "phases": [{"name": "healthy", "start_s": 0, "end_s": 10, "provider": "healthy"}],
+        "designs": {"async": {"kind": "async", "load_end_epoch": None}},
+        "invalid_reasons": ["async: the target did not start"],
+    }
+    (scenario_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    summary = summarise_scenario(scenario_dir)
+
+    assert summary["valid"] is False
+    figures = summary["designs"]["async"]
+    assert figures["signup"]["overall"]["count"] == 0
+    assert figures["signup"]["overall"]["latency_ms"]["p95"] is None
+    assert figures["emails"] == {
+        "owed": 0,
+        "delivered": 0,
+        "lost": 0,
+        "duplicates": 0,
+        "dead_lettered": 0,
+        "pending": 0,
+        "orphaned": 0,
+        "duplicate_attempts": 0,
+    }
+    json.dumps(summary, allow_nan=False)  # still valid JSON
