@@ -1,7 +1,7 @@
 """Once a second, record what every component costs and how deep every queue is.
 
-Runs in a thread beside the load. CPU is cumulative seconds (the process tree's user + system
-time, including children already reaped) so analysis can take differences over any window;
+Runs in a thread beside the load. CPU is cumulative seconds used since sampling began (user +
+system, accumulated per process of the tree) so analysis can take differences over any window;
 RSS is summed over the tree. Queue depths come from passive declares, which are exact (the
 management API lags by seconds); the backlog is the number of unfinished jobs in the design's
 own table. A broker that is down (a broker fault) leaves gaps, not errors.
@@ -60,6 +60,10 @@ class Sampler:
         self._queue_rows.writerow(["t", "queue", "role", "depth"])
         self._connection = None
         self._cache: dict[int, psutil.Process] = {}
+        #: component → (pid, start time) → CPU seconds at the last sample
+        self._cpu_seen: dict[str, dict[tuple[int, float], float]] = {}
+        #: component → CPU seconds used since sampling began
+        self._cpu_used: dict[str, float] = {}
 
     def start(self) -> Sampler:
         self._thread.start()
@@ -91,7 +95,7 @@ class Sampler:
     def sample_once(self) -> None:
         now = round(time.time(), 3)
         for watched in self.processes:
-            count, cpu, rss = self._tree_usage(watched.pids())
+            count, cpu, rss = self._tree_usage(watched.component, watched.pids())
             cpu_cell = round(cpu, 3) if count else ""
             rss_cell = rss if count else ""
             self._samples.writerow(
@@ -105,8 +109,18 @@ class Sampler:
                 self._queue_rows.writerow([now, "(unfinished jobs)", "backlog", self.backlog()])
         self._queues_file.flush()
 
-    def _tree_usage(self, roots: list[int]) -> tuple[int, float, int]:
-        count, cpu, rss = 0, 0.0, 0
+    def _tree_usage(self, component: str, roots: list[int]) -> tuple[int, float, int]:
+        """Processes, CPU seconds used since sampling began, and RSS of a component's trees.
+
+        CPU is accumulated per process: a process seen at the first sample counts from then
+        (a shared broker's lifetime CPU is not this run's), one that appears later counts
+        from its start, and one that exits takes nothing away. So the series never drops when
+        helper processes come and go (a broker's short-lived children, gunicorn's workers).
+        """
+        count, rss = 0, 0
+        seen = self._cpu_seen.setdefault(component, {})
+        first_sample = component not in self._cpu_used
+        used = self._cpu_used.setdefault(component, 0.0)
         for pid in roots:
             root = self._process(pid)
             if root is None:
@@ -119,14 +133,19 @@ class Sampler:
                 try:
                     with proc.oneshot():
                         times = proc.cpu_times()
-                        cpu += times.user + times.system
-                        if proc is root:  # children already reaped count on the root
-                            cpu += times.children_user + times.children_system
+                        total = times.user + times.system
+                        key = (proc.pid, proc.create_time())
                         rss += proc.memory_info().rss
-                    count += 1
                 except psutil.Error:
                     continue
-        return count, cpu, rss
+                count += 1
+                previous = seen.get(key)
+                if previous is None:
+                    previous = total if first_sample else 0.0
+                used += max(0.0, total - previous)
+                seen[key] = total
+        self._cpu_used[component] = used
+        return count, used, rss
 
     def _process(self, pid: int) -> psutil.Process | None:
         proc = self._cache.get(pid)
