@@ -70,7 +70,7 @@ def test_broker_fault_scenarios_refuse_a_broker_offload_does_not_own(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_workers_killed_holding_jobs_lose_and_duplicate_nothing(tmp_path):
+def test_workers_killed_holding_jobs_and_a_resized_pool_lose_and_duplicate_nothing(tmp_path):
     result = bench("e2e-worker-crash.yaml", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = summary_of(tmp_path, "e2e-worker-crash")
@@ -86,9 +86,12 @@ def test_workers_killed_holding_jobs_lose_and_duplicate_nothing(tmp_path):
         .read_text()
         .splitlines()
     ]
-    assert [f["kind"] for f in faults] == ["workers", "workers"]
+    assert [f["kind"] for f in faults] == ["workers", "workers", "workers"]
     assert len(faults[0]["result"]["killed"]) == 2
     assert len(faults[1]["result"]["restarted"]) == 2
+    assert faults[2]["result"]["started"] == ["async-worker-3"]  # scaled from 2 to 3
+    samples = (tmp_path / "latest" / "e2e-worker-crash" / "async" / "samples.csv").read_text()
+    assert "async-worker-3,worker,1," in samples  # the new worker is sampled too
     jobs = (tmp_path / "latest" / "e2e-worker-crash" / "async" / "job_events.csv").read_text()
     dead = [line for line in jobs.splitlines() if ",dead_lettered," in line]
     assert dead and all(",1," in line for line in dead)  # attempt 1: no retries for poison
