@@ -99,6 +99,9 @@ class ClosedLoopSignupUser(FastHttpUser):
     with ``scheduled`` = send time (see ``loadtests.closedloop``).
     """
 
+    #: set once a user has asked the runner to quit (the others just stop)
+    _quitting = False
+
     def __init__(self, environment) -> None:
         options = environment.parsed_options
         plan = _closed_loop_plan(options)
@@ -124,7 +127,10 @@ class ClosedLoopSignupUser(FastHttpUser):
     def one_request(self) -> None:
         if self.recorder.over():
             self.recorder.finish()
-            self.environment.runner.quit()
+            if not ClosedLoopSignupUser._quitting:
+                # quit from a greenlet of its own: quitting kills the users, this one included
+                ClosedLoopSignupUser._quitting = True
+                gevent.spawn_later(2.0, self.environment.runner.quit)  # Locust's CSV completes
             raise StopUser
         stream = SIGNUP if random.random() < self._signup_share else BYSTANDER
         request = self.traffic.signup() if stream == SIGNUP else self.traffic.bystander()

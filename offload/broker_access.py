@@ -14,10 +14,10 @@ run's manifest says that least privilege was not applied.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -56,11 +56,12 @@ class BrokerAccess:
         broker, self._broker = self._broker, None
         if broker is None or broker.control is None or self.vhost is None:
             return
-        for user in self.users.values():
-            with contextlib.suppress(Exception):
-                broker.control.delete_user(user)
-        with contextlib.suppress(Exception):
-            broker.control.delete_vhost(self.vhost)
+        control, vhost = broker.control, self.vhost
+        _in_parallel(
+            [lambda u=user: control.delete_user(u) for user in self.users.values()]
+            + [lambda: control.delete_vhost(vhost)],
+            tolerate=True,
+        )
 
 
 def with_credentials(
@@ -95,33 +96,38 @@ def open_access(
     access = BrokerAccess(
         admin_url=with_credentials(broker.url, vhost=vhost), vhost=vhost, _broker=broker
     )
+    permissions = manifest.broker.permissions if manifest.broker else {}
+    roles = [r for r in sorted({p.role for p in manifest.process}) if r in permissions]
+    for role in roles:  # the manifest asks nothing special for other roles: the admin's access
+        access.users[role] = f"{vhost}-{role}"
+    # hex, never a leading "-" that rabbitmqctl would read as an option
+    passwords = {role: secrets.token_hex(16) for role in roles}
     try:
+        # each rabbitmqctl call costs ~0.35 s: independent ones run side by side
         control.add_vhost(vhost)
-        control.set_permissions(vhost, admin_user, ".*", ".*", ".*")
-        permissions = manifest.broker.permissions if manifest.broker else {}
-        roles = sorted({p.role for p in manifest.process})
-        for role in roles:
-            grant = permissions.get(role)
-            if grant is None:  # the manifest asks nothing special: the admin's access
-                continue
-            user = f"{vhost}-{role}"
-            # hex, never a leading "-" that rabbitmqctl would read as an option
-            password = secrets.token_hex(16)
-            control.add_user(user, password)
-            access.users[role] = user
-            control.set_permissions(
-                vhost,
-                user,
-                render(grant.configure, values),
-                render(grant.write, values),
-                render(grant.read, values),
-            )
-            access.role_urls[role] = with_credentials(
-                broker.url, user=user, password=password, vhost=vhost
-            )
+        _in_parallel(
+            [lambda: control.set_permissions(vhost, admin_user, ".*", ".*", ".*")]
+            + [lambda r=r: control.add_user(access.users[r], passwords[r]) for r in roles]
+        )
+        _in_parallel(
+            [
+                lambda r=r: control.set_permissions(
+                    vhost,
+                    access.users[r],
+                    render(permissions[r].configure, values),
+                    render(permissions[r].write, values),
+                    render(permissions[r].read, values),
+                )
+                for r in roles
+            ]
+        )
     except Exception:
         access.close()
         raise
+    for role in roles:
+        access.role_urls[role] = with_credentials(
+            broker.url, user=access.users[role], password=passwords[role], vhost=vhost
+        )
     access.least_privilege = bool(access.users)
     access.note = (
         f"vhost {vhost}; users per role: {', '.join(f'{r}={u}' for r, u in access.users.items())}"
@@ -129,3 +135,12 @@ def open_access(
         else f"vhost {vhost}; the manifest grants no per-role permissions"
     )
     return access
+
+
+def _in_parallel(calls: list[Callable[[], object]], *, tolerate: bool = False) -> None:
+    """Run independent broker-admin calls at once; the first error is raised after all end."""
+    with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors and not tolerate:
+        raise errors[0]
