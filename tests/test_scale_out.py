@@ -54,3 +54,10 @@ def test_drain_time_falls_as_queue_workers_are_added(tmp_path):
     assert four["e2e_ms"]["p95"] < one["e2e_ms"]["p95"]
     assert one["emails"]["lost"] == four["emails"]["lost"] == 0
     assert one["queue"]["max_backlog"] > four["queue"]["max_backlog"]
+    # the report plots drain time and e2e p95 against worker count, beside the capacity model
+    from offload.report import render_run
+
+    render_run((tmp_path / "latest").resolve())
+    chart = tmp_path / "latest" / "e2e-scaling" / "charts" / "scaling.png"
+    assert chart.stat().st_size > 10_000
+    assert "Worker scaling" in (tmp_path / "latest" / "e2e-scaling" / "report.md").read_text()

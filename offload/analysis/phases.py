@@ -24,12 +24,9 @@ def scenario_model(scenario: dict[str, Any]) -> Scenario | None:
 
 
 def provider_profile_at(scenario: Scenario, t: float) -> ProviderProfile:
-    """The provider's profile in force at ``t`` seconds (the last fault at or before ``t``)."""
-    profile = scenario.provider
-    for fault in scenario.faults:
-        if fault.at <= t + 1e-9:
-            profile = fault.profile(scenario.provider)
-    return profile
+    """The provider's profile in force at ``t`` seconds (the last provider change at or
+    before ``t``; broker and worker faults leave the provider as it was)."""
+    return scenario.provider_at(t + 1e-9)
 
 
 def signup_rate_at(scenario: Scenario, t: float) -> float:

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from offload.analysis.comparison import ScenarioAnalysis
-from offload.report import charts_static, charts_time, style
+from offload.report import charts_scaling, charts_static, charts_time, style
 
 log = logging.getLogger("offload.report")
 
@@ -27,6 +27,8 @@ class Chart:
     title: str
     how_to_read: str
     draw: Callable[[ScenarioAnalysis, dict[str, str]], Figure]
+    #: whether the chart means anything for this scenario (most always do)
+    applies: Callable[[ScenarioAnalysis], bool] = lambda _analysis: True
 
 
 def _time(function: Callable[[charts_time.TimeContext], Figure]):
@@ -108,6 +110,17 @@ CHARTS: tuple[Chart, ...] = (
         "of each design's own components (the broker counts for async).",
         charts_static.cost,
     ),
+    Chart(
+        "scaling",
+        "Worker scaling: drain time and end-to-end p95",
+        "Only for scenarios that run the queue-backed design with several worker counts. "
+        "Left: seconds from the end of the load until the last job finished, measured (dots) "
+        "and predicted by the capacity model (squares): the backlog the load left divided by "
+        "workers × prefetch ÷ provider latency. Right: email end-to-end p95. Past the point "
+        "where the workers keep up with arrivals, more workers buy nothing.",
+        charts_scaling.worker_scaling,
+        charts_scaling.applies,
+    ),
 )
 
 OVERVIEW = Chart(
@@ -132,6 +145,8 @@ def draw_charts(
     files: dict[str, list[Path]] = {}
     problems: list[str] = []
     for chart in CHARTS:
+        if not chart.applies(analysis):
+            continue
         with plt.rc_context(style.RC):
             try:
                 fig = chart.draw(analysis, colours)

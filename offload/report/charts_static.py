@@ -16,6 +16,7 @@ from offload.analysis import numbers
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures, is_rig
 from offload.analysis.percentiles import SPECTRUM
+from offload.analysis.scenario_data import dig
 from offload.report import style
 
 NINES_TICKS = (50, 90, 99, 99.9, 99.99)
@@ -273,7 +274,7 @@ def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> F
     ):
         top_value = 0.0
         for j, name in enumerate(names):
-            values = [_dig(a.data.summary, "designs", name, *key) for a in analyses]
+            values = [dig(a.data.summary, "designs", name, *key) for a in analyses]
             positions = x + (j - (len(names) - 1) / 2) * width
             heights = [v if v else np.nan for v in values]
             ax.bar(positions, heights, width * 0.95, color=colours[name], label=name)
@@ -291,10 +292,7 @@ def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> F
                     top_value = max(top_value, value)
         if top_value:
             low = min(
-                v
-                for a in analyses
-                for n in names
-                if (v := _dig(a.data.summary, "designs", n, *key))
+                v for a in analyses for n in names if (v := dig(a.data.summary, "designs", n, *key))
             )
             style.log_ms_axis(ax)
             ax.set_ylim(10 ** math.floor(math.log10(low)), top_value * 4)
@@ -304,14 +302,6 @@ def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> F
         style.legend_outside(ax)
     fig.suptitle("Every scenario at a glance: how long the client waits vs when the email is done")
     return fig
-
-
-def _dig(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 __all__ = ["completion_cdf", "cost", "delivery_ledger", "latency_spectrum", "run_overview"]
