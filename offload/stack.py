@@ -107,6 +107,14 @@ class RunningTarget:
     def all_processes(self) -> list[Supervised]:
         return [p for group in self.processes.values() for p in group]
 
+    def stop(self, *, delete_queues: bool = True) -> None:
+        """Stop every process of the target and (by default) remove its queues."""
+        for process in self.all_processes():
+            process.stop()
+        if delete_queues and self.manifest.uses_broker:
+            with contextlib.suppress(Exception):
+                self.run_hook("delete")
+
     def run_hook(self, hook: str, timeout: float = 30) -> str:
         """Run one of the manifest's broker hooks (declare, queues, delete); returns stdout."""
         argv = getattr(self.manifest.broker, hook, None) if self.manifest.broker else None
@@ -221,10 +229,7 @@ def start_target(
             wait_healthy(target, ready_timeout)
         except BaseException:
             # the caller never gets the target: stop what started and remove the queues here
-            for process in target.all_processes():
-                process.stop()
-            with contextlib.suppress(Exception):
-                target.run_hook("delete")
+            target.stop()
             raise
         return target
     _start_processes(target, supervisor, work_dir, config, values, role_urls)

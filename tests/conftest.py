@@ -122,9 +122,24 @@ def async_target(
         "async", supervisor=supervisor, work_dir=stack_dir, provider=module_provider, broker=broker
     )
     yield target
-    for process in target.all_processes():
-        process.stop()
-    target.run_hook("delete")
+    target.stop()
+
+
+@pytest.fixture
+def lone_worker_target(
+    supervisor: Supervisor, stack_dir: Path, module_provider: RunningProvider, broker: Broker
+) -> Iterator[RunningTarget]:
+    """A private async design with exactly one worker, for tests that stop or kill parts of it."""
+    target = launch(
+        "async",
+        supervisor=supervisor,
+        work_dir=stack_dir,
+        provider=module_provider,
+        broker=broker,
+        config=TEST_CONFIG.model_copy(update={"workers": 1, "provider_timeout_s": 5.0}),
+    )
+    yield target
+    target.stop()
 
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios"

@@ -7,12 +7,11 @@ import uuid
 
 import httpx
 import pika
-import pytest
 
 from offload.ports import free_port
 from offload.provisioning.broker import Broker
 from offload.stack import RunningTarget
-from tests.conftest import TEST_CONFIG, launch, provider_records, wait_until
+from tests.conftest import TEST_CONFIG, provider_records, wait_until
 
 
 def signup(url: str, email: str | None = None, **headers: str) -> httpx.Response:
@@ -111,8 +110,7 @@ def test_broker_unreachable_answers_503_within_the_publish_bound(
         assert elapsed < TEST_CONFIG.publish_timeout_s + 0.5
         assert httpx.get(f"{target.url}/healthz").json()["broker"] == "disconnected"
     finally:
-        for process in target.all_processes():
-            process.stop()
+        target.stop(delete_queues=False)
 
 
 def _launch_without_topology(supervisor, stack_dir, provider, broker) -> RunningTarget:
@@ -135,23 +133,6 @@ def _launch_without_topology(supervisor, stack_dir, provider, broker) -> Running
 
 def test_unknown_job_is_404(async_target):
     assert httpx.get(f"{async_target.url}/jobs/{uuid.uuid4().hex}").status_code == 404
-
-
-@pytest.fixture
-def lone_worker_target(supervisor, stack_dir, module_provider, broker):
-    """An async design with exactly one worker, to kill it at a chosen moment."""
-    target = launch(
-        "async",
-        supervisor=supervisor,
-        work_dir=stack_dir,
-        provider=module_provider,
-        broker=broker,
-        config=TEST_CONFIG.model_copy(update={"workers": 1, "provider_timeout_s": 5.0}),
-    )
-    yield target
-    for process in target.all_processes():
-        process.stop()
-    target.run_hook("delete")
 
 
 def test_worker_killed_before_its_ack_redelivers_and_still_one_email(

@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -25,26 +24,15 @@ from offload.ports import port_open
 from offload.stack import RunningTarget
 from offload.supervisor import Supervised
 from targets.common.store import jobs, make_engine
-from tests.conftest import TEST_CONFIG, launch, provider_records, wait_until
+from tests.conftest import provider_records, wait_until
 
 PROVIDER_LATENCY_S = 1.5
 
 
 @pytest.fixture
-def target(supervisor, stack_dir, module_provider, broker) -> Iterator[RunningTarget]:
+def target(lone_worker_target: RunningTarget) -> RunningTarget:
     """A private async design (one worker), since every test here stops some of it."""
-    running = launch(
-        "async",
-        supervisor=supervisor,
-        work_dir=stack_dir,
-        provider=module_provider,
-        broker=broker,
-        config=TEST_CONFIG.model_copy(update={"workers": 1, "provider_timeout_s": 5.0}),
-    )
-    yield running
-    for process in running.all_processes():
-        process.stop()
-    running.run_hook("delete")
+    return lone_worker_target
 
 
 def signup(target: RunningTarget) -> str:

@@ -62,7 +62,5 @@ def test_signup_is_stored_in_the_runs_own_postgres_schema(
         wait_until(stored, 5)
         engine.dispose()
     finally:
-        for process in target.all_processes():
-            process.stop()
-        target.run_hook("delete")
+        target.stop()
         database.drop()
