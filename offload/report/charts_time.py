@@ -104,15 +104,7 @@ def latency_over_time(ctx: TimeContext) -> Figure:
         style.no_data(ax, "no measured signups")
         return fig
     style.log_ms_axis(ax)
-    timeout = ctx.client_timeout_s
-    if timeout:
-        ax.axhline(
-            timeout * 1000,
-            color=style.MARKER_LINE,
-            ls=":",
-            lw=1,
-            label=f"client timeout ({style.ms_label(timeout * 1000)})",
-        )
+    _client_timeout_line(ax, ctx)
     ax.set_xlim(0, ctx.duration)
     ax.set_ylabel("response latency (log scale)")
     ax.set_xlabel(TIME_LABEL + ", by scheduled time")
@@ -230,15 +222,7 @@ def bystanders(ctx: TimeContext) -> Figure:
             )
     if top.lines:
         style.log_ms_axis(top)
-        timeout = ctx.client_timeout_s
-        if timeout:
-            top.axhline(
-                timeout * 1000,
-                color=style.MARKER_LINE,
-                ls=":",
-                lw=1,
-                label=f"client timeout ({style.ms_label(timeout * 1000)})",
-            )
+        _client_timeout_line(top, ctx)
     else:
         style.no_data(top, "no bystander requests in this scenario")
     if not bottom.lines:
@@ -407,3 +391,16 @@ __all__ = [
     "queue_internals",
     "throughput_and_errors",
 ]
+
+
+def _client_timeout_line(ax: Axes, ctx: TimeContext) -> None:
+    """A dotted line at the client timeout: the ceiling every latency chart can hit."""
+    timeout = ctx.client_timeout_s
+    if timeout:
+        ax.axhline(
+            timeout * 1000,
+            color=style.MARKER_LINE,
+            ls=":",
+            lw=1,
+            label=f"client timeout ({style.ms_label(timeout * 1000)})",
+        )
