@@ -384,15 +384,6 @@ def _recovery_note(ctx: TimeContext, name: str, queue: pd.DataFrame) -> str:
     )
 
 
-__all__ = [
-    "TimeContext",
-    "bystanders",
-    "latency_over_time",
-    "queue_internals",
-    "throughput_and_errors",
-]
-
-
 def _client_timeout_line(ax: Axes, ctx: TimeContext) -> None:
     """A dotted line at the client timeout: the ceiling every latency chart can hit."""
     timeout = ctx.client_timeout_s
@@ -404,3 +395,12 @@ def _client_timeout_line(ax: Axes, ctx: TimeContext) -> None:
             lw=1,
             label=f"client timeout ({style.ms_label(timeout * 1000)})",
         )
+
+
+__all__ = [
+    "TimeContext",
+    "bystanders",
+    "latency_over_time",
+    "queue_internals",
+    "throughput_and_errors",
+]
