@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-#: component names of the test rig (see ``summary.json`` designs.<d>.resources)
+#: components that are the test rig (provider, load generator), not the design under test:
+#: their CPU is never the design's cost (reports and the gate alike)
 RIG = ("provider", "generator")
 
 

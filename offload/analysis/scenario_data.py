@@ -20,9 +20,6 @@ from offload.analysis import records
 from offload.analysis.summary import summarise_scenario
 from offload.run_dir import read_json
 
-#: component names that belong to the test rig, not to the design under test
-RIG_COMPONENTS = ("provider", "generator")
-
 
 @dataclass
 class DesignData:
@@ -44,11 +41,6 @@ class DesignData:
     @property
     def t0(self) -> float:
         return float(self.entry.get("t0_epoch") or 0.0)
-
-    @property
-    def load_end_s(self) -> float | None:
-        end = self.entry.get("load_end_epoch")
-        return None if end is None else float(end) - self.t0
 
     @property
     def drain_end_s(self) -> float | None:
@@ -148,10 +140,6 @@ class ScenarioData:
     @property
     def valid(self) -> bool:
         return bool(self.summary.get("valid", True))
-
-    @property
-    def design_names(self) -> list[str]:
-        return list(self.designs)
 
 
 def design_order(names_and_kinds: list[tuple[str, str]]) -> list[str]:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from offload.analysis.cost import is_rig
 from offload.gate.expressions import EvaluationError, Expression, ExpressionError, parse_metric
 from offload.gate.paths import MissingValue, UnknownPath, full_path, lookup
 
@@ -156,10 +157,6 @@ def _full_text(summary: Mapping[str, Any], path: Any) -> str | None:
     return ".".join(full_path(path))
 
 
-#: components that are the test rig, not the design: their CPU is not the design's cost
-TEST_RIG = ("provider", "generator")
-
-
 def _cpu_per_signup(summary: Mapping[str, Any], design: str) -> str | None:
     """``1000 * (cpu_s of the design's own components) / ok signups``: CPU ms per signup
     (the provider and the load generator are left out: they are the test rig)."""
@@ -167,7 +164,7 @@ def _cpu_per_signup(summary: Mapping[str, Any], design: str) -> str | None:
     components = [
         name
         for name, figures in resources.items()
-        if name not in TEST_RIG
+        if not is_rig(name)
         and isinstance(figures, Mapping)
         and isinstance(figures.get("cpu_s"), int | float)
     ]
