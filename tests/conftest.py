@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from offload.design_config import DesignConfig
-from offload.manifest import resolve_target
 from offload.provisioning.broker import Broker, provision_broker
 from offload.provisioning.database import provision_database
-from offload.stack import RunningProvider, RunningTarget, start_provider, start_target
-from offload.supervisor import Supervisor
+from offload.run.stack import RunningProvider, RunningTarget, start_provider, start_target
+from offload.run.supervisor import Supervisor
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import resolve_target
 from targets.downstream.log import read_log
 
 #: fast retries so that retry and dead-letter tests take seconds

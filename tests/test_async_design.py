@@ -10,7 +10,7 @@ import pika
 
 from offload.ports import free_port
 from offload.provisioning.broker import Broker
-from offload.stack import RunningTarget
+from offload.run.stack import RunningTarget
 from tests.conftest import TEST_CONFIG, provider_records, wait_until
 
 
@@ -115,9 +115,9 @@ def test_broker_unreachable_answers_503_within_the_publish_bound(
 
 def _launch_without_topology(supervisor, stack_dir, provider, broker) -> RunningTarget:
     """The async design against a broker that is not there (its manifest hooks would fail)."""
-    from offload.manifest import resolve_target
     from offload.provisioning.database import provision_database
-    from offload.stack import start_target
+    from offload.run.stack import start_target
+    from offload.target.manifest import resolve_target
 
     manifest = resolve_target("async").model_copy(update={"broker": None})
     return start_target(

@@ -23,7 +23,7 @@ from offload.commands import dlq as dlq_command
 from offload.dlq import REPLAY_DETAIL, peek_dead_letters
 from offload.errors import OffloadError
 from offload.ports import free_port
-from offload.stack import RunningTarget
+from offload.run.stack import RunningTarget
 from targets.async_api.topology import DELIVERY_LIMIT, ROUTING_KEY, Topology
 from targets.common.jobs import WelcomeEmailJob
 from targets.common.store import create_schema, job_events, jobs, make_engine

@@ -23,7 +23,7 @@ import pytest
 
 from offload.errors import ScenarioError, TargetNotReady
 from offload.ports import LOOPBACK, free_port
-from offload.supervisor import ProcessSpec, Supervised, Supervisor, python_module
+from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from targets.downstream import FIELDS, ProviderAdmin, read_log
 
 

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
-from offload.stack import RunningProvider, RunningTarget
+from offload.run.stack import RunningProvider, RunningTarget
 from targets.async_api.app import create_app as create_async_app
 from targets.common.settings import TargetSettings
 from targets.common.store import UserStore, make_engine

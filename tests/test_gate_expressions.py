@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import offload.gate.expressions as expressions_module
-import offload.gate.nodes as nodes_module
-import offload.gate.tokens as tokens_module
+import offload.expect.expressions as expressions_module
+import offload.expect.nodes as nodes_module
+import offload.expect.tokens as tokens_module
 from offload.errors import GateFailed
+from offload.expect.paths import full_path, lookup
 from offload.gate import (
     EvaluationError,
     ExpressionError,
@@ -23,7 +24,6 @@ from offload.gate import (
     parse_metric,
 )
 from offload.gate.checks import Verdict, check_expectations
-from offload.gate.paths import full_path, lookup
 from offload.gate.rundir import load_run_dir
 from tests.test_gate_rundirs import make_manifest, make_summary, set_figure, write_run
 

@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from offload.ports import port_open
-from offload.stack import RunningTarget
-from offload.supervisor import Supervised
+from offload.run.stack import RunningTarget
+from offload.run.supervisor import Supervised
 from targets.common.store import jobs, make_engine
 from tests.conftest import provider_records, wait_until
 

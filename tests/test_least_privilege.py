@@ -11,8 +11,8 @@ import pika
 import pika.exceptions
 import pytest
 
-from offload.broker_access import open_access
-from offload.manifest import resolve_target
+from offload.provisioning.broker_access import open_access
+from offload.target.manifest import resolve_target
 from targets.async_api.topology import ROUTING_KEY, Topology, blocking_connection
 
 

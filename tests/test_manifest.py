@@ -14,7 +14,7 @@ import pytest
 
 from offload.commands import verify as verify_command
 from offload.errors import ManifestError
-from offload.manifest import MANIFEST_NAME, builtin_targets, load_manifest, resolve_target
+from offload.target.manifest import MANIFEST_NAME, builtin_targets, load_manifest, resolve_target
 
 GOOD = """\
 name = "mine"

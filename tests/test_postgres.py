@@ -8,10 +8,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from offload.manifest import resolve_target
 from offload.ports import port_open
 from offload.provisioning.database import provision_database
-from offload.stack import start_target
+from offload.run.stack import start_target
+from offload.target.manifest import resolve_target
 from targets.common.store import make_engine
 from tests.conftest import TEST_CONFIG, wait_until
 

@@ -28,7 +28,7 @@ from offload.provisioning import (
     provision_database,
 )
 from offload.provisioning.control import rabbitmq_script
-from offload.supervisor import Supervisor
+from offload.run.supervisor import Supervisor
 
 SYSTEM_URL = amqp_url(LOOPBACK, 5672)
 POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"

@@ -12,7 +12,7 @@ import pandas as pd
 import psutil
 
 from offload.analysis.summary import cpu_used
-from offload.sampler import Sampler, WatchedProcess
+from offload.run.sampler import Sampler, WatchedProcess
 
 # a parent that keeps starting short-lived children that burn CPU, as a broker or gunicorn do
 CHURN = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from offload.cli import main
-from offload.loadplan import build_plan
+from offload.run.loadplan import build_plan
 from offload.scenario import load_scenario, shipped_scenarios
 
 VALID = """

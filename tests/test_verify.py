@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from offload.commands import verify as verify_command
-from offload.manifest import MANIFEST_NAME
+from offload.target.manifest import MANIFEST_NAME
 
 SYNC_DESIGN = Path(__file__).resolve().parent.parent / "targets" / "sync_api"
 

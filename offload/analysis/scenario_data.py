@@ -18,7 +18,7 @@ import pandas as pd
 
 from offload.analysis import records
 from offload.analysis.summary import summarise_scenario
-from offload.run_dir import read_json
+from offload.rundir.paths import read_json
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pandas as pd
 
 from offload.analysis import records
 from offload.analysis.percentiles import percentiles_ms
-from offload.run_dir import SCHEMA_VERSION, read_json, write_json
+from offload.rundir.paths import SCHEMA_VERSION, read_json, write_json
 
 #: scheduler lag (p99 of requests that did not wait for a slot) that invalidates a run
 SATURATION_LAG_P99_MS = 20.0

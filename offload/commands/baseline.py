@@ -17,9 +17,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from offload.errors import GateFailed
+from offload.expect.expressions import format_number, parse_metric
+from offload.expect.paths import shortened
 from offload.gate.baseline import build_baseline, load_baseline, save_baseline
-from offload.gate.expressions import format_number, parse_metric
-from offload.gate.paths import shortened
 from offload.gate.rundir import load_run_dir, refuse_invalid
 
 HELP = "save a run as a baseline file for `offload gate --baseline`, or show one"

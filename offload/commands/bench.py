@@ -14,10 +14,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from offload.bench import BenchPlan, run_bench
-from offload.run_dir import REPORTS_DIR, read_json, scenario_dirs
+from offload.run.closing_summary import print_run_summary
+from offload.run.orchestrator import BenchPlan, run_bench
+from offload.rundir.paths import REPORTS_DIR, read_json, scenario_dirs
 from offload.scenario import scenario_path, shipped_scenarios
-from offload.terminal import print_run_summary
 
 HELP = "run scenarios against the designs and record a run directory"
 

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from offload.analysis.summary import write_summary
 from offload.errors import RunInvalid
-from offload.run_dir import resolve_run_dir, scenario_dirs
+from offload.rundir.paths import resolve_run_dir, scenario_dirs
 
 HELP = "re-render a run directory's reports (charts, report.md, report.html, index)"
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from offload.design_config import DesignConfig
 from offload.errors import TargetNotReady
-from offload.manifest import resolve_target
 from offload.provisioning.broker import provision_broker, redact_url
 from offload.provisioning.database import provision_database
-from offload.stack import start_provider, start_target
-from offload.supervisor import Supervisor, terminate_as_interrupt
+from offload.run.stack import start_provider, start_target
+from offload.run.supervisor import Supervisor, terminate_as_interrupt
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import resolve_target
 
 HELP = "start the provider and both designs for exploring by hand"
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from offload.contract import Bounds, CheckResult
-from offload.design_config import DesignConfig
 from offload.errors import ManifestError
-from offload.manifest import TargetManifest, resolve_target
-from offload.supervisor import terminate_as_interrupt
-from offload.verify import VERIFY_CONFIG, VerifyResult, verify_target
+from offload.run.supervisor import terminate_as_interrupt
+from offload.target.contract import Bounds, CheckResult
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import TargetManifest, resolve_target
+from offload.target.verify import VERIFY_CONFIG, VerifyResult, verify_target
 
 HELP = "check that a target honours the contract before benchmarking it"
 

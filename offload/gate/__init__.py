@@ -17,17 +17,17 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from offload.gate.baseline import Baseline, build_baseline, load_baseline, save_baseline
-from offload.gate.checks import CheckResult, GateReport, Verdict
-from offload.gate.evaluate import GateOptions, evaluate_run, run_gate, write_reports
-from offload.gate.expressions import (
+from offload.expect.expressions import (
     EvaluationError,
     Expression,
     ExpressionError,
     parse_expectation,
     parse_metric,
 )
-from offload.gate.paths import MissingValue, UnknownPath, lookup
+from offload.expect.paths import MissingValue, UnknownPath, lookup
+from offload.gate.baseline import Baseline, build_baseline, load_baseline, save_baseline
+from offload.gate.checks import CheckResult, GateReport, Verdict
+from offload.gate.evaluate import GateOptions, evaluate_run, run_gate, write_reports
 from offload.gate.rundir import load_run_dir
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from offload.errors import GateFailed
-from offload.gate.expressions import ExpressionError, parse_metric
+from offload.expect.expressions import ExpressionError, parse_metric
 from offload.gate.identity import identity_of
 from offload.gate.policy import (
     DIRECTIONS,

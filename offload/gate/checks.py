@@ -16,14 +16,14 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from offload.gate.baseline import ScenarioBaseline
-from offload.gate.expressions import (
+from offload.expect.expressions import (
     EvaluationError,
     ExpressionError,
     format_number,
     parse_expectation,
 )
-from offload.gate.paths import MissingValue, UnknownPath, lookup, shortened
+from offload.expect.paths import MissingValue, UnknownPath, lookup, shortened
+from offload.gate.baseline import ScenarioBaseline
 from offload.gate.policy import MetricPolicy, metric_value
 from offload.gate.rundir import ScenarioRuns
 from offload.gate.stats import MIN_RUNS_FOR_TEST, compare

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from offload.analysis.cost import is_rig
-from offload.gate.expressions import EvaluationError, Expression, ExpressionError, parse_metric
-from offload.gate.paths import MissingValue, UnknownPath, full_path, lookup
+from offload.expect.expressions import EvaluationError, Expression, ExpressionError, parse_metric
+from offload.expect.paths import MissingValue, UnknownPath, full_path, lookup
 
 Direction = Literal["lower", "higher"]
 Kind = Literal["relative", "absolute"]

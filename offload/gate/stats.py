@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from offload.gate.expressions import format_number
+from offload.expect.expressions import format_number
 from offload.gate.policy import MetricPolicy
 
 DEFAULT_ALPHA = 0.05

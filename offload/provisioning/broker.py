@@ -27,7 +27,7 @@ from offload.provisioning.amqp import amqp_handshake_ok, amqp_url, check_loopbac
 from offload.provisioning.containers import probe_docker_engine, start_rabbitmq_container
 from offload.provisioning.control import BrokerControl, rabbitmq_script, rabbitmqctl_runner
 from offload.provisioning.rabbitmq_node import start_private_node
-from offload.supervisor import Supervisor
+from offload.run.supervisor import Supervisor
 
 BrokerSource = Literal["env", "local", "private", "container"]
 SOURCES: tuple[BrokerSource, ...] = ("env", "local", "private", "container")

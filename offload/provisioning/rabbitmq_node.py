@@ -28,7 +28,7 @@ from offload.errors import ProvisioningError, TargetNotReady
 from offload.ports import LOOPBACK, free_port
 from offload.provisioning.amqp import amqp_url, wait_for_handshake
 from offload.provisioning.control import BrokerControl, rabbitmq_script, rabbitmqctl_runner
-from offload.supervisor import ProcessSpec, Supervised, Supervisor
+from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
 
 #: seconds to wait for the first AMQP handshake of a fresh node
 START_TIMEOUT = 60.0

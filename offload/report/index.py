@@ -12,7 +12,7 @@ from typing import Any
 from offload.analysis import numbers
 from offload.analysis.scenario_data import in_run_order
 from offload.report.html import CSS, inline
-from offload.run_dir import scenario_dirs
+from offload.rundir.paths import scenario_dirs
 
 
 def _read(path: Path) -> dict[str, Any]:

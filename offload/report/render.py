@@ -22,7 +22,7 @@ from offload.report.index import write_index
 from offload.report.markdown import render_markdown
 from offload.report.pages import run_document, scenario_document
 from offload.report.style import design_colours
-from offload.run_dir import read_json, scenario_dirs
+from offload.rundir.paths import read_json, scenario_dirs
 
 log = logging.getLogger("offload.report")
 

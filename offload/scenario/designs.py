@@ -6,8 +6,8 @@ from pydantic import (
     Field,
 )
 
-from offload.design_config import DesignConfig
 from offload.scenario.base import StrictModel
+from offload.target.design_config import DesignConfig
 from offload.units import Duration
 
 

@@ -94,7 +94,7 @@ class Scenario(StrictModel):
     @classmethod
     def _expectations_parse(cls, value: list[str]) -> list[str]:
         """Reject a malformed expectation now rather than at the end of a long run."""
-        from offload.gate.expressions import parse_expectation
+        from offload.expect.expressions import parse_expectation
 
         for text in value:
             parse_expectation(text)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from offload.errors import GateFailed
-from offload.gate.expressions import ENDPOINTS, Expression, Path
+from offload.expect.expressions import ENDPOINTS, Expression, Path
 
 LATENCY_STATS = ("p50", "p90", "p95", "p99", "p99_9", "max")
 WINDOWS = ("overall", "phases")

@@ -14,11 +14,11 @@ from typing import Any
 
 from offload.errors import ProvisioningError
 from offload.provisioning.broker import Broker
-from offload.sampler import Sampler, WatchedProcess
+from offload.run.sampler import Sampler, WatchedProcess
+from offload.run.stack import RunningProvider, RunningTarget
+from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
+from offload.run.timeline import TimelineEvent
 from offload.scenario import FaultEvent, Scenario
-from offload.stack import RunningProvider, RunningTarget
-from offload.supervisor import ProcessSpec, Supervised, Supervisor
-from offload.timeline import TimelineEvent
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import IO
 
 import psutil
 
-log = logging.getLogger("offload.sampler")
+log = logging.getLogger("offload.run.sampler")
 
 
 @dataclass

@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from offload.design_config import DesignConfig
 from offload.errors import TargetNotReady
-from offload.manifest import TargetManifest, process_count, render, render_argv
 from offload.ports import LOOPBACK, free_port
-from offload.supervisor import ProcessSpec, Supervised, Supervisor, python_module
+from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import TargetManifest, process_count, render, render_argv
 from targets.downstream.admin import ProviderAdmin
 
 
@@ -135,7 +135,7 @@ def target_values(
     queue_prefix: str,
     run_dir: Path,
 ) -> dict[str, Any]:
-    """Every placeholder a manifest may use (see :mod:`offload.manifest`)."""
+    """Every placeholder a manifest may use (see :mod:`offload.target.manifest`)."""
     return {
         "python": sys.executable,
         "host": host,
@@ -191,7 +191,7 @@ def start_target(
     """Prepare the target's queues and tables, start its processes, wait until it is healthy.
 
     ``broker.url`` serves the manifest's hooks; ``role_urls`` (from
-    :mod:`offload.broker_access`) give each process role its own least-privilege user.
+    :mod:`offload.provisioning.broker_access`) give each process role its own least-privilege user.
     """
     if manifest.uses_broker and broker is None:
         raise TargetNotReady(f"target {manifest.name} needs a broker and none was provided")

@@ -19,16 +19,16 @@ from typing import Any
 from rich.console import Console
 
 from offload.analysis.summary import write_summary
-from offload.design_config import DesignConfig
-from offload.design_run import DesignRunResult, run_design
 from offload.errors import OffloadError, ScenarioError
-from offload.manifest import TargetManifest, resolve_target
-from offload.metadata import git_info, machine_info, package_versions, rabbitmq_version
-from offload.progress import BenchProgress
 from offload.provisioning.broker import Broker, provision_broker, redact_url
-from offload.run_dir import REPORTS_DIR, new_run_dir, point_latest, write_json
+from offload.run.design import DesignRunResult, run_design
+from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
+from offload.run.progress import BenchProgress
+from offload.run.supervisor import terminate_as_interrupt
+from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest, write_json
 from offload.scenario import Scenario, load_scenario
-from offload.supervisor import terminate_as_interrupt
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import TargetManifest, resolve_target
 
 
 @dataclass

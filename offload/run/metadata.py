@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: distributions whose versions shape the results
 _PACKAGES = (

@@ -2,7 +2,7 @@
 
 The tokenizer is where anything the language does not know is refused — strings, ``#``,
 ``&&``, units after numbers, names starting with ``_`` — with a message that points at the
-offending character. See :mod:`offload.gate.expressions` for the grammar.
+offending character. See :mod:`offload.expect.expressions` for the grammar.
 """
 
 from __future__ import annotations

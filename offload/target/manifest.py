@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from offload.errors import ManifestError
 
 MANIFEST_NAME = "target.toml"
-TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
+TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
 
 PLACEHOLDERS = frozenset(
     {

@@ -20,26 +20,26 @@ from typing import Any
 
 import psutil
 
-from offload.broker_access import BrokerAccess, open_access
-from offload.design_config import DesignConfig
 from offload.errors import OffloadError, TargetNotReady
-from offload.export import export_tables, unfinished_jobs_counter
-from offload.faults import FaultContext, timeline_events
-from offload.loadplan import build_plan
-from offload.manifest import TargetManifest
-from offload.progress import BenchProgress
 from offload.provisioning.broker import Broker
+from offload.provisioning.broker_access import BrokerAccess, open_access
 from offload.provisioning.database import provision_database
-from offload.sampler import Sampler, WatchedProcess
+from offload.run.export import export_tables, unfinished_jobs_counter
+from offload.run.faults import FaultContext, timeline_events
+from offload.run.loadplan import build_plan
+from offload.run.progress import BenchProgress
+from offload.run.sampler import Sampler, WatchedProcess
+from offload.run.stack import RunningTarget, start_provider, start_target
+from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
+from offload.run.timeline import Timeline
 from offload.scenario import Scenario
-from offload.stack import RunningTarget, start_provider, start_target
-from offload.supervisor import ProcessSpec, Supervised, Supervisor
-from offload.timeline import Timeline
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import TargetManifest
 from offload.units import format_duration
 
 log = logging.getLogger("offload.run")
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "signup.py"
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "signup.py"
 #: seconds between starting Locust and t=0 of the warm-up (Locust takes ~1-2 s to start)
 GENERATOR_LEAD_S = 2.5
 

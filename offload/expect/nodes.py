@@ -25,7 +25,7 @@ class EvaluationError(GateFailed):
     """An expression that parsed but cannot be computed on this run (e.g. division by zero)."""
 
 
-#: a path's value: the figure, or an exception from :mod:`offload.gate.paths`
+#: a path's value: the figure, or an exception from :mod:`offload.expect.paths`
 Lookup = Callable[["Path"], float]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("offload.timeline")
+log = logging.getLogger("offload.run.timeline")
 
 
 @dataclass

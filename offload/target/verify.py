@@ -20,18 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from offload.contract import DEFAULT_BOUNDS, Bounds, CheckResult, ContractRun
-from offload.design_config import DesignConfig
 from offload.errors import TargetNotReady
-from offload.manifest import MANIFEST_NAME, TargetManifest
 from offload.provisioning.broker import Broker, provision_broker
 from offload.provisioning.database import Database, provision_database
-from offload.stack import (
+from offload.run.stack import (
     RunningTarget,
     start_provider,
     start_target,
 )
-from offload.supervisor import Supervisor
+from offload.run.supervisor import Supervisor
+from offload.target.contract import DEFAULT_BOUNDS, Bounds, CheckResult, ContractRun
+from offload.target.design_config import DesignConfig
+from offload.target.manifest import MANIFEST_NAME, TargetManifest
 
 #: a contract check needs few processes; the benchmark's budget is the scenario's business
 VERIFY_CONFIG = DesignConfig(server_processes=2, workers=1)
@@ -97,7 +97,7 @@ def verify_target(
                     database=database,
                     broker=broker,
                     config=config,
-                    queue_prefix=f"offload.verify.{manifest.name}.{uuid.uuid4().hex[:8]}",
+                    queue_prefix=f"offload.target.verify.{manifest.name}.{uuid.uuid4().hex[:8]}",
                     ready_timeout=bounds.start,
                 )
             except TargetNotReady as exc:

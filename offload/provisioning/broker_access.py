@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from offload.manifest import TargetManifest, render
 from offload.provisioning.broker import Broker
+from offload.target.manifest import TargetManifest, render
 
-log = logging.getLogger("offload.broker_access")
+log = logging.getLogger("offload.provisioning.broker_access")
 
 
 @dataclass

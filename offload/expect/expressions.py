@@ -3,8 +3,8 @@
 Expectations are written by scenario authors and run in CI, so the language is deliberately
 small: numbers, summary.json paths, ``+ - * /``, unary minus, parentheses, one comparison per
 clause (``< <= > >= == !=``), ``and`` / ``or`` / ``not`` and three functions (``min``, ``max``,
-``abs``). :mod:`offload.gate.tokens` splits the text, the recursive-descent parser below builds
-a tree of :mod:`offload.gate.nodes`, and evaluating it walks the tree with a ``lookup`` for
+``abs``). :mod:`offload.expect.tokens` splits the text, the recursive-descent parser below builds
+a tree of :mod:`offload.expect.nodes`, and evaluating it walks the tree with a ``lookup`` for
 paths. Nothing is ever handed to Python's ``eval``, and the language has no strings,
 attributes, subscripts or calls other than the three functions, so an expectation cannot
 execute code.
@@ -26,14 +26,14 @@ A bare figure is a valid *metric* (:func:`parse_metric`, for baseline policies) 
 A path is dotted names (``async.signup.p95``, ``designs.sync.emails.lost``), with an optional
 phase selector after the endpoint (``sync.bystander[slow-downstream].error_rate``). Names may
 contain dashes, because phase and design names do: write spaces around a minus sign. Which
-summary.json figure a path names is :mod:`offload.gate.paths`' job.
+summary.json figure a path names is :mod:`offload.expect.paths`' job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from offload.gate.nodes import (
+from offload.expect.nodes import (
     FUNCTIONS,
     Arithmetic,
     Call,
@@ -48,7 +48,7 @@ from offload.gate.nodes import (
     Path,
     format_number,
 )
-from offload.gate.tokens import COMPARISONS, ExpressionError, Token, tokenize
+from offload.expect.tokens import COMPARISONS, ExpressionError, Token, tokenize
 
 #: the two endpoints after which a phase selector ``[phase]`` may stand (summary schema 1)
 ENDPOINTS = ("signup", "bystander")

@@ -3,7 +3,7 @@
 What the load generator and the analysis rely on: signup answers as specified (201/202 with
 the user id, the correlation id echoed), the user is stored where the ledger reads it, bad
 input gets a 4xx with a JSON reason and stores nothing, a duplicate gets 409, and exactly one
-email reaches the provider. ``offload verify`` (offload/verify.py) starts the target and runs
+email reaches the provider. ``offload verify`` (offload/target/verify.py) starts the target and runs
 these; ``docs/targets.md`` documents them for target authors — keep the three in step.
 """
 
@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 import httpx
 
-from offload.manifest import render
 from offload.provisioning.database import Database
-from offload.stack import (
+from offload.run.stack import (
     RunningProvider,
     RunningTarget,
 )
+from offload.target.manifest import render
 from targets.downstream.log import read_log
 
 #: the job states the analysis counts as finished (offload/analysis/summary.py)

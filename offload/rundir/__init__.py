@@ -1,0 +1,1 @@
+"""Run directories: where ``offload bench`` writes and where report, gate and baseline read."""
