@@ -6,6 +6,12 @@ from typing import Any
 
 from offload.analysis.claims import CONTRADICTED, NOT_TESTED, SUPPORTED, combine, evaluate_claims
 from offload.analysis.verdicts import TIE, compare, scenario_sentences, scenario_verdicts
+from offload.rundir.manifest import ScenarioManifest
+from offload.rundir.summary import Summary
+
+
+def _latency(p95: float) -> dict[str, float]:
+    return {"p50": p95 / 2, "p90": p95, "p95": p95, "p99": p95, "p99_9": p95, "max": p95}
 
 
 def _window(p95: float, *, count: int = 100, ok: int | None = None) -> dict[str, Any]:
@@ -13,16 +19,18 @@ def _window(p95: float, *, count: int = 100, ok: int | None = None) -> dict[str,
     return {
         "count": count,
         "ok": ok,
+        "errors": count - ok,
+        "http_4xx": 0,
+        "http_5xx": count - ok,
+        "connection_errors": 0,
+        "timeouts": 0,
+        "dropped": 0,
         "error_rate": (count - ok) / count,
+        "offered_rate": count / 10,
+        "rate": count / 10,
         "goodput": ok / 10,
-        "latency_ms": {
-            "p50": p95 / 2,
-            "p90": p95,
-            "p95": p95,
-            "p99": p95,
-            "p99_9": p95,
-            "max": p95,
-        },
+        "latency_ms": _latency(p95),
+        "service_ms": _latency(p95),
     }
 
 
@@ -53,7 +61,7 @@ def design(
             "overall": _window(slow),
             "phases": {"healthy": _window(healthy), "slow": _window(slow)},
         },
-        "e2e_ms": {"p50": e2e_p95 / 2, "p95": e2e_p95},
+        "e2e_ms": _latency(e2e_p95),
         "emails": {
             "owed": 100,
             "delivered": 100 - lost,
@@ -65,21 +73,31 @@ def design(
             "duplicate_attempts": 0,
         },
         "consistency": {"stored_but_failed": 0, "acknowledged_but_missing": 0},
+        "generator": {
+            "cpu_s": 9.0, "cpu_percent": 10.0, "scheduled": 200, "sent": 200, "dropped": 0,
+            "late_starts": 0, "lateness_ms": {"p50": 0.5, "p99": 2.0, "max": 4.0},
+            "saturated": False,
+        },
         "resources": resources,
         "retries": 0,
-    }
+    }  # fmt: skip
 
 
-def summary(sync: dict[str, Any], async_: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "scenario": "slow-downstream",
-        "valid": True,
-        "phases": [
-            {"name": "healthy", "start_s": 0, "end_s": 15, "provider": "latency 50ms"},
-            {"name": "slow", "start_s": 15, "end_s": 40, "provider": "latency 2s"},
-        ],
-        "designs": {"sync": sync, "async": async_},
-    }
+PHASES = [
+    {"name": "healthy", "start_s": 0, "end_s": 15, "provider": "latency 50ms"},
+    {"name": "slow", "start_s": 15, "end_s": 40, "provider": "latency 2s"},
+]
+
+
+def summary(sync: dict[str, Any], async_: dict[str, Any]) -> Summary:
+    return Summary.model_validate(
+        {
+            "scenario": "slow-downstream",
+            "valid": True,
+            "phases": PHASES,
+            "designs": {"sync": sync, "async": async_},
+        }
+    )
 
 
 ASYNC_WINS = summary(
@@ -90,18 +108,37 @@ SYNC_WINS = summary(
     design("sync", signup_p95=7, e2e_p95=2161, bystander=(4, 4), cpu=3.0),
     design("async", signup_p95=5005, e2e_p95=4231, bystander=(4, 5005), ok=60, lost=3, cpu=2.0),
 )
-MANIFEST = {
-    "scenario": {
-        "name": "slow-downstream",
-        "load": {"rate": 20, "duration": 40},
-        "provider": {"latency": 0.05},
-        "faults": [{"at": 15, "phase": "slow", "downstream": {"latency": 2.0}}],
-    },
-    "designs": {"sync": {"config": {"workers": 2}}, "async": {"config": {"workers": 2}}},
-}
 
 
-def _by_key(summary_: dict[str, Any]):
+def manifest(workers: dict[str, int]) -> ScenarioManifest:
+    """A manifest of the slow-downstream scenario with async designs of these worker counts
+    (and a sync design when ``sync`` is among them)."""
+    return ScenarioManifest.model_validate(
+        {
+            "scenario": {
+                "name": "slow-downstream",
+                "load": {"rate": 20, "duration": 40},
+                "provider": {"latency": 0.05},
+                "faults": [{"at": 15, "phase": "slow", "downstream": {"latency": 2.0}}],
+            },
+            "phases": PHASES,
+            "designs": {
+                name: {
+                    "target": {"name": kind, "kind": kind},
+                    "kind": kind,
+                    "config": {"workers": count},
+                }
+                for name, count in workers.items()
+                for kind in ["sync" if name == "sync" else "async"]
+            },
+        }
+    )
+
+
+MANIFEST = manifest({"sync": 2, "async": 2})
+
+
+def _by_key(summary_: Summary):
     return {v.key: v for v in scenario_verdicts(summary_)}
 
 
@@ -168,13 +205,12 @@ def test_claims_follow_the_figures():
 def test_worker_scaling_is_tested_with_async_variants():
     two = design("async", signup_p95=7, e2e_p95=100, bystander=(4, 4))
     one = design("async", signup_p95=7, e2e_p95=100, bystander=(4, 4))
-    data = {"scenario": "scaling", "phases": [], "designs": {"async-w1": one, "async-w2": two}}
-    manifest = {
-        **MANIFEST,
-        "designs": {"async-w1": {"config": {"workers": 1}}, "async-w2": {"config": {"workers": 2}}},
-    }
-    scaled = evaluate_claims(data, manifest, {"async-w1": 10.0, "async-w2": 19.0})[3]
-    flat = evaluate_claims(data, manifest, {"async-w1": 10.0, "async-w2": 10.5})[3]
+    data = Summary.model_validate(
+        {"scenario": "scaling", "valid": True, "designs": {"async-w1": one, "async-w2": two}}
+    )
+    variants = manifest({"async-w1": 1, "async-w2": 2})
+    scaled = evaluate_claims(data, variants, {"async-w1": 10.0, "async-w2": 19.0})[3]
+    flat = evaluate_claims(data, variants, {"async-w1": 10.0, "async-w2": 10.5})[3]
     assert scaled.status == SUPPORTED
     assert flat.status == CONTRADICTED
     assert "async-w2 (2 workers) 19.0/s" in scaled.evidence

@@ -18,6 +18,7 @@ import pytest
 
 from offload.errors import RunInvalid
 from offload.gate.rundir import load_run_dir
+from offload.rundir.run_info import RunInfo, RunStatus
 
 PHASES = ("healthy", "slow-downstream", "recovery")
 EXPECT = [
@@ -111,6 +112,7 @@ def make_summary(
                     "orphaned": 4,
                     "duplicate_attempts": 0,
                 },
+                "consistency": {"stored_but_failed": 45, "acknowledged_but_missing": 0},
                 "e2e_ms": _latency(44.0, 4900.0),
                 "generator": _generator(),
                 "resources": {"api": {"cpu_s": 30.5, "peak_rss_mb": 212.0}},
@@ -129,6 +131,7 @@ def make_summary(
                     "orphaned": 0,
                     "duplicate_attempts": 6,
                 },
+                "consistency": {"stored_but_failed": 0, "acknowledged_but_missing": 0},
                 "e2e_ms": _latency(60.0, 9000.0),
                 "queue": {
                     "max_depth": 580,
@@ -246,6 +249,7 @@ def make_manifest(
     }  # fmt: skip
     config = {**DESIGN_CONFIG, "workers": workers}
     return {
+        "schema_version": 1,
         "scenario": resolved,
         "quick": quick,
         "phases": [
@@ -264,6 +268,7 @@ def make_manifest(
                     "metadata": {"framework": "Flask", "server": "gunicorn (sync workers)"},
                     "directory": "/home/ci/work/offload/targets/sync",
                 },
+                "kind": "sync",
                 "config": config,
                 "timing": {"t0": 1764324900.0, "load_end": 1764324945.0},
             },
@@ -273,6 +278,7 @@ def make_manifest(
                     "metadata": {"framework": "FastAPI", "server": "uvicorn[standard]"},
                     "directory": "/home/ci/work/offload/targets/async",
                 },
+                "kind": "async",
                 "config": config,
                 "timing": {"t0": 1764325000.0, "load_end": 1764325045.0, "drain_end": 1764325058.0},
             },
@@ -295,9 +301,10 @@ def write_run(
     variant: Variant | None = None,
     manifest: dict[str, Any] | None = None,
     valid: bool = True,
+    status: RunStatus = "complete",
 ) -> Path:
     """A run directory with ``repeats`` runs of one scenario; ``variant(summary, k)`` edits
-    repeat k's summary (k from 1) before it is written."""
+    repeat k's summary (k from 1) before it is written; ``status``: how the bench ended."""
     run_dir = root / name
     base_manifest = manifest if manifest is not None else make_manifest(scenario=scenario)
     for k in range(1, repeats + 1):
@@ -306,9 +313,13 @@ def write_run(
             variant(summary, k)
         folder = run_dir / (scenario if repeats == 1 else f"{scenario}.r{k}")
         write_scenario(folder, summary, copy.deepcopy(base_manifest))
-    (run_dir / "run.json").write_text(
-        json.dumps({"command": "offload bench", "scenarios": [scenario], "interrupted": False})
-    )
+    RunInfo(
+        command=["offload", "bench"],
+        scenarios=[scenario],
+        started_at=1764324900.0,
+        status=status,
+        ended_at=1764325100.0,
+    ).dump(run_dir / "run.json")
     return run_dir
 
 

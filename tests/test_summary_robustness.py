@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import json
 
-from offload.analysis.summary import summarise_scenario
+from offload.analysis.summary import write_summary
+from offload.rundir.manifest import (
+    DesignEntry,
+    DesignKnobs,
+    LoadRecord,
+    PhaseRecord,
+    ScenarioManifest,
+    ScenarioRecord,
+    TargetRecord,
+)
 
 
 def test_a_design_with_no_records_is_summarised_as_empty_and_invalid(tmp_path):
@@ -14,21 +23,24 @@ def test_a_design_with_no_records_is_summarised_as_empty_and_invalid(tmp_path):
     design_dir = scenario_dir / "async"
     design_dir.mkdir(parents=True)
     (design_dir / "provider-log.jsonl").write_text("")
-    manifest = {
-        "scenario": {"name": "broken", "load": {"duration": 10, "mode": "open"}},
-        "phases": [{"name": "healthy", "start_s": 0, "end_s": 10, "provider": "healthy"}],
-        "designs": {"async": {"kind": "async", "load_end_epoch": None}},
-        "invalid_reasons": ["async: the target did not start"],
-    }
-    (scenario_dir / "manifest.json").write_text(json.dumps(manifest))
+    ScenarioManifest(
+        scenario=ScenarioRecord(name="broken", load=LoadRecord(rate=1.0, duration=10.0)),
+        phases=[PhaseRecord(name="healthy", start_s=0.0, end_s=10.0, provider="healthy")],
+        designs={
+            "async": DesignEntry(
+                target=TargetRecord(name="async", kind="async"), kind="async", config=DesignKnobs()
+            )
+        },
+        invalid_reasons=["async: the target did not start"],
+    ).dump(scenario_dir / "manifest.json")
 
-    summary = summarise_scenario(scenario_dir)
+    summary = write_summary(scenario_dir)
 
-    assert summary["valid"] is False
-    figures = summary["designs"]["async"]
-    assert figures["signup"]["overall"]["count"] == 0
-    assert figures["signup"]["overall"]["latency_ms"]["p95"] is None
-    assert figures["emails"] == {
+    assert summary.valid is False
+    figures = summary.designs["async"]
+    assert figures.signup.overall.count == 0
+    assert figures.signup.overall.latency_ms.p95 is None
+    assert figures.emails.to_json() == {
         "owed": 0,
         "delivered": 0,
         "lost": 0,
@@ -38,4 +50,5 @@ def test_a_design_with_no_records_is_summarised_as_empty_and_invalid(tmp_path):
         "orphaned": 0,
         "duplicate_attempts": 0,
     }
-    json.dumps(summary, allow_nan=False)  # still valid JSON
+    written = json.loads((scenario_dir / "summary.json").read_text())  # still valid JSON
+    assert written["designs"]["async"]["signup"]["overall"]["latency_ms"]["p95"] is None

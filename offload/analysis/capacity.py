@@ -19,7 +19,6 @@ flagged with a sentence saying which way and the usual reasons.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -27,7 +26,8 @@ from offload.analysis import numbers
 from offload.analysis.phases import mean_signup_rate, provider_profile_at, scenario_model
 from offload.analysis.scenario_data import DesignData, ScenarioData
 from offload.analysis.timeseries import deliveries_per_second, queue_series
-from offload.scenario import ProviderProfile
+from offload.rundir.manifest import PhaseRecord
+from offload.scenario import ProviderProfile, Scenario
 
 #: provider outcomes without an answer (their log line has no meaningful answer time)
 UNANSWERED = ("timeout", "reset")
@@ -121,17 +121,17 @@ def fresh_share(queued: float, net: float, capacity: float, timeout: float, leng
     return 1.0 if queued <= limit else 0.0
 
 
-def _sync_estimates(data: ScenarioData, design: DesignData, model: Any) -> list[Estimate]:
+def _sync_estimates(data: ScenarioData, design: DesignData, model: Scenario) -> list[Estimate]:
     """A fluid model of gunicorn's FIFO listen queue: requests beyond the workers' capacity
     queue, carry into the next phase, and are answered to a client that has given up once
     they waited longer than the client timeout (no goodput, although the server is busy)."""
     config = design.config
-    processes = int(config.get("server_processes") or 1)
-    timeout = float(config.get("provider_timeout_s") or 3.0)
+    processes = config.server_processes or 1
+    timeout = config.provider_timeout_s or 3.0
     client_timeout = model.client.timeout
     out, queued, arrival_before = [], 0.0, 0.0
     for phase in data.phases:
-        start, end = phase["start_s"], phase["end_s"]
+        start, end = phase.start_s, phase.end_s
         length = max(end - start, 1e-9)
         call = provider_call(provider_profile_at(model, start), timeout)
         arrival = mean_signup_rate(model, start, end)
@@ -156,7 +156,7 @@ def _sync_estimates(data: ScenarioData, design: DesignData, model: Any) -> list[
         out.append(
             Estimate(
                 design.name,
-                phase["name"],
+                phase.name,
                 "signups processed/s (provider calls)",
                 "/s",
                 _finite(processed),
@@ -167,7 +167,7 @@ def _sync_estimates(data: ScenarioData, design: DesignData, model: Any) -> list[
         out.append(
             Estimate(
                 design.name,
-                phase["name"],
+                phase.name,
                 "goodput (2xx answers/s)",
                 "/s",
                 round(goodput, 2),
@@ -181,17 +181,17 @@ def _sync_estimates(data: ScenarioData, design: DesignData, model: Any) -> list[
     return out
 
 
-def _async_estimates(data: ScenarioData, design: DesignData, model: Any) -> list[Estimate]:
+def _async_estimates(data: ScenarioData, design: DesignData, model: Scenario) -> list[Estimate]:
     config = design.config
-    workers = int(config.get("workers") or 0)
-    prefetch = int(config.get("prefetch") or 1)
-    timeout = float(config.get("provider_timeout_s") or 3.0)
-    delays = list(config.get("retry_delays_s") or [1.0])
-    attempts = int(config.get("max_attempts") or 1)
+    workers = config.workers or 0
+    prefetch = config.prefetch or 1
+    timeout = config.provider_timeout_s or 3.0
+    delays = config.retry_delays_s or [1.0]
+    attempts = config.max_attempts or 1
     queue = queue_series(design.queues)
     out, backlog, carried = [], 0.0, 0.0
     for phase in data.phases:
-        start, end = phase["start_s"], phase["end_s"]
+        start, end = phase.start_s, phase.end_s
         length = end - start
         call = provider_call(provider_profile_at(model, start), timeout)
         arrival = mean_signup_rate(model, start, end)
@@ -225,7 +225,7 @@ def _async_estimates(data: ScenarioData, design: DesignData, model: Any) -> list
         out.append(
             Estimate(
                 design.name,
-                phase["name"],
+                phase.name,
                 "email delivery rate",
                 "/s",
                 round(predicted_rate, 2),
@@ -236,7 +236,7 @@ def _async_estimates(data: ScenarioData, design: DesignData, model: Any) -> list
         out.append(
             Estimate(
                 design.name,
-                phase["name"],
+                phase.name,
                 "max backlog",
                 "jobs",
                 round(predicted_max, 1),
@@ -277,13 +277,13 @@ def _delivery_rate(design: DesignData, start: float, end: float) -> float | None
     return round(len(done) / (end - start), 3) if end > start else None
 
 
-def _service_time(design: DesignData, phase: dict[str, Any], call: ProviderCall) -> Estimate:
+def _service_time(design: DesignData, phase: PhaseRecord, call: ProviderCall) -> Estimate:
     """The provider's configured latency against its measured mean answer time in the phase
     (calls it answered; a call it never answered has no answer time in its log)."""
     provider = design.provider
     inside = provider[
-        (provider["t_s"] >= phase["start_s"])
-        & (provider["t_s"] < phase["end_s"])
+        (provider["t_s"] >= phase.start_s)
+        & (provider["t_s"] < phase.end_s)
         & ~provider["outcome"].isin(UNANSWERED)
     ]
     answered = (inside["done_ts"] - inside["ts"]).dropna()
@@ -291,7 +291,7 @@ def _service_time(design: DesignData, phase: dict[str, Any], call: ProviderCall)
     predicted = round(call.latency_s * 1000, 1) if call.success > 0 else None
     return Estimate(
         design.name,
-        phase["name"],
+        phase.name,
         "provider time per answered call",
         "ms",
         predicted,
@@ -388,7 +388,7 @@ def saturated_drain_rates(data: ScenarioData) -> dict[str, float]:
     for design in data.designs.values():
         if not design.uses_queue:
             continue
-        slots = int(design.config.get("workers") or 0) * int(design.config.get("prefetch") or 1)
+        slots = (design.config.workers or 0) * (design.config.prefetch or 1)
         end = design.drain_end_s or data.duration_s
         delivered = deliveries_per_second(design.provider, end)
         queue = queue_series(design.queues)

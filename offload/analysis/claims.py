@@ -9,7 +9,6 @@ every claim's evidence so a reader can disagree with them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from offload.analysis import numbers
 from offload.analysis.phases import (
@@ -18,8 +17,14 @@ from offload.analysis.phases import (
     provider_profile_at,
     scenario_model,
 )
-from offload.analysis.scenario_data import dig
-from offload.analysis.verdicts import TIE_RATIO, reference_phase_name
+from offload.analysis.verdicts import (
+    TIE_RATIO,
+    phase_error_rate,
+    phase_p95,
+    reference_phase_name,
+)
+from offload.rundir.manifest import ScenarioManifest, ScenarioRecord
+from offload.rundir.summary import DesignSummary, Summary
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -49,24 +54,21 @@ class Claim:
     evidence: str
 
 
-def _by_kind(summary: dict[str, Any], kind: str) -> list[str]:
-    return [n for n, d in (summary.get("designs") or {}).items() if d.get("kind") == kind]
+def _by_kind(summary: Summary, kind: str) -> list[str]:
+    return [n for n, d in summary.designs.items() if d.kind == kind]
 
 
 def evaluate_claims(
-    summary: dict[str, Any],
-    manifest: dict[str, Any],
+    summary: Summary,
+    manifest: ScenarioManifest,
     drain_rates: dict[str, float] | None = None,
 ) -> list[Claim]:
     """Judge every claim on one scenario (its ``summary.json`` and ``manifest.json``).
 
     ``drain_rates``: each queue-backed design's peak delivery rate (jobs/s), for claim 4.
     """
-    scenario = manifest.get("scenario") or {}
-    workers = {
-        name: dig(entry, "config", "workers")
-        for name, entry in (manifest.get("designs") or {}).items()
-    }
+    scenario = manifest.scenario
+    workers = {name: entry.config.workers for name, entry in manifest.designs.items()}
     return [
         _claim1(summary),
         _claim2(summary),
@@ -80,20 +82,23 @@ def _claim(number: int, status: str, evidence: str) -> Claim:
     return Claim(number, CLAIMS[number], status, evidence)
 
 
-def _phase_figures(design: dict[str, Any], stream: str, *path: str) -> dict[str, Any]:
-    phases = dig(design, stream, "phases") or {}
-    return {name: dig(stats, *path) for name, stats in phases.items()}
+def _phase_p95s(design: DesignSummary) -> dict[str, float | None]:
+    return {name: stats.latency_ms.p95 for name, stats in design.signup.phases.items()}
 
 
-def _claim1(summary: dict[str, Any]) -> Claim:
-    designs = summary.get("designs") or {}
+def _phase_error_rates(design: DesignSummary) -> dict[str, float | None]:
+    return {name: stats.error_rate for name, stats in design.signup.phases.items()}
+
+
+def _claim1(summary: Summary) -> Claim:
+    designs = summary.designs
     queued = _by_kind(summary, "async")
     if not queued:
         return _claim(1, NOT_TESTED, "no async design in this run")
     status, parts = SUPPORTED, []
     for name in queued:
-        p95 = _phase_figures(designs[name], "signup", "latency_ms", "p95")
-        errors = _phase_figures(designs[name], "signup", "error_rate")
+        p95 = _phase_p95s(designs[name])
+        errors = _phase_error_rates(designs[name])
         slow = [p for p, v in p95.items() if v is None or v >= MILLISECONDS_P95]
         failing = [p for p, v in errors.items() if v is not None and v > MAX_ERROR_RATE]
         if slow or failing:
@@ -105,7 +110,7 @@ def _claim1(summary: dict[str, Any]) -> Claim:
             + (f"; signups failing: {failed}" if failed else "")
         )
     for name in _by_kind(summary, "sync"):
-        p95 = _phase_figures(designs[name], "signup", "latency_ms", "p95")
+        p95 = _phase_p95s(designs[name])
         parts.append(f"{name}: " + ", ".join(f"{p} {numbers.ms(v)}" for p, v in p95.items()))
     rule = (
         f"(supported when p95 < {MILLISECONDS_P95:.0f} ms and at most "
@@ -114,64 +119,65 @@ def _claim1(summary: dict[str, Any]) -> Claim:
     return _claim(1, status, "; ".join(parts) + " " + rule)
 
 
-def _claim2(summary: dict[str, Any]) -> Claim:
-    designs = summary.get("designs") or {}
+def _claim2(summary: Summary) -> Claim:
+    designs = summary.designs
     queued, inline = _by_kind(summary, "async"), _by_kind(summary, "sync")
     if not queued or not inline:
         return _claim(2, NOT_TESTED, "needs a sync and an async design in the same scenario")
     reference = designs[inline[0]]
-    response = dig(reference, "signup", "overall", "latency_ms") or {}
-    sync_e2e = reference.get("e2e_ms") or {}
+    response = reference.signup.overall.latency_ms
+    sync_e2e = reference.e2e_ms
     status, parts = SUPPORTED, []
     for name in queued:
-        e2e = designs[name].get("e2e_ms") or {}
-        if e2e.get("p95") is None or response.get("p95") is None:
+        e2e = designs[name].e2e_ms
+        e2e_p95, response_p95 = e2e.p95, response.p95
+        if e2e_p95 is None or response_p95 is None:
             return _claim(2, NOT_TESTED, f"{name} has no end-to-end figures")
-        if e2e["p95"] * TIE_RATIO < response["p95"]:
+        if e2e_p95 * TIE_RATIO < response_p95:
             status = CONTRADICTED
-            verdict = f"{numbers.factor(response['p95'] / e2e['p95'])} faster"
-        elif e2e["p95"] > response["p95"] * TIE_RATIO:
-            verdict = f"{numbers.factor(e2e['p95'] / response['p95'])} slower"
+            verdict = f"{numbers.factor(response_p95 / e2e_p95)} faster"
+        elif e2e_p95 > response_p95 * TIE_RATIO:
+            verdict = f"{numbers.factor(e2e_p95 / response_p95)} slower"
         else:
             verdict = "about the same"
         parts.append(
-            f"{name} end-to-end p50/p95 {numbers.ms(e2e.get('p50'))} / {numbers.ms(e2e['p95'])} "
-            f"against {inline[0]} response p50/p95 {numbers.ms(response.get('p50'))} / "
-            f"{numbers.ms(response['p95'])} ({verdict} at p95)"
+            f"{name} end-to-end p50/p95 {numbers.ms(e2e.p50)} / {numbers.ms(e2e_p95)} "
+            f"against {inline[0]} response p50/p95 {numbers.ms(response.p50)} / "
+            f"{numbers.ms(response_p95)} ({verdict} at p95)"
         )
     parts.append(
-        f"{inline[0]}'s own end-to-end p50/p95: {numbers.ms(sync_e2e.get('p50'))} / "
-        f"{numbers.ms(sync_e2e.get('p95'))}"
+        f"{inline[0]}'s own end-to-end p50/p95: {numbers.ms(sync_e2e.p50)} / "
+        f"{numbers.ms(sync_e2e.p95)}"
     )
     return _claim(2, status, "; ".join(parts) + " (contradicted when more than 10% faster)")
 
 
-def _claim3(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
-    designs = summary.get("designs") or {}
+def _claim3(summary: Summary, scenario: ScenarioRecord) -> Claim:
+    designs = summary.designs
     model = scenario_model(scenario)
     queued = _by_kind(summary, "async")
     if model is None or not queued:
         return _claim(3, NOT_TESTED, "no async design, or the scenario could not be read")
-    faults = [p for p in summary.get("phases") or [] if is_downstream_fault(model, p)]
+    faults = [p for p in summary.phases if is_downstream_fault(model, p)]
     healthy = reference_phase_name(summary)
-    if not faults or healthy in {p["name"] for p in faults}:
+    if not faults or healthy in {p.name for p in faults}:
         return _claim(3, NOT_TESTED, "no downstream fault after a healthy phase in this scenario")
     status, parts = SUPPORTED, []
     for name, design in designs.items():
-        base_p95 = dig(design, "bystander", "phases", healthy, "latency_ms", "p95")
-        base_err = dig(design, "bystander", "phases", healthy, "error_rate") or 0.0
+        base_p95 = phase_p95(design, "bystander", healthy)
+        base_err = phase_error_rate(design, "bystander", healthy) or 0.0
         texts = []
         for phase in faults:
-            p95 = dig(design, "bystander", "phases", phase["name"], "latency_ms", "p95")
-            err = dig(design, "bystander", "phases", phase["name"], "error_rate") or 0.0
-            texts.append(f"{numbers.ms(p95)} and {numbers.pct(err)} errors in {phase['name']}")
+            p95 = phase_p95(design, "bystander", phase.name)
+            err = phase_error_rate(design, "bystander", phase.name) or 0.0
+            texts.append(f"{numbers.ms(p95)} and {numbers.pct(err)} errors in {phase.name}")
             cascaded = (
                 p95 is None
                 or base_p95 is None
                 or p95 > CASCADE_FACTOR * base_p95 + CASCADE_SLACK_MS
                 or err > base_err + MAX_ERROR_RATE
             )
-            if cascaded and design.get("kind") == "async":
+            if cascaded and design.kind == "async":
                 status = CONTRADICTED
         parts.append(
             f"{name} bystander p95 {numbers.ms(base_p95)} in {healthy}, " + ", ".join(texts)
@@ -185,16 +191,16 @@ def _claim3(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
 
 
 def _claim4(
-    summary: dict[str, Any], workers: dict[str, Any], drain_rates: dict[str, float]
+    summary: Summary, workers: dict[str, int | None], drain_rates: dict[str, float]
 ) -> Claim:
     queued = _by_kind(summary, "async")
     variants = sorted(
-        (int(workers[name]), drain_rates[name], name)
+        (count, drain_rates[name], name)
         for name in queued
-        if workers.get(name) is not None and drain_rates.get(name)
+        if (count := workers.get(name)) is not None and drain_rates.get(name)
     )
     if len({w for w, _, _ in variants}) < 2:
-        counts = sorted({workers.get(n) for n in queued if workers.get(n) is not None})
+        counts = sorted({count for n in queued if (count := workers.get(n)) is not None})
         if len(counts) < 2:
             why = "needs async variants with different worker counts in one scenario"
         else:
@@ -217,8 +223,8 @@ def _claim4(
     )
 
 
-def _claim5(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
-    designs = summary.get("designs") or {}
+def _claim5(summary: Summary, scenario: ScenarioRecord) -> Claim:
+    designs = summary.designs
     model = scenario_model(scenario)
     queued = _by_kind(summary, "async")
     if model is None or not queued:
@@ -226,31 +232,29 @@ def _claim5(summary: dict[str, Any], scenario: dict[str, Any]) -> Claim:
     timeout = model.designs.provider_timeout
     failing = [
         p
-        for p in summary.get("phases") or []
-        if is_failing_downstream(provider_profile_at(model, p["start_s"]), timeout)
+        for p in summary.phases
+        if is_failing_downstream(provider_profile_at(model, p.start_s), timeout)
     ]
     parts = []
     status = SUPPORTED if failing else NOT_TESTED
     for name in queued:
         design = designs[name]
-        emails = design.get("emails") or {}
-        errors = {
-            p["name"]: dig(design, "signup", "phases", p["name"], "error_rate") for p in failing
-        }
+        emails = design.emails
+        errors = {p.name: phase_error_rate(design, "signup", p.name) for p in failing}
         bad = [p for p, e in errors.items() if e is not None and e > MAX_ERROR_RATE]
-        problems = emails.get("lost", 0) + emails.get("duplicates", 0) + emails.get("pending", 0)
+        problems = emails.lost + emails.duplicates + emails.pending
         if failing and (bad or problems):
             status = CONTRADICTED
         error_text = ", ".join(f"{p} {numbers.pct(e)}" for p, e in errors.items())
         parts.append(
-            f"{name}: {design.get('retries', 0):,} retries, "
-            f"{emails.get('dead_lettered', 0):,} dead-lettered, "
-            f"{emails.get('lost', 0):,} lost, {emails.get('duplicates', 0):,} duplicated, "
-            f"{emails.get('pending', 0):,} pending of {emails.get('owed', 0):,} owed"
+            f"{name}: {design.retries or 0:,} retries, "
+            f"{emails.dead_lettered:,} dead-lettered, "
+            f"{emails.lost:,} lost, {emails.duplicates:,} duplicated, "
+            f"{emails.pending:,} pending of {emails.owed:,} owed"
             + (f"; signups failing during the fault: {error_text}" if error_text else "")
         )
     for name in _by_kind(summary, "sync"):
-        errors = dig(designs[name], "signup", "overall", "error_rate")
+        errors = designs[name].signup.overall.error_rate
         parts.append(f"{name}: {numbers.pct(errors)} of signups failed for the client")
     prefix = "" if failing else "no failing downstream in this scenario; "
     return _claim(5, status, prefix + "; ".join(parts) + " (broker faults not exercised)")

@@ -8,7 +8,9 @@ its CPU is that node's whole CPU during the run — the run had the node to itse
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+
+from offload.rundir.summary import DesignSummary
 
 #: components that are the test rig (provider, load generator), not the design under test:
 #: their CPU is never the design's cost (reports and the gate alike)
@@ -19,26 +21,42 @@ def is_rig(component: str) -> bool:
     return component in RIG
 
 
-def cost_figures(design: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Cost:
+    """What one design cost to run, and what the load generator used beside it."""
+
+    #: the design's own components (broker included), sorted
+    components: list[str]
+    broker_included: bool
+    cpu_own_s: float
+    peak_rss_own_mb: float
+    ok_signups: int
+    #: CPU seconds of the design's own components per 1,000 signups answered 2xx
+    cpu_per_1000_signups: float | None
+    generator_cpu_s: float | None
+    generator_cpu_percent: float | None
+    generator_saturated: bool
+
+
+def cost_figures(design: DesignSummary) -> Cost:
     """CPU and memory of one design (an entry of ``summary.json`` ``designs``).
 
     ``cpu_per_1000_signups`` = CPU seconds of the design's own components (broker included)
     ÷ signups answered 2xx × 1,000; None when no signup succeeded.
     """
-    resources = design.get("resources") or {}
-    own = {name: figures for name, figures in resources.items() if not is_rig(name)}
-    cpu_own = sum(float(f.get("cpu_s") or 0.0) for f in own.values())
-    rss_own = sum(float(f.get("peak_rss_mb") or 0.0) for f in own.values())
-    ok = int(((design.get("signup") or {}).get("overall") or {}).get("ok") or 0)
-    generator = design.get("generator") or {}
-    return {
-        "components": sorted(own),
-        "broker_included": "broker" in own,
-        "cpu_own_s": round(cpu_own, 3),
-        "peak_rss_own_mb": round(rss_own, 1),
-        "ok_signups": ok,
-        "cpu_per_1000_signups": round(cpu_own / ok * 1000, 3) if ok else None,
-        "generator_cpu_s": generator.get("cpu_s"),
-        "generator_cpu_percent": generator.get("cpu_percent"),
-        "generator_saturated": generator.get("saturated"),
-    }
+    own = {name: use for name, use in design.resources.items() if not is_rig(name)}
+    cpu_own = sum(use.cpu_s for use in own.values())
+    rss_own = sum(use.peak_rss_mb for use in own.values())
+    ok = design.signup.overall.ok
+    generator = design.generator
+    return Cost(
+        components=sorted(own),
+        broker_included="broker" in own,
+        cpu_own_s=round(cpu_own, 3),
+        peak_rss_own_mb=round(rss_own, 1),
+        ok_signups=ok,
+        cpu_per_1000_signups=round(cpu_own / ok * 1000, 3) if ok else None,
+        generator_cpu_s=generator.cpu_s,
+        generator_cpu_percent=generator.cpu_percent,
+        generator_saturated=generator.saturated,
+    )

@@ -7,18 +7,17 @@ capacity model and the claims use the same numbers the timeline applied.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from pydantic import ValidationError
 
+from offload.rundir.manifest import PhaseRecord, ScenarioRecord
 from offload.scenario import ProviderProfile, Scenario
 
 
-def scenario_model(scenario: dict[str, Any]) -> Scenario | None:
-    """The validated scenario, or None for a manifest an older schema wrote."""
+def scenario_model(scenario: ScenarioRecord) -> Scenario | None:
+    """The scenario as today's schema reads it, or None for one an older schema wrote."""
     try:
-        return Scenario.model_validate(scenario)
+        return Scenario.model_validate(scenario.to_json())
     except (ValidationError, TypeError, ValueError):
         return None
 
@@ -49,13 +48,13 @@ def mean_signup_rate(scenario: Scenario, start_s: float, end_s: float) -> float:
     return float(np.mean([signup_rate_at(scenario, float(t)) for t in points]))
 
 
-def is_downstream_fault(scenario: Scenario, phase: dict[str, Any]) -> bool:
+def is_downstream_fault(scenario: Scenario, phase: PhaseRecord) -> bool:
     """The provider behaves differently from the scenario's baseline in this phase."""
-    return provider_profile_at(scenario, phase["start_s"]) != scenario.provider
+    return provider_profile_at(scenario, phase.start_s) != scenario.provider
 
 
-def is_load_change(scenario: Scenario, phase: dict[str, Any]) -> bool:
-    mean = mean_signup_rate(scenario, phase["start_s"], phase["end_s"])
+def is_load_change(scenario: Scenario, phase: PhaseRecord) -> bool:
+    mean = mean_signup_rate(scenario, phase.start_s, phase.end_s)
     return abs(mean - scenario.load.rate) > 0.05 * scenario.load.rate
 
 
@@ -72,39 +71,38 @@ def is_failing_downstream(profile: ProviderProfile, provider_timeout_s: float) -
     )
 
 
-def disturbed_phases(scenario_dict: dict[str, Any], phases: list[dict[str, Any]]) -> set[str]:
+def disturbed_phases(record: ScenarioRecord, phases: list[PhaseRecord]) -> set[str]:
     """Names of phases with a downstream fault or a changed load (shaded on every chart)."""
-    scenario = scenario_model(scenario_dict)
+    scenario = scenario_model(record)
     if scenario is None:
-        return {p["name"] for p in phases if p["name"] not in ("healthy", "recovery")}
+        return {p.name for p in phases if p.name not in ("healthy", "recovery")}
     return {
-        p["name"] for p in phases if is_downstream_fault(scenario, p) or is_load_change(scenario, p)
+        p.name for p in phases if is_downstream_fault(scenario, p) or is_load_change(scenario, p)
     }
 
 
-def reference_phase(phases: list[dict[str, Any]], disturbed: set[str]) -> dict[str, Any] | None:
+def reference_phase(phases: list[PhaseRecord], disturbed: set[str]) -> PhaseRecord | None:
     """The healthy phase figures are compared against: the first undisturbed phase."""
     for phase in phases:
-        if phase["name"] not in disturbed:
+        if phase.name not in disturbed:
             return phase
     return None
 
 
-def phase_labels(scenario_dict: dict[str, Any], phases: list[dict[str, Any]]) -> dict[str, str]:
+def phase_labels(record: ScenarioRecord, phases: list[PhaseRecord]) -> dict[str, str]:
     """A short label per phase for charts: what changed in it — the provider's behaviour,
     the signup rate, or both (``latency 2s ±200ms``, ``100 signups/s``)."""
-    scenario = scenario_model(scenario_dict)
+    scenario = scenario_model(record)
     labels = {}
     for phase in phases:
-        provider = str(phase.get("provider", ""))
         if scenario is None:
-            labels[phase["name"]] = provider
+            labels[phase.name] = phase.provider
             continue
         parts = []
         if is_load_change(scenario, phase):
-            rate = mean_signup_rate(scenario, phase["start_s"], phase["end_s"])
+            rate = mean_signup_rate(scenario, phase.start_s, phase.end_s)
             parts.append(f"{rate:g} signups/s")
         if is_downstream_fault(scenario, phase) or not parts:
-            parts.append(provider)
-        labels[phase["name"]] = "; ".join(parts)
+            parts.append(phase.provider)
+        labels[phase.name] = "; ".join(parts)
     return labels

@@ -11,14 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from offload.analysis import records
 from offload.analysis.summary import summarise_scenario
-from offload.rundir.paths import read_json
+from offload.errors import RunInvalid
+from offload.rundir.manifest import (
+    DesignEntry,
+    DesignKnobs,
+    PhaseRecord,
+    ScenarioManifest,
+    ScenarioRecord,
+)
+from offload.rundir.summary import DesignSummary, Summary
 
 
 @dataclass
@@ -27,25 +34,25 @@ class DesignData:
 
     name: str
     directory: Path
-    entry: dict[str, Any]
-    summary: dict[str, Any]
+    entry: DesignEntry
+    summary: DesignSummary
 
     @property
     def kind(self) -> str:
-        return str(self.entry.get("kind") or self.summary.get("kind") or self.name)
+        return self.entry.kind
 
     @property
-    def config(self) -> dict[str, Any]:
-        return dict(self.entry.get("config") or {})
+    def config(self) -> DesignKnobs:
+        return self.entry.config
 
     @property
     def t0(self) -> float:
-        return float(self.entry.get("t0_epoch") or 0.0)
+        return self.entry.t0_epoch or 0.0
 
     @property
     def drain_end_s(self) -> float | None:
-        end = self.entry.get("drain_end_epoch")
-        return None if end is None else float(end) - self.t0
+        end = self.entry.drain_end_epoch
+        return None if end is None else end - self.t0
 
     @cached_property
     def all_requests(self) -> pd.DataFrame:
@@ -104,7 +111,7 @@ class DesignData:
     @property
     def uses_queue(self) -> bool:
         """A queue-backed design: it has a backlog and job events to show."""
-        return self.kind == "async" or "queue" in self.summary
+        return self.kind == "async" or self.summary.queue is not None
 
 
 @dataclass
@@ -112,13 +119,13 @@ class ScenarioData:
     """A scenario folder: manifest, summary, phases and every design's records."""
 
     directory: Path
-    manifest: dict[str, Any]
-    summary: dict[str, Any]
+    manifest: ScenarioManifest
+    summary: Summary
     designs: dict[str, DesignData] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return str(self.summary.get("scenario") or self.manifest["scenario"]["name"])
+        return self.summary.scenario
 
     @property
     def folder(self) -> str:
@@ -126,20 +133,20 @@ class ScenarioData:
         return self.directory.name
 
     @property
-    def scenario(self) -> dict[str, Any]:
-        return dict(self.manifest.get("scenario") or {})
+    def scenario(self) -> ScenarioRecord:
+        return self.manifest.scenario
 
     @property
-    def phases(self) -> list[dict[str, Any]]:
-        return list(self.summary.get("phases") or self.manifest.get("phases") or [])
+    def phases(self) -> list[PhaseRecord]:
+        return self.summary.phases or self.manifest.phases
 
     @property
     def duration_s(self) -> float:
-        return float(self.scenario.get("load", {}).get("duration") or 0.0)
+        return self.scenario.load.duration
 
     @property
     def valid(self) -> bool:
-        return bool(self.summary.get("valid", True))
+        return self.summary.valid
 
 
 def design_order(names_and_kinds: list[tuple[str, str]]) -> list[str]:
@@ -152,23 +159,26 @@ def design_order(names_and_kinds: list[tuple[str, str]]) -> list[str]:
 
 
 def load_scenario_dir(directory: Path) -> ScenarioData:
-    """Read a scenario folder; ``summary.json`` is computed (not written) when it is missing."""
+    """Read a scenario folder; ``summary.json`` is computed (not written) when it is missing.
+
+    The designs are those with a manifest entry, a folder of records and figures in the
+    summary (a design that never started has no folder).
+    """
     directory = Path(directory)
-    manifest = read_json(directory / "manifest.json")
-    summary_path = directory / "summary.json"
-    summary = read_json(summary_path) if summary_path.exists() else summarise_scenario(directory)
-    entries = manifest.get("designs", {})
+    manifest = ScenarioManifest.in_folder(directory)
+    summary_path = directory / Summary.FILE_NAME
+    summary = Summary.load(summary_path) if summary_path.exists() else summarise_scenario(directory)
     present = [
-        (name, str(entry.get("kind") or name))
-        for name, entry in entries.items()
-        if (directory / name).is_dir()
+        (name, entry.kind)
+        for name, entry in manifest.designs.items()
+        if (directory / name).is_dir() and name in summary.designs
     ]
     designs = {
         name: DesignData(
             name=name,
             directory=directory / name,
-            entry=dict(entries[name]),
-            summary=dict(summary.get("designs", {}).get(name) or {}),
+            entry=manifest.designs[name],
+            summary=summary.designs[name],
         )
         for name in design_order(present)
     }
@@ -177,22 +187,13 @@ def load_scenario_dir(directory: Path) -> ScenarioData:
 
 def in_run_order(directories: list[Path]) -> list[Path]:
     """Scenario folders in the order they ran (their manifest's ``started_at``): file times
-    change when a run directory is copied, the manifest does not."""
+    change when a run directory is copied, the manifest does not. A folder whose manifest
+    cannot be read goes first; reading it again reports why."""
 
     def started(directory: Path) -> float:
         try:
-            return float(read_json(directory / "manifest.json").get("started_at") or 0.0)
-        except Exception:
+            return ScenarioManifest.in_folder(directory).started_at or 0.0
+        except RunInvalid:
             return 0.0
 
     return sorted(directories, key=started)
-
-
-def dig(data: Any, *path: str) -> Any:
-    """``data[path[0]][path[1]]…``, or None as soon as a level is missing (summaries of
-    interrupted runs lack whole sections)."""
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data

@@ -7,7 +7,6 @@ and the gate read the result rather than recomputing it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,20 @@ import pandas as pd
 
 from offload.analysis import records
 from offload.analysis.percentiles import percentiles_ms
-from offload.rundir.paths import SCHEMA_VERSION, read_json, write_json
+from offload.rundir.manifest import DesignEntry, PhaseRecord, ScenarioManifest
+from offload.rundir.summary import (
+    Consistency,
+    DesignSummary,
+    EmailLedger,
+    EndpointStats,
+    GeneratorStats,
+    Lateness,
+    Percentiles,
+    QueueStats,
+    ResourceUse,
+    Summary,
+    WindowStats,
+)
 
 #: scheduler lag (p99 of requests that did not wait for a slot) that invalidates a run
 SATURATION_LAG_P99_MS = 20.0
@@ -24,7 +36,7 @@ SATURATION_LAG_P99_MS = 20.0
 SATURATION_CPU_SHARE = 0.9
 
 
-def window_stats(frame: pd.DataFrame, length_s: float) -> dict[str, Any]:
+def window_stats(frame: pd.DataFrame, length_s: float) -> WindowStats:
     """Counts, rates and latency percentiles of the requests scheduled in one window."""
     count = len(frame)
     error_class = frame["error_class"].fillna("")
@@ -37,36 +49,41 @@ def window_stats(frame: pd.DataFrame, length_s: float) -> dict[str, Any]:
     answered = int(frame["status"].notna().sum())
     sent = frame[error_class != "dropped"]
     length = max(length_s, 1e-9)
-    return {
-        "count": count,
-        "ok": ok,
-        "errors": http_4xx + http_5xx + connection,
-        "http_4xx": http_4xx,
-        "http_5xx": http_5xx,
-        "connection_errors": connection,
-        "timeouts": timeouts,
-        "dropped": dropped,
-        "error_rate": round((count - ok) / count, 6) if count else None,
-        "offered_rate": round(count / length, 3),
-        "rate": round(answered / length, 3),
-        "goodput": round(ok / length, 3),
-        "latency_ms": percentiles_ms((sent["ended"] - sent["scheduled"]).to_numpy()),
-        "service_ms": percentiles_ms((sent["ended"] - sent["sent"]).to_numpy()),
-    }
+    return WindowStats(
+        count=count,
+        ok=ok,
+        errors=http_4xx + http_5xx + connection,
+        http_4xx=http_4xx,
+        http_5xx=http_5xx,
+        connection_errors=connection,
+        timeouts=timeouts,
+        dropped=dropped,
+        error_rate=round((count - ok) / count, 6) if count else None,
+        offered_rate=round(count / length, 3),
+        rate=round(answered / length, 3),
+        goodput=round(ok / length, 3),
+        latency_ms=Percentiles(**percentiles_ms((sent["ended"] - sent["scheduled"]).to_numpy())),
+        service_ms=Percentiles(**percentiles_ms((sent["ended"] - sent["sent"]).to_numpy())),
+    )
 
 
 def endpoint_stats(
-    measured: pd.DataFrame, stream: str, phases: list[dict[str, Any]], duration_s: float
-) -> dict[str, Any]:
+    measured: pd.DataFrame, stream: str, phases: list[PhaseRecord], duration_s: float
+) -> EndpointStats:
     frame = measured[measured["stream"] == stream]
-    result: dict[str, Any] = {"overall": window_stats(frame, duration_s), "phases": {}}
-    for phase in phases:
-        inside = frame[(frame["offset"] >= phase["start_s"]) & (frame["offset"] < phase["end_s"])]
-        result["phases"][phase["name"]] = window_stats(inside, phase["end_s"] - phase["start_s"])
-    return result
+    return EndpointStats(
+        overall=window_stats(frame, duration_s),
+        phases={
+            phase.name: window_stats(
+                frame[(frame["offset"] >= phase.start_s) & (frame["offset"] < phase.end_s)],
+                phase.duration_s,
+            )
+            for phase in phases
+        },
+    )
 
 
-def email_ledger(users: pd.DataFrame, provider: pd.DataFrame, jobs: pd.DataFrame) -> dict[str, int]:
+def email_ledger(users: pd.DataFrame, provider: pd.DataFrame, jobs: pd.DataFrame) -> EmailLedger:
     """For every user the run created: was the welcome email delivered once, never, or more?"""
     owed_ids = set(users["id"].astype(str)) if "id" in users else set()
     delivered = provider[provider["outcome"] == "delivered"]
@@ -74,26 +91,27 @@ def email_ledger(users: pd.DataFrame, provider: pd.DataFrame, jobs: pd.DataFrame
     once = {uid for uid, n in per_user.items() if n == 1}
     more = {uid for uid, n in per_user.items() if n > 1}
     without = owed_ids - once - more
-    dead, pending = set(), set()
+    dead: set[str] = set()
+    pending: set[str] = set()
     if not jobs.empty and "state" in jobs:
         dead_users = set(jobs.loc[jobs["state"] == "dead_lettered", "user_id"].astype(str))
         unfinished = ~jobs["state"].isin(["delivered", "dead_lettered"])
         pending_users = set(jobs.loc[unfinished, "user_id"].astype(str))
         dead = without & dead_users
         pending = (without - dead) & pending_users
-    return {
-        "owed": len(owed_ids),
-        "delivered": len(once & owed_ids),
-        "lost": len(without - dead - pending),
-        "duplicates": len(more & owed_ids),
-        "dead_lettered": len(dead),
-        "pending": len(pending),
-        "orphaned": int((~delivered["user_id"].astype(str).isin(owed_ids)).sum()),
-        "duplicate_attempts": int((provider["outcome"] == "duplicate").sum()),
-    }
+    return EmailLedger(
+        owed=len(owed_ids),
+        delivered=len(once & owed_ids),
+        lost=len(without - dead - pending),
+        duplicates=len(more & owed_ids),
+        dead_lettered=len(dead),
+        pending=len(pending),
+        orphaned=int((~delivered["user_id"].astype(str).isin(owed_ids)).sum()),
+        duplicate_attempts=int((provider["outcome"] == "duplicate").sum()),
+    )
 
 
-def signup_consistency(measured: pd.DataFrame, users: pd.DataFrame) -> dict[str, int]:
+def signup_consistency(measured: pd.DataFrame, users: pd.DataFrame) -> Consistency:
     """Where the client's view and the database disagree.
 
     ``stored_but_failed``: the client saw its signup fail (timeout, 5xx) but the user exists —
@@ -105,13 +123,13 @@ def signup_consistency(measured: pd.DataFrame, users: pd.DataFrame) -> dict[str,
     failed = signups[signups["error_class"] != ""]
     ok = signups[(signups["error_class"] == "") & signups["user_id"].notna()]
     user_ids = set(users["id"].astype(str)) if "id" in users else set()
-    return {
-        "stored_but_failed": int(failed["correlation_id"].astype(str).isin(stored).sum()),
-        "acknowledged_but_missing": int((~ok["user_id"].astype(str).isin(user_ids)).sum()),
-    }
+    return Consistency(
+        stored_but_failed=int(failed["correlation_id"].astype(str).isin(stored).sum()),
+        acknowledged_but_missing=int((~ok["user_id"].astype(str).isin(user_ids)).sum()),
+    )
 
 
-def end_to_end_seconds(measured: pd.DataFrame, provider: pd.DataFrame) -> np.ndarray:
+def end_to_end_seconds(measured: pd.DataFrame, provider: pd.DataFrame) -> np.ndarray[Any, Any]:
     """Scheduled signup time → the provider's first acceptance of that user's email."""
     signups = measured[(measured["stream"] == "signup") & measured["user_id"].notna()]
     accepted = provider[provider["outcome"] == "delivered"]
@@ -124,7 +142,7 @@ def end_to_end_seconds(measured: pd.DataFrame, provider: pd.DataFrame) -> np.nda
 
 def queue_summary(
     queues: pd.DataFrame, jobs: pd.DataFrame, events: pd.DataFrame, load_end_epoch: float | None
-) -> dict[str, Any]:
+) -> QueueStats:
     depth = queues[queues["role"].isin(["work", "retry"])] if not queues.empty else queues
     max_depth = None
     if not depth.empty:
@@ -138,30 +156,30 @@ def queue_summary(
         done = events[events["state"].isin(["delivered", "dead_lettered"])]
         if not done.empty:
             drain_seconds = round(max(0.0, float(done["at"].max()) - load_end_epoch), 3)
-    return {
-        "max_depth": max_depth,
-        "max_backlog": max_backlog,
-        "drain_seconds": drain_seconds,
-        "drained": drained,
-    }
+    return QueueStats(
+        max_depth=max_depth,
+        max_backlog=max_backlog,
+        drain_seconds=drain_seconds,
+        drained=drained,
+    )
 
 
-def resources(samples: pd.DataFrame) -> dict[str, dict[str, float]]:
+def resources(samples: pd.DataFrame) -> dict[str, ResourceUse]:
     """CPU seconds used during the run and peak RSS, per component."""
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, ResourceUse] = {}
     if samples.empty:
         return result
     for component, rows in samples.groupby("component", sort=True):
         cpu = rows["cpu_s"].dropna()
         rss = rows["rss_bytes"].dropna()
-        result[str(component)] = {
-            "cpu_s": round(cpu_used(cpu), 3),
-            "peak_rss_mb": round(float(rss.max()) / 2**20, 1) if len(rss) else 0.0,
-        }
+        result[str(component)] = ResourceUse(
+            cpu_s=round(cpu_used(cpu), 3),
+            peak_rss_mb=round(float(rss.max()) / 2**20, 1) if len(rss) else 0.0,
+        )
     return result
 
 
-def cpu_used(cumulative: pd.Series) -> float:
+def cpu_used(cumulative: pd.Series[float]) -> float:
     """CPU seconds used over a series of cumulative samples; a restarted process (the counter
     drops) starts counting again from its new value."""
     values = cumulative.to_numpy(dtype=float)
@@ -171,7 +189,7 @@ def cpu_used(cumulative: pd.Series) -> float:
     return float(np.where(steps >= 0, steps, values[1:]).sum())
 
 
-def generator_summary(measured: pd.DataFrame, report: dict[str, Any]) -> dict[str, Any]:
+def generator_summary(measured: pd.DataFrame, report: dict[str, Any]) -> GeneratorStats:
     """The generator's own figures; ``saturated`` when it could not keep its schedule."""
     sent = measured[measured["error_class"] != "dropped"]
     not_waiting = sent[~sent["waited_for_slot"].fillna(False).astype(bool)]
@@ -181,21 +199,22 @@ def generator_summary(measured: pd.DataFrame, report: dict[str, Any]) -> dict[st
         (lag_ms["p99"] is not None and lag_ms["p99"] > SATURATION_LAG_P99_MS)
         or (cpu_share is not None and cpu_share > SATURATION_CPU_SHARE)
     )
-    return {
-        "processes": report.get("processes", 1),
-        "cpu_s": report.get("cpu_seconds"),
-        "cpu_percent": round(cpu_share * 100, 1) if cpu_share is not None else None,
-        "scheduled": len(measured),
-        "sent": len(sent),
-        "dropped": int((measured["error_class"] == "dropped").sum()),
-        "late_starts": int(sent["waited_for_slot"].fillna(False).astype(bool).sum()),
-        "lateness_ms": {k: lag_ms[k] for k in ("p50", "p99", "max")},
-        "saturated": saturated,
-    }
+    return GeneratorStats(
+        processes=report.get("processes", 1),
+        cpu_s=report.get("cpu_seconds"),
+        cpu_percent=round(cpu_share * 100, 1) if cpu_share is not None else None,
+        scheduled=len(measured),
+        sent=len(sent),
+        dropped=int((measured["error_class"] == "dropped").sum()),
+        late_starts=int(sent["waited_for_slot"].fillna(False).astype(bool).sum()),
+        lateness_ms=Lateness(p50=lag_ms["p50"], p99=lag_ms["p99"], max=lag_ms["max"]),
+        saturated=saturated,
+    )
 
 
-def summarise_design(design_dir: Path, design: dict[str, Any], phases: list[dict[str, Any]],
-                     duration_s: float) -> dict[str, Any]:  # fmt: skip
+def summarise_design(
+    design_dir: Path, design: DesignEntry, phases: list[PhaseRecord], duration_s: float
+) -> DesignSummary:
     """Every figure of one design's run (one entry of ``designs`` in summary.json)."""
     frame = records.requests(design_dir)
     measured = frame[frame["phase"] == "measured"]
@@ -203,104 +222,87 @@ def summarise_design(design_dir: Path, design: dict[str, Any], phases: list[dict
     users = records.table(design_dir, "users")
     jobs = records.table(design_dir, "jobs")
     events = records.table(design_dir, "job_events")
-    result: dict[str, Any] = {
-        "kind": design.get("kind"),
-        "signup": endpoint_stats(measured, "signup", phases, duration_s),
-        "bystander": endpoint_stats(measured, "bystander", phases, duration_s),
-        "emails": email_ledger(users, provider, jobs),
-        "consistency": signup_consistency(frame, users),
-        "e2e_ms": percentiles_ms(end_to_end_seconds(measured, provider)),
-        "generator": generator_summary(measured, records.generator(design_dir)),
-        "resources": resources(records.samples(design_dir)),
-    }
-    if design.get("kind") == "async" or not jobs.empty:
-        result["queue"] = queue_summary(
-            records.queues(design_dir), jobs, events, design.get("load_end_epoch")
+    summary = DesignSummary(
+        kind=design.kind,
+        signup=endpoint_stats(measured, "signup", phases, duration_s),
+        bystander=endpoint_stats(measured, "bystander", phases, duration_s),
+        emails=email_ledger(users, provider, jobs),
+        consistency=signup_consistency(frame, users),
+        e2e_ms=Percentiles(**percentiles_ms(end_to_end_seconds(measured, provider))),
+        generator=generator_summary(measured, records.generator(design_dir)),
+        resources=resources(records.samples(design_dir)),
+    )
+    if design.kind == "async" or not jobs.empty:  # queue figures for queue-backed designs only
+        summary.queue = queue_summary(
+            records.queues(design_dir), jobs, events, design.load_end_epoch
         )
-        result["retries"] = int((events["state"] == "retrying").sum()) if not events.empty else 0
-        result["dead_lettered"] = (
+        summary.retries = int((events["state"] == "retrying").sum()) if not events.empty else 0
+        summary.dead_lettered = (
             int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
         )
-    return result
+    return summary
 
 
-def summarise_scenario(scenario_dir: Path) -> dict[str, Any]:
+def summarise_scenario(scenario_dir: Path) -> Summary:
     """Compute ``summary.json`` for one scenario folder from its manifest and raw records."""
-    manifest = read_json(scenario_dir / "manifest.json")
-    phases = manifest["phases"]
-    duration_s = manifest["scenario"]["load"]["duration"]
-    invalid = list(manifest.get("invalid_reasons", []))
-    warnings = list(manifest.get("warnings", []))
-    if manifest["scenario"]["load"].get("mode") == "closed":
+    manifest = ScenarioManifest.in_folder(scenario_dir)
+    load = manifest.scenario.load
+    invalid = list(manifest.invalid_reasons)
+    warnings = list(manifest.warnings)
+    if load.mode == "closed":
         warnings.append(
             "closed loop: each user waits for its answer, so latency is counted from the send "
             "time and a slow server receives fewer requests (coordinated omission)"
         )
-    designs = {}
-    for name, design in manifest.get("designs", {}).items():
+    designs: dict[str, DesignSummary] = {}
+    for name, design in manifest.designs.items():
         design_dir = scenario_dir / name
         if not design_dir.is_dir():
             continue
-        summary = summarise_design(design_dir, design, phases, duration_s)
+        summary = summarise_design(design_dir, design, manifest.phases, load.duration)
         designs[name] = summary
-        if summary["generator"]["saturated"]:
+        generator = summary.generator
+        if generator.saturated:
             invalid.append(
                 f"{name}: the load generator was saturated (scheduler lag p99 "
-                f"{summary['generator']['lateness_ms']['p99']} ms, CPU "
-                f"{summary['generator']['cpu_percent']}% of a core): the offered load was not "
-                "what the scenario asked for; lower the rate or use --load-workers"
+                f"{generator.lateness_ms.p99} ms, CPU {generator.cpu_percent}% of a core): the "
+                "offered load was not what the scenario asked for; lower the rate or use "
+                "--load-workers"
             )
-        for problem in _sanity(name, summary):
-            warnings.append(problem)
-    summary = {
-        "schema_version": SCHEMA_VERSION,
-        "scenario": manifest["scenario"]["name"],
-        "repeat": manifest.get("repeat", 1),
-        "quick": manifest.get("quick", False),
-        "mode": manifest["scenario"]["load"].get("mode", "open"),
-        "valid": not invalid,
-        "invalid_reasons": invalid,
-        "warnings": warnings,
-        "phases": phases,
-        "designs": designs,
-    }
-    return _finite(summary)
+        warnings.extend(_sanity(name, summary))
+    return Summary(
+        scenario=manifest.scenario.name,
+        repeat=manifest.repeat,
+        quick=manifest.quick,
+        mode=load.mode,
+        valid=not invalid,
+        invalid_reasons=invalid,
+        warnings=warnings,
+        phases=manifest.phases,
+        designs=designs,
+    )
 
 
-def write_summary(scenario_dir: Path) -> dict[str, Any]:
+def write_summary(scenario_dir: Path) -> Summary:
     summary = summarise_scenario(scenario_dir)
-    write_json(scenario_dir / "summary.json", summary)
+    summary.dump(scenario_dir / Summary.FILE_NAME)
     return summary
 
 
-def _sanity(name: str, summary: dict[str, Any]) -> list[str]:
+def _sanity(name: str, summary: DesignSummary) -> list[str]:
     """Warnings a careful reader would want next to the figures."""
     problems = []
-    signup = summary["signup"]["overall"]
-    if signup["count"] and signup["count"] < 100:
+    signups = summary.signup.overall.count
+    if signups and signups < 100:
         problems.append(
-            f"{name}: only {signup['count']} signups were measured; percentiles above p99 "
+            f"{name}: only {signups} signups were measured; percentiles above p99 "
             "rest on a handful of requests"
         )
-    if summary["generator"]["dropped"]:
+    if summary.generator.dropped:
         problems.append(
-            f"{name}: {summary['generator']['dropped']} requests were dropped (no free in-flight "
+            f"{name}: {summary.generator.dropped} requests were dropped (no free in-flight "
             "slot within the client timeout): the target held every slot"
         )
-    queue = summary.get("queue")
-    if queue and queue.get("drained") is False:
+    if summary.queue is not None and summary.queue.drained is False:
         problems.append(f"{name}: the backlog had not drained when the drain timeout ended")
     return problems
-
-
-def _finite(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) with None, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value

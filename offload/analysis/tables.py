@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,11 +22,15 @@ from offload.analysis.phases import disturbed_phases
 from offload.analysis.scenario_data import DesignData, ScenarioData
 from offload.analysis.summary import end_to_end_seconds
 from offload.analysis.verdicts import Verdict
+from offload.rundir.files import Record
 
 ENDPOINTS = ("signup", "bystander")
 
 
-def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
+def _flatten(prefix: str, value: object) -> list[tuple[str, object]]:
+    """``{"latency_ms": {"p50": 7.1}}`` → ``[("latency_ms_p50", 7.1)]``; lists are left out."""
+    if isinstance(value, Record):
+        value = value.to_json()
     if isinstance(value, dict):
         items = []
         for key, inner in value.items():
@@ -45,8 +48,8 @@ def metrics_table(data: ScenarioData) -> pd.DataFrame:
         figures = design.summary
         base = {"scenario": data.name, "design": name, "kind": design.kind}
         for endpoint in ENDPOINTS:
-            block = figures.get(endpoint) or {}
-            windows = {"overall": block.get("overall") or {}, **(block.get("phases") or {})}
+            block = figures.endpoint(endpoint)
+            windows = {"overall": block.overall, **block.phases}
             for phase, stats in windows.items():
                 for metric, value in _flatten("", stats):
                     rows.append(
@@ -58,19 +61,18 @@ def metrics_table(data: ScenarioData) -> pd.DataFrame:
                             "value": value,
                         }
                     )
-        extra = {
-            "emails": figures.get("emails"),
-            "consistency": figures.get("consistency"),
-            "e2e": figures.get("e2e_ms") and {"latency_ms": figures["e2e_ms"]},
-            "queue": figures.get("queue"),
-            "generator": figures.get("generator"),
-            "cost": {k: v for k, v in cost_figures(figures).items() if k != "components"},
+        cost = asdict(cost_figures(figures))
+        del cost["components"]
+        extra: dict[str, object] = {
+            "emails": figures.emails,
+            "consistency": figures.consistency,
+            "e2e": {"latency_ms": figures.e2e_ms},
+            "queue": figures.queue,
+            "generator": figures.generator,
+            "cost": cost,
         }
         if design.uses_queue:
-            extra["jobs"] = {
-                "retries": figures.get("retries"),
-                "dead_lettered": figures.get("dead_lettered"),
-            }
+            extra["jobs"] = {"retries": figures.retries, "dead_lettered": figures.dead_lettered}
         for endpoint, block in extra.items():
             for metric, value in _flatten("", block or {}):
                 rows.append(
@@ -93,11 +95,11 @@ def phases_table(data: ScenarioData) -> pd.DataFrame:
         [
             {
                 "scenario": data.name,
-                "phase": p["name"],
-                "start_s": p["start_s"],
-                "end_s": p["end_s"],
-                "provider": p.get("provider", ""),
-                "disturbed": p["name"] in disturbed,
+                "phase": p.name,
+                "start_s": p.start_s,
+                "end_s": p.end_s,
+                "provider": p.provider,
+                "disturbed": p.name in disturbed,
             }
             for p in data.phases
         ],
@@ -109,9 +111,7 @@ def phase_slices(data: ScenarioData, frame: pd.DataFrame) -> dict[str, pd.DataFr
     """The requests scheduled in each phase (by ``offset``), plus ``overall``."""
     slices = {"overall": frame}
     for p in data.phases:
-        slices[p["name"]] = frame[
-            (frame["offset"] >= p["start_s"]) & (frame["offset"] < p["end_s"])
-        ]
+        slices[p.name] = frame[(frame["offset"] >= p.start_s) & (frame["offset"] < p.end_s)]
     return slices
 
 
@@ -236,8 +236,12 @@ LEDGER_CATEGORIES = (
 def ledger_table(data: ScenarioData) -> pd.DataFrame:
     rows = []
     for name, design in data.designs.items():
+        counts = {
+            "emails": design.summary.emails.to_json(),
+            "consistency": design.summary.consistency.to_json(),
+        }
         for block, category in LEDGER_CATEGORIES:
-            value = (design.summary.get(block) or {}).get(category)
+            value = counts[block].get(category)
             rows.append(
                 {"scenario": data.name, "design": name, "category": category, "count": value}
             )
@@ -247,15 +251,15 @@ def ledger_table(data: ScenarioData) -> pd.DataFrame:
 def resources_table(data: ScenarioData) -> pd.DataFrame:
     rows = []
     for name, design in data.designs.items():
-        for component, figures in (design.summary.get("resources") or {}).items():
+        for component, use in design.summary.resources.items():
             rows.append(
                 {
                     "scenario": data.name,
                     "design": name,
                     "component": component,
                     "rig": is_rig(component),
-                    "cpu_s": figures.get("cpu_s"),
-                    "peak_rss_mb": figures.get("peak_rss_mb"),
+                    "cpu_s": use.cpu_s,
+                    "peak_rss_mb": use.peak_rss_mb,
                 }
             )
     return pd.DataFrame(
@@ -266,7 +270,7 @@ def resources_table(data: ScenarioData) -> pd.DataFrame:
 def cost_table(data: ScenarioData) -> pd.DataFrame:
     rows = []
     for name, design in data.designs.items():
-        figures = cost_figures(design.summary)
+        figures = asdict(cost_figures(design.summary))
         figures["components"] = " ".join(figures["components"])
         rows.append({"scenario": data.name, "design": name, **figures})
     return pd.DataFrame(rows)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from offload.rundir.manifest import PhaseRecord
+
 #: error classes in the order charts and tables list them
 ERROR_CLASSES = ("timeout", "http_5xx", "connection", "http_4xx", "dropped")
 
@@ -131,17 +133,17 @@ def backlog_recovery_s(
 
 
 def backlog_recovery(
-    queue: pd.DataFrame, phases: list[dict], disturbed: set[str]
+    queue: pd.DataFrame, phases: list[PhaseRecord], disturbed: set[str]
 ) -> tuple[float, float | None] | None:
     """After the last disturbed phase: the healthy backlog level (the highest sample of the
     first undisturbed phase, at least 1) and the seconds until the backlog was back at or
     below it. None when the scenario has no disturbed phase or no healthy phase."""
     from offload.analysis.phases import reference_phase
 
-    shaded = [p for p in phases if p["name"] in disturbed]
+    shaded = [p for p in phases if p.name in disturbed]
     healthy = reference_phase(phases, disturbed)
     if not shaded or healthy is None or queue.empty:
         return None
-    inside = queue[(queue["t_s"] >= healthy["start_s"]) & (queue["t_s"] < healthy["end_s"])]
+    inside = queue[(queue["t_s"] >= healthy.start_s) & (queue["t_s"] < healthy.end_s)]
     level = max(1.0, float(inside["backlog"].max()) if inside["backlog"].notna().any() else 1.0)
-    return level, backlog_recovery_s(queue, max(p["end_s"] for p in shaded), level)
+    return level, backlog_recovery_s(queue, max(p.end_s for p in shaded), level)

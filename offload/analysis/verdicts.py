@@ -10,34 +10,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from offload.analysis import numbers
 from offload.analysis.cost import cost_figures
-from offload.analysis.scenario_data import dig
+from offload.rundir.summary import DesignSummary, Summary
 
 #: two figures closer than this ratio are a tie
 TIE_RATIO = 1.10
 TIE = "tie"
 
 
-def worst_bystander_phase(design: dict[str, Any]) -> tuple[str | None, float | None]:
+def worst_bystander_phase(design: DesignSummary) -> tuple[str | None, float | None]:
     """The phase in which this design's bystander p95 was highest, and that p95 (ms)."""
-    phases = dig(design, "bystander", "phases") or {}
     worst_name, worst = None, None
-    for name, stats in phases.items():
-        p95 = dig(stats, "latency_ms", "p95")
+    for name, stats in design.bystander.phases.items():
+        p95 = stats.latency_ms.p95
         if p95 is not None and (worst is None or p95 > worst):
             worst_name, worst = name, p95
     if worst is None:
-        return None, dig(design, "bystander", "overall", "latency_ms", "p95")
+        return None, design.bystander.overall.latency_ms.p95
     return worst_name, worst
 
 
-def reference_phase_name(summary: dict[str, Any]) -> str | None:
+def phase_p95(design: DesignSummary, endpoint: str, phase: str | None) -> float | None:
+    """An endpoint's latency p95 in one phase (None when the phase has no figures)."""
+    stats = design.endpoint(endpoint).phases.get(phase or "")
+    return None if stats is None else stats.latency_ms.p95
+
+
+def phase_error_rate(design: DesignSummary, endpoint: str, phase: str | None) -> float | None:
+    stats = design.endpoint(endpoint).phases.get(phase or "")
+    return None if stats is None else stats.error_rate
+
+
+def reference_phase_name(summary: Summary) -> str | None:
     """The phase every degradation is measured against: the first one (before any fault)."""
-    phases = summary.get("phases") or []
-    return phases[0]["name"] if phases else None
+    return summary.phases[0].name if summary.phases else None
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,10 @@ class Metric:
     unit: str
     #: differences at or below this are a tie whatever the ratio
     floor: float
-    read: Callable[[dict[str, Any]], float | None]
+    read: Callable[[DesignSummary], float | None]
 
 
-def _bystander_worst(design: dict[str, Any]) -> float | None:
+def _bystander_worst(design: DesignSummary) -> float | None:
     return worst_bystander_phase(design)[1]
 
 
@@ -62,24 +70,24 @@ METRICS: tuple[Metric, ...] = (
         "signup response p95",
         "ms",
         1.0,
-        lambda d: dig(d, "signup", "overall", "latency_ms", "p95"),
+        lambda d: d.signup.overall.latency_ms.p95,
     ),
     Metric(
         "signup_error_rate",
         "signup error rate",
         "%",
         0.001,
-        lambda d: dig(d, "signup", "overall", "error_rate"),
+        lambda d: d.signup.overall.error_rate,
     ),
     Metric("bystander_worst_p95_ms", "bystander p95, worst phase", "ms", 1.0, _bystander_worst),
-    Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, lambda d: dig(d, "e2e_ms", "p95")),
-    Metric("emails_lost", "emails lost", "", 0.0, lambda d: dig(d, "emails", "lost")),
+    Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, lambda d: d.e2e_ms.p95),
+    Metric("emails_lost", "emails lost", "", 0.0, lambda d: d.emails.lost),
     Metric(
         "cpu_per_1000_signups_s",
         "CPU per 1,000 signups",
         "s",
         0.05,
-        lambda d: cost_figures(d)["cpu_per_1000_signups"],
+        lambda d: cost_figures(d).cpu_per_1000_signups,
     ),
 )
 
@@ -148,16 +156,15 @@ def _factor_text(values: dict[str, float | None], floor: float, unit: str) -> st
     return f"{numbers.factor(ratio or 0)} lower"
 
 
-def scenario_label(summary: dict[str, Any]) -> str:
+def scenario_label(summary: Summary) -> str:
     """The scenario's name, with the repeat number when the run repeated it."""
-    name = str(summary.get("scenario"))
-    repeat = summary.get("repeat") or 1
+    name, repeat = summary.scenario, summary.repeat
     return f"{name} (repeat {repeat})" if repeat > 1 else name
 
 
-def scenario_verdicts(summary: dict[str, Any]) -> list[Verdict]:
+def scenario_verdicts(summary: Summary) -> list[Verdict]:
     """One verdict per metric for one scenario's summary."""
-    designs = summary.get("designs") or {}
+    designs = summary.designs
     verdicts = []
     for metric in METRICS:
         values = {name: metric.read(figures) for name, figures in designs.items()}
@@ -181,32 +188,32 @@ def scenario_verdicts(summary: dict[str, Any]) -> list[Verdict]:
     return verdicts
 
 
-def _notes(key: str, designs: dict[str, Any], summary: dict[str, Any]) -> dict[str, str]:
+def _notes(key: str, designs: dict[str, DesignSummary], summary: Summary) -> dict[str, str]:
     """The context a figure needs in the table (which phase, what else went missing)."""
     notes = {}
     reference = reference_phase_name(summary)
     for name, design in designs.items():
         if key == "bystander_worst_p95_ms":
             phase, worst = worst_bystander_phase(design)
-            healthy = dig(design, "bystander", "phases", reference or "", "latency_ms", "p95")
+            healthy = phase_p95(design, "bystander", reference)
             if phase and healthy and worst is not None and phase != reference:
                 notes[name] = f"in {phase}; {numbers.ms(healthy)} in {reference}"
             elif phase:
                 notes[name] = f"in {phase}"
         elif key == "emails_lost":
-            emails = design.get("emails") or {}
+            emails = design.emails
             extra = [
-                f"{emails[k]:,} {label}"
-                for k, label in (
-                    ("dead_lettered", "dead-lettered"),
-                    ("pending", "pending"),
-                    ("duplicates", "duplicated"),
+                f"{count:,} {label}"
+                for count, label in (
+                    (emails.dead_lettered, "dead-lettered"),
+                    (emails.pending, "pending"),
+                    (emails.duplicates, "duplicated"),
                 )
-                if emails.get(k)
+                if count
             ]
             if extra:
                 notes[name] = ", ".join(extra)
-        elif key == "cpu_per_1000_signups_s" and cost_figures(design)["broker_included"]:
+        elif key == "cpu_per_1000_signups_s" and cost_figures(design).broker_included:
             notes[name] = "incl. broker"
     return notes
 
@@ -232,11 +239,11 @@ def verdict_rows(verdicts: list[Verdict], designs: list[str]) -> list[dict[str, 
 # -- sentences --------------------------------------------------------------------------------
 
 
-def _pair(summary: dict[str, Any]) -> tuple[str, list[str]]:
+def _pair(summary: Summary) -> tuple[str, list[str]]:
     """The reference design (the first sync-kind one) and the designs compared with it."""
-    designs = summary.get("designs") or {}
+    designs = summary.designs
     names = list(designs)
-    sync_like = [n for n in names if designs[n].get("kind") == "sync"]
+    sync_like = [n for n in names if designs[n].kind == "sync"]
     reference = sync_like[0] if sync_like else names[0]
     return reference, [n for n in names if n != reference]
 
@@ -255,16 +262,16 @@ def _relation(
     return f"{numbers.factor(ratio or 0)} {faster if winner == 'a' else slower}"
 
 
-def scenario_sentences(summary: dict[str, Any]) -> list[str]:
+def scenario_sentences(summary: Summary) -> list[str]:
     """A few sentences per compared design, every word chosen by the numbers."""
-    designs = summary.get("designs") or {}
+    designs = summary.designs
     if not designs:
         return ["No design produced any records in this scenario."]
     scenario = scenario_label(summary)
     reference, others = _pair(summary)
     ref = designs[reference]
     if not others:
-        p95 = dig(ref, "signup", "overall", "latency_ms", "p95")
+        p95 = ref.signup.overall.latency_ms.p95
         return [f"Under {scenario}, only {reference} ran: signup p95 {numbers.ms(p95)}."]
     sentences = []
     for other in others:
@@ -274,28 +281,28 @@ def scenario_sentences(summary: dict[str, Any]) -> list[str]:
 
 
 def _sentences_for(
-    scenario: Any,
-    summary: dict[str, Any],
+    scenario: str,
+    summary: Summary,
     reference: str,
-    ref: dict[str, Any],
+    ref: DesignSummary,
     other: str,
-    data: dict[str, Any],
+    data: DesignSummary,
 ) -> list[str]:
     out = []
-    p95_o = dig(data, "signup", "overall", "latency_ms", "p95")
-    p95_r = dig(ref, "signup", "overall", "latency_ms", "p95")
+    p95_o = data.signup.overall.latency_ms.p95
+    p95_r = ref.signup.overall.latency_ms.p95
     out.append(
         f"Under {scenario}, {other} answered signups in {numbers.ms(p95_o)} at p95 against "
         f"{numbers.ms(p95_r)} for {reference} ({_relation(p95_o, p95_r, 1.0)})."
     )
-    e2e_o, e2e_r = dig(data, "e2e_ms", "p95"), dig(ref, "e2e_ms", "p95")
+    e2e_o, e2e_r = data.e2e_ms.p95, ref.e2e_ms.p95
     if e2e_o is not None or e2e_r is not None:
         out.append(
             f"Its welcome emails completed end to end in {numbers.ms(e2e_o)} at p95 against "
             f"{numbers.ms(e2e_r)} for {reference} ({_relation(e2e_o, e2e_r, 1.0)})."
         )
-    err_o = dig(data, "signup", "overall", "error_rate")
-    err_r = dig(ref, "signup", "overall", "error_rate")
+    err_o = data.signup.overall.error_rate
+    err_r = ref.signup.overall.error_rate
     if err_o or err_r:
         out.append(
             f"Signups that failed: {numbers.pct(err_r)} for {reference}, "
@@ -303,10 +310,10 @@ def _sentences_for(
         )
     out.extend(_bystander_sentence(summary, reference, ref, other, data))
     out.append(_ledger_sentence(reference, ref, other, data))
-    cost_o = cost_figures(data)["cpu_per_1000_signups"]
-    cost_r = cost_figures(ref)["cpu_per_1000_signups"]
+    cost_o = cost_figures(data).cpu_per_1000_signups
+    cost_r = cost_figures(ref).cpu_per_1000_signups
     if cost_o is not None and cost_r is not None:
-        broker = " (broker included)" if cost_figures(data)["broker_included"] else ""
+        broker = " (broker included)" if cost_figures(data).broker_included else ""
         out.append(
             f"CPU per 1,000 successful signups: {numbers.seconds(cost_r)} for {reference}, "
             f"{numbers.seconds(cost_o)} for {other}{broker} "
@@ -316,17 +323,16 @@ def _sentences_for(
 
 
 def _bystander_sentence(
-    summary: dict[str, Any], reference: str, ref: dict[str, Any], other: str, data: dict[str, Any]
+    summary: Summary, reference: str, ref: DesignSummary, other: str, data: DesignSummary
 ) -> list[str]:
     healthy = reference_phase_name(summary)
-    phases = [p["name"] for p in summary.get("phases") or []]
-    if healthy is None or len(phases) < 2:
+    if healthy is None or len(summary.phases) < 2:
         return []
     parts = []
     for name, design in ((reference, ref), (other, data)):
         phase, worst = worst_bystander_phase(design)
-        base = dig(design, "bystander", "phases", healthy, "latency_ms", "p95")
-        err = dig(design, "bystander", "phases", phase or "", "error_rate")
+        base = phase_p95(design, "bystander", healthy)
+        err = phase_error_rate(design, "bystander", phase)
         if worst is None or base is None:
             continue
         errors = f", {numbers.pct(err)} of them failing" if err else ""
@@ -343,22 +349,21 @@ def _bystander_sentence(
     return [f"Bystander p95 (unrelated GET requests on the same servers) {'; '.join(parts)}."]
 
 
-def _ledger_sentence(reference: str, ref: dict[str, Any], other: str, data: dict[str, Any]) -> str:
-    def describe(name: str, design: dict[str, Any]) -> str:
-        emails = design.get("emails") or {}
-        text = f"{emails.get('lost', 0):,} lost"
-        for key, label in (
-            ("duplicates", "duplicated"),
-            ("dead_lettered", "dead-lettered"),
-            ("pending", "still pending"),
+def _ledger_sentence(reference: str, ref: DesignSummary, other: str, data: DesignSummary) -> str:
+    def describe(name: str, design: DesignSummary) -> str:
+        emails = design.emails
+        text = f"{emails.lost:,} lost"
+        for count, label in (
+            (emails.duplicates, "duplicated"),
+            (emails.dead_lettered, "dead-lettered"),
+            (emails.pending, "still pending"),
         ):
-            if emails.get(key):
-                text += f", {emails[key]:,} {label}"
-        owed = emails.get("owed")
-        return f"{name} {text} of {owed:,}" if owed is not None else f"{name} {text}"
+            if count:
+                text += f", {count:,} {label}"
+        return f"{name} {text} of {emails.owed:,}"
 
     sentence = f"Welcome emails: {describe(reference, ref)}; {describe(other, data)}."
-    failed = dig(ref, "consistency", "stored_but_failed")
+    failed = ref.consistency.stored_but_failed
     if failed:
         sentence += (
             f" {failed:,} of {reference}'s signups failed for the client although the user was "

@@ -84,14 +84,14 @@ def _show(file: Path) -> int:
     baseline = load_baseline(file)
     console.print(
         f"[bold]{escape(str(file))}[/]: saved {baseline.created_at} from {baseline.source} "
-        f"(git {str(baseline.git.get('sha', '?'))[:12]}"
-        f"{', dirty' if baseline.git.get('dirty') else ''}); alpha {baseline.alpha:g}"
+        f"(git {(baseline.git.sha or '?')[:12]}"
+        f"{', dirty' if baseline.git.dirty else ''}); alpha {baseline.alpha:g}"
     )
     machine = baseline.machine
-    if machine:
+    if machine.to_json():
         console.print(
-            f"machine: {machine.get('cpus', '?')} CPUs, {machine.get('memory_gb', '?')} GB, "
-            f"{machine.get('platform', '?')}"
+            f"machine: {_known(machine.cpus)} CPUs, {_known(machine.memory_gb)} GB, "
+            f"{_known(machine.platform)}"
         )
     for name, scenario in baseline.scenarios.items():
         table = Table(title=f"{name} — {len(scenario.runs)} run(s)", header_style="bold")
@@ -115,3 +115,7 @@ def _show(file: Path) -> int:
             )
         console.print(table)
     return 0
+
+
+def _known(value: object) -> str:
+    return "?" if value is None else str(value)

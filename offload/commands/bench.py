@@ -16,7 +16,8 @@ from rich.console import Console
 
 from offload.run.closing_summary import print_run_summary
 from offload.run.orchestrator import BenchPlan, run_bench
-from offload.rundir.paths import REPORTS_DIR, read_json, scenario_dirs
+from offload.rundir.paths import REPORTS_DIR, scenario_dirs
+from offload.rundir.summary import Summary
 from offload.scenario import scenario_path, shipped_scenarios
 
 HELP = "run scenarios against the designs and record a run directory"
@@ -88,9 +89,7 @@ def run(args: argparse.Namespace) -> int:
     )
     run_dir = run_bench(plan, console)
     summaries = [
-        read_json(d / "summary.json")
-        for d in scenario_dirs(run_dir)
-        if (d / "summary.json").exists()
+        Summary.in_folder(d) for d in scenario_dirs(run_dir) if (d / Summary.FILE_NAME).exists()
     ]
     if not args.no_report:
         _render(run_dir)
@@ -99,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         from offload.gate import GateOptions, run_gate
 
         return run_gate(run_dir, GateOptions(baseline=args.gate), console=console).exit_code
-    return 0 if all(s.get("valid") for s in summaries) and summaries else 1
+    return 0 if all(s.valid for s in summaries) and summaries else 1
 
 
 def _render(run_dir: Path) -> None:

@@ -31,7 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from offload.errors import GateFailed
 from offload.expect.expressions import ExpressionError, parse_metric
@@ -46,9 +48,13 @@ from offload.gate.policy import (
 )
 from offload.gate.rundir import RunDirectory, ScenarioRuns
 from offload.gate.stats import DEFAULT_ALPHA
+from offload.rundir.files import Record, describe
+from offload.rundir.run_info import GitInfo, MachineInfo
 
 SCHEMA_VERSION = 1
 KNOWN_SCHEMA_VERSIONS = (1,)
+
+R = TypeVar("R", bound=Record)
 
 
 @dataclass(kw_only=True)
@@ -66,8 +72,9 @@ class ScenarioBaseline:
 class Baseline:
     created_at: str
     source: str
-    git: dict[str, Any] = field(default_factory=dict)
-    machine: dict[str, Any] = field(default_factory=dict)
+    #: the commit and the machine of the run it was saved from
+    git: GitInfo = field(default_factory=GitInfo)
+    machine: MachineInfo = field(default_factory=MachineInfo)
     alpha: float = DEFAULT_ALPHA
     scenarios: dict[str, ScenarioBaseline] = field(default_factory=dict)
     #: the file it was read from (None when built in memory)
@@ -77,21 +84,20 @@ class Baseline:
 def build_baseline(run: RunDirectory, *, keep: Baseline | None = None) -> Baseline:
     """A baseline from a run directory; ``keep`` supplies the policy of an earlier baseline."""
     scenarios: dict[str, ScenarioBaseline] = {}
-    first_manifest: Mapping[str, Any] = {}
     for name, scenario in run.scenarios.items():
-        first_manifest = first_manifest or scenario.manifest
         kept = keep.scenarios.get(name) if keep is not None else None
         policy = kept.policy if kept is not None else _default_policy(scenario)
         scenarios[name] = ScenarioBaseline(
             identity=identity_of(scenario.manifest),
             policy=policy,
-            runs=[_measure(policy, summary) for summary in scenario.summaries],
+            runs=[_measure(policy, repeat.figures) for repeat in scenario.repeats],
         )
+    first = next(iter(run.scenarios.values())).manifest if run.scenarios else None
     return Baseline(
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         source=str(run.path),
-        git=dict(first_manifest.get("git") or {}),
-        machine=dict(first_manifest.get("machine") or {}),
+        git=(first.git if first else None) or GitInfo(),
+        machine=(first.machine if first else None) or MachineInfo(),
         alpha=keep.alpha if keep is not None else DEFAULT_ALPHA,
         scenarios=scenarios,
     )
@@ -116,8 +122,8 @@ def to_json(baseline: Baseline) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "created_at": baseline.created_at,
         "source": baseline.source,
-        "git": baseline.git,
-        "machine": baseline.machine,
+        "git": baseline.git.to_json(),
+        "machine": baseline.machine.to_json(),
         "settings": {"alpha": baseline.alpha},
         "scenarios": {
             name: {
@@ -168,8 +174,8 @@ def load_baseline(path: Path | str) -> Baseline:
     return Baseline(
         created_at=str(data.get("created_at", "")),
         source=str(data.get("source", "")),
-        git=dict(data.get("git") or {}),
-        machine=dict(data.get("machine") or {}),
+        git=_record(where, "git", GitInfo, data.get("git")),
+        machine=_record(where, "machine", MachineInfo, data.get("machine")),
         alpha=float(alpha),
         scenarios=scenarios,
         path=path,
@@ -182,6 +188,14 @@ class _Where:
 
     def error(self, field_name: str, problem: str) -> GateFailed:
         return GateFailed(f"{self.path}: field '{field_name}': {problem}")
+
+
+def _record(where: _Where, at: str, model: type[R], value: Any) -> R:
+    """The run's git or machine record, as saved from its manifest."""
+    try:
+        return model.model_validate(value or {})
+    except ValidationError as exc:
+        raise where.error(at, describe(exc)) from exc
 
 
 def _load_scenario(where: _Where, at: str, value: Any) -> ScenarioBaseline:
@@ -244,8 +258,8 @@ def _load_entry(where: _Where, at: str, entry: Any) -> MetricPolicy:
 
 
 def _default_policy(scenario: ScenarioRuns) -> list[MetricPolicy]:
-    targets = (scenario.manifest.get("scenario") or {}).get("targets")
-    return default_policy(scenario.summaries[0], list(targets) if targets else None)
+    targets = scenario.manifest.scenario.target_names
+    return default_policy(scenario.repeats[0].figures, targets or None)
 
 
 def _measure(policy: list[MetricPolicy], summary: Mapping[str, Any]) -> dict[str, float | None]:

@@ -150,7 +150,7 @@ def _check_expectation(scenario: ScenarioRuns, text: str) -> CheckResult:
     first_shown = first_failure = ""
     for repeat in scenario.repeats:
         label = f"r{repeat.number}"
-        figure = partial(lookup, repeat.summary)
+        figure = partial(lookup, repeat.figures)
         try:
             holds = bool(expression.evaluate(figure))
             shown = expression.explain(figure)
@@ -235,7 +235,7 @@ def _check_metric(
     missing: list[str] = []
     for repeat in scenario.repeats:
         try:
-            value = metric_value(expression, repeat.summary)
+            value = metric_value(expression, repeat.figures)
         except UnknownPath as exc:
             return result(Verdict.ERROR, message=str(exc))
         if value is None:

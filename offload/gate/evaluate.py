@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -25,6 +24,7 @@ from offload.gate.markdown import write_markdown
 from offload.gate.rundir import RunDirectory, load_run_dir, refuse_invalid
 from offload.gate.stats import DEFAULT_ALPHA
 from offload.gate.terminal import print_report
+from offload.rundir.run_info import MachineInfo
 
 REPORT_DIR = "gate"
 
@@ -55,8 +55,7 @@ def evaluate_run(run_dir: Path | str, options: GateOptions = GateOptions()) -> G
                 report.warnings.append(f"{repeat.directory.name} is invalid ({reasons})")
     else:
         refuse_invalid(run)
-    if run.invocation.get("interrupted"):
-        report.warnings.append("the run was interrupted: only finished scenarios are gated")
+    report.warnings += run.status_warnings()
 
     baseline = load_baseline(options.baseline) if options.baseline is not None else None
     if baseline is not None:
@@ -170,6 +169,6 @@ def _coverage_warnings(run: RunDirectory, baseline: Baseline) -> list[str]:
     return warnings
 
 
-def _machine(run: RunDirectory) -> dict[str, Any]:
+def _machine(run: RunDirectory) -> MachineInfo:
     first = next(iter(run.scenarios.values()))
-    return dict(first.manifest.get("machine") or {})
+    return first.manifest.machine or MachineInfo()

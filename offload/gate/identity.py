@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from offload.rundir.manifest import ScenarioManifest, TargetRecord
+from offload.rundir.run_info import MachineInfo
+
 #: scenario fields that do not change what is measured
 UNCOMPARED_SCENARIO_FIELDS = ("expect", "description", "tags")
 #: the frameworks the reference designs run on (python compared by major.minor)
@@ -33,20 +36,21 @@ GROUPS = {
 }
 
 
-def identity_of(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The identity of one scenario run, as stored in a baseline file."""
-    scenario = dict(manifest.get("scenario") or {})
+def identity_of(manifest: ScenarioManifest) -> dict[str, Any]:
+    """The identity of one scenario run, as stored in a baseline file: computed from the
+    manifest's JSON as recorded, so a run and its baseline compare field by field."""
+    scenario = manifest.scenario.to_json()
     measured = {k: v for k, v in scenario.items() if k not in UNCOMPARED_SCENARIO_FIELDS}
-    designs = manifest.get("designs") or {}
-    versions = manifest.get("versions") or {}
+    designs = manifest.designs
+    versions = manifest.versions
     return {
         "scenario_sha256": _digest(measured),
         # targets and design knobs have their own groups, so a difference is named once
         "scenario": {k: v for k, v in measured.items() if k not in ("targets", "designs", "name")},
-        "quick": bool(manifest.get("quick", False)),
+        "quick": manifest.quick,
         "targets": list(scenario.get("targets") or designs.keys()),
-        "designs": {name: dict(d.get("config") or {}) for name, d in designs.items()},
-        "target": {name: _target(d.get("target") or {}) for name, d in designs.items()},
+        "designs": {name: d.config.to_json() for name, d in designs.items()},
+        "target": {name: _target(d.target) for name, d in designs.items()},
         "versions": {
             name: _version(name, versions[name]) for name in IDENTITY_VERSIONS if name in versions
         },
@@ -98,18 +102,18 @@ def differences(
     return [d for d in found if not _ignored(d.key, ignored)]
 
 
-def machine_warnings(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+def machine_warnings(baseline: MachineInfo, current: MachineInfo) -> list[str]:
     """A different machine makes absolute figures less comparable; say so, do not refuse."""
     warnings = []
-    old_cpus, new_cpus = baseline.get("cpus"), current.get("cpus")
+    old_cpus, new_cpus = baseline.cpus, current.cpus
     if old_cpus and new_cpus and old_cpus != new_cpus:
         warnings.append(f"the machine differs: {new_cpus} CPUs now, {old_cpus} in the baseline")
-    old_mem, new_mem = baseline.get("memory_gb"), current.get("memory_gb")
+    old_mem, new_mem = baseline.memory_gb, current.memory_gb
     if old_mem and new_mem and abs(new_mem - old_mem) > 0.1 * old_mem:
         warnings.append(
             f"the machine differs: {new_mem:g} GB of memory now, {old_mem:g} GB in the baseline"
         )
-    old_platform, new_platform = baseline.get("platform"), current.get("platform")
+    old_platform, new_platform = baseline.platform, current.platform
     if old_platform and new_platform and old_platform != new_platform:
         warnings.append(
             f"the machine differs: platform {new_platform} now, {old_platform} in the baseline"
@@ -159,9 +163,10 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _target(target: Mapping[str, Any]) -> dict[str, Any]:
+def _target(target: TargetRecord) -> dict[str, Any]:
     """What a target *is* — not where it was checked out or how it describes itself."""
-    return {key: target[key] for key in TARGET_FIELDS if key in target}
+    recorded = target.to_json()
+    return {key: recorded[key] for key in TARGET_FIELDS if key in recorded}
 
 
 def _digest(value: Any) -> str:

@@ -1,22 +1,23 @@
-"""Read a run directory the way the gate needs it: scenarios, each with its repeats.
+"""A run directory as the gate needs it: scenarios, each with its repeats.
 
 ``offload bench`` writes ``<run_dir>/<scenario>/summary.json`` (or ``<scenario>.r1``,
 ``<scenario>.r2``, ... with ``--repeat N``) beside a ``manifest.json``. The folder name is only
 a name: scenarios are grouped by the ``scenario`` field of each summary and ordered by its
-``repeat`` field, so renaming a folder cannot mix two scenarios up.
+``repeat`` field, so renaming a folder cannot mix two scenarios up. Every file is read through
+the run directory's models (:mod:`offload.rundir`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from offload.errors import GateFailed, RunInvalid
-
-SUMMARY_SCHEMA_VERSIONS = (1,)
+from offload.rundir.manifest import ScenarioManifest
+from offload.rundir.run_info import RunInfo
+from offload.rundir.summary import Summary
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,22 @@ class Repeat:
     """One scenario run: its folder, its figures and its manifest."""
 
     directory: Path
-    summary: Mapping[str, Any]
-    manifest: Mapping[str, Any]
+    summary: Summary
+    manifest: ScenarioManifest
     number: int
 
     @property
     def valid(self) -> bool:
-        return bool(self.summary.get("valid", True))
+        return self.summary.valid
 
     @property
     def invalid_reasons(self) -> list[str]:
-        return [str(reason) for reason in self.summary.get("invalid_reasons") or []]
+        return self.summary.invalid_reasons
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        """The summary as the expectation language reads it (dotted paths into its JSON)."""
+        return self.summary.figures()
 
 
 @dataclass(frozen=True)
@@ -45,18 +51,13 @@ class ScenarioRuns:
     repeats: tuple[Repeat, ...]
 
     @property
-    def summaries(self) -> list[Mapping[str, Any]]:
-        return [r.summary for r in self.repeats]
-
-    @property
-    def manifest(self) -> Mapping[str, Any]:
+    def manifest(self) -> ScenarioManifest:
         """The first repeat's manifest (every repeat ran the same scenario)."""
         return self.repeats[0].manifest
 
     @property
     def expectations(self) -> list[str]:
-        scenario = self.manifest.get("scenario") or {}
-        return [str(text) for text in scenario.get("expect") or []]
+        return self.manifest.scenario.expect
 
     @property
     def invalid(self) -> list[Repeat]:
@@ -67,8 +68,19 @@ class ScenarioRuns:
 class RunDirectory:
     path: Path
     scenarios: dict[str, ScenarioRuns]
-    #: run.json (the invocation), empty when absent
-    invocation: Mapping[str, Any]
+    #: run.json (the invocation); None for a scenario folder given on its own
+    invocation: RunInfo | None
+
+    def status_warnings(self) -> list[str]:
+        """What the gate says about a bench that did not end normally."""
+        if self.invocation is None or self.invocation.complete:
+            return []
+        if self.invocation.status == "interrupted":
+            return ["the run was interrupted: only finished scenarios are gated"]
+        return [
+            f"the run did not complete (run.json status: {self.invocation.status}): only "
+            "finished scenarios are gated"
+        ]
 
 
 def load_run_dir(path: Path | str) -> RunDirectory:
@@ -76,16 +88,16 @@ def load_run_dir(path: Path | str) -> RunDirectory:
     path = Path(path)
     if not path.is_dir():
         raise RunInvalid(f"{path}: no such run directory")
-    files = [path / "summary.json"] if (path / "summary.json").is_file() else []
-    files = files or sorted(path.glob("*/summary.json"))
+    files = [path / Summary.FILE_NAME] if (path / Summary.FILE_NAME).is_file() else []
+    files = files or sorted(path.glob(f"*/{Summary.FILE_NAME}"))
     if not files:
         raise RunInvalid(
             f"{path}: no scenario results here (no */summary.json); run `offload bench` first"
         )
     grouped: dict[str, dict[int, Repeat]] = {}
     for file in files:
-        repeat, manifest_name = _read_repeat(file)
-        name = str(repeat.summary.get("scenario") or manifest_name or file.parent.name)
+        repeat = _read_repeat(file)
+        name = repeat.summary.scenario
         clash = grouped.setdefault(name, {}).get(repeat.number)
         if clash is not None:
             raise RunInvalid(
@@ -97,9 +109,8 @@ def load_run_dir(path: Path | str) -> RunDirectory:
         name: ScenarioRuns(name, tuple(repeats[k] for k in sorted(repeats)))
         for name, repeats in sorted(grouped.items())
     }
-    invocation: Mapping[str, Any] = {}
-    if (path / "run.json").is_file():
-        invocation = _read_json(path / "run.json")
+    run_json = path / RunInfo.FILE_NAME
+    invocation = RunInfo.load(run_json) if run_json.is_file() else None
     return RunDirectory(path=path, scenarios=scenarios, invocation=invocation)
 
 
@@ -119,39 +130,13 @@ def refuse_invalid(run: RunDirectory) -> None:
         )
 
 
-def _read_repeat(summary_file: Path) -> tuple[Repeat, str | None]:
-    """One scenario folder, and the scenario name its manifest gives (a fallback)."""
-    summary = _read_json(summary_file)
-    version = summary.get("schema_version")
-    if version not in SUMMARY_SCHEMA_VERSIONS:
-        raise RunInvalid(
-            f"{summary_file}: summary schema_version {version!r} is not one this offload reads "
-            f"({', '.join(map(str, SUMMARY_SCHEMA_VERSIONS))})"
-        )
-    if not isinstance(summary.get("designs"), Mapping):
-        raise RunInvalid(f"{summary_file}: no 'designs' figures in the summary")
-    manifest_file = summary_file.parent / "manifest.json"
+def _read_repeat(summary_file: Path) -> Repeat:
+    """One scenario folder: its summary and the manifest beside it."""
+    summary = Summary.load(summary_file)
+    manifest_file = summary_file.parent / ScenarioManifest.FILE_NAME
     if not manifest_file.is_file():
         raise RunInvalid(f"{summary_file.parent}: manifest.json is missing beside summary.json")
-    manifest = _read_json(manifest_file)
-    number = summary.get("repeat") or manifest.get("repeat") or 1
-    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-        raise RunInvalid(f"{summary_file}: 'repeat' must be a whole number >= 1, got {number!r}")
-    scenario = manifest.get("scenario")
-    manifest_name = scenario.get("name") if isinstance(scenario, Mapping) else None
-    repeat = Repeat(
-        directory=summary_file.parent, summary=summary, manifest=manifest, number=number
-    )
-    return repeat, manifest_name
-
-
-def _read_json(file: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(file.read_text())
-    except OSError as exc:
-        raise RunInvalid(f"{file}: cannot read ({exc.strerror})") from exc
-    except json.JSONDecodeError as exc:
-        raise RunInvalid(f"{file}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise RunInvalid(f"{file}: expected a JSON object, got {type(data).__name__}")
-    return data
+    manifest = ScenarioManifest.load(manifest_file)
+    # a summary that does not say which repeat it is takes its manifest's word
+    number = summary.repeat if "repeat" in summary.model_fields_set else manifest.repeat
+    return Repeat(directory=summary_file.parent, summary=summary, manifest=manifest, number=number)

@@ -17,7 +17,6 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 from offload.analysis import numbers
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.phases import mean_signup_rate, provider_profile_at, scenario_model
-from offload.analysis.scenario_data import dig
 from offload.report import style
 
 
@@ -37,15 +36,15 @@ def scaling_points(analysis: ScenarioAnalysis) -> list[ScalingPoint]:
     scenario = scenario_model(data.scenario)
     points = []
     for name, design in data.designs.items():
-        if not design.uses_queue or "workers" not in design.config:
+        workers = design.config.workers
+        if not design.uses_queue or workers is None:
             continue
-        workers = int(design.config["workers"])
         predicted = capacity = None
         if scenario is not None and workers > 0:
             latency = provider_profile_at(scenario, 0.0).latency
-            timeout = float(design.config.get("provider_timeout_s") or latency)
+            timeout = design.config.provider_timeout_s or latency
             call = max(min(latency, timeout), 1e-3)
-            capacity = workers * int(design.config.get("prefetch") or 1) / call
+            capacity = workers * (design.config.prefetch or 1) / call
             arrivals = mean_signup_rate(scenario, 0.0, data.duration_s) * data.duration_s
             left = max(0.0, arrivals - capacity * data.duration_s)
             predicted = left / capacity + call
@@ -53,8 +52,8 @@ def scaling_points(analysis: ScenarioAnalysis) -> list[ScalingPoint]:
             ScalingPoint(
                 design=name,
                 workers=workers,
-                drain_s=dig(design.summary, "queue", "drain_seconds"),
-                e2e_p95_ms=dig(design.summary, "e2e_ms", "p95"),
+                drain_s=design.summary.queue.drain_seconds if design.summary.queue else None,
+                e2e_p95_ms=design.summary.e2e_ms.p95,
                 predicted_drain_s=predicted,
                 capacity_per_s=capacity,
             )

@@ -16,8 +16,9 @@ from offload.analysis import numbers
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures, is_rig
 from offload.analysis.percentiles import SPECTRUM
-from offload.analysis.scenario_data import dig
 from offload.report import style
+from offload.rundir.manifest import PhaseRecord
+from offload.rundir.summary import Summary
 
 NINES_TICKS = (50, 90, 99, 99.9, 99.99)
 
@@ -29,14 +30,14 @@ def _nines(percentile: float | np.ndarray) -> Any:
 
 def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     """Signup latency at p50 … p99.99 per phase, on a log "nines" axis (HDR percentiles)."""
-    phases = analysis.data.phases or [{"name": "overall", "provider": ""}]
+    phases = analysis.data.phases or [PhaseRecord(name="overall", start_s=0.0, end_s=0.0)]
     cols = min(len(phases), 3)
     rows = math.ceil(len(phases) / cols)
     fig, axes = style.figure(rows, cols, height=3.4, sharex=True, sharey=True)
     table = analysis.tables["spectrum"]
     signup = table[table["endpoint"] == "signup"]
     for ax, phase in zip(axes, phases, strict=False):
-        inside = signup[signup["phase"] == phase["name"]]
+        inside = signup[signup["phase"] == phase.name]
         counts = []
         for name in analysis.data.designs:
             rows_ = inside[inside["design"] == name].sort_values("percentile")
@@ -51,9 +52,9 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
                 label=name,
             )
             counts.append(f"{name} {int(rows_['count'].iloc[0]):,}")
-        lines = [phase["name"]]
-        if analysis.phase_labels.get(phase["name"]):
-            lines.append(analysis.phase_labels[phase["name"]])
+        lines = [phase.name]
+        if analysis.phase_labels.get(phase.name):
+            lines.append(analysis.phase_labels[phase.name])
         if counts:
             lines.append("signups: " + ", ".join(counts))
         ax.set_title("\n".join(lines), loc="left", fontsize=9, fontweight="normal")
@@ -155,8 +156,8 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
         return fig
     y = np.arange(len(names))
     for i, name in enumerate(names):
-        emails = analysis.data.designs[name].summary.get("emails") or {}
-        owed, delivered = emails.get("owed") or 0, emails.get("delivered") or 0
+        emails = analysis.data.designs[name].summary.emails
+        owed, delivered = emails.owed, emails.delivered
         left.barh(i, owed, color="white", edgecolor=colours[name], lw=1.2, height=0.6)
         left.barh(i, delivered, color=colours[name], height=0.6, label=f"{name}")
         left.text(max(owed, delivered), i, f"  {delivered:,} of {owed:,}", va="center", fontsize=9)
@@ -171,9 +172,8 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
     top = 0
     for j, name in enumerate(names):
         summary = analysis.data.designs[name].summary
-        counts = [
-            int((summary.get(block) or {}).get(key) or 0) for block, key, _ in LEDGER_PROBLEMS
-        ]
+        blocks = {"emails": summary.emails.to_json(), "consistency": summary.consistency.to_json()}
+        counts = [int(blocks[block].get(key) or 0) for block, key, _ in LEDGER_PROBLEMS]
         top = max(top, *counts)
         positions = np.arange(len(labels)) + (j - (len(names) - 1) / 2) * height
         right.barh(positions, counts, height=height * 0.95, color=colours[name], label=name)
@@ -207,10 +207,8 @@ def cost(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     cpu_ax, rss_ax, per_ax = axes["cpu"], axes["rss"], axes["per"]
     rows = []
     for name, design in analysis.data.designs.items():
-        for component, figures in (design.summary.get("resources") or {}).items():
-            rows.append(
-                (name, component, figures.get("cpu_s") or 0.0, figures.get("peak_rss_mb") or 0.0)
-            )
+        for component, use in design.summary.resources.items():
+            rows.append((name, component, use.cpu_s, use.peak_rss_mb))
     if not rows:
         for ax in (cpu_ax, rss_ax, per_ax):
             style.no_data(ax, "no resource samples")
@@ -238,13 +236,13 @@ def cost(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     rss_ax.set_yticks(y, [""] * len(y))
     names = list(analysis.data.designs)
     per = [cost_figures(analysis.data.designs[n].summary) for n in names]
-    values = [p["cpu_per_1000_signups"] or 0.0 for p in per]
+    values = [p.cpu_per_1000_signups or 0.0 for p in per]
     per_ax.barh(np.arange(len(names)), values, color=[colours[n] for n in names], height=0.6)
     for pos, figures in enumerate(per):
-        broker = ", broker included" if figures["broker_included"] else ""
+        broker = ", broker included" if figures.broker_included else ""
         text = (
-            f" {numbers.seconds(figures['cpu_per_1000_signups'])}  "
-            f"({numbers.seconds(figures['cpu_own_s'])} over {figures['ok_signups']:,} "
+            f" {numbers.seconds(figures.cpu_per_1000_signups)}  "
+            f"({numbers.seconds(figures.cpu_own_s)} over {figures.ok_signups:,} "
             f"successful signups{broker})"
         )
         per_ax.text(values[pos], pos, text, va="center", fontsize=8.5)
@@ -261,6 +259,16 @@ def cost(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     return fig
 
 
+def _signup_p95(summary: Summary, design: str) -> float | None:
+    figures = summary.designs.get(design)
+    return figures.signup.overall.latency_ms.p95 if figures else None
+
+
+def _e2e_p95(summary: Summary, design: str) -> float | None:
+    figures = summary.designs.get(design)
+    return figures.e2e_ms.p95 if figures else None
+
+
 def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> Figure:
     """Per scenario, each design's signup response p95 and email end-to-end p95."""
     fig, (top, bottom) = style.figure(2, height=2.9)
@@ -268,13 +276,13 @@ def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> F
     names = list(colours)
     width = 0.8 / max(1, len(names))
     x = np.arange(len(scenarios))
-    for ax, key, title in (
-        (top, ("signup", "overall", "latency_ms", "p95"), "Signup response p95 (the client waits)"),
-        (bottom, ("e2e_ms", "p95"), "Welcome email end-to-end p95 (the job is done)"),
+    for ax, read, title in (
+        (top, _signup_p95, "Signup response p95 (the client waits)"),
+        (bottom, _e2e_p95, "Welcome email end-to-end p95 (the job is done)"),
     ):
         top_value = 0.0
         for j, name in enumerate(names):
-            values = [dig(a.data.summary, "designs", name, *key) for a in analyses]
+            values = [read(a.data.summary, name) for a in analyses]
             positions = x + (j - (len(names) - 1) / 2) * width
             heights = [v if v else np.nan for v in values]
             ax.bar(positions, heights, width * 0.95, color=colours[name], label=name)
@@ -291,9 +299,7 @@ def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> F
                     )
                     top_value = max(top_value, value)
         if top_value:
-            low = min(
-                v for a in analyses for n in names if (v := dig(a.data.summary, "designs", n, *key))
-            )
+            low = min(v for a in analyses for n in names if (v := read(a.data.summary, n)))
             style.log_ms_axis(ax)
             ax.set_ylim(10 ** math.floor(math.log10(low)), top_value * 4)
         ax.set_xticks(x, scenarios)

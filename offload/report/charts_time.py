@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from offload.analysis.comparison import ScenarioAnalysis
+from offload.analysis.scenario_data import ScenarioData
 from offload.analysis.tables import design_series
 from offload.analysis.timeseries import ERROR_CLASSES, backlog_recovery, queue_series
 from offload.report import style
+from offload.rundir.manifest import PhaseRecord
 
 TIME_LABEL = "seconds since t=0 (start of the measured load)"
 CLASS_STYLES = {
@@ -46,11 +47,11 @@ class TimeContext:
     colours: dict[str, str]
 
     @property
-    def data(self) -> Any:
+    def data(self) -> ScenarioData:
         return self.analysis.data
 
     @property
-    def phases(self) -> list[dict[str, Any]]:
+    def phases(self) -> list[PhaseRecord]:
         return self.data.phases
 
     @property
@@ -76,7 +77,8 @@ class TimeContext:
 
     @property
     def client_timeout_s(self) -> float | None:
-        return (self.data.scenario.get("client") or {}).get("timeout")
+        client = self.data.scenario.client
+        return client.timeout if client else None
 
 
 def _has(frame: pd.DataFrame, column: str) -> bool:

@@ -3,56 +3,47 @@ link to its report — rebuilt from the run directories each time, so it is neve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from offload.analysis import numbers
 from offload.analysis.scenario_data import in_run_order
+from offload.errors import RunInvalid
 from offload.report.html import CSS, inline
 from offload.rundir.paths import scenario_dirs
+from offload.rundir.run_info import RunInfo
+from offload.rundir.summary import DesignSummary, Summary
 
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _signup(design: dict[str, Any]) -> dict[str, Any]:
-    return (design.get("signup") or {}).get("overall") or {}
-
-
-HEADLINES: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
-    ("signup p95", lambda d: numbers.ms((_signup(d).get("latency_ms") or {}).get("p95"))),
-    ("signups failed", lambda d: numbers.pct(_signup(d).get("error_rate"))),
-    ("email end-to-end p95", lambda d: numbers.ms((d.get("e2e_ms") or {}).get("p95"))),
-    ("emails lost", lambda d: numbers.count((d.get("emails") or {}).get("lost"))),
+HEADLINES: tuple[tuple[str, Callable[[DesignSummary], str]], ...] = (
+    ("signup p95", lambda d: numbers.ms(d.signup.overall.latency_ms.p95)),
+    ("signups failed", lambda d: numbers.pct(d.signup.overall.error_rate)),
+    ("email end-to-end p95", lambda d: numbers.ms(d.e2e_ms.p95)),
+    ("emails lost", lambda d: numbers.count(d.emails.lost)),
 )
 
 
-def _per_design(summary: dict[str, Any], read: Callable[[dict[str, Any]], str]) -> str:
+def _per_design(summary: Summary, read: Callable[[DesignSummary], str]) -> str:
     """One figure per design, one line each: ``sync 5,005 ms<br>async 6.8 ms``."""
-    designs = summary.get("designs") or {}
-    return "<br>".join(inline(f"{name} {read(d)}") for name, d in designs.items())
+    return "<br>".join(inline(f"{name} {read(d)}") for name, d in summary.designs.items())
 
 
 def _scenario_table(run_dir: Path) -> tuple[str, bool]:
     """The run's scenarios with their headline figures, and whether every one is valid."""
     rows, valid = [], True
     for directory in in_run_order(scenario_dirs(run_dir)):
-        summary = _read(directory / "summary.json")
-        if not summary:
+        path = directory / Summary.FILE_NAME
+        try:
+            summary = Summary.load(path)
+        except RunInvalid as exc:
+            problem = "no summary.json" if not path.exists() else f"unreadable: {exc}"
             rows.append(
                 f'<tr><td>{inline(directory.name)}</td><td colspan="{len(HEADLINES)}">'
-                "no summary.json</td></tr>"
+                f"{inline(problem)}</td></tr>"
             )
             valid = False
             continue
-        ok = bool(summary.get("valid", True))
+        ok = summary.valid
         valid = valid and ok
         flag = "" if ok else ' <span class="bad">INVALID</span>'
         cells = "".join(f'<td class="r">{_per_design(summary, read)}</td>' for _, read in HEADLINES)
@@ -68,20 +59,26 @@ def _scenario_table(run_dir: Path) -> tuple[str, bool]:
 
 
 def _run_row(run_dir: Path, reports_dir: Path) -> tuple[float, str]:
-    info = _read(run_dir / "run.json")
-    started = info.get("started_at") or run_dir.stat().st_mtime
+    info: RunInfo | None = None
+    status = "?"  # a run directory without run.json (copied by hand) is listed all the same
+    if (run_dir / RunInfo.FILE_NAME).exists():
+        try:
+            info = RunInfo.in_folder(run_dir)
+            status = info.status
+        except RunInvalid as exc:
+            status = f"unreadable: {exc}"
+    started = info.started_at if info else run_dir.stat().st_mtime
     when = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC")
     link = run_dir.relative_to(reports_dir).as_posix() + "/report.html"
     rendered = (run_dir / "report.html").exists()
     name = f"[{run_dir.name}]({link})" if rendered else f"{run_dir.name} (not rendered)"
     table, valid = _scenario_table(run_dir)
-    status = info.get("status", "?")
     validity = "valid" if valid and status == "complete" else ("INVALID" if not valid else status)
     css = "ok" if validity == "valid" else "bad"
     cells = [
         inline(name),
         inline(when),
-        "yes" if info.get("quick") else "no",
+        "yes" if info and info.quick else "no",
         f'<span class="{css}">{inline(validity)}</span>',
         table,
     ]

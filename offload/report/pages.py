@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.report import sections
 from offload.report.charts import OVERVIEW
 from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph
 from offload.report.manifest_section import manifest_details, measured_on
+from offload.rundir.run_info import RunInfo
 
 INTRO = (
     "Each design ran alone on the machine under the same open-loop load while a simulated "
@@ -24,8 +24,7 @@ INTRO = (
 def _design_lines(analysis: ScenarioAnalysis) -> list[str]:
     lines = []
     for name, design in analysis.data.designs.items():
-        target = design.entry.get("target") or {}
-        description = target.get("description") or design.kind
+        description = design.entry.target.description or design.kind
         lines.append(f"**{name}** ({design.kind}): {description}")
     return lines
 
@@ -82,7 +81,7 @@ def scenario_document(
 
 def run_document(
     run_dir: Path,
-    run_info: dict[str, Any],
+    run_info: RunInfo | None,
     analyses: list[ScenarioAnalysis],
     charts: dict[str, dict[str, list[Path]]],
     problems: dict[str, list[str]],
@@ -91,15 +90,14 @@ def run_document(
     designs: list[str] = []
     for analysis in analyses:
         designs += [d for d in analysis.data.designs if d not in designs]
-    started = run_info.get("started_at")
+    started = run_info.started_at if run_info else None
     when = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC") if started else "?"
     blocks: list[Block] = [Heading(1, f"offload run {run_dir.name}: {' vs '.join(designs)}")]
-    status = run_info.get("status")
-    if status and status != "complete":
+    if run_info and not run_info.complete:
         blocks.append(
             Banner(
                 "invalid",
-                f"the bench did not complete (status: {status})",
+                f"the bench did not complete (status: {run_info.status})",
                 ["figures cover only what was recorded before it stopped"],
             )
         )
@@ -113,10 +111,10 @@ def run_document(
     blocks += [
         Paragraph(
             f"Started {when}; {len(analyses)} scenario(s): {names}"
-            + ("; **quick run** (shortened durations)." if run_info.get("quick") else ".")
+            + ("; **quick run** (shortened durations)." if run_info and run_info.quick else ".")
         ),
         Paragraph(INTRO),
-        Paragraph(measured_on(analyses[0].data.manifest if analyses else {}, run_info)),
+        Paragraph(measured_on(analyses[0].data.manifest if analyses else None, run_info)),
     ]
     if analyses:
         blocks.append(BulletList(_design_lines(analyses[0])))
@@ -150,7 +148,7 @@ def run_document(
     ]
     for analysis in analyses:
         blocks += _scenario_section(analysis, charts.get(analysis.data.folder, {}))
-    first = analyses[0].data.manifest if analyses else {}
+    first = analyses[0].data.manifest if analyses else None
     blocks.append(manifest_details(first, None, run_info))
     return blocks
 

@@ -22,7 +22,8 @@ from offload.report.index import write_index
 from offload.report.markdown import render_markdown
 from offload.report.pages import run_document, scenario_document
 from offload.report.style import design_colours
-from offload.rundir.paths import read_json, scenario_dirs
+from offload.rundir.paths import scenario_dirs
+from offload.rundir.run_info import RunInfo
 
 log = logging.getLogger("offload.report")
 
@@ -85,7 +86,7 @@ def render_run(run_dir: Path) -> RenderedRun:
     started = time.monotonic()
     run_dir = Path(run_dir).resolve()
     result = RenderedRun(run_dir)
-    run_info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    run_info = RunInfo.in_folder(run_dir) if (run_dir / RunInfo.FILE_NAME).exists() else None
     analyses: list[ScenarioAnalysis] = []
     for directory in in_run_order(scenario_dirs(run_dir)):
         try:

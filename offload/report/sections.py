@@ -4,14 +4,13 @@ document blocks (a table, a banner, a chart with its caption). Pages assemble th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from offload.analysis import numbers
 from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures
-from offload.analysis.scenario_data import dig
+from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
 from offload.analysis.verdicts import Verdict, verdict_rows
 from offload.report.charts import CHARTS
@@ -24,23 +23,24 @@ from offload.report.document import (
     Paragraph,
     Table,
 )
+from offload.rundir.summary import Summary
 
 DOCS = "docs/report.md in the offload repository"
 
 
-def banners(summary: dict[str, Any], problems: list[str], where: str = "") -> list[Block]:
+def banners(summary: Summary, problems: list[str], where: str = "") -> list[Block]:
     """Red when the run is invalid (figures not to be trusted), amber for warnings."""
     blocks: list[Block] = []
     prefix = f"{where}: " if where else ""
-    if not summary.get("valid", True):
+    if not summary.valid:
         blocks.append(
             Banner(
                 "invalid",
                 f"{prefix}this run is INVALID — do not use its figures for decisions",
-                [str(r) for r in summary.get("invalid_reasons") or []],
+                list(summary.invalid_reasons),
             )
         )
-    warnings = [str(w) for w in summary.get("warnings") or []] + problems
+    warnings = [*summary.warnings, *problems]
     if warnings:
         blocks.append(Banner("warning", f"{prefix}warnings", warnings))
     return blocks
@@ -80,33 +80,34 @@ def what_ran(analysis: ScenarioAnalysis) -> list[Block]:
     """The scenario in a few lines and its phases: what the reader needs before the figures."""
     data = analysis.data
     scenario = data.scenario
-    load = scenario.get("load") or {}
+    load = scenario.load
+    timeout = scenario.client.timeout if scenario.client else None
     text = (
-        f"Open-loop load of {load.get('rate', 0):g} signups/s ({load.get('arrivals', '')} "
-        f"arrivals) plus {load.get('bystander_rate', 0):g} bystander requests/s for "
-        f"{load.get('duration', 0):g} s after a {load.get('warmup', 0):g} s warm-up; client "
-        f"timeout {dig(scenario, 'client', 'timeout')} s. Each design ran alone on the "
+        f"Open-loop load of {load.rate:g} signups/s ({load.arrivals or ''} "
+        f"arrivals) plus {load.bystander_rate or 0:g} bystander requests/s for "
+        f"{load.duration:g} s after a {load.warmup or 0:g} s warm-up; client "
+        f"timeout {timeout} s. Each design ran alone on the "
         "machine, one after the other, on the same arrival schedule, configured as below."
     )
-    if data.summary.get("quick") or data.manifest.get("quick"):
-        scale = dig(scenario, "quick", "time_scale")
+    if data.summary.quick or data.manifest.quick:
+        scale = scenario.quick.time_scale if scenario.quick else None
         text += (
             f" **Quick run** (--quick): these durations, and the phases below, are the "
             f"description's shortened ×{scale}."
         )
     rows = [
         [
-            p["name"],
-            f"{p['start_s']:g}",
-            f"{p['end_s']:g}",
-            p.get("provider", ""),
-            analysis.phase_labels.get(p["name"], "") if p["name"] in analysis.disturbed else "",
+            p.name,
+            f"{p.start_s:g}",
+            f"{p.end_s:g}",
+            p.provider,
+            analysis.phase_labels.get(p.name, "") if p.name in analysis.disturbed else "",
         ]
         for p in data.phases
     ]
     blocks: list[Block] = []
-    if scenario.get("description"):
-        blocks.append(Paragraph(str(scenario["description"]).strip()))
+    if scenario.description:
+        blocks.append(Paragraph(scenario.description.strip()))
     blocks.append(Paragraph(text))
     blocks.append(design_config_table(analysis))
     blocks.append(
@@ -129,11 +130,11 @@ def design_config_table(analysis: ScenarioAnalysis) -> Table:
             [
                 name,
                 design.kind,
-                str(config.get("server_processes", "")),
-                str(config.get("workers", "")) if queued else "–",
-                str(config.get("prefetch", "")) if queued else "–",
-                f"{config.get('provider_timeout_s', '')} s",
-                f"{config.get('max_attempts', '')}" if queued else "–",
+                _text(config.server_processes),
+                _text(config.workers) if queued else "–",
+                _text(config.prefetch) if queued else "–",
+                f"{_text(config.provider_timeout_s)} s",
+                _text(config.max_attempts) if queued else "–",
             ]
         )
     header = [
@@ -161,31 +162,32 @@ def chart_blocks(files: dict[str, list[Path]], level: int = 3, prefix: str = "")
     return blocks
 
 
-LATENCY_KEYS = ("p50", "p95", "p99", "p99_9", "max")
-
-
 def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
     """Counts, failures and HDR latency percentiles per phase and design for one endpoint."""
     rows = []
-    windows = ["overall"] + [p["name"] for p in analysis.data.phases]
+    windows = ["overall"] + [p.name for p in analysis.data.phases]
     for window in windows:
         for name, design in analysis.data.designs.items():
-            block = design.summary.get(endpoint) or {}
-            stats = block.get("overall") if window == "overall" else dig(block, "phases", window)
-            if not stats:
+            block = design.summary.endpoint(endpoint)
+            stats = block.overall if window == "overall" else block.phases.get(window)
+            if stats is None:
                 continue
-            latency = stats.get("latency_ms") or {}
+            latency = stats.latency_ms
             rows.append(
                 [
                     window,
                     name,
-                    numbers.count(stats.get("count")),
-                    numbers.count(stats.get("ok")),
-                    numbers.count(stats.get("errors")),
-                    numbers.count(stats.get("timeouts")),
-                    numbers.pct(stats.get("error_rate")),
-                    numbers.rate(stats.get("goodput")),
-                    *[numbers.ms(latency.get(k)) for k in LATENCY_KEYS],
+                    numbers.count(stats.count),
+                    numbers.count(stats.ok),
+                    numbers.count(stats.errors),
+                    numbers.count(stats.timeouts),
+                    numbers.pct(stats.error_rate),
+                    numbers.rate(stats.goodput),
+                    numbers.ms(latency.p50),
+                    numbers.ms(latency.p95),
+                    numbers.ms(latency.p99),
+                    numbers.ms(latency.p99_9),
+                    numbers.ms(latency.max),
                 ]
             )
     header = [
@@ -220,13 +222,16 @@ LEDGER_ROWS = (
 )
 
 
+def _ledger_count(design: DesignData, block: str, key: str) -> int | None:
+    counts = design.summary.emails if block == "emails" else design.summary.consistency
+    value = counts.to_json().get(key)
+    return value if isinstance(value, int) else None
+
+
 def ledger_table(analysis: ScenarioAnalysis) -> Table:
-    designs = list(analysis.data.designs)
+    designs = analysis.data.designs
     rows = [
-        [
-            label,
-            *[numbers.count(dig(analysis.data.designs[d].summary, block, key)) for d in designs],
-        ]
+        [label, *[numbers.count(_ledger_count(d, block, key)) for d in designs.values()]]
         for block, key, label in LEDGER_ROWS
     ]
     return Table(["", *designs], rows, ["l"] + ["r"] * len(designs))
@@ -238,17 +243,18 @@ def queue_table(analysis: ScenarioAnalysis) -> Table | None:
         return None
     rows = []
     for design in queued:
-        queue = design.summary.get("queue") or {}
-        drained = queue.get("drained")
+        queue = design.summary.queue
+        drained = queue.drained if queue else None
         rows.append(
             [
                 design.name,
-                numbers.count(queue.get("max_backlog")),
-                numbers.count(queue.get("max_depth")),
-                numbers.count(design.summary.get("retries")),
-                numbers.count(design.summary.get("dead_lettered")),
-                numbers.seconds(queue.get("drain_seconds")),
+                numbers.count(queue.max_backlog if queue else None),
+                numbers.count(queue.max_depth if queue else None),
+                numbers.count(design.summary.retries),
+                numbers.count(design.summary.dead_lettered),
+                numbers.seconds(queue.drain_seconds if queue else None),
                 "yes" if drained else ("no" if drained is False else "–"),
+                _recovered(analysis, design),
                 numbers.rate(analysis.drain_rates.get(design.name)),
             ]
         )
@@ -266,7 +272,7 @@ def queue_table(analysis: ScenarioAnalysis) -> Table | None:
     return Table(header, rows, ["l"] + ["r"] * 8)
 
 
-def _recovered(analysis: ScenarioAnalysis, design: Any) -> str:
+def _recovered(analysis: ScenarioAnalysis, design: DesignData) -> str:
     recovery = backlog_recovery(
         queue_series(design.queues), analysis.data.phases, analysis.disturbed
     )
@@ -279,18 +285,16 @@ def cost_table(analysis: ScenarioAnalysis) -> Table:
     rows = []
     for name, design in analysis.data.designs.items():
         c = cost_figures(design.summary)
-        generator = design.summary.get("generator") or {}
         rows.append(
             [
                 name,
-                ", ".join(c["components"]),
-                numbers.seconds(c["cpu_own_s"]),
-                numbers.count(c["ok_signups"]),
-                numbers.seconds(c["cpu_per_1000_signups"]),
-                f"{c['peak_rss_own_mb']:,.0f} MB",
-                f"{numbers.seconds(generator.get('cpu_s'))} "
-                f"({generator.get('cpu_percent')}% of a core)",
-                "**SATURATED**" if generator.get("saturated") else "no",
+                ", ".join(c.components),
+                numbers.seconds(c.cpu_own_s),
+                numbers.count(c.ok_signups),
+                numbers.seconds(c.cpu_per_1000_signups),
+                f"{c.peak_rss_own_mb:,.0f} MB",
+                f"{numbers.seconds(c.generator_cpu_s)} ({c.generator_cpu_percent}% of a core)",
+                "**SATURATED**" if c.generator_saturated else "no",
             ]
         )
     header = [
@@ -393,3 +397,7 @@ def data_blocks(prefix: str = "") -> list[Block]:
         ),
         BulletList(items),
     ]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
+from offload.rundir.manifest import PhaseRecord
+
 SYNC_ORANGE = "#E69F00"
 ASYNC_BLUE = "#0072B2"
 #: Okabe–Ito, minus orange and blue (taken) and yellow (unreadable on white)
@@ -116,7 +118,7 @@ def log_ms_axis(ax: Axes, axis: str = "y") -> None:
 
 def shade_phases(
     ax: Axes,
-    phases: list[dict[str, Any]],
+    phases: list[PhaseRecord],
     disturbed: set[str],
     *,
     label: bool = True,
@@ -126,17 +128,17 @@ def shade_phases(
     """Shade the disturbed phases, line every boundary and (top panel) name every phase with
     the provider's behaviour in it, above the plot where it never covers data."""
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    span = max((x_max or 0), max((p["end_s"] for p in phases), default=1.0)) or 1.0
+    span = max((x_max or 0), max((p.end_s for p in phases), default=1.0)) or 1.0
     for phase in phases:
-        start, end = phase["start_s"], phase["end_s"]
-        if phase["name"] in disturbed:
+        start, end = phase.start_s, phase.end_s
+        if phase.name in disturbed:
             ax.axvspan(start, end, color=FAULT_SHADE, alpha=0.7, zorder=0, lw=0)
         if start > 0:
             ax.axvline(start, color=PHASE_LINE, lw=0.8, ls="--", zorder=1)
         if label:
             wide = (end - start) / span > 0.14
-            detail = (labels or {}).get(phase["name"], phase.get("provider", ""))
-            text = phase["name"] + (f"\n{detail}" if wide and detail else "")
+            detail = (labels or {}).get(phase.name, phase.provider)
+            text = phase.name + (f"\n{detail}" if wide and detail else "")
             ax.text(
                 (start + end) / 2,
                 1.02,
@@ -147,7 +149,7 @@ def shade_phases(
                 fontsize=8.5,
                 color="#333333",
                 clip_on=False,
-                fontweight="bold" if phase["name"] in disturbed else "normal",
+                fontweight="bold" if phase.name in disturbed else "normal",
             )
 
 

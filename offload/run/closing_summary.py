@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from offload.rundir.summary import Summary
 
 
 def _ms(value: float | None) -> str:
@@ -19,7 +20,7 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
-def print_run_summary(console: Console, run_dir: Path, summaries: list[dict[str, Any]]) -> None:
+def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary]) -> None:
     table = Table(title=f"offload bench — {run_dir}", header_style="bold", show_lines=False)
     for column, justify in [
         ("scenario", "left"),
@@ -37,32 +38,31 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[dict[str,
     ]:
         table.add_column(column, justify=justify)
     for summary in summaries:
-        for design, figures in summary.get("designs", {}).items():
-            signup = figures["signup"]["overall"]
-            bystander = figures["bystander"]["overall"]
-            emails = figures["emails"]
+        for design, figures in summary.designs.items():
+            signup = figures.signup.overall
+            bystander = figures.bystander.overall
+            emails = figures.emails
             table.add_row(
-                summary["scenario"]
-                + (f" (r{summary['repeat']})" if summary.get("repeat", 1) > 1 else ""),
+                summary.scenario + (f" (r{summary.repeat})" if summary.repeat > 1 else ""),
                 design,
-                f"{signup['count']:,}",
-                _ms(signup["latency_ms"]["p50"]),
-                _ms(signup["latency_ms"]["p95"]),
-                _ms(signup["latency_ms"]["p99"]),
-                _pct(signup["error_rate"]),
-                _ms(bystander["latency_ms"]["p95"]),
-                _pct(bystander["error_rate"]),
-                _ms(figures["e2e_ms"]["p95"]),
-                f"{emails['lost']}/{emails['duplicates']}",
-                "yes" if summary["valid"] else "[red]NO[/]",
+                f"{signup.count:,}",
+                _ms(signup.latency_ms.p50),
+                _ms(signup.latency_ms.p95),
+                _ms(signup.latency_ms.p99),
+                _pct(signup.error_rate),
+                _ms(bystander.latency_ms.p95),
+                _pct(bystander.error_rate),
+                _ms(figures.e2e_ms.p95),
+                f"{emails.lost}/{emails.duplicates}",
+                "yes" if summary.valid else "[red]NO[/]",
             )
     console.print(table)
     for summary in summaries:
-        for reason in summary.get("invalid_reasons", []):
-            console.print(f"[red]invalid[/] {summary['scenario']}: {reason}")
-        for warning in summary.get("warnings", []):
-            console.print(f"[yellow]warning[/] {summary['scenario']}: {warning}")
-    closed = any(s.get("mode") == "closed" for s in summaries)
+        for reason in summary.invalid_reasons:
+            console.print(f"[red]invalid[/] {summary.scenario}: {reason}")
+        for warning in summary.warnings:
+            console.print(f"[yellow]warning[/] {summary.scenario}: {warning}")
+    closed = any(s.mode == "closed" for s in summaries)
     basis = (
         "closed loop: latency from the send time"
         if closed

@@ -32,6 +32,13 @@ from offload.run.sampler import Sampler, WatchedProcess
 from offload.run.stack import RunningTarget, start_provider, start_target
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
 from offload.run.timeline import Timeline
+from offload.rundir.manifest import (
+    BrokerAccessRecord,
+    DatabaseRecord,
+    DesignEntry,
+    DesignKnobs,
+    TargetRecord,
+)
 from offload.scenario import Scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest
@@ -46,9 +53,9 @@ GENERATOR_LEAD_S = 2.5
 
 @dataclass
 class DesignRunResult:
-    """What the manifest records about one design's run."""
+    """What the manifest records about one design's run (``entry``: None until it starts)."""
 
-    entry: dict[str, Any] = field(default_factory=dict)
+    entry: DesignEntry | None = None
     invalid_reasons: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -69,24 +76,21 @@ def run_design(
 ) -> DesignRunResult:
     """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails."""
     design_dir.mkdir(parents=True, exist_ok=True)
-    entry = result.entry
-    entry.update(
-        {
-            "target": {
-                "name": manifest.name,
-                "kind": manifest.kind,
-                "description": manifest.description,
-                "metadata": manifest.metadata,
-                "directory": str(manifest.directory),
-            },
-            "kind": manifest.kind,
-            "config": config.model_dump(mode="json"),
-            "queue_prefix": queue_prefix if manifest.uses_broker else None,
-            "started_at": time.time(),
-        }
+    entry = result.entry = DesignEntry(
+        target=TargetRecord(
+            name=manifest.name,
+            kind=manifest.kind,
+            description=manifest.description,
+            metadata=dict(manifest.metadata),
+            directory=str(manifest.directory),
+        ),
+        kind=manifest.kind,
+        config=DesignKnobs.model_validate(config.model_dump(mode="json")),
+        queue_prefix=queue_prefix if manifest.uses_broker else None,
+        started_at=time.time(),
     )
     database = provision_database(work_dir=design_dir, name=design_name)
-    entry["database"] = {"kind": database.kind, "schema": database.schema}
+    entry.database = DatabaseRecord(kind=database.kind, schema=database.schema)
     access: BrokerAccess | None = None
     target: RunningTarget | None = None
     sampler: Sampler | None = None
@@ -111,7 +115,7 @@ def run_design(
                         "queue_prefix_re": re.escape(queue_prefix),
                     },
                 )
-                entry["broker_access"] = access.describe()
+                entry.broker_access = BrokerAccessRecord.model_validate(access.describe())
                 role_urls = access.role_urls
                 broker_for_target = SimpleNamespace(url=access.admin_url)
             target = start_target(
@@ -125,14 +129,14 @@ def run_design(
                 queue_prefix=queue_prefix,
                 role_urls=role_urls,
             )
-            entry["url"] = target.url
-            entry["processes"] = {k: len(v) for k, v in target.processes.items()}
+            entry.url = target.url
+            entry.processes = {k: len(v) for k, v in target.processes.items()}
             if manifest.kind == "async":
                 backlog = unfinished_jobs_counter(database.url, database.schema)
 
             t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
-            entry["t0_epoch"] = t0
-            entry["load_end_epoch"] = t0 + scenario.load.duration
+            entry.t0_epoch = t0
+            entry.load_end_epoch = t0 + scenario.load.duration
             locust = _start_generator(supervisor, scenario, target, design_dir, t0, load_workers)
             sampler = Sampler(
                 samples_path=design_dir / "samples.csv",
@@ -148,18 +152,20 @@ def run_design(
             timeline = Timeline(events, t0, design_dir / "faults.jsonl").start()
 
             _follow_load(scenario, supervisor, locust, t0, progress, result)
-            entry["locust_exit_code"] = locust.returncode
+            entry.locust_exit_code = locust.returncode
             if backlog is not None and not result.invalid_reasons:
-                entry.update(_drain(scenario, backlog, progress, total_s))
+                entry.drain_end_epoch, entry.drained, entry.unfinished_after_drain = _drain(
+                    scenario, backlog, progress, total_s
+                )
             else:
-                entry["drain_end_epoch"] = time.time()
+                entry.drain_end_epoch = time.time()
             timeline.stop()
             for crashed in supervisor.crashed():
                 result.invalid_reasons.append(
                     f"{design_name}: component {crashed.name} exited with code "
                     f"{crashed.returncode} during the run (see {design_name}/logs/)"
                 )
-            entry["timeline_errors"] = timeline.errors
+            entry.timeline_errors = timeline.errors
             result.invalid_reasons.extend(f"{design_name}: {e}" for e in timeline.errors)
             progress.update(total_s, "stopping")
             _stop_target(target)
@@ -179,9 +185,9 @@ def run_design(
             sampler.stop()
         if backlog is not None:
             backlog.dispose()
-        entry["ended_at"] = time.time()
+        entry.ended_at = time.time()
         with contextlib.suppress(Exception):
-            entry["tables"] = export_tables(database.url, database.schema, design_dir)
+            entry.tables = export_tables(database.url, database.schema, design_dir)
         if access is not None and access.vhost is not None:
             access.close()  # the vhost goes, and every queue of the run with it
         elif target is not None and manifest.uses_broker:
@@ -297,8 +303,11 @@ def _follow_load(
         )
 
 
-def _drain(scenario: Scenario, backlog: Any, progress: BenchProgress, total_s: float) -> dict:
-    """Wait (bounded) until every job is delivered or dead-lettered."""
+def _drain(
+    scenario: Scenario, backlog: Any, progress: BenchProgress, total_s: float
+) -> tuple[float, bool, int | None]:
+    """Wait (bounded) until every job is delivered or dead-lettered: when the drain ended,
+    whether every job finished, and how many were left (None when it could not be counted)."""
     deadline = time.monotonic() + scenario.drain.timeout
     started = time.monotonic()
     left = None
@@ -312,7 +321,7 @@ def _drain(scenario: Scenario, backlog: Any, progress: BenchProgress, total_s: f
             total_s, f"draining: {left if left is not None else '?'} jobs left ({waited:.0f}s)"
         )
         time.sleep(0.5)
-    return {"drain_end_epoch": time.time(), "drained": left == 0, "unfinished_after_drain": left}
+    return time.time(), left == 0, left
 
 
 def _stop_target(target: RunningTarget) -> None:

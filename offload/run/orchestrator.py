@@ -14,7 +14,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
@@ -25,7 +24,9 @@ from offload.run.design import DesignRunResult, run_design
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
-from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest, write_json
+from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
+from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
+from offload.rundir.run_info import GitInfo, MachineInfo, RunInfo
 from offload.scenario import Scenario, load_scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, resolve_target
@@ -93,18 +94,17 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
 def run_bench(plan: BenchPlan, console: Console) -> Path:
     prepared = prepare(plan)
     run_dir = new_run_dir(plan.reports_dir)
-    run_info: dict[str, Any] = {
-        "schema_version": 1,
-        "command": plan.argv,
-        "scenarios": [p.scenario.name for p in prepared],
-        "quick": plan.quick,
-        "repeat": plan.repeat,
-        "started_at": time.time(),
-        "git": git_info(),
-        "machine": machine_info(),
-        "status": "running",
-    }
-    write_json(run_dir / "run.json", run_info)
+    run_info = RunInfo(
+        command=plan.argv,
+        scenarios=[p.scenario.name for p in prepared],
+        quick=plan.quick,
+        repeat=plan.repeat,
+        started_at=time.time(),
+        git=GitInfo.model_validate(git_info()),
+        machine=MachineInfo.model_validate(machine_info()),
+        status="running",
+    )
+    run_info.dump(run_dir / RunInfo.FILE_NAME)
     point_latest(run_dir, plan.reports_dir)
     console.print(f"run directory: {run_dir}")
     broker: Broker | None = None
@@ -116,7 +116,7 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
                 console.print("provisioning the broker ...")
                 broker = provision_broker(work_dir=run_dir / ".broker")
                 console.print(f"broker: {broker.source} ({redact_url(broker.url)})")
-            versions = package_versions()
+            versions: dict[str, str | None] = dict(package_versions())
             if broker is not None:
                 versions["rabbitmq"] = rabbitmq_version(broker.url)
             for item in prepared:
@@ -145,21 +145,21 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
                             progress,
                             run_dir,
                         )
-        run_info["status"] = "complete"
+        run_info.status = "complete"
     except KeyboardInterrupt:
-        run_info["status"] = "interrupted"
+        run_info.status = "interrupted"
         console.print(
             "[yellow]interrupted: every process was stopped; what was recorded is kept[/]"
         )
         raise
     except OffloadError:
-        run_info["status"] = "failed"
+        run_info.status = "failed"
         raise
     finally:
         if broker is not None:
             broker.close()
-        run_info["ended_at"] = time.time()
-        write_json(run_dir / "run.json", run_info)
+        run_info.ended_at = time.time()
+        run_info.dump(run_dir / RunInfo.FILE_NAME)
     return run_dir
 
 
@@ -169,30 +169,32 @@ def _run_scenario(
     repeat: int,
     plan: BenchPlan,
     broker: Broker | None,
-    versions: dict[str, Any],
+    versions: dict[str, str | None],
     progress: BenchProgress,
     run_dir: Path,
 ) -> None:
     scenario_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(item.file, scenario_dir / "scenario.yaml")
-    manifest: dict[str, Any] = {
-        "schema_version": 1,
-        "scenario_file": str(item.file),
-        "scenario": item.scenario.model_dump(mode="json"),
-        "repeat": repeat,
-        "quick": plan.quick,
-        "phases": [p.model_dump(mode="json") for p in item.scenario.phases()],
-        "git": git_info(),
-        "versions": versions,
-        "machine": machine_info(),
-        "broker": {"source": broker.source, "owned": broker.owned} if broker else None,
-        "breaks_the_broker": item.scenario.breaks_the_broker,
-        "started_at": time.time(),
-        "designs": {},
-        "invalid_reasons": [],
-        "warnings": [],
-    }
-    write_json(scenario_dir / "manifest.json", manifest)
+    manifest = ScenarioManifest(
+        scenario_file=str(item.file),
+        scenario=ScenarioRecord.model_validate(item.scenario.model_dump(mode="json")),
+        repeat=repeat,
+        quick=plan.quick,
+        phases=[
+            PhaseRecord.model_validate(p.model_dump(mode="json")) for p in item.scenario.phases()
+        ],
+        git=GitInfo.model_validate(git_info()),
+        versions=versions,
+        machine=MachineInfo.model_validate(machine_info()),
+        broker=BrokerRecord(source=broker.source, owned=broker.owned) if broker else None,
+        breaks_the_broker=item.scenario.breaks_the_broker,
+        started_at=time.time(),
+        designs={},
+        invalid_reasons=[],
+        warnings=[],
+    )
+    manifest_path = scenario_dir / ScenarioManifest.FILE_NAME
+    manifest.dump(manifest_path)
     run_id = run_dir.name.lower().replace("-", "")
     try:
         for design in item.designs:
@@ -214,15 +216,16 @@ def _run_scenario(
                     load_workers=plan.load_workers,
                 )
             finally:
-                manifest["designs"][design.name] = result.entry
-                manifest["invalid_reasons"].extend(result.invalid_reasons)
-                write_json(scenario_dir / "manifest.json", manifest)
+                if result.entry is not None:
+                    manifest.designs[design.name] = result.entry
+                manifest.invalid_reasons.extend(result.invalid_reasons)
+                manifest.dump(manifest_path)
     except KeyboardInterrupt:
-        manifest["invalid_reasons"].append("the run was interrupted")
+        manifest.invalid_reasons.append("the run was interrupted")
         raise
     finally:
-        manifest["ended_at"] = time.time()
-        write_json(scenario_dir / "manifest.json", manifest)
+        manifest.ended_at = time.time()
+        manifest.dump(manifest_path)
         _summarise(scenario_dir, progress)
 
 

@@ -1,4 +1,4 @@
-"""Run directories: where a bench writes and where report, gate and baseline read.
+"""Where run directories are: their names, ``reports/latest`` and their scenario folders.
 
 One directory per ``offload bench`` invocation, named by its UTC start time, never reused
 and never overwritten; ``reports/latest`` points at the newest. The layout is documented in
@@ -7,16 +7,13 @@ and never overwritten; ``reports/latest`` points at the newest. The layout is do
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from offload.errors import RunInvalid
 
 REPORTS_DIR = Path("reports")
-SCHEMA_VERSION = 1
 
 
 def new_run_dir(reports_dir: Path = REPORTS_DIR) -> Path:
@@ -42,23 +39,6 @@ def point_latest(run_dir: Path, reports_dir: Path = REPORTS_DIR) -> None:
         tmp.unlink()
     tmp.symlink_to(os.path.relpath(run_dir.resolve(), reports_dir.resolve()))
     os.replace(tmp, latest)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename), so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise RunInvalid(f"{path} is missing: is this a run directory of offload bench?") from exc
-    except json.JSONDecodeError as exc:
-        raise RunInvalid(f"{path} is not valid JSON ({exc})") from exc
 
 
 def resolve_run_dir(path: Path | str) -> Path:

@@ -1,0 +1,52 @@
+"""``run.json``: one ``offload bench`` invocation — what was asked, where, and how it ended."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from offload.rundir.files import Record, RunFile
+
+#: ``running`` until the bench ends; a run killed outright (SIGKILL, power loss) stays so
+RunStatus = Literal["running", "complete", "interrupted", "failed"]
+
+
+class GitInfo(Record):
+    """The commit the harness and the targets came from; ``dirty``: the tree had edits."""
+
+    sha: str | None = None
+    dirty: bool | None = None
+
+
+class MachineInfo(Record):
+    """The machine a run was measured on (``offload/run/metadata.py`` collects it)."""
+
+    hostname: str | None = None
+    platform: str | None = None
+    cpus: int | None = None
+    physical_cpus: int | None = None
+    cpu_model: str | None = None
+    cpu_mhz: int | None = None
+    memory_gb: float | None = None
+    load_average: list[float] | None = None
+    python_executable: str | None = None
+
+
+class RunInfo(RunFile):
+    """``run.json`` at the top of a run directory."""
+
+    FILE_NAME: ClassVar[str] = "run.json"
+    WHAT: ClassVar[str] = "run.json (the bench invocation)"
+
+    command: list[str]
+    scenarios: list[str]
+    quick: bool = False
+    repeat: int = 1
+    started_at: float
+    git: GitInfo | None = None
+    machine: MachineInfo | None = None
+    status: RunStatus
+    ended_at: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"

@@ -1,0 +1,164 @@
+"""``<scenario>/summary.json``: every figure of one scenario run (a public contract).
+
+The paths and their meaning are documented in ``reports/README.md``; CI gates and other tools
+parse this file, so fields are only ever added. ``offload/analysis/summary.py`` computes it
+from the raw records; the report, the gate and ``offload baseline`` read it through
+:class:`Summary`. The expectation language looks figures up by dotted path in
+:meth:`Summary.figures`, the same JSON object the file holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from offload.rundir.files import Figure, Record, RunFile
+from offload.rundir.manifest import PhaseRecord
+
+
+class Percentiles(Record):
+    """Milliseconds at p50 … p99.9 and the maximum; all None when nothing was measured."""
+
+    p50: Figure
+    p90: Figure
+    p95: Figure
+    p99: Figure
+    p99_9: Figure
+    max: Figure
+
+
+class Lateness(Record):
+    """How late the generator sent requests that had a free slot (ms after schedule)."""
+
+    p50: Figure
+    p99: Figure
+    max: Figure
+
+
+class WindowStats(Record):
+    """The requests of one endpoint scheduled in one window (the whole run, or a phase)."""
+
+    count: int
+    ok: int
+    #: non-2xx answers and connection errors (not timeouts, not dropped)
+    errors: int
+    http_4xx: int
+    http_5xx: int
+    connection_errors: int
+    timeouts: int
+    dropped: int
+    #: (count - ok) / count; None for an empty window
+    error_rate: Figure
+    offered_rate: float
+    rate: float
+    goodput: float
+    #: from the scheduled time (corrected for coordinated omission)
+    latency_ms: Percentiles
+    #: from the send time
+    service_ms: Percentiles
+
+
+class EndpointStats(Record):
+    overall: WindowStats
+    phases: dict[str, WindowStats] = Field(default_factory=dict)
+
+
+class EmailLedger(Record):
+    """For every user the run created: was the welcome email delivered once, never, or more?"""
+
+    owed: int
+    delivered: int
+    lost: int
+    duplicates: int
+    dead_lettered: int
+    pending: int
+    orphaned: int
+    duplicate_attempts: int
+
+
+class Consistency(Record):
+    """Where the client's view and the database disagree."""
+
+    stored_but_failed: int
+    acknowledged_but_missing: int
+
+
+class QueueStats(Record):
+    """A queue-backed design's backlog: ready messages (depth) and unfinished jobs."""
+
+    max_depth: int | None
+    max_backlog: int | None
+    #: load end → last job finished; None when the backlog did not drain
+    drain_seconds: Figure
+    drained: bool | None
+
+
+class GeneratorStats(Record):
+    """The load generator's own measurement; ``saturated`` invalidates the run."""
+
+    processes: int = 1
+    cpu_s: Figure
+    cpu_percent: Figure
+    scheduled: int
+    sent: int
+    dropped: int
+    late_starts: int
+    lateness_ms: Lateness
+    saturated: bool
+
+
+class ResourceUse(Record):
+    """CPU seconds used during the run and peak resident memory of one component."""
+
+    cpu_s: float
+    peak_rss_mb: float
+
+
+class DesignSummary(Record):
+    """Every figure of one design's run (one entry of ``designs``).
+
+    ``queue``, ``retries`` and ``dead_lettered`` exist for queue-backed designs only: absent
+    (not null) for the others, so an expectation about a sync design's queue names nothing.
+    """
+
+    kind: str | None
+    signup: EndpointStats
+    bystander: EndpointStats
+    emails: EmailLedger
+    consistency: Consistency
+    e2e_ms: Percentiles
+    generator: GeneratorStats
+    resources: dict[str, ResourceUse] = Field(default_factory=dict)
+    queue: QueueStats | None = None
+    retries: int | None = None
+    dead_lettered: int | None = None
+
+    def endpoint(self, name: str) -> EndpointStats:
+        """``signup`` or ``bystander``."""
+        if name == "signup":
+            return self.signup
+        if name == "bystander":
+            return self.bystander
+        raise KeyError(name)
+
+
+class Summary(RunFile):
+    """``<scenario>/summary.json``."""
+
+    FILE_NAME: ClassVar[str] = "summary.json"
+    WHAT: ClassVar[str] = "scenario summary"
+
+    scenario: str
+    repeat: int = Field(1, ge=1)
+    quick: bool = False
+    mode: Literal["open", "closed"] = "open"
+    valid: bool
+    invalid_reasons: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    designs: dict[str, DesignSummary]
+
+    def figures(self) -> dict[str, Any]:
+        """The file's JSON object, for the expectation language's dotted paths."""
+        return self.to_json()
