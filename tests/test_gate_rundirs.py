@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from offload.errors import RunInvalid
+from offload.gate import evaluate_run
 from offload.gate.rundir import load_run_dir
 from offload.rundir.run_info import RunInfo, RunStatus
 
@@ -381,3 +382,12 @@ def test_the_same_repeat_twice_is_refused(tmp_path: Path):
 def test_expectations_come_from_the_manifests_resolved_scenario(tmp_path: Path):
     run = load_run_dir(write_run(tmp_path))
     assert run.scenarios["slow-downstream"].expectations == EXPECT
+
+
+def test_a_run_that_did_not_complete_is_gated_with_a_warning(tmp_path: Path):
+    report = evaluate_run(write_run(tmp_path, status="failed"))
+    assert report.exit_code == 0
+    assert report.warnings == [
+        "the run did not complete (run.json status: failed): only finished scenarios are gated"
+    ]
+    assert evaluate_run(write_run(tmp_path / "complete")).warnings == []
