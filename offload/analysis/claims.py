@@ -254,8 +254,8 @@ def _claim5(summary: Summary, scenario: ScenarioRecord) -> Claim:
             + (f"; signups failing during the fault: {error_text}" if error_text else "")
         )
     for name in _by_kind(summary, "sync"):
-        errors = designs[name].signup.overall.error_rate
-        parts.append(f"{name}: {numbers.pct(errors)} of signups failed for the client")
+        failed = designs[name].signup.overall.error_rate
+        parts.append(f"{name}: {numbers.pct(failed)} of signups failed for the client")
     prefix = "" if failing else "no failing downstream in this scenario; "
     return _claim(5, status, prefix + "; ".join(parts) + " (broker faults not exercised)")
 

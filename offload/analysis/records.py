@@ -7,9 +7,11 @@ file that is missing or empty — an interrupted run still gets analysed as far 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from pydantic import JsonValue
 
 REQUEST_COLUMNS = {
     "stream": "string",
@@ -89,30 +91,37 @@ def queues(design_dir: Path) -> pd.DataFrame:
     return _read_csv(design_dir / "queues.csv")
 
 
-def faults(design_dir: Path) -> list[dict]:
+def faults(design_dir: Path) -> list[dict[str, JsonValue]]:
     path = design_dir / "faults.jsonl"
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def generator(design_dir: Path) -> dict:
-    reports = sorted(design_dir.glob("requests*.generator.json"))
-    merged: dict = {}
-    for path in reports:
-        data = json.loads(path.read_text())
-        if not merged:
-            merged = data
-            merged["processes"] = 1
-        else:
-            merged["processes"] += 1
-            for key in ("scheduled", "sent", "dropped", "cpu_seconds", "completed", "abandoned"):
-                merged[key] = (merged.get(key) or 0) + (data.get(key) or 0)
-            # each worker is its own process: the busiest one says whether any saturated
-            share = data.get("cpu_share_of_one_core")
-            if share is not None:
-                merged["cpu_share_of_one_core"] = max(
-                    share, merged.get("cpu_share_of_one_core") or 0.0
-                )
-            merged.setdefault("warnings", []).extend(data.get("warnings", []))
-    return merged
+@dataclass(frozen=True)
+class GeneratorReport:
+    """What the load generator measured about itself, over all its processes."""
+
+    processes: int
+    #: CPU seconds the generator used during the load
+    cpu_seconds: float | None
+    #: the busiest process's CPU as a share of one core (a Locust process is one gevent loop)
+    cpu_share_of_one_core: float | None
+
+
+def generator(design_dir: Path) -> GeneratorReport:
+    """The generator's own reports (``requests*.generator.json``, one per process) combined."""
+    reports = [
+        json.loads(path.read_text()) for path in sorted(design_dir.glob("requests*.generator.json"))
+    ]
+    if len(reports) == 1:
+        cpu = reports[0].get("cpu_seconds")
+    else:
+        cpu = sum(report.get("cpu_seconds") or 0 for report in reports) if reports else None
+    # each worker is its own process: the busiest one says whether any saturated
+    shares = [s for report in reports if (s := report.get("cpu_share_of_one_core")) is not None]
+    return GeneratorReport(
+        processes=max(1, len(reports)),
+        cpu_seconds=cpu,
+        cpu_share_of_one_core=max(shares) if shares else None,
+    )

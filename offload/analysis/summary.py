@@ -189,19 +189,19 @@ def cpu_used(cumulative: pd.Series[float]) -> float:
     return float(np.where(steps >= 0, steps, values[1:]).sum())
 
 
-def generator_summary(measured: pd.DataFrame, report: dict[str, Any]) -> GeneratorStats:
+def generator_summary(measured: pd.DataFrame, report: records.GeneratorReport) -> GeneratorStats:
     """The generator's own figures; ``saturated`` when it could not keep its schedule."""
     sent = measured[measured["error_class"] != "dropped"]
     not_waiting = sent[~sent["waited_for_slot"].fillna(False).astype(bool)]
     lag_ms = percentiles_ms((not_waiting["sent"] - not_waiting["scheduled"]).to_numpy())
-    cpu_share = report.get("cpu_share_of_one_core")
+    cpu_share = report.cpu_share_of_one_core
     saturated = bool(
         (lag_ms["p99"] is not None and lag_ms["p99"] > SATURATION_LAG_P99_MS)
         or (cpu_share is not None and cpu_share > SATURATION_CPU_SHARE)
     )
     return GeneratorStats(
-        processes=report.get("processes", 1),
-        cpu_s=report.get("cpu_seconds"),
+        processes=report.processes,
+        cpu_s=report.cpu_seconds,
         cpu_percent=round(cpu_share * 100, 1) if cpu_share is not None else None,
         scheduled=len(measured),
         sent=len(sent),

@@ -73,8 +73,8 @@ def metrics_table(data: ScenarioData) -> pd.DataFrame:
         }
         if design.uses_queue:
             extra["jobs"] = {"retries": figures.retries, "dead_lettered": figures.dead_lettered}
-        for endpoint, block in extra.items():
-            for metric, value in _flatten("", block or {}):
+        for endpoint, figures_block in extra.items():
+            for metric, value in _flatten("", figures_block or {}):
                 rows.append(
                     {
                         **base,

@@ -216,17 +216,16 @@ def cost(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     rows.sort(key=lambda r: (list(analysis.data.designs).index(r[0]), is_rig(r[1]), r[1]))
     labels = [f"{d} · {c}" + (" (test rig)" if is_rig(c) else "") for d, c, _, _ in rows]
     y = np.arange(len(rows))
-    for ax, index, unit, title in (
-        (cpu_ax, 2, "CPU seconds", "CPU used during the run"),
-        (rss_ax, 3, "MB", "Peak resident memory (RSS)"),
+    for ax, values, unit, title in (
+        (cpu_ax, [cpu for _, _, cpu, _ in rows], "CPU seconds", "CPU used during the run"),
+        (rss_ax, [rss for _, _, _, rss in rows], "MB", "Peak resident memory (RSS)"),
     ):
-        values = [r[index] for r in rows]
         bars = ax.barh(y, values, color=[colours[r[0]] for r in rows], height=0.7)
         for bar, row in zip(bars, rows, strict=True):
             if is_rig(row[1]):
                 bar.set_alpha(0.35)
                 bar.set_hatch("//")
-        for pos, value in zip(y, values, strict=True):
+        for pos, value in enumerate(values):
             ax.text(value, pos, f" {value:,.1f}", va="center", fontsize=8)
         ax.set_xlim(0, max(values) * 1.22 or 1)
         ax.set_xlabel(unit)
