@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from targets.common.store import make_engine
+from offload.target.reference import make_engine
 
 TABLES = ("users", "jobs", "job_events")
 

@@ -21,6 +21,8 @@ from typing import IO
 
 import psutil
 
+from offload.provisioning.amqp import blocking_connection
+
 log = logging.getLogger("offload.run.sampler")
 
 
@@ -162,8 +164,6 @@ class Sampler:
             return []
         try:
             if self._connection is None or not self._connection.is_open:
-                from targets.async_api.topology import blocking_connection
-
                 self._connection = blocking_connection(self.amqp_url, timeout=0.8)
             channel = self._connection.channel()
             rows = []
