@@ -49,7 +49,8 @@ class DeadLetterQueue:
 
     def _passive_depth(self) -> int:
         try:
-            return self._reader.queue_declare(self.queue, passive=True).method.message_count
+            declared = self._reader.queue_declare(self.queue, passive=True)
+            return int(declared.method.message_count)
         except pika.exceptions.ChannelClosedByBroker as exc:
             if exc.reply_code == 404:
                 raise DeadLetterInputError(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import pika
 import psutil
 
 from offload.provisioning.amqp import blocking_connection
@@ -60,7 +61,7 @@ class Sampler:
         self._samples.writerow(["t", "component", "role", "processes", "cpu_s", "rss_bytes"])
         self._queue_rows = csv.writer(self._queues_file)
         self._queue_rows.writerow(["t", "queue", "role", "depth"])
-        self._connection = None
+        self._connection: pika.BlockingConnection | None = None
         self._cache: dict[int, psutil.Process] = {}
         #: component → (pid, start time) → CPU seconds at the last sample
         self._cpu_seen: dict[str, dict[tuple[int, float], float]] = {}
