@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from offload.provisioning.broker import Broker, provision_broker
-from offload.provisioning.database import provision_database
-from offload.run.stack import RunningProvider, RunningTarget, start_provider, start_target
+from offload.provisioning.database import Database
+from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor
 from offload.target.design_config import DesignConfig
-from offload.target.manifest import resolve_target
+from offload.target.manifest import TargetManifest, resolve_target
 from targets.downstream.log import read_log
 
 #: fast retries so that retry and dead-letter tests take seconds
@@ -64,14 +64,20 @@ def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def supervisor() -> Iterator[Supervisor]:
-    with Supervisor() as owned:
+def stack(stack_dir: Path) -> Iterator[Stack]:
+    """The module's system under test: stopped, queues and databases removed, after its tests."""
+    with Stack(stack_dir) as owned:
         yield owned
 
 
 @pytest.fixture(scope="module")
-def module_provider(supervisor: Supervisor, stack_dir: Path) -> RunningProvider:
-    return start_provider(supervisor, stack_dir)
+def supervisor(stack: Stack) -> Supervisor:
+    return stack.supervisor
+
+
+@pytest.fixture(scope="module")
+def module_provider(stack: Stack) -> RunningProvider:
+    return stack.start_provider()
 
 
 @pytest.fixture
@@ -83,63 +89,49 @@ def provider(module_provider: RunningProvider) -> Iterator[RunningProvider]:
 
 
 def launch(
-    name: str,
+    stack: Stack,
+    manifest: TargetManifest | str,
     *,
-    supervisor: Supervisor,
-    work_dir: Path,
-    provider: RunningProvider,
-    broker: Broker | None,
+    broker: Broker | None = None,
     config: DesignConfig = TEST_CONFIG,
+    database: Database | None = None,
 ) -> RunningTarget:
-    manifest = resolve_target(name)
-    database = provision_database(work_dir=work_dir, name=f"{name}-{uuid.uuid4().hex[:6]}")
-    return start_target(
+    """A design on the module's stack (start ``module_provider`` first), with a database and
+    queues of its own."""
+    if isinstance(manifest, str):
+        manifest = resolve_target(manifest)
+    return stack.start_target(
         manifest,
-        supervisor=supervisor,
-        work_dir=work_dir,
-        provider_url=provider.url,
-        database=database,
-        broker=broker if manifest.uses_broker else None,
         config=config,
         queue_prefix=f"offload.test.{uuid.uuid4().hex[:8]}",
+        database=database or stack.provision_database(f"{manifest.name}-{uuid.uuid4().hex[:6]}"),
+        broker=broker,
     )
 
 
 @pytest.fixture(scope="module")
-def sync_target(
-    supervisor: Supervisor, stack_dir: Path, module_provider: RunningProvider
-) -> RunningTarget:
-    return launch(
-        "sync", supervisor=supervisor, work_dir=stack_dir, provider=module_provider, broker=None
-    )
+def sync_target(stack: Stack, module_provider: RunningProvider) -> RunningTarget:
+    return launch(stack, "sync")
 
 
 @pytest.fixture(scope="module")
-def async_target(
-    supervisor: Supervisor, stack_dir: Path, module_provider: RunningProvider, broker: Broker
-) -> Iterator[RunningTarget]:
-    target = launch(
-        "async", supervisor=supervisor, work_dir=stack_dir, provider=module_provider, broker=broker
-    )
-    yield target
-    target.stop()
+def async_target(stack: Stack, module_provider: RunningProvider, broker: Broker) -> RunningTarget:
+    return launch(stack, "async", broker=broker)
 
 
 @pytest.fixture
 def lone_worker_target(
-    supervisor: Supervisor, stack_dir: Path, module_provider: RunningProvider, broker: Broker
+    stack: Stack, module_provider: RunningProvider, broker: Broker
 ) -> Iterator[RunningTarget]:
     """A private async design with exactly one worker, for tests that stop or kill parts of it."""
     target = launch(
+        stack,
         "async",
-        supervisor=supervisor,
-        work_dir=stack_dir,
-        provider=module_provider,
         broker=broker,
         config=TEST_CONFIG.model_copy(update={"workers": 1, "provider_timeout_s": 5.0}),
     )
     yield target
-    target.stop()
+    stack.remove(target)
 
 
 SCENARIOS = Path(__file__).parent / "data" / "scenarios"

@@ -11,7 +11,8 @@ import pika
 from offload.ports import free_port
 from offload.provisioning.broker import Broker
 from offload.run.stack import RunningTarget
-from tests.conftest import TEST_CONFIG, provider_records, wait_until
+from offload.target.manifest import resolve_target
+from tests.conftest import TEST_CONFIG, launch, provider_records, wait_until
 
 
 def signup(url: str, email: str | None = None, **headers: str) -> httpx.Response:
@@ -91,13 +92,17 @@ def test_permanent_rejection_is_dead_lettered_without_retries(async_target, prov
     assert len(provider_records(provider, job_id=job_id, outcome="rejected")) == 1
 
 
-def test_broker_unreachable_answers_503_within_the_publish_bound(
-    supervisor, stack_dir, module_provider, provider
-):
+def test_broker_unreachable_answers_503_within_the_publish_bound(stack, provider):
     nowhere = Broker(
         url=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F", source="env", owned=False
     )
-    target = _launch_without_topology(supervisor, stack_dir, module_provider, nowhere)
+    # the async design without its manifest's hooks, which would fail on a broker not there
+    target = launch(
+        stack,
+        resolve_target("async").model_copy(update={"broker": None}),
+        broker=nowhere,
+        config=TEST_CONFIG.model_copy(update={"workers": 0}),
+    )
     email = f"{uuid.uuid4().hex}@example.com"
     try:
         started = time.monotonic()
@@ -110,25 +115,7 @@ def test_broker_unreachable_answers_503_within_the_publish_bound(
         assert elapsed < TEST_CONFIG.publish_timeout_s + 0.5
         assert httpx.get(f"{target.url}/healthz").json()["broker"] == "disconnected"
     finally:
-        target.stop(delete_queues=False)
-
-
-def _launch_without_topology(supervisor, stack_dir, provider, broker) -> RunningTarget:
-    """The async design against a broker that is not there (its manifest hooks would fail)."""
-    from offload.provisioning.database import provision_database
-    from offload.run.stack import start_target
-    from offload.target.manifest import resolve_target
-
-    manifest = resolve_target("async").model_copy(update={"broker": None})
-    return start_target(
-        manifest,
-        supervisor=supervisor,
-        work_dir=stack_dir,
-        provider_url=provider.url,
-        database=provision_database(work_dir=stack_dir, name=f"nobroker-{uuid.uuid4().hex[:6]}"),
-        broker=broker,
-        config=TEST_CONFIG.model_copy(update={"workers": 0}),
-    )
+        stack.remove(target)
 
 
 def test_unknown_job_is_404(async_target):

@@ -9,11 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from offload.ports import port_open
-from offload.provisioning.database import provision_database
-from offload.run.stack import start_target
-from offload.target.manifest import resolve_target
+from offload.run.stack import Stack
 from targets.common.store import make_engine
-from tests.conftest import TEST_CONFIG, wait_until
+from tests.conftest import launch, wait_until
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -24,22 +22,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.mark.parametrize("design", ["sync", "async"])
 def test_signup_is_stored_in_the_runs_own_postgres_schema(
-    design, monkeypatch, supervisor, stack_dir, module_provider, broker
+    design, monkeypatch, stack, module_provider, broker
 ):
     monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
-    database = provision_database(work_dir=stack_dir, name=f"pg-{design}")
+    database = stack.provision_database(f"pg-{design}")
     assert database.kind == "postgresql" and database.schema
-    manifest = resolve_target(design)
-    target = start_target(
-        manifest,
-        supervisor=supervisor,
-        work_dir=stack_dir,
-        provider_url=module_provider.url,
-        database=database,
-        broker=broker if manifest.uses_broker else None,
-        config=TEST_CONFIG,
-        queue_prefix=f"offload.test.{uuid.uuid4().hex[:8]}",
-    )
+    target = launch(stack, design, broker=broker, database=database)
     try:
         email = f"{uuid.uuid4().hex}@example.com"
         response = httpx.post(
@@ -62,5 +50,30 @@ def test_signup_is_stored_in_the_runs_own_postgres_schema(
         wait_until(stored, 5)
         engine.dispose()
     finally:
-        target.stop()
-        database.drop()
+        stack.remove(target)
+
+
+def test_a_stopped_stack_keeps_the_tables_it_was_asked_to_and_drops_the_schema(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(KeyboardInterrupt), Stack(tmp_path / "stack") as stack:
+        database = stack.provision_database("pg-keep", keep_tables_in=kept)
+        stack.start_provider()
+        target = launch(stack, "sync", database=database)
+        email = f"{uuid.uuid4().hex}@example.com"
+        response = httpx.post(
+            f"{target.url}/users", json={"email": email, "display_name": "Kept"}, timeout=10
+        )
+        assert response.status_code == 201
+        raise KeyboardInterrupt
+
+    assert stack.kept_tables[database]["users"] == 1
+    assert email in (kept / "users.csv").read_text()
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with admin.connect() as conn:
+        schemas = conn.execute(sa.text("select schema_name from information_schema.schemata"))
+        assert database.schema not in {row[0] for row in schemas}
+    admin.dispose()

@@ -1,7 +1,8 @@
 """Start the provider and both designs on free loopback ports, for exploring by hand.
 
 Provisions the broker and a database per design, prints every URL and a Locust command, and
-keeps everything running until Ctrl-C (or ``--for`` seconds); then stops every process.
+keeps everything running until Ctrl-C (or ``--for`` seconds); then stops every process and
+removes the designs' queues (and their PostgreSQL schemas; SQLite files stay in the work dir).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from offload.errors import TargetNotReady
-from offload.provisioning.broker import provision_broker, redact_url
-from offload.provisioning.database import provision_database
-from offload.run.stack import start_provider, start_target
+from offload.provisioning.broker import Broker, redact_url
+from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor, terminate_as_interrupt
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import resolve_target
@@ -47,51 +47,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     work_dir = (args.work_dir or Path(".offload") / f"up-{stamp}").resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
     manifests = [resolve_target(name) for name in (args.targets or ["sync", "async"])]
     config = DesignConfig(server_processes=args.server_processes, workers=args.workers)
 
-    with terminate_as_interrupt(), Supervisor() as supervisor:
-        broker = None
-        databases = []
+    with terminate_as_interrupt(), Stack(work_dir) as stack:
+        if any(m.uses_broker for m in manifests):
+            console.print("provisioning the broker ...")
+            stack.provision_broker()
+        provider = stack.start_provider()
+        running = [
+            stack.start_target(manifest, config=config, queue_prefix=f"offload.up.{manifest.name}")
+            for manifest in manifests
+        ]
+        _print_urls(provider, running, stack.broker, work_dir)
         try:
-            if any(m.uses_broker for m in manifests):
-                console.print("provisioning the broker ...")
-                broker = provision_broker(work_dir=work_dir / "broker", supervisor=supervisor)
-            provider = start_provider(supervisor, work_dir)
-            running = []
-            for manifest in manifests:
-                database = provision_database(work_dir=work_dir, name=manifest.name)
-                databases.append(database)
-                running.append(
-                    start_target(
-                        manifest,
-                        supervisor=supervisor,
-                        work_dir=work_dir,
-                        provider_url=provider.url,
-                        database=database,
-                        broker=broker,
-                        config=config,
-                        queue_prefix=f"offload.up.{manifest.name}",
-                    )
-                )
-            _print_urls(provider, running, broker, work_dir)
-            try:
-                _wait(supervisor, args.duration)
-            except KeyboardInterrupt:  # the normal way to stop `up`
-                console.print("\nstopping ...")
-        finally:
-            supervisor.stop_all()
-            if broker is not None:
-                broker.close()
-            for database in databases:
-                if database.kind == "postgresql":
-                    database.drop()
+            _wait(stack.supervisor, args.duration)
+        except KeyboardInterrupt:  # the normal way to stop `up`
+            console.print("\nstopping ...")
     console.print("stopped every process.")
     return 0
 
 
-def _print_urls(provider, running, broker, work_dir: Path) -> None:
+def _print_urls(
+    provider: RunningProvider, running: list[RunningTarget], broker: Broker | None, work_dir: Path
+) -> None:
     table = Table(title="offload is up", show_header=True, header_style="bold")
     table.add_column("component")
     table.add_column("URL")

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from offload.dlq.letters import REPLAY_DETAIL, DeadLetterInputError
 from offload.errors import ProvisioningError
-from targets.common.jobs import JobState
+from offload.target.reference import JobState, job_events, jobs, make_engine, normalise_url
 
 # -- the job states ----------------------------------------------------------------------------
 
@@ -34,10 +35,6 @@ class JobStates:
     """The ``jobs`` and ``job_events`` tables of the async design (SQLAlchemy Core)."""
 
     def __init__(self, database_url: str, schema: str | None = None) -> None:
-        from sqlalchemy.engine import make_url
-
-        from targets.common.store import make_engine, normalise_url
-
         try:
             url = make_url(normalise_url(database_url))
         except sa.exc.ArgumentError as exc:
@@ -51,8 +48,6 @@ class JobStates:
         self.engine = make_engine(database_url, schema)
 
     def lookup(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
-        from targets.common.store import jobs
-
         if not job_ids:
             return {}
         query = sa.select(jobs.c.id, jobs.c.state, jobs.c.attempts, jobs.c.last_error).where(
@@ -67,8 +62,6 @@ class JobStates:
 
     def reset_to_queued(self, job_id: str) -> bool:
         """Mark a job queued again for its replay (committed); False if it was delivered."""
-        from targets.common.store import jobs
-
         return self._move(
             job_id,
             jobs.c.state != JobState.DELIVERED.value,
@@ -79,8 +72,6 @@ class JobStates:
 
     def undo_reset(self, job_id: str, attempt: int, reason: str) -> bool:
         """Back to dead_lettered after a refused replay, unless a worker took the job meanwhile."""
-        from targets.common.store import jobs
-
         return self._move(
             job_id,
             jobs.c.state == JobState.QUEUED.value,
@@ -93,8 +84,6 @@ class JobStates:
         self, job_id: str, condition: Any, state: JobState, *, attempt: int, detail: str
     ) -> bool:
         """Compare-and-set the job's state and record the event, in one transaction."""
-        from targets.common.store import job_events, jobs
-
         now = time.time()
         with self._errors(), self.engine.begin() as conn:
             changed = conn.execute(

@@ -14,7 +14,7 @@ import pika.exceptions
 from offload.errors import OffloadError, ProvisioningError
 from offload.provisioning.amqp import check_loopback_amqp_url
 from offload.provisioning.broker import redact_url
-from targets.common.jobs import WelcomeEmailJob
+from offload.target.reference import WelcomeEmailJob
 
 if TYPE_CHECKING:  # a job record travels with a letter only in reports
     from offload.dlq.jobs import JobRecord

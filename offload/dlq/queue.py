@@ -17,9 +17,9 @@ from offload.dlq.letters import (
     replay_copy,
 )
 from offload.errors import ProvisioningError
-from offload.provisioning.amqp import quiet_pika
+from offload.provisioning.amqp import bounded_parameters, quiet_pika
 from offload.provisioning.broker import redact_url
-from targets.async_api.topology import ROUTING_KEY, Topology
+from offload.target.reference import ROUTING_KEY, Topology
 
 # -- the queue ---------------------------------------------------------------------------------
 
@@ -49,7 +49,8 @@ class DeadLetterQueue:
 
     def _passive_depth(self) -> int:
         try:
-            return self._reader.queue_declare(self.queue, passive=True).method.message_count
+            declared = self._reader.queue_declare(self.queue, passive=True)
+            return int(declared.method.message_count)
         except pika.exceptions.ChannelClosedByBroker as exc:
             if exc.reply_code == 404:
                 raise DeadLetterInputError(
@@ -123,13 +124,10 @@ class DeadLetterQueue:
 
 def _connect(url: str, timeout: float) -> pika.BlockingConnection:
     try:
-        params = pika.URLParameters(url)
+        params = bounded_parameters(url, timeout)
     except Exception as exc:  # pika raises assorted errors for bad URLs
         raise DeadLetterInputError(f"not a usable AMQP URL {redact_url(url)}: {exc}") from exc
-    params.socket_timeout = timeout
-    params.stack_timeout = timeout
     params.blocked_connection_timeout = timeout * 2
-    params.connection_attempts = 1
     params.heartbeat = 10
     params.client_properties = {"connection_name": "offload-dlq"}
     with quiet_pika():

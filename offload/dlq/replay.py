@@ -11,7 +11,7 @@ from offload.dlq.jobs import JobRecord, JobStates
 from offload.dlq.letters import DeadLetter, DeadLetterInputError, PublishRefused
 from offload.dlq.queue import DeadLetterQueue
 from offload.errors import ProvisioningError
-from targets.common.jobs import JobState
+from offload.target.reference import JobState
 
 #: outcomes of a replay that did what was asked
 _DONE = frozenset({"replayed", "would_replay", "removed", "would_remove"})

@@ -71,6 +71,23 @@ def quiet_pika() -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def bounded_parameters(url: str, timeout: float) -> pika.URLParameters:
+    """Connection parameters for ``url`` with every wait bounded by ``timeout`` and one attempt:
+    a broker that accepts but never answers (stopped app, blocked node) costs at most that."""
+    params = pika.URLParameters(url)
+    params.socket_timeout = timeout
+    params.stack_timeout = timeout
+    params.blocked_connection_timeout = timeout
+    params.connection_attempts = 1
+    params.retry_delay = 0
+    return params
+
+
+def blocking_connection(url: str, timeout: float = 5.0) -> pika.BlockingConnection:
+    """A short-lived blocking connection (sampling queue depths, reading the broker version)."""
+    return pika.BlockingConnection(bounded_parameters(url, timeout))
+
+
 def amqp_handshake_ok(url: str, timeout: float = 3.0) -> bool:
     """True when an AMQP connection to ``url`` opens within ``timeout`` seconds (then closes it).
 
@@ -78,14 +95,9 @@ def amqp_handshake_ok(url: str, timeout: float = 3.0) -> bool:
     app behind a proxy, a blocked broker) costs at most ``timeout``, never a hang.
     """
     try:
-        params = pika.URLParameters(url)
+        params = bounded_parameters(url, timeout)
     except Exception:  # pika raises assorted errors for bad URLs
         return False
-    params.socket_timeout = timeout
-    params.stack_timeout = timeout
-    params.blocked_connection_timeout = timeout
-    params.connection_attempts = 1
-    params.retry_delay = 0
     with quiet_pika():
         try:
             connection = pika.BlockingConnection(params)

@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import psutil
 
 from offload.errors import OffloadError, TargetNotReady
 from offload.provisioning.broker import Broker
-from offload.provisioning.broker_access import BrokerAccess, open_access
-from offload.provisioning.database import provision_database
-from offload.run.export import export_tables, unfinished_jobs_counter
+from offload.provisioning.broker_access import BrokerAccess
+from offload.run.export import unfinished_jobs_counter
 from offload.run.faults import FaultContext, timeline_events
 from offload.run.loadplan import build_plan
 from offload.run.progress import BenchProgress
 from offload.run.sampler import Sampler, WatchedProcess
-from offload.run.stack import RunningTarget, start_provider, start_target
+from offload.run.stack import RunningTarget, Stack
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
 from offload.run.timeline import Timeline
 from offload.rundir.manifest import (
@@ -89,45 +86,33 @@ def run_design(
         queue_prefix=queue_prefix if manifest.uses_broker else None,
         started_at=time.time(),
     )
-    database = provision_database(work_dir=design_dir, name=design_name)
+    stack = Stack(design_dir)
+    # the run directory must stand alone: the tables are copied there before the database goes
+    database = stack.provision_database(design_name, keep_tables_in=design_dir)
     entry.database = DatabaseRecord(kind=database.kind, schema=database.schema)
-    access: BrokerAccess | None = None
-    target: RunningTarget | None = None
     sampler: Sampler | None = None
     timeline: Timeline | None = None
     backlog = None
     total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
     progress.start_run(scenario.name, design_name, total_s)
     try:
-        with Supervisor() as supervisor:
+        with stack:
+            supervisor = stack.supervisor
             progress.update(0, "starting the provider and the target")
-            provider = start_provider(supervisor, design_dir)
+            provider = stack.start_provider()
             provider.admin.set_profile(**scenario.provider.admin_payload())
-            role_urls = None
-            broker_for_target = None
+            access: BrokerAccess | None = None
             if manifest.uses_broker and broker is not None:
-                access = open_access(
-                    broker,
-                    manifest,
-                    run_name=run_name,
-                    values={
-                        "queue_prefix": queue_prefix,
-                        "queue_prefix_re": re.escape(queue_prefix),
-                    },
+                access = stack.open_broker_access(
+                    broker, manifest, run_name=run_name, queue_prefix=queue_prefix
                 )
                 entry.broker_access = BrokerAccessRecord.model_validate(access.describe())
-                role_urls = access.role_urls
-                broker_for_target = SimpleNamespace(url=access.admin_url)
-            target = start_target(
+            target = stack.start_target(
                 manifest,
-                supervisor=supervisor,
-                work_dir=design_dir,
-                provider_url=provider.url,
-                database=database,
-                broker=broker_for_target,
                 config=config,
                 queue_prefix=queue_prefix,
-                role_urls=role_urls,
+                database=database,
+                access=access,
             )
             entry.url = target.url
             entry.processes = {k: len(v) for k, v in target.processes.items()}
@@ -168,7 +153,7 @@ def run_design(
             entry.timeline_errors = timeline.errors
             result.invalid_reasons.extend(f"{design_name}: {e}" for e in timeline.errors)
             progress.update(total_s, "stopping")
-            _stop_target(target)
+            target.stop()
             sampler.stop()
             sampler = None
     except KeyboardInterrupt:
@@ -186,16 +171,8 @@ def run_design(
         if backlog is not None:
             backlog.dispose()
         entry.ended_at = time.time()
-        with contextlib.suppress(Exception):
-            entry.tables = export_tables(database.url, database.schema, design_dir)
-        if access is not None and access.vhost is not None:
-            access.close()  # the vhost goes, and every queue of the run with it
-        elif target is not None and manifest.uses_broker:
-            with contextlib.suppress(Exception):
-                target.run_hook("delete")
-        if database.kind == "postgresql":
-            with contextlib.suppress(Exception):
-                database.drop()
+        if database in stack.kept_tables:
+            entry.tables = stack.kept_tables[database]
         progress.finish_run(
             "interrupted"
             if result.interrupted
@@ -322,14 +299,6 @@ def _drain(
         )
         time.sleep(0.5)
     return time.time(), left == 0, left
-
-
-def _stop_target(target: RunningTarget) -> None:
-    """Graceful stop: servers first (no new work), then workers (finish what they hold)."""
-    order = sorted(target.manifest.process, key=lambda p: {"server": 0, "other": 1}.get(p.role, 2))
-    for entry in order:
-        for process in target.processes.get(entry.name, []):
-            process.stop()
 
 
 def _watched(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from targets.common.store import make_engine
+from offload.target.reference import make_engine
 
 TABLES = ("users", "jobs", "job_events")
 
@@ -34,14 +34,23 @@ def export_tables(database_url: str, schema: str | None, out_dir: Path) -> dict[
     return counts
 
 
-def unfinished_jobs_counter(database_url: str, schema: str | None):
-    """A callable counting jobs not yet delivered or dead-lettered (the async backlog)."""
-    engine = make_engine(database_url, schema)
-    query = sa.text("select count(*) from jobs where state not in ('delivered', 'dead_lettered')")
+class UnfinishedJobs:
+    """Counts jobs not yet delivered or dead-lettered (the async backlog), on one engine that
+    :meth:`dispose` closes."""
 
-    def count() -> int:
-        with engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+    _QUERY = sa.text("select count(*) from jobs where state not in ('delivered', 'dead_lettered')")
 
-    count.dispose = engine.dispose  # type: ignore[attr-defined]
-    return count
+    def __init__(self, database_url: str, schema: str | None) -> None:
+        self._engine = make_engine(database_url, schema)
+
+    def __call__(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(self._QUERY).scalar_one())
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+
+def unfinished_jobs_counter(database_url: str, schema: str | None) -> UnfinishedJobs:
+    """A callable counting the async backlog; ``dispose()`` it after the run."""
+    return UnfinishedJobs(database_url, schema)

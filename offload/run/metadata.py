@@ -18,6 +18,9 @@ from typing import Any
 
 import psutil
 
+from offload import __version__
+from offload.provisioning.amqp import blocking_connection
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: distributions whose versions shape the results
@@ -29,17 +32,11 @@ _PACKAGES = (
 
 
 def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "offload": _offload_version()}
+    versions = {"python": platform.python_version(), "offload": __version__}
     for name in _PACKAGES:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[name] = importlib.metadata.version(name)
     return versions
-
-
-def _offload_version() -> str:
-    from offload import __version__
-
-    return __version__
 
 
 def git_info() -> dict[str, Any]:
@@ -89,8 +86,6 @@ def _cpu_model() -> str | None:
 def rabbitmq_version(amqp_url: str) -> str | None:
     """The broker's own version, from the server properties of an AMQP handshake."""
     try:
-        from targets.async_api.topology import blocking_connection
-
         with blocking_connection(amqp_url, timeout=3) as connection:
             props = connection._impl.server_properties
             version = props.get("version", b"")

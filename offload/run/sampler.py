@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import pika
 import psutil
+
+from offload.provisioning.amqp import blocking_connection
 
 log = logging.getLogger("offload.run.sampler")
 
@@ -58,7 +61,7 @@ class Sampler:
         self._samples.writerow(["t", "component", "role", "processes", "cpu_s", "rss_bytes"])
         self._queue_rows = csv.writer(self._queues_file)
         self._queue_rows.writerow(["t", "queue", "role", "depth"])
-        self._connection = None
+        self._connection: pika.BlockingConnection | None = None
         self._cache: dict[int, psutil.Process] = {}
         #: component → (pid, start time) → CPU seconds at the last sample
         self._cpu_seen: dict[str, dict[tuple[int, float], float]] = {}
@@ -162,8 +165,6 @@ class Sampler:
             return []
         try:
             if self._connection is None or not self._connection.is_open:
-                from targets.async_api.topology import blocking_connection
-
                 self._connection = blocking_connection(self.amqp_url, timeout=0.8)
             channel = self._connection.channel()
             rows = []

@@ -1,13 +1,17 @@
-"""Start the system under test: the email provider and any target, from its manifest.
+"""The system under test as one piece: the email provider, the databases, the broker (and a
+run's own access to it) and the targets, started in order and stopped in reverse.
 
-Used by ``offload up``, by the run orchestrator and by the tests, so that all three start the
-same processes the same way: each on a free loopback port, configured only through the
-environment, its output in a log file under the work directory, healthy before it is used.
+``offload up``, ``offload verify``, one design's run and the tests all start it through
+:class:`Stack`, so all four start the same processes the same way — each on a free loopback
+port, configured only through the environment, its output in a log file under the work
+directory, healthy before it is used — and all four leave nothing behind, however they end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import re
 import subprocess
 import sys
@@ -15,25 +19,28 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from offload.errors import TargetNotReady
+from offload.errors import ProvisioningError, TargetNotReady
 from offload.ports import LOOPBACK, free_port
+from offload.provisioning.broker import Broker
+from offload.provisioning.broker import provision_broker as find_or_start_broker
+from offload.provisioning.broker_access import BrokerAccess, open_access
+from offload.provisioning.database import Database
+from offload.provisioning.database import provision_database as new_database
+from offload.run.export import export_tables
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, process_count, render, render_argv
-from targets.downstream.admin import ProviderAdmin
+from offload.target.reference import PROVIDER_MODULE, ProviderAdmin, create_schema, make_engine
 
+log = logging.getLogger("offload.run.stack")
 
-class BrokerLike(Protocol):
-    url: str
-
-
-class DatabaseLike(Protocol):
-    url: str
-    schema: str | None
+#: the order a target's processes stop in: servers first (no new work), then the others, then
+#: the workers (they finish the jobs they hold)
+_STOP_ORDER = {"server": 0, "other": 1, "worker": 2}
 
 
 @dataclass
@@ -45,52 +52,19 @@ class RunningProvider:
     process: Supervised
 
 
-def start_provider(
-    supervisor: Supervisor, work_dir: Path, *, host: str = LOOPBACK, ready_timeout: float = 15
-) -> RunningProvider:
-    """Start the simulated email provider with its delivery log in ``work_dir``."""
-    port, admin_port = free_port(host), free_port(host)
-    log_path = work_dir / "provider-log.jsonl"
-    process = supervisor.start(
-        ProcessSpec(
-            name="provider",
-            argv=python_module(
-                "targets.downstream",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--admin-port",
-                str(admin_port),
-                "--log",
-                str(log_path),
-            ),
-            log_path=work_dir / "logs" / "provider.log",
-        )
-    )
-    admin = ProviderAdmin(f"http://{host}:{admin_port}")
-    try:
-        admin.wait_ready(ready_timeout)
-    except TargetNotReady as exc:
-        raise TargetNotReady(f"the provider did not start: {exc}\n{process.tail()}") from exc
-    return RunningProvider(
-        url=f"http://{host}:{port}",
-        admin_url=admin.admin_url,
-        log_path=log_path,
-        admin=admin,
-        process=process,
-    )
-
-
 @dataclass
 class RunningTarget:
     manifest: TargetManifest
     url: str
     env: dict[str, str]
     values: dict[str, Any]
+    database: Database
+    #: the broker URLs of the target: administrator for the hooks, one per role when granted
+    access: BrokerAccess | None = None
     processes: dict[str, list[Supervised]] = field(default_factory=dict)
     #: (queue name, role) pairs reported by the manifest's ``broker.queues`` hook
     queues: list[tuple[str, str]] = field(default_factory=list)
+    _queues_released: bool = field(default=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -107,13 +81,28 @@ class RunningTarget:
     def all_processes(self) -> list[Supervised]:
         return [p for group in self.processes.values() for p in group]
 
-    def stop(self, *, delete_queues: bool = True) -> None:
-        """Stop every process of the target and (by default) remove its queues."""
-        for process in self.all_processes():
-            process.stop()
-        if delete_queues and self.manifest.uses_broker:
-            with contextlib.suppress(Exception):
+    def stop(self) -> None:
+        """Stop every process of the target gracefully: servers, then others, then workers."""
+        for entry in sorted(self.manifest.process, key=lambda p: _STOP_ORDER[p.role]):
+            for process in self.processes.get(entry.name, []):
+                process.stop()
+
+    def release_queues(self) -> None:
+        """Remove the target's queues once: its vhost goes with them, or the delete hook runs.
+
+        A failure is logged, not raised: it runs while a stack stops, when the broker may be
+        gone already, and must not hide why the stack stopped.
+        """
+        if self._queues_released:
+            return
+        self._queues_released = True
+        if self.access is not None and self.access.vhost is not None:
+            self.access.close()
+        elif self.manifest.uses_broker:
+            try:
                 self.run_hook("delete")
+            except TargetNotReady as exc:
+                log.warning("could not delete the queues of %s: %s", self.name, exc)
 
     def run_hook(self, hook: str, timeout: float = 30) -> str:
         """Run one of the manifest's broker hooks (declare, queues, delete); returns stdout."""
@@ -123,6 +112,226 @@ class RunningTarget:
         return _run_hook(self.manifest, hook, render_argv(argv, self.values), self.env, timeout)
 
 
+class Stack:
+    """Everything a target needs to run, owned by one context manager.
+
+    Each ``provision_*``, ``open_*`` and ``start_*`` call adds a piece. Leaving the block —
+    normally, on an exception or on Ctrl-C — first stops every process: what the caller
+    started on :attr:`supervisor` itself (the load generator), then each target (newest
+    first; servers, then others, then workers), then the provider. Then the other pieces go
+    in the reverse of the order they came: a target's queues (its vhost, or the manifest's
+    ``delete`` hook), the run's broker users, a database (its tables copied out first where
+    the caller asked; a PostgreSQL schema is dropped, a SQLite file stays in the work
+    directory), the broker if the stack provisioned it. Whatever fails on the way, every
+    later step still runs.
+    """
+
+    def __init__(self, work_dir: Path, *, host: str = LOOPBACK) -> None:
+        self.work_dir = work_dir
+        self.host = host
+        self.supervisor = Supervisor()
+        self.broker: Broker | None = None
+        self.provider: RunningProvider | None = None
+        self.targets: list[RunningTarget] = []
+        #: row counts of the tables copied out of each database (see :meth:`provision_database`)
+        self.kept_tables: dict[Database, dict[str, int]] = {}
+        #: processes of the system that are not a target's: the provider, a private broker node
+        self._infrastructure: list[Supervised] = []
+        # an ExitStack undoes last-in first-out, and runs every step even when one fails
+        self._undo = contextlib.ExitStack()
+        self._undo.callback(self.supervisor.stop_all)
+        work_dir.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- starting, in this order ---------------------------------------------------------------
+
+    def provision_broker(self) -> Broker:
+        """Find a broker or start one (a private node runs under this stack's supervisor);
+        targets started afterwards use it unless told otherwise."""
+        before = set(self.supervisor)
+        broker = find_or_start_broker(work_dir=self.work_dir / "broker", supervisor=self.supervisor)
+        self._infrastructure.extend(c for c in self.supervisor if c not in before)
+        self._undo.callback(broker.close)
+        self.broker = broker
+        return broker
+
+    def start_provider(self, *, ready_timeout: float = 15) -> RunningProvider:
+        """Start the simulated email provider, its delivery log in the work directory."""
+        port, admin_port = free_port(self.host), free_port(self.host)
+        log_path = self.work_dir / "provider-log.jsonl"
+        process = self.supervisor.start(
+            ProcessSpec(
+                name="provider",
+                argv=python_module(
+                    PROVIDER_MODULE,
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(port),
+                    "--admin-port",
+                    str(admin_port),
+                    "--log",
+                    str(log_path),
+                ),
+                log_path=self.work_dir / "logs" / "provider.log",
+            )
+        )
+        self._infrastructure.append(process)
+        admin = ProviderAdmin(f"http://{self.host}:{admin_port}")
+        self._undo.callback(admin.close)
+        try:
+            admin.wait_ready(ready_timeout)
+        except TargetNotReady as exc:
+            raise TargetNotReady(f"the provider did not start: {exc}\n{process.tail()}") from exc
+        self.provider = RunningProvider(
+            url=f"http://{self.host}:{port}",
+            admin_url=admin.admin_url,
+            log_path=log_path,
+            admin=admin,
+            process=process,
+        )
+        return self.provider
+
+    def provision_database(self, name: str, *, keep_tables_in: Path | None = None) -> Database:
+        """A fresh database for one target (see :mod:`offload.provisioning.database`).
+
+        With ``keep_tables_in``, its tables are copied there as CSV once every process has
+        stopped and before the database goes; :attr:`kept_tables` has their row counts.
+        """
+        database = new_database(work_dir=self.work_dir, name=name)
+        self._undo.callback(_drop_schema, database)
+        if keep_tables_in is not None:
+            self._undo.callback(self._keep_tables, database, keep_tables_in)
+        return database
+
+    def open_broker_access(
+        self, broker: Broker, manifest: TargetManifest, *, run_name: str, queue_prefix: str
+    ) -> BrokerAccess:
+        """A vhost of the run's own and a least-privilege user per process role, where the
+        broker can be administered (:mod:`offload.provisioning.broker_access`)."""
+        access = open_access(
+            broker,
+            manifest,
+            run_name=run_name,
+            values={"queue_prefix": queue_prefix, "queue_prefix_re": re.escape(queue_prefix)},
+        )
+        self._undo.callback(access.close)
+        return access
+
+    def start_target(
+        self,
+        manifest: TargetManifest,
+        *,
+        config: DesignConfig,
+        queue_prefix: str = "offload",
+        database: Database | None = None,
+        access: BrokerAccess | None = None,
+        broker: Broker | None = None,
+        ready_timeout: float = 30,
+    ) -> RunningTarget:
+        """Create the target's tables and queues, start its processes, wait until it is healthy.
+
+        ``database`` defaults to a fresh one named after the target. The target reaches the
+        broker through ``access`` (from :meth:`open_broker_access`), else through ``broker``
+        or the stack's own, with the same credentials for everything. A target that does not
+        start is stopped and its queues removed before the error is raised.
+        """
+        if self.provider is None:
+            raise RuntimeError("start the provider before any target: the target calls it")
+        broker = broker or self.broker
+        if access is None and broker is not None:
+            access = BrokerAccess(admin_url=broker.url)
+        if manifest.uses_broker and access is None:
+            raise TargetNotReady(f"target {manifest.name} needs a broker and none was provided")
+        if database is None:
+            database = self.provision_database(manifest.name)
+        engine = make_engine(database.url, database.schema)
+        try:
+            create_schema(engine)
+        finally:
+            engine.dispose()
+
+        port = free_port(self.host)
+        values = target_values(
+            manifest,
+            host=self.host,
+            port=port,
+            config=config,
+            provider_url=self.provider.url,
+            database=database,
+            amqp_url=access.admin_url if access else "",
+            queue_prefix=queue_prefix,
+            run_dir=self.work_dir,
+        )
+        target = RunningTarget(
+            manifest=manifest,
+            url=f"http://{self.host}:{port}",
+            env=target_env(values, config),
+            values=values,
+            database=database,
+            access=access,
+        )
+        self.targets.append(target)
+        self._undo.callback(target.release_queues)
+        self._undo.callback(target.stop)
+        try:
+            if manifest.uses_broker:
+                target.run_hook("declare")
+                target.queues = _parse_queues(target.run_hook("queues"))
+            _start_processes(target, self.supervisor, self.work_dir, config)
+            wait_healthy(target, ready_timeout)
+        except BaseException:
+            self.remove(target)  # the caller never gets the target: nothing of it may run on
+            raise
+        return target
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    def remove(self, target: RunningTarget) -> None:
+        """Stop one target now and remove its queues (its database goes with the stack)."""
+        target.stop()
+        target.release_queues()
+
+    def _stop_processes(self) -> None:
+        """Stop every process, the system's last; the queues and the databases stay for now."""
+        system = {p for t in self.targets for p in t.all_processes()} | set(self._infrastructure)
+        for component in reversed(list(self.supervisor)):
+            if component not in system:
+                component.stop()
+        for target in reversed(self.targets):
+            target.stop()
+        if self.provider is not None:
+            self.provider.process.stop()
+
+    def stop(self) -> None:
+        """Stop everything, in the reverse of the order it started (see the class)."""
+        try:
+            self._stop_processes()
+        finally:
+            self._undo.close()
+
+    def _keep_tables(self, database: Database, directory: Path) -> None:
+        try:
+            self.kept_tables[database] = export_tables(database.url, database.schema, directory)
+        except Exception as exc:  # any driver error: warn, and let the other steps go on
+            log.warning("could not copy the tables of %s to %s: %s", database, directory, exc)
+
+
+def _drop_schema(database: Database) -> None:
+    """Drop a PostgreSQL schema; a failure is logged, as it must not hide why the stack stopped."""
+    if database.kind != "postgresql":
+        return
+    try:
+        database.drop()
+    except ProvisioningError as exc:
+        log.warning("could not drop %s: %s", database, exc)
+
+
 def target_values(
     manifest: TargetManifest,
     *,
@@ -130,8 +339,8 @@ def target_values(
     port: int,
     config: DesignConfig,
     provider_url: str,
-    database: DatabaseLike,
-    broker: BrokerLike | None,
+    database: Database,
+    amqp_url: str,
     queue_prefix: str,
     run_dir: Path,
 ) -> dict[str, Any]:
@@ -147,7 +356,7 @@ def target_values(
         "prefetch": config.prefetch,
         "provider_url": provider_url,
         "provider_timeout_s": f"{config.provider_timeout_s:g}",
-        "amqp_url": broker.url if broker else "",
+        "amqp_url": amqp_url,
         "publish_timeout_s": f"{config.publish_timeout_s:g}",
         "queue_prefix": queue_prefix,
         "queue_prefix_re": re.escape(queue_prefix),
@@ -174,87 +383,20 @@ def target_env(values: Mapping[str, Any], config: DesignConfig) -> dict[str, str
     return env
 
 
-def start_target(
-    manifest: TargetManifest,
-    *,
-    supervisor: Supervisor,
-    work_dir: Path,
-    provider_url: str,
-    database: DatabaseLike,
-    broker: BrokerLike | None,
-    config: DesignConfig,
-    queue_prefix: str = "offload",
-    host: str = LOOPBACK,
-    ready_timeout: float = 30,
-    role_urls: Mapping[str, str] | None = None,
-) -> RunningTarget:
-    """Prepare the target's queues and tables, start its processes, wait until it is healthy.
-
-    ``broker.url`` serves the manifest's hooks; ``role_urls`` (from
-    :mod:`offload.provisioning.broker_access`) give each process role its own least-privilege user.
-    """
-    if manifest.uses_broker and broker is None:
-        raise TargetNotReady(f"target {manifest.name} needs a broker and none was provided")
-    from targets.common.store import create_schema, make_engine
-
-    engine = make_engine(database.url, database.schema)
-    try:
-        create_schema(engine)
-    finally:
-        engine.dispose()
-
-    port = free_port(host)
-    values = target_values(
-        manifest,
-        host=host,
-        port=port,
-        config=config,
-        provider_url=provider_url,
-        database=database,
-        broker=broker,
-        queue_prefix=queue_prefix,
-        run_dir=work_dir,
-    )
-    target = RunningTarget(
-        manifest=manifest,
-        url=f"http://{host}:{port}",
-        env=target_env(values, config),
-        values=values,
-    )
-    if manifest.uses_broker:
-        target.run_hook("declare")
-        try:
-            target.queues = _parse_queues(target.run_hook("queues"))
-            _start_processes(target, supervisor, work_dir, config, values, role_urls)
-            wait_healthy(target, ready_timeout)
-        except BaseException:
-            # the caller never gets the target: stop what started and remove the queues here
-            target.stop()
-            raise
-        return target
-    _start_processes(target, supervisor, work_dir, config, values, role_urls)
-    wait_healthy(target, ready_timeout)
-    return target
-
-
 def _start_processes(
-    target: RunningTarget,
-    supervisor: Supervisor,
-    work_dir: Path,
-    config: DesignConfig,
-    values: Mapping[str, Any],
-    role_urls: Mapping[str, str] | None,
+    target: RunningTarget, supervisor: Supervisor, work_dir: Path, config: DesignConfig
 ) -> None:
-    manifest = target.manifest
+    manifest, values = target.manifest, target.values
+    role_urls = target.access.role_urls if target.access else {}
     for entry in manifest.process:
         count = process_count(entry, values)
-        started = []
+        started = target.processes.setdefault(entry.name, [])
         for index in range(count):
             name = (
                 entry.name if count == 1 and entry.role != "worker" else f"{entry.name}-{index + 1}"
             )
             env = {**target.env, **{k: render(v, values) for k, v in entry.env.items()}}
-            if role_urls and entry.role in role_urls:
+            if entry.role in role_urls:
                 env["OFFLOAD_AMQP_URL"] = role_urls[entry.role]
                 # a least-privilege user may not declare: the harness did it in the hook
                 env["OFFLOAD_DECLARE_TOPOLOGY"] = "false"
@@ -267,7 +409,6 @@ def _start_processes(
                 stop_timeout=max(15.0, config.provider_timeout_s + config.publish_timeout_s + 5),
             )
             started.append(supervisor.start(spec))
-        target.processes[entry.name] = started
 
 
 def wait_healthy(target: RunningTarget, timeout: float) -> None:
@@ -301,8 +442,6 @@ def wait_healthy(target: RunningTarget, timeout: float) -> None:
 def _run_hook(
     manifest: TargetManifest, hook: str, argv: list[str], env: Mapping[str, str], timeout: float
 ) -> str:
-    import os
-
     try:
         result = subprocess.run(
             argv,

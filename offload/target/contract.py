@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+import sqlalchemy as sa
 
-from offload.provisioning.database import Database
-from offload.run.stack import (
-    RunningProvider,
-    RunningTarget,
-)
+from offload.run.stack import RunningProvider, RunningTarget
 from offload.target.manifest import render
-from targets.downstream.log import read_log
+from offload.target.reference import make_engine, read_log
 
 #: the job states the analysis counts as finished (offload/analysis/summary.py)
 FINISHED_JOB_STATES = ("delivered", "dead_lettered")
@@ -88,17 +85,14 @@ class ContractRun:
         self,
         target: RunningTarget,
         provider: RunningProvider,
-        database: Database,
         bounds: Bounds,
     ) -> None:
-        from targets.common.store import make_engine
-
         self.target = target
         self.provider = provider
         self.bounds = bounds
         self.kind = target.manifest.kind
         self.client = httpx.Client(base_url=target.url, timeout=bounds.request, trust_env=False)
-        self.engine = make_engine(database.url, database.schema)
+        self.engine = make_engine(target.database.url, target.database.schema)
         token = uuid.uuid4().hex[:12]
         self.email = f"verify-{token}@example.com"
         self.request_id = f"verify-{token}"
@@ -360,8 +354,6 @@ class ContractRun:
             return None, f"{type(exc).__name__}{died}"
 
     def _rows(self, sql: str, **params: Any) -> list[Any]:
-        import sqlalchemy as sa
-
         with self.engine.connect() as conn:
             return list(conn.execute(sa.text(sql), params))
 

@@ -13,7 +13,6 @@ where they have nothing to work on (no target running, no user created), which a
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -21,14 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from offload.errors import TargetNotReady
-from offload.provisioning.broker import Broker, provision_broker
-from offload.provisioning.database import Database, provision_database
-from offload.run.stack import (
-    RunningTarget,
-    start_provider,
-    start_target,
-)
-from offload.run.supervisor import Supervisor
+from offload.run.stack import Stack
 from offload.target.contract import DEFAULT_BOUNDS, Bounds, CheckResult, ContractRun
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import MANIFEST_NAME, TargetManifest
@@ -77,54 +69,36 @@ def verify_target(
         on_check(check)
 
     record(CheckResult("manifest", "pass", f"{manifest.directory / MANIFEST_NAME} loads"))
-    work_dir.mkdir(parents=True, exist_ok=True)
-    broker: Broker | None = None
-    database: Database | None = None
-    target: RunningTarget | None = None
-    try:
-        with Supervisor() as supervisor:
-            if manifest.uses_broker:
-                broker = provision_broker(work_dir=work_dir / "broker", supervisor=supervisor)
-            provider = start_provider(supervisor, work_dir)
-            database = provision_database(work_dir=work_dir, name=manifest.name)
-            started = time.monotonic()
-            try:
-                target = start_target(
-                    manifest,
-                    supervisor=supervisor,
-                    work_dir=work_dir,
-                    provider_url=provider.url,
-                    database=database,
-                    broker=broker,
-                    config=config,
-                    queue_prefix=f"offload.target.verify.{manifest.name}.{uuid.uuid4().hex[:8]}",
-                    ready_timeout=bounds.start,
-                )
-            except TargetNotReady as exc:
-                record(CheckResult("starts", "fail", str(exc)))
-                record(CheckResult("contract", "skip", "the target is not running"))
-                return result
-            record(
-                CheckResult(
-                    "starts",
-                    "pass",
-                    f"GET {target.url}{manifest.health_path} answered 200 after "
-                    f"{time.monotonic() - started:.1f} s",
-                )
+    with Stack(work_dir) as stack:
+        if manifest.uses_broker:
+            stack.provision_broker()
+        provider = stack.start_provider()
+        database = stack.provision_database(manifest.name)
+        started = time.monotonic()
+        try:
+            target = stack.start_target(
+                manifest,
+                config=config,
+                queue_prefix=f"offload.target.verify.{manifest.name}.{uuid.uuid4().hex[:8]}",
+                database=database,
+                ready_timeout=bounds.start,
             )
-            with ContractRun(target, provider, database, bounds) as run:
-                for check in run.checks():
-                    record(check)
-            if not result.ok:
-                server = target.processes[manifest.server.name][0]
-                result.server_log_tail = server.tail(SERVER_LOG_LINES)
-    finally:
-        if target is not None and manifest.uses_broker:
-            with contextlib.suppress(Exception):
-                target.run_hook("delete")
-        if broker is not None:
-            broker.close()
-        if database is not None and database.kind == "postgresql":
-            with contextlib.suppress(Exception):
-                database.drop()
+        except TargetNotReady as exc:
+            record(CheckResult("starts", "fail", str(exc)))
+            record(CheckResult("contract", "skip", "the target is not running"))
+            return result
+        record(
+            CheckResult(
+                "starts",
+                "pass",
+                f"GET {target.url}{manifest.health_path} answered 200 after "
+                f"{time.monotonic() - started:.1f} s",
+            )
+        )
+        with ContractRun(target, provider, bounds) as run:
+            for check in run.checks():
+                record(check)
+        if not result.ok:
+            server = target.processes[manifest.server.name][0]
+            result.server_log_tail = server.tail(SERVER_LOG_LINES)
     return result
