@@ -29,15 +29,17 @@ from offload.gate.baseline import Baseline, build_baseline, load_baseline, save_
 from offload.gate.checks import CheckResult, GateReport, Verdict
 from offload.gate.evaluate import GateOptions, evaluate_run, run_gate, write_reports
 from offload.gate.rundir import load_run_dir
+from offload.rundir.summary import Summary
 
 
-def evaluate_expectation(text: str, summary: Mapping[str, Any]) -> bool:
-    """Whether one expectation holds in one summary.json (already parsed as a dict).
+def evaluate_expectation(text: str, summary: Summary | Mapping[str, Any]) -> bool:
+    """Whether one expectation holds in one summary.json (its model, or its parsed JSON).
 
     Raises ExpressionError (syntax), UnknownPath (a path naming nothing) or MissingValue /
     EvaluationError (a figure without a value, a division by zero) — all GateFailed.
     """
-    return bool(parse_expectation(text).evaluate(partial(lookup, summary)))
+    figures = summary.figures() if isinstance(summary, Summary) else summary
+    return bool(parse_expectation(text).evaluate(partial(lookup, figures)))
 
 
 __all__ = [

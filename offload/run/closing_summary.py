@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from offload.rundir.summary import Summary
@@ -22,7 +22,7 @@ def _pct(value: float | None) -> str:
 
 def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary]) -> None:
     table = Table(title=f"offload bench — {run_dir}", header_style="bold", show_lines=False)
-    for column, justify in [
+    columns: list[tuple[str, JustifyMethod]] = [
         ("scenario", "left"),
         ("design", "left"),
         ("signups", "right"),
@@ -35,7 +35,8 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary])
         ("e2e p95 ms", "right"),
         ("emails lost/dup", "right"),
         ("valid", "center"),
-    ]:
+    ]
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for summary in summaries:
         for design, figures in summary.designs.items():

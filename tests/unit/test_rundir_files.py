@@ -14,6 +14,7 @@ import pytest
 from offload.errors import RunInvalid
 from offload.expect.expressions import parse_expectation
 from offload.expect.paths import UnknownPath, lookup
+from offload.gate import evaluate_expectation
 from offload.rundir import RunInfo, ScenarioManifest, Summary
 from offload.rundir.files import RunFile
 
@@ -191,3 +192,12 @@ def test_a_malformed_manifest_entry_names_the_design(tmp_path):
 def test_a_missing_file_says_what_it_should_have_been(tmp_path):
     with pytest.raises(RunInvalid, match=r"run.json is missing: is this a run directory"):
         RunInfo.in_folder(tmp_path)
+
+
+def test_an_expectation_reads_a_summary_model_as_it_reads_the_file():
+    summary = Summary.load(V1 / "rundir-v1" / "summary.json")
+    assert evaluate_expectation("async.signup.p95 < sync.signup.p95", summary)
+    assert evaluate_expectation(
+        "async.signup.p95 < sync.signup.p95",
+        json.loads((V1 / "rundir-v1" / "summary.json").read_text()),
+    )
