@@ -54,15 +54,16 @@ def describe_validation_error(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+#: names pydantic puts in an error's location for the member of a union it tried
+_UNION_MEMBERS = ("str", "TargetSpec", "ProviderChange")
+
+
 def _field_path(loc: Iterable[Any]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in (
-            "ProviderChange",
-            "function-before[_expand(), union[ProviderChange,literal['healthy']]]",
-        ) or (
+        elif part in _UNION_MEMBERS or (
             isinstance(part, str) and (part.startswith("literal[") or part.startswith("function-"))
         ):
             continue
