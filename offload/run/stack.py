@@ -21,10 +21,10 @@ import httpx
 
 from offload.errors import TargetNotReady
 from offload.ports import LOOPBACK, free_port
+from offload.run.provider_admin import ProviderAdmin
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, process_count, render, render_argv
-from targets.downstream.admin import ProviderAdmin
 
 
 class BrokerLike(Protocol):
