@@ -75,7 +75,8 @@ class ProviderAdmin:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self._request(method, path, **kwargs).json()
+        answer: dict[str, Any] = self._request(method, path, **kwargs).json()
+        return answer
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import (
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 
 from offload.errors import ScenarioError
 from offload.scenario.model import Scenario
@@ -72,7 +73,7 @@ def _field_path(loc: Iterable[Any]) -> str:
     return text or "(top level)"
 
 
-def _expected(error: dict[str, Any]) -> str:
+def _expected(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field (check the spelling; see scenarios/README.md for the schema)"

@@ -47,12 +47,16 @@ class Phase(StrictModel):
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+#: the designs a scenario runs unless it names its own
+_BOTH_DESIGNS: list[TargetEntry] = ["sync", "async"]
+
+
 class Scenario(StrictModel):
     name: str
     description: str = ""
     tags: list[str] = Field(default_factory=list)
     #: designs to run: a target name or directory, or a TargetSpec with a name and knobs
-    targets: list[TargetEntry] = Field(default_factory=lambda: ["sync", "async"], min_length=1)
+    targets: list[TargetEntry] = Field(default_factory=lambda: _BOTH_DESIGNS[:], min_length=1)
     load: Load
     client: Client = Field(default_factory=Client)
     #: the provider's normal behaviour; ``healthy`` in the timeline returns to it
