@@ -29,12 +29,12 @@ _NOT_IN_SCENARIOS = ("reject_domains", "seed")
 
 def _scenario_fields() -> dict[str, tuple[str, float]]:
     """Scenario name → (the provider's name, provider units per scenario unit)."""
-    fields = {}
+    fields: dict[str, tuple[str, float]] = {}
     for name in FaultProfile.model_fields:
         if name in _NOT_IN_SCENARIOS:
             continue
         suffix = next((s for s in _UNITS if name.endswith(s)), "")
-        fields[name.removesuffix(suffix) if suffix else name] = (name, _UNITS.get(suffix, 1.0))
+        fields[name.removesuffix(suffix)] = (name, _UNITS.get(suffix, 1.0))
     return fields
 
 

@@ -151,7 +151,8 @@ def designs_section(name: str, value: Any) -> dict[str, Any]:
 
 
 def knob_cases() -> list[tuple[str, Any, bool]]:
-    cases = []
+    """Each knob at and beyond its declared bounds: (knob, value, accepted?)."""
+    cases: list[tuple[str, Any, bool]] = []
     for name in NUMBER_KNOBS:
         field = DesignKnobs.model_fields[name]
         accepted, refused = edges(field.annotation, field.metadata, field.default)
@@ -179,15 +180,15 @@ def test_a_knob_reaches_the_designs_unchanged_or_is_refused_by_both(
         return
 
     scenario = Scenario.model_validate(
-        {"name": "k", "load": {"rate": 1, "duration": 10}, "designs": section}
+        {"name": "k", "targets": ["sync"], "load": {"rate": 1, "duration": 10}, "designs": section}
     )
-    (config,) = scenario.model_copy(update={"targets": ["sync"]}).variants()
-    assert getattr(config.config, name) == pytest.approx(value)
-    for variable, text in config.config.target_env().items():
+    (variant,) = scenario.variants()
+    assert getattr(variant.config, name) == pytest.approx(value)
+    for variable, text in variant.config.target_env().items():
         monkeypatch.setenv(variable, text)
     read = TargetSettings()
     assert {k: getattr(read, k) for k in ProcessKnobs.model_fields} == {
-        k: getattr(config.config, k) for k in ProcessKnobs.model_fields
+        k: getattr(variant.config, k) for k in ProcessKnobs.model_fields
     }
 
 
@@ -230,6 +231,8 @@ def test_a_stored_scenario_reads_back_as_it_was_written():
 
 
 def test_every_provider_setting_but_the_runs_own_is_a_scenario_setting():
+    """A field added to the provider's profile needs its line in ProviderProfile."""
+    assert set(ProviderProfile.model_fields) == set(ON_THE_PROVIDER)
     assert {field for field, _ in ON_THE_PROVIDER.values()} == set(FaultProfile.model_fields) - {
         "reject_domains",
         "seed",
