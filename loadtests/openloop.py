@@ -15,6 +15,7 @@ Subclasses say what to send (``request_for``) and which ids to keep from an answ
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from pathlib import Path
@@ -34,7 +35,6 @@ from loadtests.prepared import PreparedRequest
 from loadtests.records import ErrorClass, RecordWriter, RequestRecord, classify
 from loadtests.schedule import Arrival, merge_streams, worker_share
 from loadtests.selfmeasure import GeneratorMeter, generator_report_path
-from offload.ports import is_loopback
 
 __all__ = [
     "OpenLoopUser",
@@ -359,4 +359,11 @@ _active_generator: OpenLoopUser | None = None
 def host_is_loopback(host: str) -> bool:
     """True when ``host`` (a URL or a bare name) is 127.0.0.0/8, ::1 or localhost."""
     hostname = urlparse(host).hostname if "://" in host else host
-    return bool(hostname) and is_loopback(hostname)
+    if not hostname:
+        return False
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False

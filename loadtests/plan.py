@@ -16,9 +16,12 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from offload.errors import ScenarioError
+__all__ = ["Arrivals", "LoadPlan", "PlanError", "Segment", "Stream", "load_plan"]
 
-__all__ = ["Arrivals", "LoadPlan", "Segment", "Stream", "load_plan"]
+
+class PlanError(ValueError):
+    """The load to send is unusable (a plan file, or options that do not make a plan); the
+    message says why, and the locustfile refuses to start with it (exit code 2)."""
 
 
 class Arrivals(StrEnum):
@@ -136,6 +139,6 @@ def load_plan(path: str | Path) -> LoadPlan:
     try:
         return LoadPlan.model_validate(json.loads(path.read_text()))
     except OSError as exc:
-        raise ScenarioError(f"cannot read load plan {path}: {exc}") from exc
+        raise PlanError(f"cannot read load plan {path}: {exc}") from exc
     except (ValueError, ValidationError) as exc:
-        raise ScenarioError(f"invalid load plan {path}: {exc}") from exc
+        raise PlanError(f"invalid load plan {path}: {exc}") from exc

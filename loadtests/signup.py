@@ -36,10 +36,9 @@ from locust.user.wait_time import constant_throughput
 
 from loadtests.closedloop import ClosedLoopRecorder
 from loadtests.openloop import OpenLoopUser, host_is_loopback
-from loadtests.plan import Arrivals, LoadPlan, Segment, Stream, load_plan
+from loadtests.plan import Arrivals, LoadPlan, PlanError, Segment, Stream, load_plan
 from loadtests.prepared import PreparedRequest
 from loadtests.signup_traffic import BYSTANDER, SIGNUP, SignupTraffic
-from offload.errors import ScenarioError
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +185,11 @@ def plan_from_options(options: Any) -> LoadPlan:
     if getattr(options, "plan", None):
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
-            raise ScenarioError(f"--plan cannot be combined with {flags}: put them in the plan")
+            raise PlanError(f"--plan cannot be combined with {flags}: put them in the plan")
         return load_plan(options.plan)
     rate, duration = _option(options, "rate"), _option(options, "duration")
     if rate is None or duration is None:
-        raise ScenarioError("give --plan FILE, or at least --rate and --duration")
+        raise PlanError("give --plan FILE, or at least --rate and --duration")
     seed = _option(options, "seed")
     arrivals = Arrivals(_option(options, "arrivals"))
     rates = {SIGNUP: rate, BYSTANDER: _option(options, "bystander_rate")}
@@ -205,7 +204,7 @@ def plan_from_options(options: Any) -> LoadPlan:
         if r > 0
     ]
     if not streams:
-        raise ScenarioError("--rate and --bystander-rate are both 0: nothing to send")
+        raise PlanError("--rate and --bystander-rate are both 0: nothing to send")
     return LoadPlan(
         streams=streams,
         warmup_s=_option(options, "warmup"),
@@ -268,7 +267,7 @@ def _check_run(environment, **_kwargs: Any) -> None:
         return
     try:
         plan = plan_from_options(options)
-    except ScenarioError as exc:
+    except PlanError as exc:
         _refuse(str(exc))
     if getattr(options, "master", False):
         return  # validated; the workers build it again from the options the master sends

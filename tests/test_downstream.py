@@ -23,8 +23,9 @@ import pytest
 
 from offload.errors import ScenarioError, TargetNotReady
 from offload.ports import LOOPBACK, free_port
+from offload.run.provider_admin import ProviderAdmin
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
-from targets.downstream import FIELDS, ProviderAdmin, read_log
+from targets.downstream import FIELDS, read_log
 
 
 @dataclass

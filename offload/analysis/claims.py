@@ -229,7 +229,7 @@ def _claim5(summary: Summary, scenario: ScenarioRecord) -> Claim:
     queued = _by_kind(summary, "async")
     if model is None or not queued:
         return _claim(5, NOT_TESTED, "no async design, or the scenario could not be read")
-    timeout = model.designs.provider_timeout
+    timeout = model.designs.provider_timeout_s
     failing = [
         p
         for p in summary.phases

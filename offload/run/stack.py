@@ -31,10 +31,11 @@ from offload.provisioning.broker_access import BrokerAccess, open_access
 from offload.provisioning.database import Database
 from offload.provisioning.database import provision_database as new_database
 from offload.run.export import export_tables
+from offload.run.provider_admin import ProviderAdmin
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, process_count, render, render_argv
-from offload.target.reference import PROVIDER_MODULE, ProviderAdmin, create_schema, make_engine
+from offload.target.reference import PROVIDER_MODULE, create_schema, make_engine
 
 log = logging.getLogger("offload.run.stack")
 

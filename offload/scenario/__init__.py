@@ -4,7 +4,10 @@ A scenario is the unit users write and share, so a malformed one must fail with 
 that names the file, the field and what was expected — never a traceback. The schema is
 documented for users in ``scenarios/README.md``; keep the two in step. One module per part:
 ``load``, ``provider``, ``events`` (the fault timeline), ``designs``, ``model`` (the scenario
-and its phases) and ``files`` (reading, errors, the shipped set).
+and its phases) and ``files`` (reading, errors, the shipped set). The provider's settings and
+the designs' knobs are not declared here: they derive from the components that read them
+(``targets.downstream.profile``, ``targets.common.knobs``), so the scenario refuses what those
+would refuse.
 """
 
 from offload.scenario.base import RESERVED_PHASES

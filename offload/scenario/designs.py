@@ -1,51 +1,61 @@
-"""The designs' knobs, shared by every design of a scenario, and per-variant overrides."""
+"""The designs' knobs as a scenario writes them, and the design variants a scenario runs.
+
+The knobs are declared once, by the reference designs (:mod:`targets.common.knobs`); a
+scenario spells a knob in seconds without its ``_s`` and writes it as a duration
+(``provider_timeout: 3s``, ``retry_delays: [500ms, 1s]``), and is refused at load time for any
+value a design would refuse at start.
+"""
 
 from __future__ import annotations
 
-from pydantic import (
-    Field,
-)
+from typing import Annotated, Any
 
-from offload.scenario.base import StrictModel
-from offload.target.design_config import DesignConfig
-from offload.units import Duration
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
+from offload.scenario.base import OnlySetFields, StrictModel
+from offload.units import parse_duration
+from targets.common.knobs import DesignKnobs
 
-class Designs(StrictModel):
-    """The designs' knobs; the server process count and timeouts are shared by both."""
-
-    server_processes: int = Field(4, ge=1, le=64)
-    workers: int = Field(2, ge=0, le=64)
-    prefetch: int = Field(50, ge=1, le=10_000)
-    provider_timeout: Duration = Field(3.0, gt=0, le=120)
-    publish_timeout: Duration = Field(1.0, gt=0, le=60)
-    max_attempts: int = Field(6, ge=1, le=100)
-    retry_delays: list[Duration] = Field(
-        default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0], min_length=1
-    )
-
-    def config(self) -> DesignConfig:
-        return DesignConfig(
-            server_processes=self.server_processes,
-            workers=self.workers,
-            prefetch=self.prefetch,
-            provider_timeout_s=self.provider_timeout,
-            publish_timeout_s=self.publish_timeout,
-            max_attempts=self.max_attempts,
-            retry_delays_s=tuple(self.retry_delays),
-        )
+#: the unit suffix of a knob in seconds, which a scenario leaves out
+SECONDS = "_s"
 
 
-class DesignOverrides(StrictModel):
-    """Per-variant changes to the shared design knobs (e.g. ``workers: 8``)."""
+def scenario_spelling(knob: str) -> str:
+    """``provider_timeout_s`` → ``provider_timeout``: a scenario writes the unit in the value."""
+    return knob.removesuffix(SECONDS)
 
-    server_processes: int | None = Field(None, ge=1, le=64)
-    workers: int | None = Field(None, ge=0, le=64)
-    prefetch: int | None = Field(None, ge=1, le=10_000)
-    provider_timeout: Duration | None = Field(None, gt=0, le=120)
-    publish_timeout: Duration | None = Field(None, gt=0, le=60)
-    max_attempts: int | None = Field(None, ge=1, le=100)
-    retry_delays: list[Duration] | None = Field(None, min_length=1)
+
+class Designs(DesignKnobs):
+    """The knobs every design of a scenario shares (``designs:``)."""
+
+    model_config = ConfigDict(alias_generator=scenario_spelling, serialize_by_alias=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _durations(cls, value: Any, info: ValidationInfo) -> Any:
+        """``3s``, ``500ms`` → seconds, for the knobs in seconds (and each item of a list)."""
+        if not (info.field_name or "").endswith(SECONDS):
+            return value
+        if not isinstance(value, list | tuple):
+            return parse_duration(value)
+        seconds = []
+        for index, item in enumerate(value):
+            try:
+                seconds.append(parse_duration(item))
+            except ValueError as exc:
+                raise ValueError(f"item {index}: {exc}") from None
+        return seconds
+
+    def config(self, variant: DesignOverrides | None = None) -> DesignKnobs:
+        """The knobs as the harness passes them to a design, with a variant's changes."""
+        values = {name: getattr(self, name) for name in DesignKnobs.model_fields}
+        if variant is not None:
+            values.update(variant.changes())
+        return DesignKnobs(**values)
+
+
+class DesignOverrides(OnlySetFields, Designs):
+    """One variant's changes to the shared knobs (``designs: {workers: 8}``)."""
 
 
 class TargetSpec(StrictModel):
@@ -57,10 +67,21 @@ class TargetSpec(StrictModel):
     designs: DesignOverrides = Field(default_factory=DesignOverrides)
 
 
+def _entry_kind(entry: Any) -> str:
+    return "str" if isinstance(entry, str) else "TargetSpec"
+
+
+#: an entry of ``targets:``: a target's name, or a TargetSpec (errors name only the one meant)
+TargetEntry = Annotated[
+    Annotated[str, Tag("str")] | Annotated[TargetSpec, Tag("TargetSpec")],
+    Discriminator(_entry_kind),
+]
+
+
 class Variant(StrictModel):
     """A design as the bench runs it: which target, under which name, with which knobs."""
 
     target: str
     #: None: the target manifest's own name
     name: str | None
-    config: DesignConfig
+    config: DesignKnobs

@@ -11,6 +11,7 @@ import yaml
 from pydantic import (
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 
 from offload.errors import ScenarioError
 from offload.scenario.model import Scenario
@@ -54,15 +55,16 @@ def describe_validation_error(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+#: names pydantic puts in an error's location for the member of a union it tried
+_UNION_MEMBERS = ("str", "TargetSpec", "ProviderChange")
+
+
 def _field_path(loc: Iterable[Any]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in (
-            "ProviderChange",
-            "function-before[_expand(), union[ProviderChange,literal['healthy']]]",
-        ) or (
+        elif part in _UNION_MEMBERS or (
             isinstance(part, str) and (part.startswith("literal[") or part.startswith("function-"))
         ):
             continue
@@ -71,7 +73,7 @@ def _field_path(loc: Iterable[Any]) -> str:
     return text or "(top level)"
 
 
-def _expected(error: dict[str, Any]) -> str:
+def _expected(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field (check the spelling; see scenarios/README.md for the schema)"

@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from offload.scenario.base import RESERVED_PHASES, StrictModel
-from offload.scenario.designs import Designs, TargetSpec, Variant
+from offload.scenario.designs import Designs, TargetEntry, TargetSpec, Variant
 from offload.scenario.events import FaultEvent
 from offload.scenario.load import Client, Load
 from offload.scenario.provider import ProviderProfile
@@ -47,12 +47,16 @@ class Phase(StrictModel):
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+#: the designs a scenario runs unless it names its own
+_BOTH_DESIGNS: list[TargetEntry] = ["sync", "async"]
+
+
 class Scenario(StrictModel):
     name: str
     description: str = ""
     tags: list[str] = Field(default_factory=list)
     #: designs to run: a target name or directory, or a TargetSpec with a name and knobs
-    targets: list[str | TargetSpec] = Field(default_factory=lambda: ["sync", "async"], min_length=1)
+    targets: list[TargetEntry] = Field(default_factory=lambda: _BOTH_DESIGNS[:], min_length=1)
     load: Load
     client: Client = Field(default_factory=Client)
     #: the provider's normal behaviour; ``healthy`` in the timeline returns to it
@@ -80,14 +84,11 @@ class Scenario(StrictModel):
 
     def variants(self) -> list[Variant]:
         """Every design of the scenario with its own knobs (shared ones, then its overrides)."""
-        shared = self.designs.model_dump()
         variants = []
         for entry in self.targets:
             spec = TargetSpec(target=entry) if isinstance(entry, str) else entry
-            knobs = {**shared, **spec.designs.model_dump(exclude_none=True)}
-            variants.append(
-                Variant(target=spec.target, name=spec.name, config=Designs(**knobs).config())
-            )
+            config = self.designs.config(spec.designs)
+            variants.append(Variant(target=spec.target, name=spec.name, config=config))
         return variants
 
     @field_validator("expect")

@@ -12,7 +12,8 @@ contract. What the harness cannot learn from a manifest comes from here, and onl
   read and re-drive that design's dead letters (``targets/async_api/topology.py``,
   ``targets/common/jobs.py``);
 - the simulated email provider, part of the test rig rather than a target: the module the
-  harness starts, its admin client and its delivery log (``targets/downstream``).
+  harness starts and its delivery log (``targets/downstream``); its admin client is the
+  harness's own (``offload/run/provider_admin.py``).
 
 Every other module of ``offload/`` imports these names from here, so
 ``git grep -n "targets\\." offload | grep import`` lists this file (and the load generator's plan
@@ -22,11 +23,15 @@ in one place. Importing them costs nothing extra: the CLI loads SQLAlchemy and p
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from offload.errors import RunInvalid
 from targets.async_api.topology import ROUTING_KEY, Topology
 from targets.common.jobs import JobState, WelcomeEmailJob
 from targets.common.store import create_schema, job_events, jobs, make_engine, normalise_url
-from targets.downstream.admin import ProviderAdmin
-from targets.downstream.log import read_log
+from targets.downstream.log import DeliveryLogError
+from targets.downstream.log import read_log as _read_log
 
 #: ``python -m`` this to start the simulated email provider
 PROVIDER_MODULE = "targets.downstream"
@@ -35,7 +40,6 @@ __all__ = [
     "PROVIDER_MODULE",
     "ROUTING_KEY",
     "JobState",
-    "ProviderAdmin",
     "Topology",
     "WelcomeEmailJob",
     "create_schema",
@@ -45,3 +49,11 @@ __all__ = [
     "normalise_url",
     "read_log",
 ]
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The provider's delivery log; a corrupt one is the run's problem, said as RunInvalid."""
+    try:
+        return _read_log(path)
+    except DeliveryLogError as exc:
+        raise RunInvalid(f"{path}: {exc}") from exc

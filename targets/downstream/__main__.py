@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import resource
 import signal
 import sys
 from pathlib import Path
 
-from offload.errors import RunInvalid
-from offload.ports import is_loopback
+from targets.downstream.log import DeliveryLogError
 from targets.downstream.profile import FaultProfile, ProfileError, parse_profile
 from targets.downstream.server import ProviderServer, serve
 
@@ -43,6 +43,16 @@ def _load_profile(text: str | None) -> FaultProfile:
     if text.startswith("@"):
         text = Path(text[1:]).read_text()
     return parse_profile(json.loads(text))
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: the only addresses the provider listens on."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def raise_open_file_limit() -> None:
@@ -88,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         asyncio.run(_main(server))
-    except (OSError, RunInvalid) as exc:  # a port already taken, an unreadable log
+    except (OSError, DeliveryLogError) as exc:  # a port already taken, an unreadable log
         print(f"provider cannot start: {exc}", file=sys.stderr)
         return 1
     return 0

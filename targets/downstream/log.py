@@ -17,7 +17,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from offload.errors import RunInvalid
+
+class DeliveryLogError(ValueError):
+    """A file that is not a delivery log (a corrupt line before the last one)."""
 
 
 class Outcome(StrEnum):
@@ -102,7 +104,7 @@ def read_log(path: str | os.PathLike[str], since: float | None = None) -> list[d
     """Every record of a delivery log, oldest first (``since``: only records with ts >= since).
 
     A torn last line (the provider was killed while writing it) is skipped; a corrupt line
-    anywhere else means the file is not a delivery log, and raises ``RunInvalid``.
+    anywhere else means the file is not a delivery log, and raises :class:`DeliveryLogError`.
     """
     path = Path(path)
     records: list[dict[str, Any]] = []
@@ -116,9 +118,9 @@ def read_log(path: str | os.PathLike[str], since: float | None = None) -> list[d
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise RunInvalid(f"{path}:{number}: not a delivery-log line ({exc.msg})") from exc
+            raise DeliveryLogError(f"{path}:{number}: not a delivery-log line ({exc.msg})") from exc
         if not isinstance(record, dict) or "outcome" not in record:
-            raise RunInvalid(f"{path}:{number}: not a delivery-log record")
+            raise DeliveryLogError(f"{path}:{number}: not a delivery-log record")
         if since is None or record.get("ts", 0) >= since:
             records.append(record)
     return records

@@ -1,9 +1,13 @@
 """The provider's fault profile: what the harness can switch on, and nothing it cannot.
 
-A scenario's fault timeline is a list of these profiles. The model forbids unknown fields so
-that a typo in a scenario (``latncy_ms``) fails loudly at load time instead of silently
-running a healthy provider. The version is not part of the model: the provider assigns it
-each time a profile is installed, so the delivery log can say which phase a request saw.
+This is the one declaration of the profile — each field's type, unit, limits and default. A
+field's unit is the suffix of its name (``_ms`` milliseconds, ``_s`` seconds, ``_per_s`` per
+second). The admin API takes it as JSON; a scenario's ``provider:`` section and its fault
+timeline are derived from it (``offload/scenario/provider.py``), so that a value the provider
+would refuse is refused when the scenario is loaded. The model forbids unknown fields so that
+a typo (``latncy_ms``) fails loudly instead of silently running a healthy provider. The
+version is not part of the model: the provider assigns it each time a profile is installed,
+so the delivery log can say which phase a request saw.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ class FaultProfile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: added to every response, in milliseconds
-    latency_ms: float = Field(0.0, ge=0)
+    #: added to every response (at most 10 minutes)
+    latency_ms: float = Field(0.0, ge=0, le=600_000)
     #: uniform +/- jitter around latency_ms (the result is clamped at 0)
-    jitter_ms: float = Field(0.0, ge=0)
+    jitter_ms: float = Field(0.0, ge=0, le=600_000)
     #: fraction of requests answered with error_status
     error_rate: float = Field(0.0, ge=0, le=1)
     error_status: int = Field(503, ge=500, le=599)

@@ -1,5 +1,8 @@
 """Synchronous client for the provider's admin API, as the harness's fault timeline uses it.
 
+The provider (``targets/downstream``) knows nothing of the harness; this client is the
+harness's side of its admin API.
+
 Errors are translated where they enter: a provider that does not answer is
 ``TargetNotReady``; a profile it refuses is ``ScenarioError`` carrying the provider's reason
 (the profile came from a scenario's fault timeline).
@@ -72,7 +75,8 @@ class ProviderAdmin:
         self.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self._request(method, path, **kwargs).json()
+        answer: dict[str, Any] = self._request(method, path, **kwargs).json()
+        return answer
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
