@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from offload.cli import main
 from offload.gate.identity import identity_of
 from offload.run import orchestrator
+from offload.rundir.manifest import ScenarioManifest
 from offload.scenario import DesignOverrides, Designs, ProviderProfile, Scenario, load_scenario
 from offload.scenario.designs import scenario_spelling
 from offload.scenario.provider import ON_THE_PROVIDER
@@ -286,4 +287,8 @@ def test_the_gate_scenario_keeps_the_identity_its_committed_baseline_was_taken_w
     expected = baseline["scenarios"]["ci-gate"]["identity"]["scenario_sha256"]
     stored = load_scenario(root / "scenarios" / "ci-gate.yaml").model_dump(mode="json")
 
-    assert identity_of({"scenario": stored})["scenario_sha256"] == expected
+    manifest = ScenarioManifest.model_validate(
+        {"schema_version": 1, "scenario": stored, "phases": []}
+    )
+
+    assert identity_of(manifest)["scenario_sha256"] == expected
