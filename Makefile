@@ -13,16 +13,17 @@ ARGS     ?=
 GATE_REPEAT ?= 2
 BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(QUICK),--quick) $(ARGS)
 
-.PHONY: help bench test gate report up lint clean venv
+.PHONY: help bench test test-fast typecheck gate report up lint clean venv
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
 	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations)"
-	@echo "make test    run the test suite (real broker, servers and Locust)"
+	@echo "make test    the type checker, then every test tier (real broker, servers, Locust, benches)"
+	@echo "make test-fast  the unit tier only (no servers; under a minute)"
 	@echo "make gate    quick scenario set, gated against baselines/ci.json"
 	@echo "make report  re-render reports/latest"
 	@echo "make up      start both designs and the provider for exploring by hand"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff and the type checker (mypy --strict on offload/)"
 	@echo "make clean   remove the virtualenv and generated reports"
 
 venv: $(STAMP)
@@ -44,6 +45,12 @@ bench: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit -q
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 # the quick scenario set (tag: gate), gated against the committed baseline; exit 0/1/2
 gate: $(STAMP)
 	$(BIN)/offload bench --tag gate --quick --repeat $(GATE_REPEAT) --gate baselines/ci.json $(ARGS)
@@ -57,6 +64,7 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) reports/runs reports/latest reports/index.html .pytest_cache .ruff_cache

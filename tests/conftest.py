@@ -6,46 +6,15 @@ once; tests that change the provider's fault profile restore it through ``provid
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from offload.provisioning.broker import Broker, provision_broker
-from offload.provisioning.database import Database
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor
-from offload.target.design_config import DesignConfig
-from offload.target.manifest import TargetManifest, resolve_target
-from targets.downstream.log import read_log
-
-#: fast retries so that retry and dead-letter tests take seconds
-TEST_CONFIG = DesignConfig(
-    server_processes=2,
-    workers=1,
-    prefetch=20,
-    provider_timeout_s=2.0,
-    publish_timeout_s=1.0,
-    max_attempts=3,
-    retry_delays_s=(0.2, 0.4),
-)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail the test on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s: {predicate.__doc__ or predicate}")
-        time.sleep(interval)
+from tests.factories.processes import E2E_SCENARIO, TEST_CONFIG, launch, run_bench
 
 
 @pytest.fixture(scope="session")
@@ -88,27 +57,6 @@ def provider(module_provider: RunningProvider) -> Iterator[RunningProvider]:
     module_provider.admin.healthy()
 
 
-def launch(
-    stack: Stack,
-    manifest: TargetManifest | str,
-    *,
-    broker: Broker | None = None,
-    config: DesignConfig = TEST_CONFIG,
-    database: Database | None = None,
-) -> RunningTarget:
-    """A design on the module's stack (start ``module_provider`` first), with a database and
-    queues of its own."""
-    if isinstance(manifest, str):
-        manifest = resolve_target(manifest)
-    return stack.start_target(
-        manifest,
-        config=config,
-        queue_prefix=f"offload.test.{uuid.uuid4().hex[:8]}",
-        database=database or stack.provision_database(f"{manifest.name}-{uuid.uuid4().hex[:6]}"),
-        broker=broker,
-    )
-
-
 @pytest.fixture(scope="module")
 def sync_target(stack: Stack, module_provider: RunningProvider) -> RunningTarget:
     return launch(stack, "sync")
@@ -134,37 +82,6 @@ def lone_worker_target(
     stack.remove(target)
 
 
-SCENARIOS = Path(__file__).parent / "data" / "scenarios"
-E2E_SCENARIO = SCENARIOS / "e2e-slow.yaml"
-
-
-def run_bench(
-    scenario: Path | str, reports: Path, *extra: str, env: dict | None = None
-) -> subprocess.CompletedProcess:
-    """``offload bench`` as a user runs it (a subprocess), without rendering the report;
-    a bare file name is one of ``tests/data/scenarios``."""
-    path = scenario if isinstance(scenario, Path) else SCENARIOS / scenario
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offload.cli",
-            "bench",
-            "--scenario",
-            str(path),
-            "--reports-dir",
-            str(reports),
-            "--no-report",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
-
-
 @pytest.fixture(scope="session")
 def e2e_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real ``offload bench`` of both designs (~45 s), shared by every test that reads
@@ -177,10 +94,13 @@ def e2e_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return latest.resolve()
 
 
-def provider_records(provider: RunningProvider, **match: Any) -> list[dict[str, Any]]:
-    """The provider's log lines whose fields equal ``match`` (e.g. ``user_id=...``)."""
-    return [
-        record
-        for record in read_log(provider.log_path)
-        if all(record.get(key) == value for key, value in match.items())
-    ]
+_TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the tier folder it lives in, so ``-m unit`` (``make test-fast``)
+    and ``-m "not e2e"`` select without a marker on each test."""
+    for item in items:
+        tier = next((t for t in _TIERS if f"/tests/{t}/" in str(item.path)), None)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from offload.provisioning.broker import Broker
@@ -105,13 +106,15 @@ def open_access(
     try:
         # each rabbitmqctl call costs ~0.35 s: independent ones run side by side
         control.add_vhost(vhost)
-        _in_parallel(
-            [lambda: control.set_permissions(vhost, admin_user, ".*", ".*", ".*")]
-            + [lambda r=r: control.add_user(access.users[r], passwords[r]) for r in roles]
-        )
+        users: list[Callable[[], object]] = [
+            partial(control.set_permissions, vhost, admin_user, ".*", ".*", ".*")
+        ]
+        users += [partial(control.add_user, access.users[r], passwords[r]) for r in roles]
+        _in_parallel(users)
         _in_parallel(
             [
-                lambda r=r: control.set_permissions(
+                partial(
+                    control.set_permissions,
                     vhost,
                     access.users[r],
                     render(permissions[r].configure, values),
@@ -141,6 +144,6 @@ def _in_parallel(calls: list[Callable[[], object]], *, tolerate: bool = False) -
     """Run independent broker-admin calls at once; the first error is raised after all end."""
     with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
         futures = [pool.submit(call) for call in calls]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    errors = [error for f in futures if (error := f.exception()) is not None]
     if errors and not tolerate:
         raise errors[0]

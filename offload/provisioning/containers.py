@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from offload.errors import ProvisioningError
@@ -101,7 +101,7 @@ def _call_bounded(fn: Callable[[], T], timeout: float, what: str) -> T:
         raise TimeoutError(f"{what} did not answer within {timeout:g} s")
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    return cast(T, box["value"])
 
 
 def probe_docker_engine(timeout: float = 2.0) -> EngineProbe:

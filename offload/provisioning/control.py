@@ -159,7 +159,8 @@ class BrokerControl:
 
     def status(self) -> dict[str, Any]:
         """``rabbitmqctl status`` as a dict (listeners, alarms, memory watermark, ...)."""
-        return self._ctl_json("status")
+        status: dict[str, Any] = self._ctl_json("status")
+        return status
 
     # -- faults (owned brokers only) ---------------------------------------------------------
 

@@ -106,7 +106,9 @@ def _postgres_schema(raw: str, name: str) -> Database:
     schema = f"offload_{_identifier(name)[:40]}_{secrets.token_hex(4)}"
     _execute(admin_url, f'CREATE SCHEMA "{schema}"')
     url = make_url(admin_url)
-    options = " ".join(filter(None, [url.query.get("options"), f"-c search_path={schema}"]))
+    given = url.query.get("options")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    options = " ".join(filter(None, [given, f"-c search_path={schema}"]))
     run_url = url.update_query_dict({"options": options}).render_as_string(hide_password=False)
     return Database(url=run_url, kind="postgresql", schema=schema, _admin_url=admin_url)
 

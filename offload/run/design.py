@@ -12,6 +12,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,9 @@ def run_design(
     stack = Stack(design_dir)
     # the run directory must stand alone: the tables are copied there before the database goes
     database = stack.provision_database(design_name, keep_tables_in=design_dir)
-    entry.database = DatabaseRecord(kind=database.kind, schema=database.schema)
+    entry.database = DatabaseRecord.model_validate(
+        {"kind": database.kind, "schema": database.schema}
+    )
     sampler: Sampler | None = None
     timeline: Timeline | None = None
     backlog = None
@@ -304,7 +307,7 @@ def _drain(
 def _watched(
     supervisor: Supervisor, target: RunningTarget, locust: Supervised, broker: Broker | None
 ) -> list[WatchedProcess]:
-    def pid_of(name: str):
+    def pid_of(name: str) -> Callable[[], list[int]]:
         def pids() -> list[int]:
             with contextlib.suppress(KeyError):
                 process = supervisor.get(name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from offload.errors import ProvisioningError
@@ -46,7 +47,7 @@ def timeline_events(ctx: FaultContext) -> list[TimelineEvent]:
                     phase=phase,
                     kind="downstream",
                     description=f"provider: {profile.describe()}",
-                    apply=lambda payload=payload: ctx.provider.admin.set_profile(**payload),
+                    apply=partial(ctx.provider.admin.set_profile, **payload),
                     payload=payload,
                 )
             )
@@ -75,18 +76,24 @@ def _broker_event(ctx: FaultContext, fault: FaultEvent, phase: str) -> TimelineE
             f"scenario {ctx.scenario.name} takes the broker {action}, but this broker is not "
             "one offload started; unset AMQP_URL so that offload starts a private node"
         )
-    apply = {
+    assert action is not None  # _broker_event is called for broker faults only
+    change = {
         "down": control.stop_app,
         "up": control.start_app,
         "blocked": control.block,
         "unblocked": control.unblock,
     }[action]
+
+    def apply() -> dict[str, str]:
+        change()
+        return {"action": action}
+
     return TimelineEvent(
         at_s=fault.at,
         phase=phase,
         kind="broker",
         description=f"broker {action}",
-        apply=lambda: (apply(), {"action": action})[1],
+        apply=apply,
         payload={"action": action},
     )
 
@@ -163,15 +170,18 @@ def _scale(ctx: FaultContext, wanted: int) -> dict[str, Any]:
     entry = next(p for p in target.manifest.process if p.role == "worker")
     group = target.processes.setdefault(entry.name, [])
     alive = [w for w in group if w.alive]
-    started, stopped = [], []
+    started: list[str] = []
+    stopped: list[str] = []
     if wanted < len(alive):
         for worker in alive[wanted:]:
             worker.exit_expected = True
             worker.signal_group(signal.SIGTERM)  # finishes the jobs it holds, then exits
             stopped.append(worker.name)
     template = group[0].spec if group else None
-    if template is None and wanted > 0:
-        raise ProvisioningError(f"target {target.name} has no worker to copy for scaling")
+    if template is None:
+        if wanted > len(alive):
+            raise ProvisioningError(f"target {target.name} has no worker to copy for scaling")
+        return {"started": started, "stopped": stopped, "workers": wanted}
     next_index = len(group) + 1
     while len(alive) + len(started) < wanted:
         name = f"{target.name}-{entry.name}-{next_index}"
@@ -186,9 +196,12 @@ def _scale(ctx: FaultContext, wanted: int) -> dict[str, Any]:
         fresh = ctx.supervisor.start(spec)
         group.append(fresh)
         if ctx.sampler is not None:
-            ctx.sampler.watch(
-                WatchedProcess(name, "worker", lambda p=fresh: [p.pid] if p.alive else [])
-            )
+            ctx.sampler.watch(WatchedProcess(name, "worker", partial(_live_pid, fresh)))
         started.append(name)
         next_index += 1
     return {"started": started, "stopped": stopped, "workers": wanted}
+
+
+def _live_pid(process: Supervised) -> list[int]:
+    """The process's pid while it runs (a worker the timeline started), for the sampler."""
+    return [process.pid] if process.alive and process.pid else []

@@ -8,6 +8,7 @@ rate throughout, so its latency shows the servers' state, not a change in its ow
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from loadtests.plan import Arrivals, LoadPlan, Segment, Stream
 from offload.scenario import Load, Scenario
@@ -60,7 +61,7 @@ def build_plan(
                 ],
             )
         )
-    extra: dict = {"t0_epoch": t0_epoch} if t0_epoch is not None else {}
+    extra: dict[str, Any] = {"t0_epoch": t0_epoch} if t0_epoch is not None else {}
     if load.mode == "closed":
         extra.update(mode="closed", users=load.users)
     return LoadPlan(

@@ -9,7 +9,14 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class BenchProgress:
@@ -19,7 +26,7 @@ class BenchProgress:
         self.line_every_s = line_every_s
         self._live = console.is_terminal
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._label = ""
         self._last_line = 0.0
         self.done_runs = 0
@@ -53,8 +60,9 @@ class BenchProgress:
 
     def update(self, elapsed_s: float, detail: str, total_s: float | None = None) -> None:
         if self._progress is not None and self._task is not None:
-            kwargs = {"total": total_s} if total_s is not None else {}
-            self._progress.update(self._task, completed=elapsed_s, detail=detail, **kwargs)
+            self._progress.update(self._task, completed=elapsed_s, detail=detail)
+            if total_s is not None:
+                self._progress.update(self._task, total=total_s)
         elif time.monotonic() - self._last_line >= self.line_every_s:
             self._last_line = time.monotonic()
             left = f", {max(0.0, (total_s or 0) - elapsed_s):.0f}s left" if total_s else ""

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from offload.errors import TargetNotReady
 
@@ -54,7 +55,7 @@ class Supervised:
         #: set when the harness itself stopped or killed the process on purpose
         self.exit_expected = False
         self.started_at: float | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def name(self) -> str:
@@ -67,12 +68,11 @@ class Supervised:
     def start(self) -> Supervised:
         env = {**os.environ, **self.spec.env}
         env.setdefault("PYTHONUNBUFFERED", "1")
+        stdout: IO[bytes] | int = subprocess.DEVNULL
         if self.spec.log_path is not None:
             self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.spec.log_path, "ab")  # noqa: SIM115 - closed in stop()
             stdout = self._log
-        else:
-            stdout = subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
                 list(self.spec.argv),

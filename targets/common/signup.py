@@ -19,6 +19,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
 from targets.common.problems import ApiProblem, body_too_large
 
@@ -107,7 +108,7 @@ def validation_problem(exc: ValidationError) -> ApiProblem:
     return ApiProblem(422, "validation_failed", summary, extra={"fields": fields})
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field (allowed: email, display_name)"
     if error["type"] == "missing":

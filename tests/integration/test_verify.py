@@ -24,7 +24,7 @@ import pytest
 from offload.commands import verify as verify_command
 from offload.target.manifest import MANIFEST_NAME
 
-SYNC_DESIGN = Path(__file__).resolve().parent.parent / "targets" / "sync_api"
+SYNC_DESIGN = Path(__file__).resolve().parents[2] / "targets" / "sync_api"
 
 #: what a user writes: the copied app.py is imported from the target directory (gunicorn's cwd)
 COPY_MANIFEST = """\

@@ -14,7 +14,7 @@ from offload.gate.baseline import build_baseline, load_baseline, save_baseline
 from offload.gate.policy import MetricPolicy, default_policy
 from offload.gate.rundir import load_run_dir
 from offload.gate.stats import compare
-from tests.test_gate_rundirs import (
+from tests.factories.rundirs import (
     get_figure,
     make_manifest,
     make_summary,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from offload.analysis import records
 from offload.analysis.percentiles import percentiles_ms
-from tests.conftest import run_bench
+from tests.factories.processes import run_bench
 
 
 def bench(scenario: str, reports: Path, *extra: str) -> dict:

@@ -16,14 +16,14 @@ from rich.console import Console
 from offload.commands import baseline as baseline_command
 from offload.commands import gate as gate_command
 from offload.errors import GateFailed, RunInvalid
-from tests.test_gate_rundirs import (
+from tests.factories.rundirs import (
     get_figure,
     make_manifest,
     set_figure,
     write_run,
 )
 
-SCHEMA = Path(__file__).parent / "data" / "junit.xsd"
+SCHEMA = Path(__file__).resolve().parents[1] / "data" / "junit.xsd"
 ASYNC_P95 = "designs.async.signup.overall.latency_ms.p95"
 
 

@@ -24,7 +24,7 @@ from offload.ports import port_open
 from offload.run.stack import RunningTarget
 from offload.run.supervisor import Supervised
 from targets.common.store import jobs, make_engine
-from tests.conftest import provider_records, wait_until
+from tests.factories.processes import provider_records, wait_until
 
 PROVIDER_LATENCY_S = 1.5
 

@@ -25,7 +25,7 @@ from offload.gate import (
 )
 from offload.gate.checks import Verdict, check_expectations
 from offload.gate.rundir import load_run_dir
-from tests.test_gate_rundirs import make_manifest, make_summary, set_figure, write_run
+from tests.factories.rundirs import make_manifest, make_summary, set_figure, write_run
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from offload.ports import port_open
 from offload.run.stack import Stack
 from targets.common.store import make_engine
-from tests.conftest import launch, wait_until
+from tests.factories.processes import launch, wait_until
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -39,7 +39,7 @@ from targets.async_api.app import create_app as create_async_app
 from targets.common.settings import TargetSettings
 from targets.common.store import UserStore, make_engine
 from targets.sync_api.openapi import openapi_document as sync_openapi_document
-from tests.conftest import provider_records, wait_until
+from tests.factories.processes import provider_records, wait_until
 
 DESIGNS = ("sync", "async")
 #: generated requests per operation in the fuzzing phase (the coverage phase adds its own)

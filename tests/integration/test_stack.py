@@ -14,7 +14,7 @@ from offload.errors import TargetNotReady
 from offload.run.stack import Stack
 from offload.run.supervisor import ProcessSpec, Supervised
 from offload.target.manifest import resolve_target
-from tests.conftest import TEST_CONFIG, launch
+from tests.factories.processes import TEST_CONFIG, launch
 
 
 def test_leaving_a_stack_stops_the_load_first_then_the_server_then_workers_then_provider(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_bench
+from tests.factories.processes import run_bench
 
 
 def bench(scenario: str, reports: Path, *extra: str, env: dict | None = None):

@@ -17,7 +17,7 @@ import pytest
 from offload.errors import GateFailed
 from offload.gate import GateOptions, evaluate_run
 
-SCENARIO = Path(__file__).parent / "data" / "scenarios" / "e2e-slow.yaml"
+SCENARIO = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "e2e-slow.yaml"
 
 
 def _descendants(pid: int) -> list[psutil.Process]:

@@ -30,7 +30,7 @@ from loadtests.signup_traffic import SignupTraffic
 from offload.ports import free_port, wait_for_port
 from tests.stall_server import StallClock
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOCUST = str(REPO / ".venv" / "bin" / "locust")
 LOCUSTFILE = str(REPO / "loadtests" / "signup.py")
 

@@ -15,7 +15,7 @@ from offload.commands import report as report_command
 from offload.errors import RunInvalid
 from offload.report import render_run
 from offload.report.charts import CHARTS
-from tests.test_analysis_tables import build_run
+from tests.factories.records import build_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,8 +1,6 @@
-"""Analysis of a small run directory built by hand, whose every figure is known in advance.
-
-Healthy-phase signup latencies are whole microseconds below 2,048 µs, which an HDR histogram
-with 3 significant digits stores exactly, so their percentiles are known without the library;
-the other percentiles are checked against the HDR library itself.
+"""A small run directory built by hand — raw records, provider log, tables — whose every figure
+is known in advance: healthy-phase signup latencies are whole microseconds below 2,048 µs,
+which an HDR histogram with 3 significant digits stores exactly.
 """
 
 from __future__ import annotations
@@ -12,15 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pytest
 from hdrh.histogram import HdrHistogram
 
-from offload.analysis.capacity import capacity_model, disagreements, fresh_carried, fresh_share
-from offload.analysis.comparison import analyse_scenario
-from offload.analysis.scenario_data import load_scenario_dir
 from offload.analysis.summary import write_summary
-from offload.analysis.tables import design_series
 
 REQUEST_FIELDS = [
     "stream",
@@ -261,167 +253,3 @@ def hdr_ms(seconds: list[float], percentile: float) -> float:
     for value in seconds:
         hist.record_value(round(value * 1e6))
     return hist.get_value_at_percentile(percentile) / 1000
-
-
-@pytest.fixture(scope="module")
-def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_run(tmp_path_factory.mktemp("synthetic")) / "synthetic"
-
-
-@pytest.fixture(scope="module")
-def analysis(scenario_dir: Path):
-    return analyse_scenario(scenario_dir)
-
-
-def _metric(metrics: pd.DataFrame, design: str, phase: str, endpoint: str, metric: str) -> Any:
-    row = metrics[
-        (metrics["design"] == design)
-        & (metrics["phase"] == phase)
-        & (metrics["endpoint"] == endpoint)
-        & (metrics["metric"] == metric)
-    ]
-    assert len(row) == 1, (design, phase, endpoint, metric)
-    return row["value"].iloc[0]
-
-
-def test_phases_come_from_the_fault_timeline(analysis):
-    phases = analysis.tables["phases"]
-    assert phases[["phase", "start_s", "end_s"]].values.tolist() == [
-        ["healthy", 0.0, FAULT_AT],
-        ["slow", FAULT_AT, DURATION],
-    ]
-    assert phases["disturbed"].tolist() == [False, True]
-    assert analysis.disturbed == {"slow"}
-
-
-def test_counts_per_phase_exclude_warmup_and_separate_failure_classes(analysis):
-    metrics = analysis.tables["metrics"]
-    assert _metric(metrics, "sync", "overall", "signup", "count") == 21
-    assert _metric(metrics, "sync", "healthy", "signup", "count") == 10
-    assert _metric(metrics, "sync", "healthy", "signup", "ok") == 10
-    assert _metric(metrics, "sync", "slow", "signup", "count") == 11
-    assert _metric(metrics, "sync", "slow", "signup", "ok") == 8
-    assert _metric(metrics, "sync", "slow", "signup", "timeouts") == 2
-    assert _metric(metrics, "sync", "slow", "signup", "dropped") == 1
-    assert _metric(metrics, "sync", "slow", "signup", "errors") == 0
-    assert _metric(metrics, "async", "overall", "bystander", "count") == 2
-
-
-def test_healthy_percentiles_are_exact_hdr_values(analysis):
-    metrics = analysis.tables["metrics"]
-    assert _metric(metrics, "sync", "healthy", "signup", "latency_ms_p50") == 1.005
-    assert _metric(metrics, "sync", "healthy", "signup", "latency_ms_p90") == 1.009
-    assert _metric(metrics, "sync", "healthy", "signup", "latency_ms_max") == 1.010
-    spectrum = analysis.tables["spectrum"]
-    healthy = spectrum[
-        (spectrum["design"] == "sync")
-        & (spectrum["phase"] == "healthy")
-        & (spectrum["endpoint"] == "signup")
-    ].set_index("percentile")
-    assert healthy.loc[50.0, "latency_ms"] == 1.005
-    assert healthy.loc[99.99, "latency_ms"] == 1.010
-    assert (healthy["count"] == 10).all()
-
-
-def test_slow_phase_percentiles_match_the_hdr_library(analysis):
-    """Timeouts count with the time the client waited; the dropped request is not counted."""
-    slow = [us / 1e6 for us in SLOW_OK_US] + [5.0, 5.0]
-    metrics = analysis.tables["metrics"]
-    for key, percentile in (("p50", 50), ("p95", 95), ("p99", 99)):
-        expected = round(hdr_ms(slow, percentile), 3)
-        assert _metric(metrics, "sync", "slow", "signup", f"latency_ms_{key}") == expected
-
-
-def test_end_to_end_is_scheduled_signup_to_first_acceptance(analysis):
-    e2e = [0.06] * len(HEALTHY_US) + [2.1] * len(SLOW_OK_US)
-    metrics = analysis.tables["metrics"]
-    assert _metric(metrics, "async", "overall", "e2e", "latency_ms_p50") == round(
-        hdr_ms(e2e, 50), 3
-    )
-    completion = analysis.tables["completion"]
-    mine = completion[(completion["design"] == "async") & (completion["measure"] == "end_to_end")]
-    assert len(mine) == 18
-    assert mine["ms"].round(3).value_counts().to_dict() == {60.0: 10, 2100.0: 8}
-
-
-def test_per_second_series_use_each_designs_own_t0(scenario_dir: Path):
-    data = load_scenario_dir(scenario_dir)
-    series = design_series(data.designs["async"], DURATION)
-    assert series.loc[0, "signup_offered_per_s"] == 1
-    assert series.loc[19, "signup_offered_per_s"] == 2  # the 19.5 s timeout, the 19.9 s drop
-    assert series.loc[12, "retries_per_s"] == 2
-    assert series["retries_per_s"].sum() == 2
-    assert series["queue_backlog"].max() == 7
-    assert series.loc[12, "queue_backlog"] == 7
-    assert series.loc[18, "signup_timeout_per_s"] == 0
-    assert series.loc[23, "signup_timeout_per_s"] == 1  # 18.5 + 5 s: counted when it ended
-    assert series.index.min() == 0  # warm-up excluded
-
-
-def test_ledger_cost_and_queue_tables(analysis):
-    ledger = analysis.tables["ledger"].set_index(["design", "category"])["count"]
-    assert ledger[("async", "owed")] == 18
-    assert ledger[("async", "delivered")] == 18
-    assert ledger[("async", "lost")] == 0
-    cost = analysis.tables["cost"].set_index("design")
-    # own components: sync-api 2 s; async-api + worker + broker 6 s (rig excluded)
-    assert cost.loc["sync", "cpu_own_s"] == 2.0
-    assert cost.loc["async", "cpu_own_s"] == 6.0
-    assert cost.loc["sync", "cpu_per_1000_signups"] == round(2.0 / 18 * 1000, 3)
-    assert bool(cost.loc["async", "broker_included"]) is True
-
-
-def test_capacity_model_predicts_with_littles_law(scenario_dir: Path):
-    data = load_scenario_dir(scenario_dir)
-    estimates = {(e.design, e.phase, e.quantity): e for e in capacity_model(data)}
-    processed = "signups processed/s (provider calls)"
-    # 4 server processes ÷ 2 s = 2/s ceiling above the 1 signup/s offered: 1/s processed
-    assert estimates[("sync", "slow", processed)].predicted == 1.0
-    assert (
-        "4 server processes ÷ 2,000 ms = 2.0/s max" in estimates[("sync", "slow", processed)].basis
-    )
-    assert estimates[("sync", "slow", processed)].measured == 0.8  # 8 emails in 10 s
-    # async: 2 workers × prefetch 5 / 2 s = 5 jobs/s > 1 signup/s: no growth, 1 × 2 s in flight
-    backlog = estimates[("async", "slow", "max backlog")]
-    assert backlog.predicted == 2.0
-    assert backlog.measured == 7.0
-    notes = disagreements(list(estimates.values()), {"sync": "sync", "async": "async"})
-    assert not any("max backlog" in n for n in notes)  # 5 jobs apart: below the floor
-
-
-def test_sync_queue_model_serves_stale_requests_for_nobody():
-    """225 requests queued at 20/s behind a 2/s server, then served at 80/s with a 5 s client
-    timeout: the oldest (11.25 s old) are stale; request k from the head is fresh when
-    (225 − k)/20 + k/80 ≤ 5, i.e. k ≥ 166.7 — about 58 fresh."""
-    assert fresh_carried(225, 20, 80, 5) == pytest.approx(225 - 6.25 / 0.0375)
-    assert fresh_carried(10, 20, 2, 5) == 10  # half a second old, served within 5 s
-    assert fresh_carried(300, 20, 2, 5) == 0  # 15 s old already
-    # overloaded from an empty queue: new arrivals are fresh until 2/s × 5 s = 10 are queued
-    assert fresh_share(0, 18, 2, 5, 12.5) == pytest.approx((10 / 18) / 12.5)
-    assert fresh_share(225, -60, 80, 5, 10) == 1.0
-
-
-def test_tables_are_written_beside_summary(tmp_path: Path):
-    from offload.analysis.tables import write_tables
-
-    scenario_dir = build_run(tmp_path) / "synthetic"
-    analysis = analyse_scenario(scenario_dir)
-    paths = write_tables(analysis.tables, scenario_dir / "tables")
-    assert {p.name for p in paths} >= {
-        "metrics.csv",
-        "timeseries.csv",
-        "spectrum.csv",
-        "capacity.csv",
-        "verdicts.csv",
-        "claims.csv",
-    }
-    reread = pd.read_csv(scenario_dir / "tables" / "metrics.csv")
-    assert set(reread.columns) == {
-        "scenario",
-        "design",
-        "kind",
-        "phase",
-        "endpoint",
-        "metric",
-        "value",
-    }

@@ -27,7 +27,7 @@ from offload.run.stack import RunningTarget
 from targets.async_api.topology import DELIVERY_LIMIT, ROUTING_KEY, Topology
 from targets.common.jobs import WelcomeEmailJob
 from targets.common.store import create_schema, job_events, jobs, make_engine
-from tests.conftest import TEST_CONFIG, provider_records, wait_until
+from tests.factories.processes import TEST_CONFIG, provider_records, wait_until
 
 
 @dataclass

@@ -12,7 +12,7 @@ from offload.ports import free_port
 from offload.provisioning.broker import Broker
 from offload.run.stack import RunningTarget
 from offload.target.manifest import resolve_target
-from tests.conftest import TEST_CONFIG, launch, provider_records, wait_until
+from tests.factories.processes import TEST_CONFIG, launch, provider_records, wait_until
 
 
 def signup(url: str, email: str | None = None, **headers: str) -> httpx.Response:

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import provider_records
+from tests.factories.processes import provider_records
 
 
 def signup(url: str, email: str | None = None, **headers: str) -> httpx.Response:
