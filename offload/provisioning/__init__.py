@@ -1,7 +1,7 @@
 """Provide the broker and the database a run needs: found if present, started if not.
 
 The broker comes from ``AMQP_URL``, a RabbitMQ already on 127.0.0.1:5672, a private
-``rabbitmq-server`` node, or a testcontainers container, in that order (DESIGN.md
+``rabbitmq-server`` node, or a testcontainers container, in that order (docs/design.md,
 "Provisioning"); the database from ``DATABASE_URL`` (a fresh PostgreSQL schema) or a SQLite file
 in the run directory. Anything offload starts, it stops again: call ``close()`` / ``drop()``.
 """

@@ -1,4 +1,4 @@
-"""Find or start the RabbitMQ broker a run uses, in the order DESIGN.md "Provisioning" gives.
+"""Find or start the RabbitMQ broker a run uses, in the order docs/design.md gives.
 
 1. ``AMQP_URL`` if set (the user's broker: used as is, never stopped or blocked);
 2. a broker already answering AMQP with guest/guest on 127.0.0.1:5672 (same: not ours);

@@ -27,7 +27,7 @@ from offload.provisioning.control import BrokerControl, CtlResult
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 
-#: the same release line as the system broker the measurements in NOTES.md were taken on
+#: the release line of the system broker that docs/measured-facts.md was measured on
 RABBITMQ_IMAGE = "rabbitmq:3.10"
 
 _PING = b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"
