@@ -92,6 +92,10 @@ _DEFAULTS: tuple[tuple[str, Direction, Kind, float, Statistic, float], ...] = (
     ("emails.duplicates", "lower", "absolute", 0.0, "worst", 0.0),
     ("queue.drain_seconds", "lower", "relative", 0.35, "median", 1.0),
 )
+#: a percentile is gated only when at least this many samples lie beyond it in the window:
+#: p99 of 80 requests is their largest value or next to it, and moves by half between
+#: unchanged repeats (it is reported, not gated)
+SAMPLES_BEYOND_A_GATED_PERCENTILE = 10
 #: tolerance of the CPU cost per signup and of ratios between designs
 CPU_TOLERANCE = 0.50
 RATIO_TOLERANCE = 0.35
@@ -114,7 +118,7 @@ def default_policy(
         for short, direction, kind, tolerance, statistic, min_delta in _DEFAULTS:
             path = parse_metric(f"{design}.{short}").paths[0]
             full = _full_text(summary, path)
-            if full is None:
+            if full is None or not _percentile_supported(summary, full):
                 continue
             policy.append(
                 MetricPolicy(
@@ -139,13 +143,35 @@ def default_policy(
             f"designs.{design}.signup.overall.latency_ms.p95"
             f" / designs.{first}.signup.overall.latency_ms.p95"
         )
-        if metric_value(parse_metric(ratio), summary) is not None:
+        supported = all(
+            _percentile_supported(summary, f"designs.{d}.signup.overall.latency_ms.p95")
+            for d in (design, first)
+        )
+        if supported and metric_value(parse_metric(ratio), summary) is not None:
             policy.append(
                 MetricPolicy(
                     metric=ratio, direction="lower", kind="relative", tolerance=RATIO_TOLERANCE
                 )
             )
     return policy
+
+
+def _percentile_supported(summary: Mapping[str, Any], full: str) -> bool:
+    """Whether the window behind a latency percentile holds enough samples beyond it to gate
+    it (anything that is not a latency percentile is supported)."""
+    parts = full.split(".")
+    if len(parts) < 2 or parts[-2] not in ("latency_ms", "e2e_ms") or not parts[-1].startswith("p"):
+        return True
+    quantile = float(parts[-1][1:].replace("_", ".")) / 100
+    if parts[-2] == "e2e_ms":  # one end-to-end time per delivered email
+        count_path = ".".join([*parts[:-2], "emails", "delivered"])
+    else:
+        count_path = ".".join([*parts[:-2], "count"])
+    try:
+        count = float(lookup(summary, parse_metric(count_path).paths[0]))
+    except (MissingValue, UnknownPath, TypeError, ValueError):
+        return False
+    return count * (1 - quantile) >= SAMPLES_BEYOND_A_GATED_PERCENTILE
 
 
 def _full_text(summary: Mapping[str, Any], path: Any) -> str | None:

@@ -421,6 +421,22 @@ def test_the_default_policy_gates_what_the_run_measured():
     assert f"{ASYNC_P95} / designs.sync.signup.overall.latency_ms.p95" in metrics
 
 
+def test_the_default_policy_reports_but_does_not_gate_percentiles_too_few_requests_support():
+    """p99 of 80 signups is their largest value or next to it: it moved by half between
+    unchanged repeats, so a baseline of a short run gates the median, not the tail."""
+    summary = make_summary()
+    set_figure(summary, "designs.async.signup.overall.count", 80)
+    set_figure(summary, "designs.async.emails.delivered", 80)
+    metrics = {p.metric for p in default_policy(summary, ["sync", "async"])}
+    assert "designs.async.signup.overall.latency_ms.p50" in metrics  # 40 requests beyond it
+    assert ASYNC_P95 not in metrics  # 4 beyond it
+    assert "designs.async.signup.overall.latency_ms.p99" not in metrics
+    assert "designs.async.e2e_ms.p95" not in metrics
+    assert f"{ASYNC_P95} / designs.sync.signup.overall.latency_ms.p95" not in metrics
+    # the other design's long run keeps its tails gated
+    assert "designs.sync.signup.overall.latency_ms.p99" in metrics
+
+
 # -- the statistic -------------------------------------------------------------------------
 
 
