@@ -67,9 +67,17 @@ nav.toc { font-size: 0.95em; }
 }
 """
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
+_BOLD_EMPHASIS = re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+#: ``*word*`` as in CommonMark: the asterisks hug the text and are not inside a word, so
+#: ``2 * 3`` and ``a*b`` stay as they are
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+#: a code span's text is kept aside while the other marks are applied, so that ``a * b`` in
+#: code is never read as emphasis; the placeholder cannot occur in escaped text
+_HOLD = "\x00{}\x00"
+_HELD = re.compile("\x00(\\d+)\x00")
 _STATUS = {"supported", "contradicted", "not tested", "tie"}
 
 
@@ -81,10 +89,18 @@ def _safe(text: str) -> str:
 
 
 def inline(text: str) -> str:
-    """Escape, then apply the three inline marks (see ``document``)."""
-    out = _safe(text)
-    out = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
+    """Escape, then apply the four inline marks (see ``document``): code first and held
+    aside, then bold, emphasis and links, so no Markdown marker reaches the page as text."""
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(f"<code>{match.group(1)}</code>")
+        return _HOLD.format(len(held) - 1)
+
+    out = _CODE.sub(hold, _safe(text.replace("\x00", "")))
+    out = _BOLD_EMPHASIS.sub(lambda m: f"<strong><em>{m.group(1)}</em></strong>", out)
     out = _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", out)
+    out = _EMPHASIS.sub(lambda m: f"<em>{m.group(1)}</em>", out)
 
     def link(match: re.Match[str]) -> str:
         label, href = match.group(1), match.group(2)
@@ -92,7 +108,8 @@ def inline(text: str) -> str:
             return label  # never a network reference
         return f'<a href="{href}">{label}</a>'
 
-    return _LINK.sub(link, out)
+    out = _LINK.sub(link, out)
+    return _HELD.sub(lambda m: held[int(m.group(1))], out)
 
 
 def _data_uri(path: Path) -> str | None:
