@@ -20,7 +20,7 @@ from offload.report import style
 from offload.rundir.manifest import PhaseRecord
 from offload.rundir.summary import Summary
 
-NINES_TICKS = (50, 90, 99, 99.9, 99.99)
+NINES_TICKS = (50, 75, 90, 95, 99, 99.9, 99.99)
 #: a percentile is drawn only when at least this many requests lie beyond it: p99 needs
 #: 1,000 requests, p99.9 10,000. Above it the "percentile" is just the slowest few requests.
 BEYOND_MIN = 10
@@ -48,6 +48,7 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
     fig, axes = style.figure(rows, cols, height=3.4, sharex=True, sharey=True)
     table = analysis.tables["spectrum"]
     signup = table[table["endpoint"] == "signup"]
+    drawn_to = SPECTRUM[0]
     for ax, phase in zip(axes, phases, strict=False):
         inside = signup[signup["phase"] == phase.name]
         counts, cut = [], []
@@ -62,6 +63,7 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
             if rows_.empty:
                 cut.append(f"{name}: too few for any percentile")
                 continue
+            drawn_to = max(drawn_to, float(rows_["percentile"].iloc[-1]))
             if rows_["percentile"].iloc[-1] < SPECTRUM[-1]:
                 cut.append(f"{name} to p{rows_['percentile'].iloc[-1]:g}")
             ax.plot(
@@ -93,14 +95,19 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
         ax.xaxis.set_major_formatter(
             FuncFormatter(lambda x, _pos: f"p{100 - 100 * 10 ** (-x):.4g}")
         )
-        ax.set_xlim(_nines(SPECTRUM[0]) - 0.15, _nines(SPECTRUM[-1]) + 0.15)
+    for ax in axes[: len(phases)]:
+        # the axis ends a little past the highest percentile drawn in any panel: no room for
+        # percentiles this sample cannot support
+        ax.set_xlim(_nines(SPECTRUM[0]) - 0.15, _nines(drawn_to) + 0.3)
         ax.set_xlabel("percentile (log 'nines' scale)")
     for ax in axes[len(phases) :]:
         ax.set_visible(False)
     for ax in axes[::cols]:
         ax.set_ylabel("signup response latency")
     style.legend_outside(axes[min(cols, len(phases)) - 1])
-    fig.suptitle("Signup latency percentile spectrum per phase (HDR histograms, p50 … p99.99)")
+    fig.suptitle(
+        "Signup latency percentile spectrum per phase (HDR histograms, as far as the sample goes)"
+    )
     fig.text(
         0.0,
         -0.01,

@@ -42,7 +42,9 @@ pre code { background: none; padding: 0; }
 table { border-collapse: collapse; margin: 0.8em 0 1.2em; font-size: 0.92em; }
 th, td { border: 1px solid var(--rule); padding: 4px 9px; vertical-align: top; }
 th { background: #f3f3f5; text-align: left; }
-td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+td.r { white-space: nowrap; }
+div.table { overflow-x: auto; max-width: 100%; }
 tr:nth-child(even) td { background: #fafafb; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -62,7 +64,7 @@ nav.toc { font-size: 0.95em; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   figure, table, .banner { page-break-inside: avoid; }
-  h2 { page-break-after: avoid; }
+  h2, h3 { page-break-after: avoid; break-after: avoid; }
   a { color: inherit; text-decoration: none; }
 }
 """
@@ -169,7 +171,8 @@ def _table(block: Table) -> str:
                 classes.append("status-" + cell.strip("* ").lower().replace(" ", "-"))
             cells.append(f'<td class="{" ".join(classes)}">{inline(cell)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="table">{table}</div>'  # a wide table scrolls itself, not the page
 
 
 def render_html(blocks: list[Block], title: str, report_path: Path | None = None) -> str:

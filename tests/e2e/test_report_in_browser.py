@@ -141,6 +141,16 @@ def test_the_headline_is_on_the_first_screen(rendered, browser):
         assert headline["top"] < SCREEN_HEIGHT, f"{page}: {headline}"
 
 
+def test_no_page_scrolls_sideways_on_a_desktop_screen(rendered, browser):
+    for page in _pages(rendered):
+        _open(browser, page)
+        widths = browser.evaluate(
+            "({page: document.documentElement.scrollWidth,"
+            " screen: document.documentElement.clientWidth})"
+        )
+        assert widths["page"] <= widths["screen"], f"{page}: {widths}"
+
+
 def _pdf_pages(pdf: Path) -> int:
     if shutil.which("pdfinfo"):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
