@@ -31,7 +31,9 @@ class Chart:
     applies: Callable[[ScenarioAnalysis], bool] = lambda _analysis: True
 
 
-def _time(function: Callable[[charts_time.TimeContext], Figure]):
+def _time(
+    function: Callable[[charts_time.TimeContext], Figure],
+) -> Callable[[ScenarioAnalysis, dict[str, str]], Figure]:
     def draw(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
         return function(charts_time.TimeContext(analysis, colours))
 

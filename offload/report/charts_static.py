@@ -35,7 +35,7 @@ def supported_percentile(count: int) -> float | None:
     return highest if highest >= SPECTRUM[0] else None
 
 
-def _nines(percentile: float | np.ndarray) -> Any:
+def _nines(percentile: Any) -> Any:
     """Position on the "nines" axis: p90 → 1, p99 → 2, p99.9 → 3."""
     return -np.log10(1 - np.asarray(percentile, dtype=float) / 100)
 
@@ -48,7 +48,7 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
     fig, axes = style.figure(rows, cols, height=3.4, sharex=True, sharey=True)
     table = analysis.tables["spectrum"]
     signup = table[table["endpoint"] == "signup"]
-    drawn_to = SPECTRUM[0]
+    drawn_to = float(SPECTRUM[0])
     for ax, phase in zip(axes, phases, strict=False):
         inside = signup[signup["phase"] == phase.name]
         counts, cut = [], []

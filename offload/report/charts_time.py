@@ -113,7 +113,7 @@ class TimeContext:
 
 
 def _has(frame: pd.DataFrame, column: str) -> bool:
-    return column in frame and frame[column].notna().any()
+    return column in frame and bool(frame[column].notna().any())
 
 
 def outcomes_by_scheduled_second(requests: pd.DataFrame, duration_s: float) -> pd.DataFrame:
@@ -436,10 +436,8 @@ def _client_timeout_line(ax: Axes, ctx: TimeContext) -> str:
     if not timeout:
         return ""
     timeout_ms = timeout * 1000
-    highest = max(
-        (float(np.nanmax(line.get_ydata())) for line in ax.lines if len(line.get_ydata())),
-        default=0.0,
-    )
+    values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+    highest = max((float(np.nanmax(v)) for v in values if np.isfinite(v).any()), default=0.0)
     if highest * TIMEOUT_NEAR < timeout_ms:
         return f"client timeout {style.ms_label(timeout_ms)}: far above every value, not drawn"
     ax.axhline(

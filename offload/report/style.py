@@ -34,7 +34,8 @@ PHASE_LINE = "#8C8C8C"
 MARKER_LINE = "#444444"
 
 #: readable at 100 % zoom in a browser and projected on a slide
-RC: dict[str, Any] = {
+#: keyed by Any: matplotlib types rc keys as a Literal union that a plain str never matches
+RC: dict[Any, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
     "axes.titlesize": 11,
