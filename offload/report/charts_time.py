@@ -122,7 +122,7 @@ def outcomes_by_scheduled_second(requests: pd.DataFrame, duration_s: float) -> p
     seconds = pd.Index(range(max(1, math.ceil(duration_s))), name="t_s")
     second = np.floor(requests["offset"].astype(float)).astype(int)
     frame = pd.DataFrame(index=seconds)
-    frame["offered"] = requests.groupby(second).size().reindex(seconds).fillna(0.0)
+    frame["offered"] = requests.groupby(second).size().reindex(seconds).fillna(0).astype(float)
     for outcome in ("", *ERROR_CLASSES):
         chosen = requests["error_class"] == outcome
         counts = requests[chosen].groupby(second[chosen]).size()
