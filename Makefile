@@ -13,7 +13,7 @@ ARGS     ?=
 GATE_REPEAT ?= 2
 BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(QUICK),--quick) $(ARGS)
 
-.PHONY: help bench test test-fast typecheck gate report up lint clean venv
+.PHONY: help bench test test-fast typecheck gate report up lint clean venv browser
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
@@ -24,9 +24,15 @@ help:
 	@echo "make report  re-render reports/latest"
 	@echo "make up      start both designs and the provider for exploring by hand"
 	@echo "make lint    ruff and the type checker (mypy --strict on offload/)"
+	@echo "make browser install headless Chromium when missing (browser tests, report.pdf)"
 	@echo "make clean   remove the virtualenv and generated reports"
 
-venv: $(STAMP)
+venv: $(STAMP) browser
+
+# headless Chromium prints report.pdf and runs the browser tests; installed with apt-get when
+# missing and possible, else a note (tests skip, no PDF): never a failure
+browser:
+	@bash .ci/ensure-chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "offload needs Python >= 3.11; set PYTHON=python3.11 (or newer)")'
@@ -39,10 +45,10 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "Installed: $$($(BIN)/python -c 'import offload; print("offload", offload.__version__)')"
 	@touch $@
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(BIN)/offload bench $(BENCH_FLAGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -55,7 +61,7 @@ typecheck: $(STAMP)
 gate: $(STAMP)
 	$(BIN)/offload bench --tag gate --quick --repeat $(GATE_REPEAT) --gate baselines/ci.json $(ARGS)
 
-report: $(STAMP)
+report: $(STAMP) browser
 	$(BIN)/offload report reports/latest
 
 up: $(STAMP)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
+from types import ModuleType
 
 from rich.console import Console
 
@@ -31,6 +34,70 @@ COMMANDS: dict[str, str] = {
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
+#: help texts are read in a terminal: reStructuredText marks become plain words
+_RST_ROLE = re.compile(r":\w+:`~?(?:[\w.]+\.)?([^`]+)`")
+_RST_LITERAL = re.compile(r"``([^`]+)``|`([^`]+)`")
+HELP_WIDTH = 79
+
+
+def unmarked(text: str) -> str:
+    """``code`` becomes 'code' and a :role:`target` its last name: the words, no markup."""
+    text = _RST_ROLE.sub(lambda m: m.group(1), text)
+    return _RST_LITERAL.sub(lambda m: f"'{m.group(1) or m.group(2)}'", text)
+
+
+def plain(text: str) -> str:
+    """A docstring as terminal text: ``code`` and :role:`target` marks dropped, each paragraph
+    refilled (the description is printed as written, so that epilogs keep their lines)."""
+    paragraphs = [" ".join(p.split()) for p in unmarked(text).strip().split("\n\n")]
+    return "\n\n".join(textwrap.fill(p, HELP_WIDTH) for p in paragraphs if p)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default shown, unless it is nothing (None, False, an empty list) or the
+    help text already says it; descriptions and epilogs keep the lines :func:`plain` gave."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if (
+            "default" in help_text
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or action.nargs == 0  # a flag: its default is "not given"
+            or not action.option_strings
+        ):
+            return help_text
+        return help_text + " (default: %(default)s)"
+
+
+def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    module: ModuleType = importlib.import_module(COMMANDS[name])
+    epilog = getattr(module, "EPILOG", None)
+    command = sub.add_parser(
+        name,
+        help=unmarked(module.HELP),
+        description=plain(module.__doc__ or module.HELP),
+        epilog=epilog,
+    )
+    module.add_arguments(command)
+    _tidy(command)
+    command.set_defaults(_run=module.run)
+
+
+def _tidy(parser: argparse.ArgumentParser) -> None:
+    """Plain help texts and shown defaults for a parser and its nested actions alike
+    (baseline save, dlq show)."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if action.help:
+            action.help = unmarked(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = unmarked(choice.help or "")
+            for nested in action.choices.values():
+                if nested.description:
+                    nested.description = plain(nested.description)
+                _tidy(nested)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -40,11 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"offload {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
-        module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+    for name in COMMANDS:
+        _add_command(sub, name)
     return parser
 
 

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-invalid", action="store_true", help="save a run marked invalid anyway"
     )
     show = sub.add_parser("show", help="print a baseline file's scenarios and policy")
-    show.add_argument("file", type=Path, metavar="FILE")  # fmt: skip
+    show.add_argument("file", type=Path, metavar="FILE", help="a baseline file")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,13 @@ from offload.rundir.summary import Summary
 from offload.scenario import scenario_path, shipped_scenarios
 
 HELP = "run scenarios against the designs and record a run directory"
+EPILOG = """exit codes:
+  0    every scenario ran and is valid (with --gate: every gate check passed)
+  1    a scenario is invalid or recorded nothing (with --gate: a regression or a
+       failed expectation)
+  2    unusable input: bad arguments, a missing or malformed scenario or target
+       (with --gate: an unusable baseline)
+  130  interrupted (Ctrl-C); the run directory keeps what was recorded"""
 
 #: CI logs are not terminals and do not wrap: give the summary table room there
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -50,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only these designs of each scenario (repeatable), e.g. --design async",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="run every scenario N times")
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="run every scenario N times"
+    )
     parser.add_argument(
         "--load-workers",
         type=int,
@@ -58,7 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="generate the load with a Locust master and N worker processes (same total rate)",
     )
-    parser.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=REPORTS_DIR,
+        metavar="DIR",
+        help="where runs/<UTC time>/, latest and index.html go",
+    )
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
     parser.add_argument(
         "--gate",
@@ -102,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render(run_dir: Path) -> None:
-    try:
-        from offload.report import render_run
-    except ImportError:  # reports arrive with their own module
-        return
-    render_run(run_dir)
+    from offload.commands.report import print_pdf_lines
+    from offload.report import render_run
+
+    print_pdf_lines(render_run(run_dir).pdfs)

@@ -4,8 +4,8 @@
 correlation id, attempts, why it died (``rejected``: the worker gave up on a permanent error or
 after its last attempt; ``delivery_limit``: it kept crashing workers) and the worker's error.
 ``offload dlq replay`` sends chosen dead letters back to the work queue as attempt 1 and resets
-their jobs to ``queued``; see offload/dlq/__init__.py for why a crash at any point duplicates rather
-than loses. Exit codes: 0 done, 1 nothing matched or something could not be replayed, 2 bad
+their jobs to ``queued``; a crash at any point of a replay duplicates a dead letter rather than
+loses it. Exit codes: 0 done, 1 nothing matched or something could not be replayed, 2 bad
 input (a non-loopback or malformed URL, an unknown queue prefix, a missing database).
 """
 

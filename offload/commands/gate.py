@@ -17,6 +17,11 @@ from rich.console import Console
 from offload.gate import GateOptions, run_gate
 
 HELP = "check a run's expectations and compare it with a baseline (exit 0, 1 or 2)"
+EPILOG = """exit codes:
+  0    every check passed
+  1    a regression or a failed expectation
+  2    unusable input: an invalid run (without --allow-invalid), a baseline of a
+       different experiment, a bad expression or an unknown path"""
 
 #: CI logs are not terminals and do not wrap: give the table room there
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)

@@ -35,9 +35,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME_OR_DIR",
         help="target to start (repeatable; default: sync and async)",
     )
-    parser.add_argument("--server-processes", type=int, default=DesignConfig().server_processes)
-    parser.add_argument("--workers", type=int, default=DesignConfig().workers)
-    parser.add_argument("--work-dir", type=Path, default=None, help="default: .offload/up-<time>")
+    parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=DesignConfig().server_processes,
+        metavar="N",
+        help="server processes per design",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DesignConfig().workers,
+        metavar="N",
+        help="queue worker processes of the async design",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where logs and SQLite files go (default: .offload/up-<time>)",
+    )
     parser.add_argument(
         "--for", dest="duration", type=float, default=None, metavar="SECONDS",
         help="stop by itself after this many seconds (default: until Ctrl-C)",

@@ -31,7 +31,9 @@ class Chart:
     applies: Callable[[ScenarioAnalysis], bool] = lambda _analysis: True
 
 
-def _time(function: Callable[[charts_time.TimeContext], Figure]):
+def _time(
+    function: Callable[[charts_time.TimeContext], Figure],
+) -> Callable[[ScenarioAnalysis, dict[str, str]], Figure]:
     def draw(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
         return function(charts_time.TimeContext(analysis, colours))
 
@@ -52,17 +54,19 @@ CHARTS: tuple[Chart, ...] = (
         "Latency percentile spectrum",
         "Signup latency at p50, p75, p90, p95, p99, p99.5, p99.9, p99.95 and p99.99 of each "
         "phase (HDR histograms), on a log 'nines' axis so the tail is as wide as the median. "
-        "With fewer than ~10,000 requests in a phase the top percentiles are the slowest few "
-        "requests.",
+        "A curve stops at the highest percentile with at least 10 signups beyond it (p99 "
+        "needs 1,000 signups in the phase, p99.9 10,000): above that a percentile is only the "
+        "slowest few requests, so it is not drawn.",
         charts_static.latency_spectrum,
     ),
     Chart(
         "throughput",
         "Offered rate vs goodput, errors and timeouts",
-        "Top: signups scheduled per second (dashed) against 2xx answers per second by answer "
-        "time (solid); goodput below the offered rate is work the design could not finish. "
-        "Bottom: failed signups per second by class (client timeouts, 5xx, connection errors, "
-        "dropped), each class its own line style.",
+        "Top: signups scheduled per second (dashed) and how many of them got a 2xx answer "
+        "(solid), both by the second the signup was scheduled in; goodput below the offered "
+        "rate is work the design could not finish. Bottom: the failed ones of each second by "
+        "class (client timeouts, 5xx, connection errors, dropped), each class its own line "
+        "style.",
         _time(charts_time.throughput_and_errors),
     ),
     Chart(
@@ -70,7 +74,8 @@ CHARTS: tuple[Chart, ...] = (
         "Cascading failure: bystander endpoints",
         "Latency (p50, p99) and error share of GET /users/{id} and GET /healthz — requests "
         "that never touch the provider, served by the same processes. If they slow down or "
-        "fail during a fault, the fault has cascaded.",
+        "fail during a fault, the fault has cascaded. The latency axis fits the data; the "
+        "client timeout is drawn only when the data comes near it.",
         _time(charts_time.bystanders),
     ),
     Chart(
@@ -79,8 +84,8 @@ CHARTS: tuple[Chart, ...] = (
         "Top: unfinished jobs (backlog; with prefetch most are held by workers, not ready in "
         "the queue) and ready messages. Middle: emails the provider accepted per second "
         "against signups offered — the worker throughput (async) or inline sending rate "
-        "(sync). Bottom: retries and dead letters per second. Dotted lines mark the end of "
-        "the load and of the drain.",
+        "(sync). Bottom, only when a job was retried or dead-lettered: retries and dead "
+        "letters per second. Dotted lines mark the end of the load and of the drain.",
         _time(charts_time.queue_internals),
     ),
     Chart(
@@ -127,7 +132,7 @@ OVERVIEW = Chart(
     "overview",
     "Every scenario at a glance",
     "Per scenario, each design's signup response p95 (how long the client waits) and email "
-    "end-to-end p95 (when the job is done), log scale.",
+    "end-to-end p95 (when the job is done), one dot per design on a log scale.",
     lambda analysis, colours: Figure(),  # drawn by draw_overview
 )
 

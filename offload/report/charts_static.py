@@ -20,10 +20,22 @@ from offload.report import style
 from offload.rundir.manifest import PhaseRecord
 from offload.rundir.summary import Summary
 
-NINES_TICKS = (50, 90, 99, 99.9, 99.99)
+NINES_TICKS = (50, 75, 90, 95, 99, 99.9, 99.99)
+#: a percentile is drawn only when at least this many requests lie beyond it: p99 needs
+#: 1,000 requests, p99.9 10,000. Above it the "percentile" is just the slowest few requests.
+BEYOND_MIN = 10
 
 
-def _nines(percentile: float | np.ndarray) -> Any:
+def supported_percentile(count: int) -> float | None:
+    """The highest percentile a sample of ``count`` requests supports (``BEYOND_MIN``
+    requests beyond it), or None when even the median does not qualify."""
+    if count <= 0:
+        return None
+    highest = 100.0 * (1 - BEYOND_MIN / count)
+    return highest if highest >= SPECTRUM[0] else None
+
+
+def _nines(percentile: Any) -> Any:
     """Position on the "nines" axis: p90 → 1, p99 → 2, p99.9 → 3."""
     return -np.log10(1 - np.asarray(percentile, dtype=float) / 100)
 
@@ -36,13 +48,24 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
     fig, axes = style.figure(rows, cols, height=3.4, sharex=True, sharey=True)
     table = analysis.tables["spectrum"]
     signup = table[table["endpoint"] == "signup"]
+    drawn_to = float(SPECTRUM[0])
     for ax, phase in zip(axes, phases, strict=False):
         inside = signup[signup["phase"] == phase.name]
-        counts = []
+        counts, cut = [], []
         for name in analysis.data.designs:
             rows_ = inside[inside["design"] == name].sort_values("percentile")
             if rows_.empty:
                 continue
+            count = int(rows_["count"].iloc[0])
+            highest = supported_percentile(count)
+            counts.append(f"{name} {count:,}")
+            rows_ = rows_[rows_["percentile"] <= (highest or 0) + 1e-9]
+            if rows_.empty:
+                cut.append(f"{name}: too few for any percentile")
+                continue
+            drawn_to = max(drawn_to, float(rows_["percentile"].iloc[-1]))
+            if rows_["percentile"].iloc[-1] < SPECTRUM[-1]:
+                cut.append(f"{name} to p{rows_['percentile'].iloc[-1]:g}")
             ax.plot(
                 _nines(rows_["percentile"]),
                 rows_["latency_ms"],
@@ -51,29 +74,52 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
                 ms=3.5,
                 label=name,
             )
-            counts.append(f"{name} {int(rows_['count'].iloc[0]):,}")
         lines = [phase.name]
         if analysis.phase_labels.get(phase.name):
             lines.append(analysis.phase_labels[phase.name])
         if counts:
             lines.append("signups: " + ", ".join(counts))
+        if cut:
+            lines.append("drawn: " + ", ".join(cut))
         ax.set_title("\n".join(lines), loc="left", fontsize=9, fontweight="normal")
         if not ax.lines:
-            style.no_data(ax, "no signups in this phase")
+            style.no_data(
+                ax,
+                f"too few signups for a spectrum (at least {2 * BEYOND_MIN} per design)"
+                if counts
+                else "no signups in this phase",
+            )
             continue
         style.log_ms_axis(ax)
         ax.xaxis.set_major_locator(FixedLocator(_nines(NINES_TICKS)))
         ax.xaxis.set_major_formatter(
             FuncFormatter(lambda x, _pos: f"p{100 - 100 * 10 ** (-x):.4g}")
         )
-        ax.set_xlim(_nines(SPECTRUM[0]) - 0.15, _nines(SPECTRUM[-1]) + 0.15)
+    for ax in axes[: len(phases)]:
+        # the axis ends a little past the highest percentile drawn in any panel: no room for
+        # percentiles this sample cannot support
+        ax.set_xlim(_nines(SPECTRUM[0]) - 0.15, _nines(drawn_to) + 0.3)
         ax.set_xlabel("percentile (log 'nines' scale)")
     for ax in axes[len(phases) :]:
         ax.set_visible(False)
     for ax in axes[::cols]:
         ax.set_ylabel("signup response latency")
     style.legend_outside(axes[min(cols, len(phases)) - 1])
-    fig.suptitle("Signup latency percentile spectrum per phase (HDR histograms, p50 … p99.99)")
+    fig.suptitle(
+        "Signup latency percentile spectrum per phase (HDR histograms, as far as the sample goes)"
+    )
+    fig.text(
+        0.0,
+        -0.01,
+        f"Each curve stops at the highest percentile with at least {BEYOND_MIN} signups beyond "
+        f"it (p99 needs {BEYOND_MIN * 100:,} signups, p99.9 {BEYOND_MIN * 1000:,}); higher "
+        "percentiles of a smaller sample are only its slowest few requests and are not drawn.",
+        ha="left",
+        va="top",
+        fontsize=8.5,
+        color="#555555",
+        wrap=True,
+    )
     return fig
 
 
@@ -268,43 +314,58 @@ def _e2e_p95(summary: Summary, design: str) -> float | None:
     return figures.e2e_ms.p95 if figures else None
 
 
+OVERVIEW_MARKERS = ("o", "s", "D", "^", "v", "P")
+
+
 def run_overview(analyses: list[ScenarioAnalysis], colours: dict[str, str]) -> Figure:
-    """Per scenario, each design's signup response p95 and email end-to-end p95."""
-    fig, (top, bottom) = style.figure(2, height=2.9)
+    """Per scenario, each design's signup response p95 and email end-to-end p95, as dots on
+    a log axis: a bar on a log axis starts at an arbitrary base, so its length says nothing;
+    a dot's position is the value itself."""
     scenarios = [a.data.folder for a in analyses]
+    fig, (left, right) = style.figure(
+        1, 2, height=max(2.6, 0.55 * len(scenarios) + 1.0), sharex=False, sharey=True
+    )
     names = list(colours)
-    width = 0.8 / max(1, len(names))
-    x = np.arange(len(scenarios))
+    step = 0.5 / max(1, len(names))
+    y = np.arange(len(scenarios))
     for ax, read, title in (
-        (top, _signup_p95, "Signup response p95 (the client waits)"),
-        (bottom, _e2e_p95, "Welcome email end-to-end p95 (the job is done)"),
+        (left, _signup_p95, "Signup response p95 (the client waits)"),
+        (right, _e2e_p95, "Welcome email end-to-end p95 (the job is done)"),
     ):
-        top_value = 0.0
         for j, name in enumerate(names):
             values = [read(a.data.summary, name) for a in analyses]
-            positions = x + (j - (len(names) - 1) / 2) * width
-            heights = [v if v else np.nan for v in values]
-            ax.bar(positions, heights, width * 0.95, color=colours[name], label=name)
-            for pos, value in zip(positions, values, strict=True):
-                if value:
-                    ax.text(
-                        pos,
-                        value,
-                        numbers.ms(value),
-                        ha="center",
-                        va="bottom",
-                        fontsize=7.5,
-                        rotation=0,
-                    )
-                    top_value = max(top_value, value)
-        if top_value:
-            low = min(v for a in analyses for n in names if (v := read(a.data.summary, n)))
-            style.log_ms_axis(ax)
-            ax.set_ylim(10 ** math.floor(math.log10(low)), top_value * 4)
-        ax.set_xticks(x, scenarios)
-        ax.set_ylabel("p95 (log scale)")
+            positions = y + (j - (len(names) - 1) / 2) * step
+            shown = [(p, v) for p, v in zip(positions, values, strict=True) if v]
+            if not shown:
+                continue
+            ax.plot(
+                [v for _, v in shown],
+                [p for p, _ in shown],
+                ls="none",
+                marker=OVERVIEW_MARKERS[j % len(OVERVIEW_MARKERS)],
+                ms=7,
+                color=colours[name],
+                label=name,
+            )
+            for pos, value in shown:
+                ax.annotate(
+                    numbers.ms(value),
+                    (value, pos),
+                    xytext=(6, 0),
+                    textcoords="offset points",
+                    va="center",
+                    fontsize=7.5,
+                )
+        if ax.lines:
+            style.log_ms_axis(ax, axis="x")
+            ax.margins(x=0.25)
+        else:
+            style.no_data(ax, "no figures")
+        ax.set_yticks(y, scenarios)
+        ax.set_ylim(len(scenarios) - 0.5, -0.5)
+        ax.set_xlabel("p95 (log scale)")
         style.panel_title(ax, title)
-        style.legend_outside(ax)
+    style.legend_outside(right)
     fig.suptitle("Every scenario at a glance: how long the client waits vs when the email is done")
     return fig
 

@@ -2,8 +2,9 @@
 self-contained HTML file. Keeping both renderers on one model keeps the two files identical in
 content.
 
-Text in blocks may use three inline marks, and only these: ``**bold**``, ```code``` and
-``[text](relative/link)``.
+Text in blocks may use four inline marks, and only these: ``**bold**``, ``*emphasis*``,
+```code``` and ``[text](relative/link)``; the HTML renderer turns every one into markup, so
+no marker is ever shown as text.
 """
 
 from __future__ import annotations

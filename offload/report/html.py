@@ -42,7 +42,9 @@ pre code { background: none; padding: 0; }
 table { border-collapse: collapse; margin: 0.8em 0 1.2em; font-size: 0.92em; }
 th, td { border: 1px solid var(--rule); padding: 4px 9px; vertical-align: top; }
 th { background: #f3f3f5; text-align: left; }
-td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
+td.r { white-space: nowrap; }
+div.table { overflow-x: auto; max-width: 100%; }
 tr:nth-child(even) td { background: #fafafb; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -62,14 +64,22 @@ nav.toc { font-size: 0.95em; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   figure, table, .banner { page-break-inside: avoid; }
-  h2 { page-break-after: avoid; }
+  h2, h3 { page-break-after: avoid; break-after: avoid; }
   a { color: inherit; text-decoration: none; }
 }
 """
 
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CODE = re.compile(r"`([^`]+)`")
+_BOLD_EMPHASIS = re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+#: ``*word*`` as in CommonMark: the asterisks hug the text and are not inside a word, so
+#: ``2 * 3`` and ``a*b`` stay as they are
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+#: a code span's text is kept aside while the other marks are applied, so that ``a * b`` in
+#: code is never read as emphasis; the placeholder cannot occur in escaped text
+_HOLD = "\x00{}\x00"
+_HELD = re.compile("\x00(\\d+)\x00")
 _STATUS = {"supported", "contradicted", "not tested", "tie"}
 
 
@@ -81,10 +91,18 @@ def _safe(text: str) -> str:
 
 
 def inline(text: str) -> str:
-    """Escape, then apply the three inline marks (see ``document``)."""
-    out = _safe(text)
-    out = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
+    """Escape, then apply the four inline marks (see ``document``): code first and held
+    aside, then bold, emphasis and links, so no Markdown marker reaches the page as text."""
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(f"<code>{match.group(1)}</code>")
+        return _HOLD.format(len(held) - 1)
+
+    out = _CODE.sub(hold, _safe(text.replace("\x00", "")))
+    out = _BOLD_EMPHASIS.sub(lambda m: f"<strong><em>{m.group(1)}</em></strong>", out)
     out = _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", out)
+    out = _EMPHASIS.sub(lambda m: f"<em>{m.group(1)}</em>", out)
 
     def link(match: re.Match[str]) -> str:
         label, href = match.group(1), match.group(2)
@@ -92,7 +110,8 @@ def inline(text: str) -> str:
             return label  # never a network reference
         return f'<a href="{href}">{label}</a>'
 
-    return _LINK.sub(link, out)
+    out = _LINK.sub(link, out)
+    return _HELD.sub(lambda m: held[int(m.group(1))], out)
 
 
 def _data_uri(path: Path) -> str | None:
@@ -152,7 +171,8 @@ def _table(block: Table) -> str:
                 classes.append("status-" + cell.strip("* ").lower().replace(" ", "-"))
             cells.append(f'<td class="{" ".join(classes)}">{inline(cell)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="table">{table}</div>'  # a wide table scrolls itself, not the page
 
 
 def render_html(blocks: list[Block], title: str, report_path: Path | None = None) -> str:

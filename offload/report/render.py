@@ -1,6 +1,9 @@
 """Render a run directory: every scenario's tables, charts and report, the whole-run report,
 and the reports index. Reads only the run directory (see reports/README.md).
 
+Each report.html is then printed to report.pdf beside it by headless Chromium when it is
+installed (``browser``); without it the PDFs are skipped and ``pdfs`` says why.
+
 A scenario whose records cannot be analysed is reported in a red banner of the run report
 rather than failing the others: ``make bench`` must always leave a report behind.
 """
@@ -15,6 +18,7 @@ from pathlib import Path
 from offload.analysis.comparison import ScenarioAnalysis, analyse_scenario
 from offload.analysis.scenario_data import in_run_order
 from offload.analysis.tables import write_tables
+from offload.report.browser import PdfResult, print_pdfs
 from offload.report.charts import draw_charts, draw_overview
 from offload.report.document import Banner, Block
 from offload.report.html import render_html
@@ -45,6 +49,8 @@ class RenderedRun:
     markdown: Path | None = None
     html: Path | None = None
     index: Path | None = None
+    #: one per report.html (the run's, then each scenario's); empty when pdf=False
+    pdfs: list[PdfResult] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -53,6 +59,35 @@ def _write(blocks: list[Block], directory: Path, title: str) -> tuple[Path, Path
     md.write_text(render_markdown(blocks, md))
     page.write_text(render_html(blocks, title, page))
     return md, page
+
+
+#: written beside Locust's own CSV files: they count the warm-up, the report does not
+LOCUST_README = """\
+Locust's own files, as Locust wrote them: locust_stats.csv, locust_stats_history.csv,
+locust_failures.csv, locust_exceptions.csv and locust.log.
+
+They INCLUDE THE WARM-UP. Locust counts every request from its own start, the warm-up
+before t=0 included, and its percentiles are its own approximations; so its request counts
+are higher than the report's, and its latencies differ from it.
+
+The report, summary.json and tables/ count only the measured part (t >= 0), from
+../requests.csv: one row per scheduled request, its phase column says warmup or measured,
+latency measured from the scheduled time. Use that file to reproduce a figure of the report;
+these are kept unchanged as Locust's own record of the run, to check the harness against.
+"""
+
+
+def label_locust_files(scenario_dir: Path) -> list[Path]:
+    """A README.txt in every ``<design>/locust/`` folder saying that these files include the
+    warm-up (they are labelled rather than cut: they are Locust's own record, and
+    requests.csv already holds the measured window request by request)."""
+    written = []
+    for folder in sorted(scenario_dir.glob("*/locust")):
+        if folder.is_dir():
+            target = folder / "README.txt"
+            target.write_text(LOCUST_README)
+            written.append(target)
+    return written
 
 
 def render_scenario(
@@ -67,6 +102,7 @@ def render_scenario(
     analysis = analysis or analyse_scenario(scenario_dir)
     colours = colours or design_colours(analysis.data.designs)
     write_tables(analysis.tables, scenario_dir / "tables")
+    label_locust_files(scenario_dir)
     charts, problems = draw_charts(analysis, colours, scenario_dir / "charts")
     yaml_path = scenario_dir / "scenario.yaml"
     blocks = scenario_document(
@@ -80,9 +116,10 @@ def render_scenario(
     return RenderedScenario(analysis, charts, problems, md, page)
 
 
-def render_run(run_dir: Path) -> RenderedRun:
+def render_run(run_dir: Path, *, pdf: bool = True) -> RenderedRun:
     """Render every scenario of ``run_dir``, the whole-run report, and ``reports/index.html``
-    when the run lives in ``reports/runs/`` (the index lists every run there)."""
+    when the run lives in ``reports/runs/`` (the index lists every run there); with ``pdf``,
+    print every report.html to report.pdf as well."""
     started = time.monotonic()
     run_dir = Path(run_dir).resolve()
     result = RenderedRun(run_dir)
@@ -130,5 +167,7 @@ def render_run(run_dir: Path) -> RenderedRun:
     result.markdown, result.html = _write(blocks, run_dir, f"offload run {run_dir.name}")
     if run_dir.parent.name == "runs":
         result.index = write_index(run_dir.parent.parent)
+    if pdf:
+        result.pdfs = print_pdfs([result.html, *(r.html for r in result.scenarios)])
     result.seconds = time.monotonic() - started
     return result

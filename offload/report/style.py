@@ -34,7 +34,8 @@ PHASE_LINE = "#8C8C8C"
 MARKER_LINE = "#444444"
 
 #: readable at 100 % zoom in a browser and projected on a slide
-RC: dict[str, Any] = {
+#: keyed by Any: matplotlib types rc keys as a Literal union that a plain str never matches
+RC: dict[Any, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
     "axes.titlesize": 11,
@@ -101,12 +102,20 @@ def ms_label(value: float, _pos: object = None) -> str:
     return f"{value:g} ms"
 
 
+#: a log axis spans at least this ratio, so that it carries at least two labelled ticks
+MIN_LOG_SPAN = 5.0
+
+
 def log_ms_axis(ax: Axes, axis: str = "y") -> None:
     """A log scale in milliseconds labelled ``1 ms``, ``3 ms``, ``10 ms`` … ``1 s``, ``3 s``
     (decades only when the data spans more than four of them)."""
     target = ax.yaxis if axis == "y" else ax.xaxis
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
     low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    if low > 0 and high / low < MIN_LOG_SPAN:  # nearly constant data: show its neighbourhood
+        middle = math.sqrt(low * high)
+        low, high = middle / math.sqrt(MIN_LOG_SPAN), middle * math.sqrt(MIN_LOG_SPAN)
+        (ax.set_ylim if axis == "y" else ax.set_xlim)(low, high)
     decades = math.log10(high / low) if low > 0 and high > low else 3
     majors = (1.0, 2.0, 5.0) if decades <= 1.6 else (1.0, 3.0) if decades <= 4.5 else (1.0,)
     target.set_major_locator(LogLocator(base=10, subs=majors))

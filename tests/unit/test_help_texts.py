@@ -1,0 +1,79 @@
+"""`offload COMMAND --help` reads as terminal text: no reStructuredText marks, no source
+paths, every option's default shown, and the exit codes of bench, report and gate listed."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+from offload.cli import COMMANDS, build_parser, plain
+
+
+def _help(*words: str) -> str:
+    parser = build_parser()
+    for word in words:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = sub.choices[word]
+    return parser.format_help()
+
+
+def _every_help() -> list[tuple[str, ...]]:
+    commands: list[tuple[str, ...]] = [()]
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        commands.append((name,))
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                commands += [(name, nested) for nested in action.choices]
+    return commands
+
+
+@pytest.mark.parametrize("words", _every_help(), ids=lambda w: " ".join(w) or "offload")
+def test_help_shows_no_markup_and_no_source_path(words):
+    text = _help(*words)
+    assert "`" not in text
+    assert not re.search(r":\w+:", text), text
+    assert not re.search(r"\b(offload|targets|loadtests|tests)/[\w/]*\.py\b", text), text
+
+
+@pytest.mark.parametrize("words", _every_help(), ids=lambda w: " ".join(w) or "offload")
+def test_every_option_and_argument_says_what_it_is(words):
+    parser = build_parser()
+    for word in words:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        parser = sub.choices[word]
+    silent = [
+        a.option_strings or a.dest
+        for a in parser._actions
+        if not a.help and not isinstance(a, argparse._SubParsersAction)  # lists its choices
+    ]
+    assert silent == []
+
+
+def test_defaults_are_shown():
+    assert "run every scenario N times (default: 1)" in " ".join(_help("bench").split())
+    assert "(default: 1.0)" in _help("gate")
+    assert "server processes per design (default:" in " ".join(_help("up").split())
+
+
+@pytest.mark.parametrize("command", ["bench", "report", "gate"])
+def test_exit_codes_are_listed(command):
+    text = _help(command)
+    assert "exit codes:" in text
+    for code in ("0", "1", "2"):
+        assert re.search(rf"^\s+{code}\s+\S", text, re.M), (command, code)
+
+
+def test_plain_drops_markup_and_refills():
+    assert plain("Run ``offload gate`` and see :class:`~offload.errors.OffloadError`.") == (
+        "Run 'offload gate' and see OffloadError."
+    )
+
+
+def test_every_command_is_listed_in_the_top_level_help():
+    text = _help()
+    for name in COMMANDS:
+        assert f"    {name}" in text
