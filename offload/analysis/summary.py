@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 
 from offload.analysis import records
-from offload.analysis.percentiles import percentiles_ms
+from offload.analysis.percentiles import PERCENTILES, percentiles_ms
+from offload.analysis.uncertainty import (
+    bootstrap_percentiles,
+    supported,
+    unsupported_reason,
+    wilson,
+)
 from offload.rundir.manifest import DesignEntry, PhaseRecord, ScenarioManifest
 from offload.rundir.summary import (
     Consistency,
@@ -22,6 +28,7 @@ from offload.rundir.summary import (
     EmailLedger,
     EndpointStats,
     GeneratorStats,
+    Interval,
     Lateness,
     Percentiles,
     QueueStats,
@@ -36,7 +43,49 @@ SATURATION_LAG_P99_MS = 20.0
 SATURATION_CPU_SHARE = 0.9
 
 
-def window_stats(frame: pd.DataFrame, length_s: float) -> WindowStats:
+def latency_block(
+    seconds: np.ndarray[Any, Any],
+    timeout_s: float | None = None,
+    timed_out_share: float = 0.0,
+) -> Percentiles:
+    """HDR percentiles of durations (s) in ms, each with its 95 % bootstrap interval, the
+    percentiles the sample cannot support, and those at the client timeout.
+
+    A percentile is at the timeout when its value reached ``timeout_s`` or when more
+    requests timed out than lie beyond it (``timed_out_share``): either way it is the
+    client's patience, not the server's latency.
+    """
+    values = np.asarray(seconds, dtype=float)
+    values = values[np.isfinite(values)]
+    figures = percentiles_ms(values)
+    count = int(values.size)
+    intervals = bootstrap_percentiles(values * 1000, PERCENTILES)
+    ci = {}
+    for key, (low, high) in intervals.items():
+        point = figures[key]
+        if point is not None:  # HDR rounds to 0.1 %: the interval always holds the figure
+            low, high = min(low, point), max(high, point)
+        ci[key] = Interval(low=round(low, 3), high=round(high, 3))
+    unavailable = {
+        key: unsupported_reason(count, p)
+        for key, p in PERCENTILES.items()
+        if count and not supported(count, p)
+    }
+    at_timeout = []
+    if timeout_s is not None and count:
+        for key, p in PERCENTILES.items():
+            value = figures[key]
+            reached = value is not None and value >= timeout_s * 1000 * 0.999
+            if reached or timed_out_share > 1 - p / 100:
+                at_timeout.append(key)
+    return Percentiles(
+        **figures, count=count, ci=ci, unavailable=unavailable, at_timeout=at_timeout
+    )
+
+
+def window_stats(
+    frame: pd.DataFrame, length_s: float, timeout_s: float | None = None
+) -> WindowStats:
     """Counts, rates and latency percentiles of the requests scheduled in one window."""
     count = len(frame)
     error_class = frame["error_class"].fillna("")
@@ -48,7 +97,11 @@ def window_stats(frame: pd.DataFrame, length_s: float) -> WindowStats:
     connection = int((error_class == "connection").sum())
     answered = int(frame["status"].notna().sum())
     sent = frame[error_class != "dropped"]
+    sent_class = error_class[error_class != "dropped"]
     length = max(length_s, 1e-9)
+    from_scheduled = (sent["ended"] - sent["scheduled"]).to_numpy(dtype=float)
+    timed_out_share = timeouts / len(sent) if len(sent) else 0.0
+    share = wilson(count - ok, count)
     return WindowStats(
         count=count,
         ok=ok,
@@ -62,30 +115,59 @@ def window_stats(frame: pd.DataFrame, length_s: float) -> WindowStats:
         offered_rate=round(count / length, 3),
         rate=round(answered / length, 3),
         goodput=round(ok / length, 3),
-        latency_ms=Percentiles(**percentiles_ms((sent["ended"] - sent["scheduled"]).to_numpy())),
-        service_ms=Percentiles(**percentiles_ms((sent["ended"] - sent["sent"]).to_numpy())),
+        latency_ms=latency_block(from_scheduled, timeout_s, timed_out_share),
+        service_ms=latency_block(
+            (sent["ended"] - sent["sent"]).to_numpy(dtype=float), timeout_s, timed_out_share
+        ),
+        error_rate_ci=None if share is None else Interval(low=share[0], high=share[1]),
+        ok_latency_ms=latency_block(from_scheduled[(sent_class == "").to_numpy()]),
+        failed_latency_ms=latency_block(
+            from_scheduled[(sent_class != "").to_numpy()], timeout_s, 1.0 if timeouts else 0.0
+        ),
     )
 
 
 def endpoint_stats(
-    measured: pd.DataFrame, stream: str, phases: list[PhaseRecord], duration_s: float
+    requests: pd.DataFrame,
+    stream: str,
+    phases: list[PhaseRecord],
+    duration_s: float,
+    timeout_s: float | None = None,
 ) -> EndpointStats:
-    frame = measured[measured["stream"] == stream]
+    """One endpoint's figures over the measured part and each phase; the warm-up's requests
+    are counted apart (``warmup_count``) so every count can be reconciled."""
+    mine = requests[requests["stream"] == stream]
+    frame = mine[mine["phase"] == "measured"]
     return EndpointStats(
-        overall=window_stats(frame, duration_s),
+        overall=window_stats(frame, duration_s, timeout_s),
         phases={
             phase.name: window_stats(
                 frame[(frame["offset"] >= phase.start_s) & (frame["offset"] < phase.end_s)],
                 phase.duration_s,
+                timeout_s,
             )
             for phase in phases
         },
+        warmup_count=int((mine["phase"] == "warmup").sum()),
     )
 
 
-def email_ledger(users: pd.DataFrame, provider: pd.DataFrame, jobs: pd.DataFrame) -> EmailLedger:
-    """For every user the run created: was the welcome email delivered once, never, or more?"""
+def email_ledger(
+    users: pd.DataFrame,
+    provider: pd.DataFrame,
+    jobs: pd.DataFrame,
+    warmup_ids: set[str] | None = None,
+) -> EmailLedger:
+    """For every user the run created: was the welcome email delivered once, never, or more?
+
+    ``warmup_ids``: correlation ids of the warm-up's signups; the users they created are owed
+    an email too, and counted apart (``owed_warmup``) so the ledger reconciles with the
+    measured signups.
+    """
     owed_ids = set(users["id"].astype(str)) if "id" in users else set()
+    owed_warmup = 0
+    if warmup_ids and "correlation_id" in users:
+        owed_warmup = int(users["correlation_id"].astype(str).isin(warmup_ids).sum())
     delivered = provider[provider["outcome"] == "delivered"]
     per_user = delivered.groupby("user_id").size() if not delivered.empty else pd.Series(dtype=int)
     once = {uid for uid, n in per_user.items() if n == 1}
@@ -108,6 +190,7 @@ def email_ledger(users: pd.DataFrame, provider: pd.DataFrame, jobs: pd.DataFrame
         pending=len(pending),
         orphaned=int((~delivered["user_id"].astype(str).isin(owed_ids)).sum()),
         duplicate_attempts=int((provider["outcome"] == "duplicate").sum()),
+        owed_warmup=owed_warmup,
     )
 
 
@@ -213,22 +296,29 @@ def generator_summary(measured: pd.DataFrame, report: records.GeneratorReport) -
 
 
 def summarise_design(
-    design_dir: Path, design: DesignEntry, phases: list[PhaseRecord], duration_s: float
+    design_dir: Path,
+    design: DesignEntry,
+    phases: list[PhaseRecord],
+    duration_s: float,
+    timeout_s: float | None = None,
 ) -> DesignSummary:
     """Every figure of one design's run (one entry of ``designs`` in summary.json)."""
     frame = records.requests(design_dir)
     measured = frame[frame["phase"] == "measured"]
+    warmup_signups = frame[(frame["phase"] == "warmup") & (frame["stream"] == "signup")]
     provider = records.provider_log(design_dir)
     users = records.table(design_dir, "users")
     jobs = records.table(design_dir, "jobs")
     events = records.table(design_dir, "job_events")
     summary = DesignSummary(
         kind=design.kind,
-        signup=endpoint_stats(measured, "signup", phases, duration_s),
-        bystander=endpoint_stats(measured, "bystander", phases, duration_s),
-        emails=email_ledger(users, provider, jobs),
+        signup=endpoint_stats(frame, "signup", phases, duration_s, timeout_s),
+        bystander=endpoint_stats(frame, "bystander", phases, duration_s, timeout_s),
+        emails=email_ledger(
+            users, provider, jobs, set(warmup_signups["correlation_id"].dropna().astype(str))
+        ),
         consistency=signup_consistency(frame, users),
-        e2e_ms=Percentiles(**percentiles_ms(end_to_end_seconds(measured, provider))),
+        e2e_ms=latency_block(end_to_end_seconds(measured, provider)),
         generator=generator_summary(measured, records.generator(design_dir)),
         resources=resources(records.samples(design_dir)),
     )
@@ -254,12 +344,14 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
             "closed loop: each user waits for its answer, so latency is counted from the send "
             "time and a slow server receives fewer requests (coordinated omission)"
         )
+    client = manifest.scenario.client
+    timeout = client.timeout if client else None
     designs: dict[str, DesignSummary] = {}
     for name, design in manifest.designs.items():
         design_dir = scenario_dir / name
         if not design_dir.is_dir():
             continue
-        summary = summarise_design(design_dir, design, manifest.phases, load.duration)
+        summary = summarise_design(design_dir, design, manifest.phases, load.duration, timeout)
         designs[name] = summary
         generator = summary.generator
         if generator.saturated:
@@ -275,6 +367,7 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
         repeat=manifest.repeat,
         quick=manifest.quick,
         mode=load.mode,
+        client_timeout_s=timeout,
         valid=not invalid,
         invalid_reasons=invalid,
         warnings=warnings,

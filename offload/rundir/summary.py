@@ -17,8 +17,22 @@ from offload.rundir.files import Figure, Record, RunFile
 from offload.rundir.manifest import PhaseRecord
 
 
+class Interval(Record):
+    """A 95 % confidence interval of one figure, in the figure's unit."""
+
+    low: float
+    high: float
+
+
 class Percentiles(Record):
-    """Milliseconds at p50 … p99.9 and the maximum; all None when nothing was measured."""
+    """Milliseconds at p50 … p99.9 and the maximum; all None when nothing was measured.
+
+    The fields after ``max`` say how far each percentile can be trusted (absent in files
+    written before they existed): ``ci`` its 95 % bootstrap interval, ``unavailable`` the
+    percentiles the sample cannot support (with the reason: fewer than 10 requests beyond
+    them), ``at_timeout`` those that reached the client timeout — a lower bound, not a
+    latency.
+    """
 
     p50: Figure
     p90: Figure
@@ -26,6 +40,16 @@ class Percentiles(Record):
     p99: Figure
     p99_9: Figure
     max: Figure
+    #: the durations behind the figures
+    count: int | None = None
+    ci: dict[str, Interval] = Field(default_factory=dict)
+    unavailable: dict[str, str] = Field(default_factory=dict)
+    at_timeout: list[str] = Field(default_factory=list)
+
+    def value(self, key: str) -> float | None:
+        """The figure ``p50`` … ``p99_9`` or ``max`` by name."""
+        figure = getattr(self, key)
+        return figure if isinstance(figure, float | int) else None
 
 
 class Lateness(Record):
@@ -57,11 +81,19 @@ class WindowStats(Record):
     latency_ms: Percentiles
     #: from the send time
     service_ms: Percentiles
+    #: 95 % Wilson interval of ``error_rate`` (absent in older files)
+    error_rate_ci: Interval | None = None
+    #: latency from the scheduled time of the 2xx answers only, and of the failed requests
+    #: (errors and timeouts; dropped requests were never sent) — as Gatling reports OK / KO
+    ok_latency_ms: Percentiles | None = None
+    failed_latency_ms: Percentiles | None = None
 
 
 class EndpointStats(Record):
     overall: WindowStats
     phases: dict[str, WindowStats] = Field(default_factory=dict)
+    #: requests scheduled during the warm-up: sent, but in no figure
+    warmup_count: int = 0
 
 
 class EmailLedger(Record):
@@ -75,6 +107,13 @@ class EmailLedger(Record):
     pending: int
     orphaned: int
     duplicate_attempts: int
+    #: of ``owed``, the users created by warm-up signups (owed = measured + warm-up)
+    owed_warmup: int = 0
+
+    @property
+    def owed_measured(self) -> int:
+        """Users created by signups of the measured part."""
+        return self.owed - self.owed_warmup
 
 
 class Consistency(Record):
@@ -153,6 +192,8 @@ class Summary(RunFile):
     repeat: int = Field(1, ge=1)
     quick: bool = False
     mode: Literal["open", "closed"] = "open"
+    #: the client's timeout: a percentile at or above it is a lower bound, not a latency
+    client_timeout_s: Figure = None
     valid: bool
     invalid_reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

@@ -49,6 +49,7 @@ def test_a_design_with_no_records_is_summarised_as_empty_and_invalid(tmp_path):
         "pending": 0,
         "orphaned": 0,
         "duplicate_attempts": 0,
+        "owed_warmup": 0,
     }
     written = json.loads((scenario_dir / "summary.json").read_text())  # still valid JSON
     assert written["designs"]["async"]["signup"]["overall"]["latency_ms"]["p95"] is None
