@@ -19,9 +19,15 @@ from offload.analysis.capacity import (
     saturated_drain_rates,
 )
 from offload.analysis.claims import Claim, evaluate_claims
+from offload.analysis.headline import HeadlineSentence, scenario_headline
 from offload.analysis.phases import disturbed_phases, phase_labels
 from offload.analysis.scenario_data import ScenarioData, load_scenario_dir
-from offload.analysis.verdicts import Verdict, scenario_sentences, scenario_verdicts
+from offload.analysis.verdicts import (
+    Verdict,
+    measurement_floor_ms,
+    scenario_sentences,
+    scenario_verdicts,
+)
 
 
 @dataclass
@@ -37,6 +43,8 @@ class ScenarioAnalysis:
     #: what changed in each phase, for chart labels
     phase_labels: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: three sentences for the top of the page, each naming its chart
+    headline: list[HeadlineSentence] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -49,16 +57,20 @@ def analyse_scenario(directory: Path) -> ScenarioAnalysis:
     summary = data.summary
     estimates = capacity_model(data)
     drain_rates = saturated_drain_rates(data)
+    floor = measurement_floor_ms(summary)
+    disturbed = disturbed_phases(data.scenario, data.phases)
+    labels = phase_labels(data.scenario, data.phases)
     analysis = ScenarioAnalysis(
         data=data,
-        verdicts=scenario_verdicts(summary),
-        sentences=scenario_sentences(summary),
+        verdicts=scenario_verdicts(summary, floor),
+        sentences=scenario_sentences(summary, floor),
         claims=evaluate_claims(summary, data.manifest, drain_rates),
         estimates=estimates,
         capacity_notes=disagreements(estimates, {n: d.kind for n, d in data.designs.items()}),
         drain_rates=drain_rates,
-        disturbed=disturbed_phases(data.scenario, data.phases),
-        phase_labels=phase_labels(data.scenario, data.phases),
+        disturbed=disturbed,
+        phase_labels=labels,
+        headline=scenario_headline(summary, disturbed, labels),
     )
     analysis.tables = {
         "metrics": tables.metrics_table(data),

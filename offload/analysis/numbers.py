@@ -75,3 +75,20 @@ def value(number: float | None, unit: str) -> str:
     if unit == "/s":
         return rate(number)
     return count(number)
+
+
+def interval(low: float | None, high: float | None, unit: str) -> str:
+    """The two ends of a 95 % interval, the unit written once: ``6.1–8.2 ms``, ``41–49%``."""
+    if low is None or high is None:
+        return DASH
+    ends = [value(low, unit), value(high, unit)]
+    suffix = {"ms": " ms", "%": "%", "s": " s", "/s": "/s"}.get(unit, "")
+    if suffix and all(end.endswith(suffix) for end in ends):
+        ends = [end[: -len(suffix)] for end in ends]
+    return f"{ends[0]}–{ends[1]}{suffix}"
+
+
+def timeout_bound(timeout_s: float | None) -> str:
+    """A percentile that reached the client timeout: ``≥ 5 s (timeout)``."""
+    patience = f"{timeout_s:g} s" if timeout_s else "the client timeout"
+    return f"≥ {patience} (timeout)"

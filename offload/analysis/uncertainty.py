@@ -82,9 +82,7 @@ def bootstrap_percentiles(
     alpha = (1 - CONFIDENCE) / 2
     low = np.quantile(spread, alpha, axis=1)
     high = np.quantile(spread, 1 - alpha, axis=1)
-    return {
-        key: (float(low[i]), float(high[i])) for i, key in enumerate(percentiles.keys())
-    }
+    return {key: (float(low[i]), float(high[i])) for i, key in enumerate(percentiles.keys())}
 
 
 def wilson(successes: int, trials: int) -> tuple[float, float] | None:

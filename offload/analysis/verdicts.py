@@ -1,8 +1,11 @@
 """Which design wins, on which metric, by what factor — computed from ``summary.json``.
 
 Nothing here names a winner in advance: every verdict compares the figures of the designs the
-run has, and a difference smaller than the tolerance (10 %, or a metric's absolute floor) is a
-tie. The sentences per scenario are assembled from the same numbers, so a run with opposite
+run has. A design wins a metric only when its 95 % interval and the other's separate *and*
+the difference exceeds the tie margin (10 %, or a metric's absolute floor) and the run's
+measurement floor; otherwise the verdict is "no clear difference". A latency percentile at
+the client timeout is no latency: the verdict then compares the share of failed requests.
+The sentences per scenario are assembled from the same numbers, so a run with opposite
 results reads the opposite way.
 """
 
@@ -13,11 +16,12 @@ from dataclasses import dataclass, field
 
 from offload.analysis import numbers
 from offload.analysis.cost import cost_figures
-from offload.rundir.summary import DesignSummary, Summary
+from offload.rundir.summary import DesignSummary, Summary, WindowStats
 
 #: two figures closer than this ratio are a tie
 TIE_RATIO = 1.10
-TIE = "tie"
+#: the verdict when no design is ahead beyond doubt
+TIE = "no clear difference"
 
 
 def worst_bystander_phase(design: DesignSummary) -> tuple[str | None, float | None]:
@@ -43,9 +47,75 @@ def phase_error_rate(design: DesignSummary, endpoint: str, phase: str | None) ->
     return None if stats is None else stats.error_rate
 
 
+def measurement_floor_ms(summary: Summary) -> float | None:
+    """The run's measurement floor: the p99 latency (from the scheduled time) the generator
+    measured against an instant server before the designs ran — differences at or below it
+    are the harness's, not the designs'. None when ``summary.json`` records no floor.
+
+    Read from an optional ``floor`` field (the generator-floor model, or its JSON object)
+    with ``latency_from_scheduled.p99_ms``; the one place that knows where the floor lives.
+    """
+    floor = getattr(summary, "floor", None)
+    if floor is None:
+        return None
+    block = floor.get("latency_from_scheduled") if isinstance(floor, dict) else None
+    if block is None:
+        block = getattr(floor, "latency_from_scheduled", None)
+    p99 = block.get("p99_ms") if isinstance(block, dict) else getattr(block, "p99_ms", None)
+    return float(p99) if isinstance(p99, int | float) else None
+
+
 def reference_phase_name(summary: Summary) -> str | None:
     """The phase every degradation is measured against: the first one (before any fault)."""
     return summary.phases[0].name if summary.phases else None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One design's figure on one metric, with what the comparison needs to know about it."""
+
+    value: float | None
+    #: the 95 % interval; None when the figure has none (a count, a single CPU measurement)
+    low: float | None = None
+    high: float | None = None
+    #: why the figure cannot be compared (the sample cannot support the percentile)
+    unavailable: str | None = None
+    #: the percentile reached the client timeout: a lower bound, not a latency
+    at_timeout: bool = False
+    #: the share of the same window's requests that failed or timed out, for a verdict that
+    #: cannot compare latencies because one of them is the timeout
+    failed: Reading | None = None
+
+    @property
+    def has_interval(self) -> bool:
+        return self.low is not None and self.high is not None
+
+
+def percentile_reading(stats: WindowStats | None, key: str = "p95") -> Reading:
+    """A latency percentile of one window, with its interval, support and timeout flag."""
+    if stats is None:
+        return Reading(None)
+    block = stats.latency_ms
+    interval = block.ci.get(key)
+    share = stats.error_rate_ci
+    failed = Reading(
+        stats.error_rate,
+        share.low if share else None,
+        share.high if share else None,
+    )
+    return Reading(
+        block.value(key),
+        interval.low if interval else None,
+        interval.high if interval else None,
+        unavailable=block.unavailable.get(key),
+        at_timeout=key in block.at_timeout,
+        failed=failed,
+    )
+
+
+def error_rate_reading(stats: WindowStats) -> Reading:
+    share = stats.error_rate_ci
+    return Reading(stats.error_rate, share.low if share else None, share.high if share else None)
 
 
 @dataclass(frozen=True)
@@ -57,11 +127,24 @@ class Metric:
     unit: str
     #: differences at or below this are a tie whatever the ratio
     floor: float
-    read: Callable[[DesignSummary], float | None]
+    read: Callable[[DesignSummary], Reading]
 
 
-def _bystander_worst(design: DesignSummary) -> float | None:
-    return worst_bystander_phase(design)[1]
+def _bystander_worst(design: DesignSummary) -> Reading:
+    phase, _ = worst_bystander_phase(design)
+    stats = design.bystander.phases.get(phase) if phase else design.bystander.overall
+    return percentile_reading(stats)
+
+
+def _e2e(design: DesignSummary) -> Reading:
+    block = design.e2e_ms
+    interval = block.ci.get("p95")
+    return Reading(
+        block.p95,
+        interval.low if interval else None,
+        interval.high if interval else None,
+        unavailable=block.unavailable.get("p95"),
+    )
 
 
 METRICS: tuple[Metric, ...] = (
@@ -70,31 +153,33 @@ METRICS: tuple[Metric, ...] = (
         "signup response p95",
         "ms",
         1.0,
-        lambda d: d.signup.overall.latency_ms.p95,
+        lambda d: percentile_reading(d.signup.overall),
     ),
     Metric(
         "signup_error_rate",
-        "signup error rate",
+        "signups failed or timed out",
         "%",
         0.001,
-        lambda d: d.signup.overall.error_rate,
+        lambda d: error_rate_reading(d.signup.overall),
     ),
     Metric("bystander_worst_p95_ms", "bystander p95, worst phase", "ms", 1.0, _bystander_worst),
-    Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, lambda d: d.e2e_ms.p95),
-    Metric("emails_lost", "emails lost", "", 0.0, lambda d: d.emails.lost),
+    Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, _e2e),
+    Metric("emails_lost", "emails lost", "", 0.0, lambda d: Reading(d.emails.lost)),
     Metric(
         "cpu_per_1000_signups_s",
         "CPU per 1,000 signups",
         "s",
         0.05,
-        lambda d: cost_figures(d).cpu_per_1000_signups,
+        lambda d: Reading(cost_figures(d).cpu_per_1000_signups),
     ),
 )
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome on one metric: ``winner`` is a design name, ``"tie"`` or None (no data)."""
+    """The outcome on one metric: ``winner`` is a design name, :data:`TIE` or None (no
+    data). ``basis`` says what was compared when it is not the metric itself (the failed
+    share, when a latency percentile is the client timeout)."""
 
     scenario: str
     key: str
@@ -106,11 +191,58 @@ class Verdict:
     factor: str
     ratio: float | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    readings: dict[str, Reading] = field(default_factory=dict)
+    basis: str = ""
 
 
 def _close(value: float, best: float, floor: float) -> bool:
     """Within the tie tolerance of the best figure."""
     return value - best <= floor or (best > 0 and value / best < TIE_RATIO)
+
+
+def _clearly_worse(
+    reading: Reading, best: Reading, tie_floor: float, resolution: float | None
+) -> bool:
+    """Worse than the best figure beyond doubt: the intervals separate (when both have one),
+    the difference exceeds the tie margin, and it exceeds the measurement floor."""
+    assert reading.value is not None and best.value is not None
+    if _close(reading.value, best.value, tie_floor):
+        return False
+    if resolution is not None and reading.value - best.value <= resolution:
+        return False
+    if reading.has_interval and best.has_interval:
+        assert reading.low is not None and best.high is not None
+        return reading.low > best.high
+    return True
+
+
+def judge(
+    readings: dict[str, Reading], tie_floor: float, resolution: float | None = None
+) -> tuple[str | None, float | None, list[str]]:
+    """The design(s) with the lowest figure that no other design matches, :data:`TIE` when
+    every design is within reach of the best, or None without two figures; with the
+    runner-up ÷ best ratio and the designs tied for the lead.
+
+    ``resolution``: differences at or below it are no difference (the measurement floor).
+    """
+    known = sorted(
+        ((r.value, name) for name, r in readings.items() if r.value is not None),
+        key=lambda item: item[0],
+    )
+    if len(known) < 2:
+        return None, None, []
+    best_name = known[0][1]
+    best = readings[best_name]
+    joint, beaten = [], []
+    for value, name in known:
+        worse = _clearly_worse(readings[name], best, tie_floor, resolution)
+        (beaten if worse else joint).append((value, name))
+    names = [name for _, name in joint]
+    if not beaten:
+        return TIE, None, names
+    runner_up, best_value = beaten[0][0], known[0][0]
+    ratio = runner_up / best_value if best_value else float("inf")
+    return " = ".join(names), ratio, names
 
 
 def ranking(
@@ -128,49 +260,90 @@ def ranking(
 
 
 def compare(values: dict[str, float | None], floor: float) -> tuple[str | None, float | None]:
-    """The design with the lowest figure (``"a = b"`` when several tie for it), or ``"tie"``
-    when every design is within the tolerance; with the runner-up ÷ best ratio."""
-    if sum(v is not None for v in values.values()) < 2:
-        return None, None
-    joint, best, runner_up = ranking(values, floor)
-    if runner_up is None:
-        return TIE, None
-    ratio = runner_up / best if best else float("inf")
-    return " = ".join(joint), ratio
+    """:func:`judge` for bare figures (no intervals): the winner and the ratio."""
+    winner, ratio, _ = judge({name: Reading(v) for name, v in values.items()}, floor)
+    return winner, ratio
 
 
-def _factor_text(values: dict[str, float | None], floor: float, unit: str) -> str:
-    """``715× lower`` (runner-up ÷ winner), ``0 vs 37.8%``, ``both 0``, ``within 10%``."""
-    winner, ratio = compare(values, floor)
+def _factor_text(
+    readings: dict[str, Reading], floor: float, unit: str, resolution: float | None
+) -> str:
+    """``715× lower`` (runner-up ÷ winner), ``0 vs 37.8%``, ``both 0``, ``intervals overlap``."""
+    winner, ratio, _ = judge(readings, floor, resolution)
+    values = {name: r.value for name, r in readings.items()}
     if winner is None:
         return "n/a (no data)"
-    known = {v for v in values.values() if v is not None}
+    known = [v for v in values.values() if v is not None]
     if winner == TIE:
-        if known == {0}:
-            present = sum(v is not None for v in values.values())
-            return "both 0" if present == 2 else "all 0"
-        return "equal" if len(known) == 1 else "within 10%"
+        if set(known) == {0}:
+            return "both 0" if len(known) == 2 else "all 0"
+        if len(set(known)) == 1:
+            return "equal"
+        best = min(known)
+        if resolution is not None and all(v - best <= resolution for v in known):
+            return f"within the measurement floor ({numbers.ms(resolution)})"
+        if all(_close(v, best, floor) for v in known):
+            return "within 10%"
+        return "95% intervals overlap"
     _, best, runner_up = ranking(values, floor)
     if best == 0:
         return f"0 vs {numbers.value(runner_up, unit)}"
     return f"{numbers.factor(ratio or 0)} lower"
 
 
-def scenario_label(summary: Summary) -> str:
-    """The scenario's name, with the repeat number when the run repeated it."""
-    name, repeat = summary.scenario, summary.repeat
-    return f"{name} (repeat {repeat})" if repeat > 1 else name
+def figure_text(reading: Reading, unit: str, timeout_s: float | None = None) -> str:
+    """A figure as the tables show it: ``7.0 ms [6.1–8.2]``, ``≥ 5 s (timeout)``, ``n/a``."""
+    if reading.at_timeout:
+        return numbers.timeout_bound(timeout_s)
+    if reading.unavailable:
+        return f"n/a ({reading.unavailable})"
+    text = numbers.value(reading.value, unit)
+    if reading.has_interval and reading.value is not None:
+        text += f" [{numbers.interval(reading.low, reading.high, unit)}]"
+    return text
 
 
-def scenario_verdicts(summary: Summary) -> list[Verdict]:
-    """One verdict per metric for one scenario's summary."""
+def _latency_at_timeout(
+    metric: Metric, readings: dict[str, Reading], timeout_s: float | None
+) -> tuple[dict[str, Reading], dict[str, str]]:
+    """When a latency percentile is the client timeout the verdict compares the share of
+    requests that failed or timed out instead: those readings, and each figure's text."""
+    shares = {name: r.failed or Reading(None) for name, r in readings.items()}
+    figures = {
+        name: f"{figure_text(r, metric.unit, timeout_s)}; {figure_text(shares[name], '%')} failed"
+        for name, r in readings.items()
+    }
+    return shares, figures
+
+
+def scenario_verdicts(summary: Summary, floor_ms: float | None = None) -> list[Verdict]:
+    """One verdict per metric for one scenario's summary.
+
+    ``floor_ms``: the measurement floor of the run (the generator's own latency against an
+    instant server); latency differences at or below it are no difference. None: no floor.
+    """
     designs = summary.designs
+    timeout_s = summary.client_timeout_s
     verdicts = []
     for metric in METRICS:
-        values = {name: metric.read(figures) for name, figures in designs.items()}
-        winner, ratio = compare(values, metric.floor)
-        figures = {name: numbers.value(v, metric.unit) for name, v in values.items()}
+        readings = {name: metric.read(figures) for name, figures in designs.items()}
+        values = {name: r.value for name, r in readings.items()}
+        figures = {name: figure_text(r, metric.unit, timeout_s) for name, r in readings.items()}
         notes = _notes(metric.key, designs, summary)
+        resolution = floor_ms if metric.unit == "ms" else None
+        compared, unit, tie_floor, basis = readings, metric.unit, metric.floor, ""
+        if any(r.at_timeout for r in readings.values()):
+            compared, figures = _latency_at_timeout(metric, readings, timeout_s)
+            unit, tie_floor, resolution = "%", 0.001, None
+            basis = "failed share (a p95 at the client timeout is no latency)"
+        unavailable = [r.unavailable for r in compared.values() if r.unavailable]
+        if unavailable:
+            winner, ratio, factor = None, None, "n/a: too few requests"
+        else:
+            winner, ratio, _ = judge(compared, tie_floor, resolution)
+            factor = _factor_text(compared, tie_floor, unit, resolution)
+            if basis and winner not in (None, TIE):
+                factor = f"{factor} failed"
         verdicts.append(
             Verdict(
                 scenario=scenario_label(summary),
@@ -180,12 +353,20 @@ def scenario_verdicts(summary: Summary) -> list[Verdict]:
                 values=values,
                 figures=figures,
                 winner=winner,
-                factor=_factor_text(values, metric.floor, metric.unit),
-                ratio=ratio,
+                factor=factor,
+                ratio=None if basis else ratio,
                 notes=notes,
+                readings=compared,
+                basis=basis,
             )
         )
     return verdicts
+
+
+def scenario_label(summary: Summary) -> str:
+    """The scenario's name, with the repeat number when the run repeated it."""
+    name, repeat = summary.scenario, summary.repeat
+    return f"{name} (repeat {repeat})" if repeat > 1 else name
 
 
 def _notes(key: str, designs: dict[str, DesignSummary], summary: Summary) -> dict[str, str]:
@@ -249,20 +430,30 @@ def _pair(summary: Summary) -> tuple[str, list[str]]:
 
 
 def _relation(
-    a: float | None, b: float | None, floor: float, faster: str = "faster", slower: str = "slower"
+    a: Reading,
+    b: Reading,
+    floor: float,
+    resolution: float | None = None,
+    faster: str = "faster",
+    slower: str = "slower",
 ) -> str:
-    """How ``a`` compares with ``b`` (lower is better): ``715× faster``, ``about the same``."""
-    if a is None or b is None:
+    """How ``a`` compares with ``b`` (lower is better): ``715× faster``, ``no clear
+    difference``; no factor from a figure that is the client timeout."""
+    if a.at_timeout or b.at_timeout:
+        return "no factor: a percentile at the client timeout is not a latency"
+    if a.unavailable or b.unavailable:
+        return "not comparable: too few requests"
+    if a.value is None or b.value is None:
         return "not comparable"
-    winner, ratio = compare({"a": a, "b": b}, floor)
+    winner, ratio, _ = judge({"a": a, "b": b}, floor, resolution)
     if winner == TIE:
-        return "about the same"
-    if a == 0 or b == 0:
+        return "no clear difference"
+    if a.value == 0 or b.value == 0:
         return faster if winner == "a" else slower
     return f"{numbers.factor(ratio or 0)} {faster if winner == 'a' else slower}"
 
 
-def scenario_sentences(summary: Summary) -> list[str]:
+def scenario_sentences(summary: Summary, floor_ms: float | None = None) -> list[str]:
     """A few sentences per compared design, every word chosen by the numbers."""
     designs = summary.designs
     if not designs:
@@ -271,12 +462,15 @@ def scenario_sentences(summary: Summary) -> list[str]:
     reference, others = _pair(summary)
     ref = designs[reference]
     if not others:
-        p95 = ref.signup.overall.latency_ms.p95
-        return [f"Under {scenario}, only {reference} ran: signup p95 {numbers.ms(p95)}."]
+        p95 = percentile_reading(ref.signup.overall)
+        figure = figure_text(p95, "ms", summary.client_timeout_s)
+        return [f"Under {scenario}, only {reference} ran: signup p95 {figure}."]
     sentences = []
     for other in others:
         data = designs[other]
-        sentences.append(" ".join(_sentences_for(scenario, summary, reference, ref, other, data)))
+        sentences.append(
+            " ".join(_sentences_for(scenario, summary, reference, ref, other, data, floor_ms))
+        )
     return sentences
 
 
@@ -287,26 +481,31 @@ def _sentences_for(
     ref: DesignSummary,
     other: str,
     data: DesignSummary,
+    floor_ms: float | None,
 ) -> list[str]:
     out = []
-    p95_o = data.signup.overall.latency_ms.p95
-    p95_r = ref.signup.overall.latency_ms.p95
+    timeout_s = summary.client_timeout_s
+    p95_o = percentile_reading(data.signup.overall)
+    p95_r = percentile_reading(ref.signup.overall)
     out.append(
-        f"Under {scenario}, {other} answered signups in {numbers.ms(p95_o)} at p95 against "
-        f"{numbers.ms(p95_r)} for {reference} ({_relation(p95_o, p95_r, 1.0)})."
+        f"Under {scenario}, {other} answered signups in {figure_text(p95_o, 'ms', timeout_s)} "
+        f"at p95 against {figure_text(p95_r, 'ms', timeout_s)} for {reference} "
+        f"({_relation(p95_o, p95_r, 1.0, floor_ms)})."
     )
-    e2e_o, e2e_r = data.e2e_ms.p95, ref.e2e_ms.p95
-    if e2e_o is not None or e2e_r is not None:
+    e2e_o, e2e_r = _e2e(data), _e2e(ref)
+    if e2e_o.value is not None or e2e_r.value is not None:
         out.append(
-            f"Its welcome emails completed end to end in {numbers.ms(e2e_o)} at p95 against "
-            f"{numbers.ms(e2e_r)} for {reference} ({_relation(e2e_o, e2e_r, 1.0)})."
+            f"Its welcome emails completed end to end in {figure_text(e2e_o, 'ms')} at p95 "
+            f"against {figure_text(e2e_r, 'ms')} for {reference} "
+            f"({_relation(e2e_o, e2e_r, 1.0, floor_ms)})."
         )
-    err_o = data.signup.overall.error_rate
-    err_r = ref.signup.overall.error_rate
-    if err_o or err_r:
+    err_o = error_rate_reading(data.signup.overall)
+    err_r = error_rate_reading(ref.signup.overall)
+    if err_o.value or err_r.value:
         out.append(
-            f"Signups that failed: {numbers.pct(err_r)} for {reference}, "
-            f"{numbers.pct(err_o)} for {other}."
+            f"Signups that failed or timed out: {figure_text(err_r, '%')} for {reference}, "
+            f"{figure_text(err_o, '%')} for {other} "
+            f"({_relation(err_o, err_r, 0.001, None, 'fewer', 'more')})."
         )
     out.extend(_bystander_sentence(summary, reference, ref, other, data))
     out.append(_ledger_sentence(reference, ref, other, data))
@@ -314,10 +513,11 @@ def _sentences_for(
     cost_r = cost_figures(ref).cpu_per_1000_signups
     if cost_o is not None and cost_r is not None:
         broker = " (broker included)" if cost_figures(data).broker_included else ""
+        relation = _relation(Reading(cost_o), Reading(cost_r), 0.05, None, "cheaper", "dearer")
         out.append(
             f"CPU per 1,000 successful signups: {numbers.seconds(cost_r)} for {reference}, "
-            f"{numbers.seconds(cost_o)} for {other}{broker} "
-            f"({_relation(cost_o, cost_r, 0.05, 'cheaper', 'more expensive')})."
+            f"{numbers.seconds(cost_o)} for {other}{broker} ({relation}; one measurement, "
+            "no interval)."
         )
     return out
 
@@ -336,7 +536,13 @@ def _bystander_sentence(
         if worst is None or base is None:
             continue
         errors = f", {numbers.pct(err)} of them failing" if err else ""
-        if phase == healthy or (worst - base) <= max(1.0, 0.10 * base):
+        capped = percentile_reading(design.bystander.phases.get(phase or "")).at_timeout
+        if capped:
+            parts.append(
+                f"rose from {numbers.ms(base)} ({healthy}) to "
+                f"{numbers.timeout_bound(summary.client_timeout_s)} ({phase}) for {name}{errors}"
+            )
+        elif phase == healthy or (worst - base) <= max(1.0, 0.10 * base):
             parts.append(f"stayed at {numbers.ms(base)} for {name}{errors}")
         else:
             growth = numbers.factor(worst / base) if base > 0 else "∞"
@@ -360,7 +566,10 @@ def _ledger_sentence(reference: str, ref: DesignSummary, other: str, data: Desig
         ):
             if count:
                 text += f", {count:,} {label}"
-        return f"{name} {text} of {emails.owed:,}"
+        owed = f"{emails.owed:,}"
+        if emails.owed_warmup:
+            owed += f" owed ({emails.owed_measured:,} measured + {emails.owed_warmup:,} warm-up)"
+        return f"{name} {text} of {owed}"
 
     sentence = f"Welcome emails: {describe(reference, ref)}; {describe(other, data)}."
     failed = ref.consistency.stored_but_failed

@@ -40,17 +40,16 @@ def scenario_document(
     designs = list(data.designs)
     blocks: list[Block] = [
         Heading(1, f"{data.folder}: {' vs '.join(designs) or 'no design'}"),
-        *sections.banners(data.summary, problems),
+        *sections.invalid_banner(data.summary),
+        Paragraph("**Headline.** " + sections.headline_text(analysis.headline, set(charts))),
+        *sections.warning_banner(data.summary, problems),
         Paragraph(f"Run `{run_name}` · scenario `{data.name}`. {INTRO}"),
         Paragraph(measured_on(data.manifest)),
         BulletList(_design_lines(analysis)),
         Heading(2, "Verdict"),
         *[Paragraph(s) for s in analysis.sentences],
         sections.verdict_table(analysis.verdicts, designs, with_scenario=False),
-        Paragraph(
-            'Lower is better on every row; "tie" means within 10 % (or both zero). The '
-            "bystander row is each design's worst phase."
-        ),
+        Paragraph(sections.VERDICT_RULE),
         Heading(2, "Claims"),
         sections.claims_table(analysis.claims),
         Heading(2, "What ran"),
@@ -93,6 +92,22 @@ def run_document(
     started = run_info.started_at if run_info else None
     when = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC") if started else "?"
     blocks: list[Block] = [Heading(1, f"offload run {run_dir.name}: {' vs '.join(designs)}")]
+    for analysis in analyses:
+        blocks += sections.invalid_banner(analysis.data.summary, where=analysis.data.folder)
+    if analyses:
+        blocks.append(
+            BulletList(
+                [
+                    f"**{a.data.folder}**: "
+                    + sections.headline_text(
+                        a.headline,
+                        set(charts.get(a.data.folder, {})),
+                        prefix=f"{a.data.folder}: ",
+                    )
+                    for a in analyses
+                ]
+            )
+        )
     if run_info and not run_info.complete:
         blocks.append(
             Banner(
@@ -102,7 +117,7 @@ def run_document(
             )
         )
     for analysis in analyses:
-        blocks += sections.banners(
+        blocks += sections.warning_banner(
             analysis.data.summary,
             problems.get(analysis.data.folder, []),
             where=analysis.data.folder,
@@ -129,10 +144,7 @@ def run_document(
     blocks += [
         Heading(2, "Headline verdicts"),
         sections.verdict_table(verdicts, designs, with_scenario=True),
-        Paragraph(
-            'Lower is better on every row; "tie" means within 10 % (or both zero). Sentences '
-            "per scenario below."
-        ),
+        Paragraph(sections.VERDICT_RULE + " Sentences per scenario below."),
     ]
     if overview:
         png = next((p for p in overview if p.suffix == ".png"), overview[0])

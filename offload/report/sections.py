@@ -10,6 +10,7 @@ from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures
+from offload.analysis.headline import HeadlineSentence
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
 from offload.analysis.verdicts import Verdict, verdict_rows
@@ -23,27 +24,66 @@ from offload.report.document import (
     Paragraph,
     Table,
 )
-from offload.rundir.summary import Summary
+from offload.rundir.summary import Percentiles, Summary
 
 DOCS = "docs/report.md in the offload repository"
 
 
 def banners(summary: Summary, problems: list[str], where: str = "") -> list[Block]:
     """Red when the run is invalid (figures not to be trusted), amber for warnings."""
-    blocks: list[Block] = []
+    return invalid_banner(summary, where) + warning_banner(summary, problems, where)
+
+
+def invalid_banner(summary: Summary, where: str = "") -> list[Block]:
+    """Red when the run is invalid: it goes above everything, the headline included."""
+    if summary.valid:
+        return []
     prefix = f"{where}: " if where else ""
-    if not summary.valid:
-        blocks.append(
-            Banner(
-                "invalid",
-                f"{prefix}this run is INVALID — do not use its figures for decisions",
-                list(summary.invalid_reasons),
-            )
+    return [
+        Banner(
+            "invalid",
+            f"{prefix}this run is INVALID — do not use its figures for decisions",
+            list(summary.invalid_reasons),
         )
+    ]
+
+
+def warning_banner(summary: Summary, problems: list[str], where: str = "") -> list[Block]:
     warnings = [*summary.warnings, *problems]
-    if warnings:
-        blocks.append(Banner("warning", f"{prefix}warnings", warnings))
-    return blocks
+    if not warnings:
+        return []
+    prefix = f"{where}: " if where else ""
+    return [Banner("warning", f"{prefix}warnings", warnings)]
+
+
+def chart_anchor(chart_name: str, prefix: str = "") -> str | None:
+    """The anchor of a chart's heading as :func:`chart_blocks` writes it (None: no such chart)."""
+    chart = next((c for c in CHARTS if c.name == chart_name), None)
+    return None if chart is None else Heading(3, prefix + chart.title).anchor
+
+
+def headline_text(
+    sentences: list[HeadlineSentence], drawn: set[str], prefix: str = "", page: str = ""
+) -> str:
+    """The headline's sentences, each followed by a link to the chart that shows it (when
+    that chart was drawn); ``page`` is the file the anchors live in (empty: this page)."""
+    parts = []
+    for sentence in sentences:
+        anchor = chart_anchor(sentence.chart, prefix) if sentence.chart in drawn else None
+        link = f" [({sentence.chart} chart)]({page}#{anchor})" if anchor else ""
+        parts.append(sentence.text + link)
+    return " ".join(parts)
+
+
+VERDICT_RULE = (
+    "Lower is better on every row; figures in brackets are 95 % confidence intervals "
+    "(bootstrap over the requests of the run; Wilson for shares). A design wins only when the "
+    "intervals separate and the difference exceeds the tie margin (10 %, or the metric's "
+    'absolute floor); otherwise "no clear difference". A p95 at the client timeout is no '
+    "latency: such a row compares the share of requests that failed or timed out instead, "
+    "and computes no factor from the timeout. A percentile with fewer than 10 requests "
+    "beyond it is not available. The bystander row is each design's worst phase."
+)
 
 
 def verdict_table(verdicts: list[Verdict], designs: list[str], with_scenario: bool) -> Table:
@@ -165,6 +205,7 @@ def chart_blocks(files: dict[str, list[Path]], level: int = 3, prefix: str = "")
 def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
     """Counts, failures and HDR latency percentiles per phase and design for one endpoint."""
     rows = []
+    timeout = analysis.data.summary.client_timeout_s
     windows = ["overall"] + [p.name for p in analysis.data.phases]
     for window in windows:
         for name, design in analysis.data.designs.items():
@@ -173,43 +214,76 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
             if stats is None:
                 continue
             latency = stats.latency_ms
+            share = stats.error_rate_ci
+            failed = numbers.pct(stats.error_rate)
+            if share is not None and stats.count:
+                failed += f" [{numbers.interval(share.low, share.high, '%')}]"
+            warmup = numbers.count(block.warmup_count) if window == "overall" else ""
             rows.append(
                 [
                     window,
                     name,
                     numbers.count(stats.count),
+                    warmup,
                     numbers.count(stats.ok),
                     numbers.count(stats.errors),
                     numbers.count(stats.timeouts),
-                    numbers.pct(stats.error_rate),
+                    failed,
                     numbers.rate(stats.goodput),
-                    numbers.ms(latency.p50),
-                    numbers.ms(latency.p95),
-                    numbers.ms(latency.p99),
-                    numbers.ms(latency.p99_9),
+                    *[percentile_cell(latency, key, timeout) for key in PERCENTILE_COLUMNS],
                     numbers.ms(latency.max),
+                    _p95(stats.ok_latency_ms, timeout),
+                    _p95(stats.failed_latency_ms, timeout),
                 ]
             )
     header = [
         "phase",
         "design",
         "requests",
+        "warm-up (not counted)",
         "2xx",
         "errors",
         "timeouts",
-        "failed",
+        "failed [95% CI]",
         "goodput",
         "p50",
-        "p95",
+        "p95 [95% CI]",
         "p99",
         "p99.9",
         "max",
+        "p95 of 2xx",
+        "p95 of failed",
     ]
     return Table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
 
 
+#: the percentile columns of the phase tables; p95 carries its interval
+PERCENTILE_COLUMNS = ("p50", "p95", "p99", "p99_9")
+
+
+def percentile_cell(block: Percentiles, key: str, timeout_s: float | None) -> str:
+    """``7.0 ms``, ``7.0 ms [6.1–8.2]`` for p95, ``≥ 5 s (timeout)``, ``n/a (… requests)``."""
+    if key in block.at_timeout:
+        return numbers.timeout_bound(timeout_s)
+    if key in block.unavailable:
+        return "n/a (too few requests)"
+    text = numbers.ms(block.value(key))
+    interval = block.ci.get(key)
+    if key == "p95" and interval is not None:
+        text += f" [{numbers.interval(interval.low, interval.high, 'ms')}]"
+    return text
+
+
+def _p95(block: Percentiles | None, timeout_s: float | None) -> str:
+    if block is None or not block.count:
+        return numbers.DASH
+    return percentile_cell(block, "p95", timeout_s).replace(" (too few requests)", "")
+
+
 LEDGER_ROWS = (
     ("emails", "owed", "owed (users created)"),
+    ("emails", "owed_measured", "… by signups of the measured part"),
+    ("emails", "owed_warmup", "… by warm-up signups"),
     ("emails", "delivered", "delivered exactly once"),
     ("emails", "lost", "lost"),
     ("emails", "duplicates", "delivered more than once"),
@@ -223,8 +297,11 @@ LEDGER_ROWS = (
 
 
 def _ledger_count(design: DesignData, block: str, key: str) -> int | None:
-    counts = design.summary.emails if block == "emails" else design.summary.consistency
-    value = counts.to_json().get(key)
+    emails = design.summary.emails
+    if key == "owed_measured":
+        return emails.owed_measured
+    counts = emails if block == "emails" else design.summary.consistency
+    value = counts.model_dump().get(key)
     return value if isinstance(value, int) else None
 
 
@@ -393,7 +470,10 @@ def data_blocks(prefix: str = "") -> list[Block]:
         Paragraph(
             "Every figure above is computed from the raw records in this folder "
             "(`<design>/requests.csv`, `provider-log.jsonl`, `queues.csv`, `samples.csv`, "
-            f"`users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. Tidy tables:"
+            f"`users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. Requests "
+            "scheduled during the warm-up are in `requests.csv` (phase `warmup`) but in no "
+            "figure; Locust's own files in `<design>/locust/` include the warm-up and are "
+            "not used for any figure. Tidy tables:"
         ),
         BulletList(items),
     ]
