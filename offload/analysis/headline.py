@@ -48,15 +48,14 @@ def scenario_headline(
 
 
 def _situation(phases: list[PhaseRecord], disturbed: set[str], labels: dict[str, str]) -> str:
-    """``Phase slow (latency 2s ±200ms) for 12.5 s`` — or ``No fault`` for a steady run."""
+    """``During slow (latency 2s ±200ms, 12.5 s)`` — or ``With no fault`` for a steady run."""
     faults = [p for p in phases if p.name in disturbed]
     if not faults:
-        return "No fault"
+        return "With no fault"
     parts = [
-        f"{p.name} ({labels.get(p.name, p.provider)}) for {p.end_s - p.start_s:g} s" for p in faults
+        f"{p.name} ({labels.get(p.name, p.provider)}, {p.end_s - p.start_s:g} s)" for p in faults
     ]
-    text = ", then ".join(parts)
-    return text[0].upper() + text[1:]
+    return "During " + ", then ".join(parts)
 
 
 def _failed(stats: WindowStats) -> str:

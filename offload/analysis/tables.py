@@ -21,6 +21,7 @@ from offload.analysis.percentiles import SPECTRUM, spectrum_ms
 from offload.analysis.phases import disturbed_phases
 from offload.analysis.scenario_data import DesignData, ScenarioData
 from offload.analysis.summary import end_to_end_seconds
+from offload.analysis.uncertainty import supported, unsupported_reason
 from offload.analysis.verdicts import Verdict
 from offload.rundir.files import Record
 
@@ -116,7 +117,13 @@ def phase_slices(data: ScenarioData, frame: pd.DataFrame) -> dict[str, pd.DataFr
 
 
 def spectrum_table(data: ScenarioData) -> pd.DataFrame:
-    """Latency (ms, HDR) at p50 … p99.99 per design, endpoint and phase."""
+    """Latency (ms, HDR) at p50 … p99.99 per design, endpoint and phase.
+
+    ``available`` is False where the phase has too few requests for the percentile (fewer
+    than 10 beyond it; ``reason`` says how many it needs): a chart leaves those points out.
+    ``at_timeout`` marks the points at the client timeout — the client's patience, not a
+    latency."""
+    timeout_s = data.summary.client_timeout_s
     rows = []
     for name, design in data.designs.items():
         for endpoint in ENDPOINTS:
@@ -124,6 +131,7 @@ def spectrum_table(data: ScenarioData) -> pd.DataFrame:
             for phase, inside in phase_slices(data, frame).items():
                 values = inside["latency_s"].dropna().to_numpy()
                 for percentile, latency in spectrum_ms(values).items():
+                    available = supported(len(values), percentile)
                     rows.append(
                         {
                             "scenario": data.name,
@@ -133,12 +141,28 @@ def spectrum_table(data: ScenarioData) -> pd.DataFrame:
                             "percentile": percentile,
                             "latency_ms": round(latency, 3),
                             "count": len(values),
+                            "available": available,
+                            "reason": ""
+                            if available
+                            else unsupported_reason(len(values), percentile),
+                            "at_timeout": timeout_s is not None and latency >= timeout_s * 999,
                         }
                     )
-    return pd.DataFrame(
-        rows,
-        columns=["scenario", "design", "endpoint", "phase", "percentile", "latency_ms", "count"],
-    )
+    return pd.DataFrame(rows, columns=SPECTRUM_COLUMNS)
+
+
+SPECTRUM_COLUMNS = [
+    "scenario",
+    "design",
+    "endpoint",
+    "phase",
+    "percentile",
+    "latency_ms",
+    "count",
+    "available",
+    "reason",
+    "at_timeout",
+]
 
 
 def design_series(design: DesignData, duration_s: float) -> pd.DataFrame:
@@ -221,6 +245,7 @@ def completion_table(data: ScenarioData) -> pd.DataFrame:
 
 LEDGER_CATEGORIES = (
     ("emails", "owed"),
+    ("emails", "owed_warmup"),
     ("emails", "delivered"),
     ("emails", "lost"),
     ("emails", "duplicates"),
@@ -294,10 +319,31 @@ def capacity_table(scenario: str, estimates: list[Estimate]) -> pd.DataFrame:
     )
 
 
+VERDICT_COLUMNS = [
+    "scenario",
+    "metric",
+    "label",
+    "unit",
+    "design",
+    "value",
+    "winner",
+    "factor",
+    "compared",
+    "compared_value",
+    "ci_low",
+    "ci_high",
+    "available",
+    "at_timeout",
+]
+
+
 def verdicts_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    """The verdicts long form: each design's figure, and what was compared (the metric, or
+    the failed share when a percentile is the client timeout) with its 95 % interval."""
     rows = []
     for v in verdicts:
         for design, value in v.values.items():
+            compared = v.readings.get(design)
             rows.append(
                 {
                     "scenario": v.scenario,
@@ -308,11 +354,15 @@ def verdicts_table(verdicts: list[Verdict]) -> pd.DataFrame:
                     "value": value,
                     "winner": v.winner,
                     "factor": v.factor,
+                    "compared": "failed_share" if v.basis else v.key,
+                    "compared_value": compared.value if compared else None,
+                    "ci_low": compared.low if compared else None,
+                    "ci_high": compared.high if compared else None,
+                    "available": bool(compared and not compared.unavailable),
+                    "at_timeout": design in v.at_timeout,
                 }
             )
-    return pd.DataFrame(
-        rows, columns=["scenario", "metric", "label", "unit", "design", "value", "winner", "factor"]
-    )
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
 
 def claims_table(scenario: str, claims: list[Claim]) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def min_count(percentile: float) -> int:
     tail = 1 - percentile / 100
     if tail <= 0:
         raise ValueError(f"p{percentile:g} is not a percentile a sample can support")
-    return math.ceil(TAIL_SAMPLES / tail - 1e-9)
+    return math.ceil(round(TAIL_SAMPLES / tail, 6))
 
 
 def supported(count: int, percentile: float) -> bool:
@@ -47,12 +47,8 @@ def supported(count: int, percentile: float) -> bool:
 
 
 def unsupported_reason(count: int, percentile: float) -> str:
-    """Why a percentile is not available: ``needs ≥ 1,000 requests (10 beyond p99); 606``."""
-    label = f"p{percentile:g}"
-    return (
-        f"needs ≥ {min_count(percentile):,} requests ({TAIL_SAMPLES} beyond {label}); "
-        f"{count:,} measured"
-    )
+    """Why a percentile is not available: ``p99 needs ≥ 1,000 requests, 606 measured``."""
+    return f"p{percentile:g} needs ≥ {min_count(percentile):,} requests, {count:,} measured"
 
 
 def bootstrap_percentiles(
@@ -95,7 +91,9 @@ def wilson(successes: int, trials: int) -> tuple[float, float] | None:
     half = (_Z / (1 + z2 / trials)) * math.sqrt(
         share * (1 - share) / trials + z2 / (4 * trials * trials)
     )
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
 
 
 def mean_interval(values: list[float]) -> tuple[float, float] | None:

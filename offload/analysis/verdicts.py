@@ -193,6 +193,8 @@ class Verdict:
     notes: dict[str, str] = field(default_factory=dict)
     readings: dict[str, Reading] = field(default_factory=dict)
     basis: str = ""
+    #: the designs whose figure on this metric is the client timeout
+    at_timeout: list[str] = field(default_factory=list)
 
 
 def _close(value: float, best: float, floor: float) -> bool:
@@ -358,6 +360,7 @@ def scenario_verdicts(summary: Summary, floor_ms: float | None = None) -> list[V
                 notes=notes,
                 readings=compared,
                 basis=basis,
+                at_timeout=[name for name, r in readings.items() if r.at_timeout],
             )
         )
     return verdicts
@@ -488,14 +491,14 @@ def _sentences_for(
     p95_o = percentile_reading(data.signup.overall)
     p95_r = percentile_reading(ref.signup.overall)
     out.append(
-        f"Under {scenario}, {other} answered signups in {figure_text(p95_o, 'ms', timeout_s)} "
-        f"at p95 against {figure_text(p95_r, 'ms', timeout_s)} for {reference} "
+        f"Under {scenario}, {other}'s signup p95 was {figure_text(p95_o, 'ms', timeout_s)} "
+        f"against {figure_text(p95_r, 'ms', timeout_s)} for {reference} "
         f"({_relation(p95_o, p95_r, 1.0, floor_ms)})."
     )
     e2e_o, e2e_r = _e2e(data), _e2e(ref)
     if e2e_o.value is not None or e2e_r.value is not None:
         out.append(
-            f"Its welcome emails completed end to end in {figure_text(e2e_o, 'ms')} at p95 "
+            f"Its welcome emails completed end to end at p95 in {figure_text(e2e_o, 'ms')} "
             f"against {figure_text(e2e_r, 'ms')} for {reference} "
             f"({_relation(e2e_o, e2e_r, 1.0, floor_ms)})."
         )

@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from offload.analysis.claims import CONTRADICTED, NOT_TESTED, SUPPORTED, combine, evaluate_claims
-from offload.analysis.verdicts import TIE, compare, scenario_sentences, scenario_verdicts
+from offload.analysis.headline import scenario_headline
+from offload.analysis.verdicts import (
+    TIE,
+    Reading,
+    compare,
+    judge,
+    scenario_sentences,
+    scenario_verdicts,
+)
 from offload.rundir.manifest import ScenarioManifest
-from offload.rundir.summary import Summary
+from offload.rundir.summary import Interval, Summary
 
 
 def _latency(p95: float) -> dict[str, float]:
@@ -165,12 +173,8 @@ def test_sentences_are_built_from_the_numbers():
     first = " ".join(scenario_sentences(ASYNC_WINS))
     second = " ".join(scenario_sentences(SYNC_WINS))
     assert first != second
-    assert (
-        "async answered signups in 7.0 ms at p95 against 5,005 ms for sync (715× faster)" in first
-    )
-    assert (
-        "async answered signups in 5,005 ms at p95 against 7.0 ms for sync (715× slower)" in second
-    )
+    assert "async's signup p95 was 7.0 ms against 5,005 ms for sync (715× faster)" in first
+    assert "async's signup p95 was 5,005 ms against 7.0 ms for sync (715× slower)" in second
     assert "rose from 4.0 ms (healthy) to 5,005 ms (slow) for sync" in first
     assert "stayed at 4.0 ms for async" in first
     assert "async 3 lost of 100" in second
@@ -224,3 +228,149 @@ def test_run_level_claims_combine_scenarios():
     combined = {number: status for number, _, status, _ in combine(claims)}
     assert combined[1] == CONTRADICTED
     assert combined[4] == NOT_TESTED
+
+
+# -- uncertainty, timeouts, the floor -----------------------------------------------------------
+
+
+def _with_intervals(
+    summary_: Summary,
+    design_name: str,
+    endpoint: str,
+    window: str,
+    *,
+    ci: tuple[float, float] | None = None,
+    at_timeout: bool = False,
+    unavailable: str | None = None,
+    error_rate: float | None = None,
+    error_ci: tuple[float, float] | None = None,
+) -> None:
+    """Give one window of one design the figures a fresh summary.json carries."""
+    block = summary_.designs[design_name].endpoint(endpoint)
+    stats = block.overall if window == "overall" else block.phases[window]
+    latency = stats.latency_ms
+    if ci is not None:
+        latency.ci = {"p95": Interval(low=ci[0], high=ci[1])}
+    if at_timeout:
+        latency.at_timeout = ["p95", "p99", "p99_9"]
+    if unavailable:
+        latency.unavailable = {"p95": unavailable}
+    if error_rate is not None:
+        stats.error_rate = error_rate
+    if error_ci is not None:
+        stats.error_rate_ci = Interval(low=error_ci[0], high=error_ci[1])
+
+
+def _fresh(sync_p95: float, async_p95: float, sync_bystander: float = 4) -> Summary:
+    data = summary(
+        design("sync", signup_p95=sync_p95, e2e_p95=100, bystander=(4, sync_bystander)),
+        design("async", signup_p95=async_p95, e2e_p95=100, bystander=(4, 4)),
+    )
+    data.client_timeout_s = 5.0
+    return data
+
+
+def test_overlapping_intervals_are_no_clear_difference_even_beyond_the_tie_margin():
+    data = _fresh(8.0, 5.8)  # 1.4× apart, but from few requests
+    _with_intervals(data, "sync", "signup", "overall", ci=(5.0, 11.0))
+    _with_intervals(data, "async", "signup", "overall", ci=(4.9, 9.0))
+    verdict = _by_key_of(data)["signup_p95_ms"]
+    assert verdict.winner == TIE == "no clear difference"
+    assert verdict.factor == "95% intervals overlap"
+    assert verdict.figures == {"sync": "8.0 ms [5.0–11 ms]", "async": "5.8 ms [4.9–9.0 ms]"}
+
+
+def test_separate_intervals_beyond_the_margin_name_a_winner():
+    data = _fresh(80.0, 5.8)
+    _with_intervals(data, "sync", "signup", "overall", ci=(70.0, 95.0))
+    _with_intervals(data, "async", "signup", "overall", ci=(5.1, 6.6))
+    verdict = _by_key_of(data)["signup_p95_ms"]
+    assert (verdict.winner, verdict.factor) == ("async", "14× lower")
+
+
+def test_separate_intervals_within_the_tie_margin_are_no_clear_difference():
+    data = _fresh(100.0, 105.0)
+    _with_intervals(data, "sync", "signup", "overall", ci=(99.0, 101.0))
+    _with_intervals(data, "async", "signup", "overall", ci=(104.0, 106.0))
+    assert _by_key_of(data)["signup_p95_ms"].winner == TIE
+
+
+def test_differences_within_the_measurement_floor_are_no_difference():
+    data = _fresh(9.0, 5.0)
+    _with_intervals(data, "sync", "signup", "overall", ci=(8.8, 9.2))
+    _with_intervals(data, "async", "signup", "overall", ci=(4.9, 5.1))
+    assert _by_key_of(data)["signup_p95_ms"].winner == "async"
+    with_floor = {v.key: v for v in scenario_verdicts(data, floor_ms=4.5)}["signup_p95_ms"]
+    assert with_floor.winner == TIE
+    assert with_floor.factor == "within the measurement floor (4.5 ms)"
+
+
+def test_a_percentile_at_the_client_timeout_gives_no_factor_but_compares_failed_shares():
+    data = _fresh(5005.0, 7.0)
+    _with_intervals(
+        data, "sync", "signup", "overall", at_timeout=True, error_rate=0.45, error_ci=(0.41, 0.49)
+    )
+    _with_intervals(data, "async", "signup", "overall", error_rate=0.0, error_ci=(0.0, 0.006))
+    verdict = _by_key_of(data)["signup_p95_ms"]
+    assert verdict.winner == "async"
+    assert verdict.factor == "0 vs 45.0% failed"
+    assert verdict.ratio is None
+    assert verdict.figures["sync"] == "≥ 5 s (timeout); 45.0% [41.0–49.0%] failed"
+    assert verdict.at_timeout == ["sync"]
+    sentences = " ".join(scenario_sentences(data))
+    assert "≥ 5 s (timeout)" in sentences
+    assert "715×" not in sentences and "no factor" in sentences
+
+
+def test_a_percentile_the_sample_cannot_support_is_not_available_with_the_reason():
+    data = summary(
+        design("sync", signup_p95=8, e2e_p95=100, bystander=(4, 9)),
+        design("async", signup_p95=5, e2e_p95=100, bystander=(4, 8)),
+    )
+    reason = "p95 needs ≥ 200 requests, 125 measured"
+    _with_intervals(data, "async", "bystander", "slow", unavailable=reason)
+    verdict = _by_key_of(data)["bystander_worst_p95_ms"]
+    assert verdict.winner is None
+    assert verdict.figures["async"] == f"n/a ({reason})"
+
+
+def test_judge_lets_designs_whose_intervals_reach_the_best_share_the_lead():
+    readings = {
+        "sync": Reading(5005.0, 4900.0, 5100.0),
+        "async-w1": Reading(6.8, 6.0, 7.5),
+        "async-w2": Reading(7.9, 7.2, 9.0),
+    }
+    winner, ratio, joint = judge(readings, tie_floor=1.0)
+    assert winner == "async-w1 = async-w2" and joint == ["async-w1", "async-w2"]
+    assert ratio == 5005.0 / 6.8
+
+
+def test_the_headline_says_what_happened_in_the_numbers_own_words():
+    data = _fresh(5005.0, 7.0, sync_bystander=5004.0)
+    _with_intervals(
+        data, "sync", "signup", "overall", at_timeout=True, error_rate=0.45, error_ci=(0.41, 0.49)
+    )
+    data.designs["sync"].signup.overall.timeouts = 45
+    data.designs["sync"].signup.overall.ok = 55
+    data.designs["sync"].bystander.phases["slow"].latency_ms.max = 5004.0
+    headline = scenario_headline(data, {"slow"}, {"slow": "latency 2s"})
+    text = [s.text for s in headline]
+    assert text[0].startswith("During slow (latency 2s, 25 s): sync timed out or failed on 45.0%")
+    assert "async answered every one of its 100 signups within 7.0 ms" in text[0]
+    assert "sync's waited up to the 5 s client timeout in slow" in text[1]
+    assert text[2] == "No welcome email lost or duplicated in either."
+    assert [s.chart for s in headline] == ["throughput", "bystanders", "ledger"]
+    lost = summary(
+        design("sync", signup_p95=7, e2e_p95=100, bystander=(4, 4)),
+        design("async", signup_p95=7, e2e_p95=100, bystander=(4, 4), lost=3),
+    )
+    emails = scenario_headline(lost, set(), {})
+    assert emails[0].text.startswith("With no fault: sync answered every one")
+    assert (
+        emails[-1].text
+        == "Welcome emails: sync none missing of 100 owed; async 3 lost of 100 owed."
+    )
+
+
+def _by_key_of(summary_: Summary):
+    return {v.key: v for v in scenario_verdicts(summary_)}

@@ -77,7 +77,7 @@ def test_the_report_renders_it_from_its_summary(run_dir: Path):
     report_command.add_arguments(parser)
     assert report_command.run(parser.parse_args([str(run_dir), "--keep-summary"])) == 0
     text = (run_dir / "report.md").read_text()
-    assert "rundir-v1" in text and "async answered signups in 9.2 ms at p95" in text
+    assert "rundir-v1" in text and "async's signup p95 was 9.2 ms" in text
     assert load_scenario_dir(run_dir / "rundir-v1").summary == Summary.in_folder(
         run_dir / "rundir-v1"
     )
