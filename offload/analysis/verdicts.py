@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from offload.analysis import numbers
 from offload.analysis.cost import cost_figures
+from offload.analysis.uncertainty import mean_interval
 from offload.rundir.summary import DesignSummary, Summary, WindowStats
 
 #: two figures closer than this ratio are a tie
@@ -235,7 +236,8 @@ def judge(
         return None, None, []
     best_name = known[0][1]
     best = readings[best_name]
-    joint, beaten = [], []
+    joint: list[tuple[float, str]] = []
+    beaten: list[tuple[float, str]] = []
     for value, name in known:
         worse = _clearly_worse(readings[name], best, tie_floor, resolution)
         (beaten if worse else joint).append((value, name))
@@ -245,20 +247,6 @@ def judge(
     runner_up, best_value = beaten[0][0], known[0][0]
     ratio = runner_up / best_value if best_value else float("inf")
     return " = ".join(names), ratio, names
-
-
-def ranking(
-    values: dict[str, float | None], floor: float
-) -> tuple[list[str], float | None, float | None]:
-    """The designs tied for the lowest figure, that figure, and the next figure beyond the
-    tolerance (None when every design is within it)."""
-    known = sorted(((v, name) for name, v in values.items() if v is not None), key=lambda x: x[0])
-    if not known:
-        return [], None, None
-    best = known[0][0]
-    joint = [name for v, name in known if _close(v, best, floor)]
-    rest = [v for v, _ in known if not _close(v, best, floor)]
-    return joint, best, (rest[0] if rest else None)
 
 
 def compare(values: dict[str, float | None], floor: float) -> tuple[str | None, float | None]:
@@ -271,7 +259,7 @@ def _factor_text(
     readings: dict[str, Reading], floor: float, unit: str, resolution: float | None
 ) -> str:
     """``715× lower`` (runner-up ÷ winner), ``0 vs 37.8%``, ``both 0``, ``intervals overlap``."""
-    winner, ratio, _ = judge(readings, floor, resolution)
+    winner, ratio, leaders = judge(readings, floor, resolution)
     values = {name: r.value for name, r in readings.items()}
     if winner is None:
         return "n/a (no data)"
@@ -287,8 +275,9 @@ def _factor_text(
         if all(_close(v, best, floor) for v in known):
             return "within 10%"
         return "95% intervals overlap"
-    _, best, runner_up = ranking(values, floor)
-    if best == 0:
+    best_value = min(known)
+    runner_up = min(v for name, v in values.items() if v is not None and name not in leaders)
+    if best_value == 0:
         return f"0 vs {numbers.value(runner_up, unit)}"
     return f"{numbers.factor(ratio or 0)} lower"
 
@@ -325,45 +314,99 @@ def scenario_verdicts(summary: Summary, floor_ms: float | None = None) -> list[V
     instant server); latency differences at or below it are no difference. None: no floor.
     """
     designs = summary.designs
-    timeout_s = summary.client_timeout_s
+    return [
+        _verdict(
+            metric,
+            {name: metric.read(figures) for name, figures in designs.items()},
+            scenario_label(summary),
+            _notes(metric.key, designs, summary),
+            summary.client_timeout_s,
+            floor_ms,
+        )
+        for metric in METRICS
+    ]
+
+
+def repeat_verdicts(repeats: list[Summary], floor_ms: float | None = None) -> list[Verdict]:
+    """One verdict per metric across the repeats of one scenario (``--repeat``).
+
+    Each design's figure is the mean of its repeats' figures, with a 95 % t-interval across
+    them: the spread between runs, which the interval of a single run cannot show. A metric
+    at the client timeout in any repeat compares the failed shares instead; a percentile
+    unavailable in any repeat stays unavailable.
+    """
+    if len(repeats) < 2:
+        return []
+    names = [n for n in repeats[0].designs if all(n in r.designs for r in repeats)]
+    timeout_s = repeats[0].client_timeout_s
+    label = f"{repeats[0].scenario} (mean of {len(repeats)} repeats)"
     verdicts = []
     for metric in METRICS:
-        readings = {name: metric.read(figures) for name, figures in designs.items()}
-        values = {name: r.value for name, r in readings.items()}
-        figures = {name: figure_text(r, metric.unit, timeout_s) for name, r in readings.items()}
-        notes = _notes(metric.key, designs, summary)
-        resolution = floor_ms if metric.unit == "ms" else None
-        compared, unit, tie_floor, basis = readings, metric.unit, metric.floor, ""
-        if any(r.at_timeout for r in readings.values()):
-            compared, figures = _latency_at_timeout(metric, readings, timeout_s)
-            unit, tie_floor, resolution = "%", 0.001, None
-            basis = "failed share (a p95 at the client timeout is no latency)"
-        unavailable = [r.unavailable for r in compared.values() if r.unavailable]
-        if unavailable:
-            winner, ratio, factor = None, None, "n/a: too few requests"
-        else:
-            winner, ratio, _ = judge(compared, tie_floor, resolution)
-            factor = _factor_text(compared, tie_floor, unit, resolution)
-            if basis and winner not in (None, TIE):
-                factor = f"{factor} failed"
-        verdicts.append(
-            Verdict(
-                scenario=scenario_label(summary),
-                key=metric.key,
-                metric=metric.label,
-                unit=metric.unit,
-                values=values,
-                figures=figures,
-                winner=winner,
-                factor=factor,
-                ratio=None if basis else ratio,
-                notes=notes,
-                readings=compared,
-                basis=basis,
-                at_timeout=[name for name, r in readings.items() if r.at_timeout],
-            )
-        )
+        readings = {
+            name: _across([metric.read(r.designs[name]) for r in repeats]) for name in names
+        }
+        verdicts.append(_verdict(metric, readings, label, {}, timeout_s, floor_ms))
     return verdicts
+
+
+def _across(readings: list[Reading]) -> Reading:
+    """The readings of one design in every repeat as one: their mean and its interval."""
+    unavailable = next((r.unavailable for r in readings if r.unavailable), None)
+    failed = [r.failed for r in readings if r.failed is not None]
+    values = [r.value for r in readings if r.value is not None]
+    if len(values) < len(readings):
+        return Reading(None, unavailable=unavailable)
+    interval = mean_interval(values)
+    return Reading(
+        sum(values) / len(values),
+        interval[0] if interval else None,
+        interval[1] if interval else None,
+        unavailable=unavailable,
+        at_timeout=any(r.at_timeout for r in readings),
+        failed=_across(failed) if len(failed) == len(readings) else None,
+    )
+
+
+def _verdict(
+    metric: Metric,
+    readings: dict[str, Reading],
+    scenario: str,
+    notes: dict[str, str],
+    timeout_s: float | None,
+    floor_ms: float | None,
+) -> Verdict:
+    """Judge one metric: on the figures themselves, or on the failed shares when one of
+    them is the client timeout; no winner when a percentile is not available."""
+    values = {name: r.value for name, r in readings.items()}
+    figures = {name: figure_text(r, metric.unit, timeout_s) for name, r in readings.items()}
+    resolution = floor_ms if metric.unit == "ms" else None
+    compared, unit, tie_floor, basis = readings, metric.unit, metric.floor, ""
+    if any(r.at_timeout for r in readings.values()):
+        compared, figures = _latency_at_timeout(metric, readings, timeout_s)
+        unit, tie_floor, resolution = "%", 0.001, None
+        basis = "failed share (a p95 at the client timeout is no latency)"
+    if any(r.unavailable for r in compared.values()):
+        winner, ratio, factor = None, None, "n/a: too few requests"
+    else:
+        winner, ratio, _ = judge(compared, tie_floor, resolution)
+        factor = _factor_text(compared, tie_floor, unit, resolution)
+        if basis and winner not in (None, TIE):
+            factor = f"{factor} failed"
+    return Verdict(
+        scenario=scenario,
+        key=metric.key,
+        metric=metric.label,
+        unit=metric.unit,
+        values=values,
+        figures=figures,
+        winner=winner,
+        factor=factor,
+        ratio=None if basis else ratio,
+        notes=notes,
+        readings=compared,
+        basis=basis,
+        at_timeout=[name for name, r in readings.items() if r.at_timeout],
+    )
 
 
 def scenario_label(summary: Summary) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offload.analysis.comparison import ScenarioAnalysis
+from offload.analysis.verdicts import Verdict, measurement_floor_ms, repeat_verdicts
 from offload.report import sections
 from offload.report.charts import OVERVIEW
 from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph
@@ -140,7 +141,7 @@ def run_document(
             + [f"[{a.data.folder}](#{_anchor(a)})" for a in analyses]
         )
     )
-    verdicts = [v for a in analyses for v in a.verdicts]
+    verdicts = [v for a in analyses for v in a.verdicts] + _across_repeats(analyses)
     blocks += [
         Heading(2, "Headline verdicts"),
         sections.verdict_table(verdicts, designs, with_scenario=True),
@@ -163,6 +164,18 @@ def run_document(
     first = analyses[0].data.manifest if analyses else None
     blocks.append(manifest_details(first, None, run_info))
     return blocks
+
+
+def _across_repeats(analyses: list[ScenarioAnalysis]) -> list[Verdict]:
+    """For each scenario the run repeated, its verdicts on the spread between the repeats."""
+    by_scenario: dict[str, list[ScenarioAnalysis]] = {}
+    for analysis in analyses:
+        by_scenario.setdefault(analysis.data.name, []).append(analysis)
+    verdicts = []
+    for repeats in by_scenario.values():
+        summaries = [a.data.summary for a in repeats]
+        verdicts += repeat_verdicts(summaries, measurement_floor_ms(summaries[0]))
+    return verdicts
 
 
 def _anchor(analysis: ScenarioAnalysis) -> str:

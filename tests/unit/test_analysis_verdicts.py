@@ -11,6 +11,7 @@ from offload.analysis.verdicts import (
     Reading,
     compare,
     judge,
+    repeat_verdicts,
     scenario_sentences,
     scenario_verdicts,
 )
@@ -374,3 +375,14 @@ def test_the_headline_says_what_happened_in_the_numbers_own_words():
 
 def _by_key_of(summary_: Summary):
     return {v.key: v for v in scenario_verdicts(summary_)}
+
+
+def test_repeats_are_judged_on_the_spread_between_them():
+    steady = [_fresh(80.0 + i, 6.0 + 0.1 * i) for i in range(3)]
+    verdict = {v.key: v for v in repeat_verdicts(steady)}["signup_p95_ms"]
+    assert verdict.scenario == "slow-downstream (mean of 3 repeats)"
+    assert (verdict.winner, verdict.factor) == ("async", "13× lower")
+    assert verdict.figures["sync"] == "81 ms [79–83 ms]"
+    noisy = [_fresh(p95, 6.0) for p95 in (5.0, 9.0, 7.0)]  # sync 7 ± 5 ms across repeats
+    assert {v.key: v for v in repeat_verdicts(noisy)}["signup_p95_ms"].winner == TIE
+    assert repeat_verdicts(steady[:1]) == []
