@@ -62,6 +62,7 @@ def scenario_document(
         sections.phase_figures(analysis, "signup"),
         Heading(3, "Bystanders (GET /users/{id}, GET /healthz)"),
         sections.phase_figures(analysis, "bystander"),
+        Paragraph(sections.phase_table_note(data.summary.client_timeout_s)),
         Heading(3, "Delivery ledger"),
         sections.ledger_table(analysis),
     ]

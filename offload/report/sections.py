@@ -13,6 +13,7 @@ from offload.analysis.cost import cost_figures
 from offload.analysis.headline import HeadlineSentence
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
+from offload.analysis.uncertainty import TAIL_SAMPLES, min_count
 from offload.analysis.verdicts import Verdict, verdict_rows
 from offload.report.charts import CHARTS
 from offload.report.document import (
@@ -82,7 +83,8 @@ VERDICT_RULE = (
     'absolute floor); otherwise "no clear difference". A p95 at the client timeout is no '
     "latency: such a row compares the share of requests that failed or timed out instead, "
     "and computes no factor from the timeout. A percentile with fewer than 10 requests "
-    "beyond it is not available. The bystander row is each design's worst phase."
+    "beyond it is not available. The bystander row is each design's worst phase. Counts and "
+    "CPU are single measurements (no interval) unless the run was repeated."
 )
 
 
@@ -257,6 +259,20 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
     return Table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
 
 
+def phase_table_note(timeout_s: float | None) -> str:
+    """How to read the phase tables: counts, intervals, the timeout bound, n/a."""
+    return (
+        "Requests are counted by the time they were scheduled; the warm-up's requests were "
+        "sent but are in no figure. Latency from the scheduled time; in brackets the 95 % "
+        "interval (bootstrap over the window's requests; Wilson for the failed share). "
+        f"**{numbers.timeout_bound(timeout_s)}**: the percentile reached the client timeout "
+        "— the client's patience, not a latency. **n/a**: the window has fewer than "
+        f"{TAIL_SAMPLES} requests beyond the percentile (p95 needs ≥ {min_count(95):,} "
+        f"requests, p99 ≥ {min_count(99):,}, p99.9 ≥ {min_count(99.9):,}). p95 of 2xx / of "
+        "failed: the successful and the failed requests apart, as Gatling reports them."
+    )
+
+
 #: the percentile columns of the phase tables; p95 carries its interval
 PERCENTILE_COLUMNS = ("p50", "p95", "p99", "p99_9")
 
@@ -266,7 +282,7 @@ def percentile_cell(block: Percentiles, key: str, timeout_s: float | None) -> st
     if key in block.at_timeout:
         return numbers.timeout_bound(timeout_s)
     if key in block.unavailable:
-        return "n/a (too few requests)"
+        return "n/a"
     text = numbers.ms(block.value(key))
     interval = block.ci.get(key)
     if key == "p95" and interval is not None:
@@ -277,7 +293,7 @@ def percentile_cell(block: Percentiles, key: str, timeout_s: float | None) -> st
 def _p95(block: Percentiles | None, timeout_s: float | None) -> str:
     if block is None or not block.count:
         return numbers.DASH
-    return percentile_cell(block, "p95", timeout_s).replace(" (too few requests)", "")
+    return percentile_cell(block, "p95", timeout_s)
 
 
 LEDGER_ROWS = (
