@@ -24,7 +24,7 @@ from offload.analysis.verdicts import (
     reference_phase_name,
 )
 from offload.rundir.manifest import ScenarioManifest, ScenarioRecord
-from offload.rundir.summary import DesignSummary, Summary
+from offload.rundir.summary import DesignSummary, Percentiles, Summary
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -133,23 +133,35 @@ def _claim2(summary: Summary) -> Claim:
         e2e_p95, response_p95 = e2e.p95, response.p95
         if e2e_p95 is None or response_p95 is None:
             return _claim(2, NOT_TESTED, f"{name} has no end-to-end figures")
-        if e2e_p95 * TIE_RATIO < response_p95:
+        capped = "p95" in response.at_timeout
+        if capped and e2e_p95 * TIE_RATIO < response_p95:
+            # the response p95 is only a lower bound: faster, by a factor nobody knows
             status = CONTRADICTED
-            verdict = f"{numbers.factor(response_p95 / e2e_p95)} faster"
+            verdict = "faster at p95; no factor from a p95 at the client timeout"
+        elif capped:
+            status = NOT_TESTED if status == SUPPORTED else status
+            verdict = "not comparable at p95: the response p95 is the client timeout"
+        elif e2e_p95 * TIE_RATIO < response_p95:
+            status = CONTRADICTED
+            verdict = f"{numbers.factor(response_p95 / e2e_p95)} faster at p95"
         elif e2e_p95 > response_p95 * TIE_RATIO:
-            verdict = f"{numbers.factor(e2e_p95 / response_p95)} slower"
+            verdict = f"{numbers.factor(e2e_p95 / response_p95)} slower at p95"
         else:
-            verdict = "about the same"
+            verdict = "about the same at p95"
         parts.append(
             f"{name} end-to-end p50/p95 {numbers.ms(e2e.p50)} / {numbers.ms(e2e_p95)} "
             f"against {inline[0]} response p50/p95 {numbers.ms(response.p50)} / "
-            f"{numbers.ms(response_p95)} ({verdict} at p95)"
+            f"{_p95_text(response, summary.client_timeout_s)} ({verdict})"
         )
     parts.append(
         f"{inline[0]}'s own end-to-end p50/p95: {numbers.ms(sync_e2e.p50)} / "
         f"{numbers.ms(sync_e2e.p95)}"
     )
     return _claim(2, status, "; ".join(parts) + " (contradicted when more than 10% faster)")
+
+
+def _p95_text(block: Percentiles, timeout_s: float | None) -> str:
+    return numbers.timeout_bound(timeout_s) if "p95" in block.at_timeout else numbers.ms(block.p95)
 
 
 def _claim3(summary: Summary, scenario: ScenarioRecord) -> Claim:
