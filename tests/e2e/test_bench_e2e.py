@@ -56,8 +56,16 @@ def test_summary_has_the_public_paths(summary: dict):
             overall = figures[endpoint]["overall"]
             for key in ("count", "ok", "errors", "timeouts", "rate", "goodput"):
                 assert key in overall
-            assert set(overall["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
-            assert set(overall["service_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
+            figures_and_trust = {"p50", "p90", "p95", "p99", "p99_9", "max"} | {
+                "count", "ci", "unavailable", "at_timeout"
+            }  # fmt: skip
+            assert set(overall["latency_ms"]) == figures_and_trust
+            assert set(overall["service_ms"]) == figures_and_trust
+            ci = overall["latency_ms"]["ci"]["p95"]
+            assert ci["low"] <= overall["latency_ms"]["p95"] <= ci["high"]
+            assert overall["error_rate_ci"]["low"] <= overall["error_rate"]
+            assert overall["ok_latency_ms"]["count"] == overall["ok"]
+            assert "warmup_count" in figures[endpoint]
             assert set(figures[endpoint]["phases"]) == {"healthy", "slow", "recovery"}
         assert {"owed", "delivered", "lost", "duplicates"} <= set(figures["emails"])
     assert {"max_depth", "drain_seconds"} <= set(summary["designs"]["async"]["queue"])
@@ -94,8 +102,13 @@ def test_counts_reconcile(run_dir: Path, summary: dict, design: str):
     )
     assert accounted == emails["owed"] == len(users)
     assert emails["lost"] == 0 and emails["duplicates"] == 0
+    # owed = users created by measured signups + by warm-up signups
+    warmup_ids = set(signups.loc[signups["phase"] == "warmup", "correlation_id"])
+    assert emails["owed_warmup"] == users["correlation_id"].isin(warmup_ids).sum()
+    assert emails["owed_warmup"] > 0
     # the measured counts are the raw records' counts
     measured = signups[signups["phase"] == "measured"]
+    assert summary["designs"][design]["signup"]["warmup_count"] == len(signups) - len(measured)
     assert summary["designs"][design]["signup"]["overall"]["count"] == len(measured)
     assert (
         summary["designs"][design]["signup"]["overall"]["ok"]
