@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from offload.errors import TargetNotReady
 
@@ -82,7 +83,7 @@ class Supervised:
         #: set when the harness itself stopped or killed the process on purpose
         self.exit_expected = False
         self.started_at: float | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     @property
     def name(self) -> str:
@@ -98,7 +99,7 @@ class Supervised:
         if self.spec.log_path is not None:
             self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.spec.log_path, "ab")  # noqa: SIM115 - closed in stop()
-            stdout = self._log
+            stdout: BinaryIO | int = self._log
         else:
             stdout = subprocess.DEVNULL
         if self.spec.cpus is not None:

@@ -36,7 +36,7 @@ import string
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -210,7 +210,7 @@ def load_manifest(path: Path | str) -> TargetManifest:
     return manifest
 
 
-def _location(loc: tuple, data: dict) -> str:
+def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     """``process.worker.count`` rather than ``process.1.count.int``: name what the user wrote."""
     parts: list[str] = []
     for i, part in enumerate(loc):

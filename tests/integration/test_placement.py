@@ -73,5 +73,5 @@ def test_a_manifest_with_a_negative_cpu_is_refused(tmp_path: Path) -> None:
     (tmp_path / "target.toml").write_text(
         'name = "placed"\nkind = "sync"\n' + SERVER.replace('"x"]\n', '"x"]\ncpus = [-1]\n')
     )
-    with pytest.raises(ManifestError, match="process.api.cpus"):
+    with pytest.raises(ManifestError, match=r"process\.api\.cpus"):
         load_manifest(tmp_path)
