@@ -48,7 +48,7 @@ $(STAMP): pyproject.toml constraints.txt
 bench: $(STAMP) browser
 	$(BIN)/offload bench $(BENCH_FLAGS)
 
-test: $(STAMP) browser
+test: typecheck browser
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -19,7 +19,7 @@ ERROR_CLASSES = ("timeout", "http_5xx", "connection", "http_4xx", "dropped")
 
 
 def _seconds(values: pd.Series) -> pd.Series:
-    return np.floor(values.astype(float)).astype("Int64")
+    return pd.Series(np.floor(values.astype(float)), index=values.index).astype("Int64")
 
 
 def _frame(index: range, **columns: pd.Series) -> pd.DataFrame:

@@ -54,6 +54,7 @@ def manifest_details(
         rows.append(["kind", *[e.kind for e in designs.values()]])
         rows.append(["server", *[_text(e.target.metadata.get("server")) for e in designs.values()]])
         rows.append(["processes", *[_text(e.processes) for e in designs.values()]])
+        rows.append(["cpus", *[_text(e.placement) or "any" for e in designs.values()]])
         rows.append(
             ["database", *[e.database.kind if e.database else "" for e in designs.values()]]
         )

@@ -119,6 +119,7 @@ def run_design(
             )
             entry.url = target.url
             entry.processes = {k: len(v) for k, v in target.processes.items()}
+            entry.placement = {p.name: p.cpus for p in manifest.process if p.cpus is not None}
             if manifest.kind == "async":
                 backlog = unfinished_jobs_counter(database.url, database.schema)
 

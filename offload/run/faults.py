@@ -192,6 +192,7 @@ def _scale(ctx: FaultContext, wanted: int) -> dict[str, Any]:
             cwd=template.cwd,
             log_path=template.log_path.with_name(f"{name}.log") if template.log_path else None,
             stop_timeout=template.stop_timeout,
+            cpus=template.cpus,
         )
         fresh = ctx.supervisor.start(spec)
         group.append(fresh)

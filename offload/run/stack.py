@@ -408,6 +408,7 @@ def _start_processes(
                 cwd=manifest.directory,
                 log_path=work_dir / "logs" / f"{manifest.name}-{name}.log",
                 stop_timeout=max(15.0, config.provider_timeout_s + config.publish_timeout_s + 5),
+                cpus=frozenset(entry.cpus) if entry.cpus is not None else None,
             )
             started.append(supervisor.start(spec))
 

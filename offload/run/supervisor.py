@@ -17,10 +17,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from offload.errors import TargetNotReady
 
@@ -31,6 +31,32 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     """Ask Linux to SIGTERM this child when the harness dies, whatever kills it."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def check_cpus(cpus: Collection[int]) -> None:
+    """Refuse a placement on CPUs this harness may not use, before anything starts."""
+    usable = os.sched_getaffinity(0)
+    missing = sorted(set(cpus) - usable)
+    if missing:
+        raise TargetNotReady(
+            f"cannot place a process on CPU(s) {missing}: this host lets the harness use "
+            f"{sorted(usable)}"
+        )
+
+
+def _child_setup(cpus: Collection[int] | None, die_with_parent: bool) -> Callable[[], None] | None:
+    """What the child does between fork and exec: pin itself to ``cpus`` (inherited by every
+    process it forks later: gunicorn's and uvicorn's workers) and follow the harness's death."""
+    if cpus is None and not die_with_parent:
+        return None
+
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+        if die_with_parent:
+            _die_with_parent()
+
+    return setup
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +70,8 @@ class ProcessSpec:
     log_path: Path | None = None
     #: seconds between SIGTERM and SIGKILL when stopping
     stop_timeout: float = 10.0
+    #: CPUs the process and its children are pinned to (placement); None = any
+    cpus: frozenset[int] | None = None
 
 
 class Supervised:
@@ -55,7 +83,7 @@ class Supervised:
         #: set when the harness itself stopped or killed the process on purpose
         self.exit_expected = False
         self.started_at: float | None = None
-        self._log: IO[bytes] | None = None
+        self._log: BinaryIO | None = None
 
     @property
     def name(self) -> str:
@@ -68,11 +96,14 @@ class Supervised:
     def start(self) -> Supervised:
         env = {**os.environ, **self.spec.env}
         env.setdefault("PYTHONUNBUFFERED", "1")
-        stdout: IO[bytes] | int = subprocess.DEVNULL
         if self.spec.log_path is not None:
             self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.spec.log_path, "ab")  # noqa: SIM115 - closed in stop()
-            stdout = self._log
+            stdout: BinaryIO | int = self._log
+        else:
+            stdout = subprocess.DEVNULL
+        if self.spec.cpus is not None:
+            check_cpus(self.spec.cpus)
         try:
             self.process = subprocess.Popen(
                 list(self.spec.argv),
@@ -85,9 +116,10 @@ class Supervised:
                 # PDEATHSIG fires when the *thread* that forked the child exits, so it is only
                 # safe from the main thread; a child started from a worker thread (a restart
                 # from the fault timeline) relies on the supervisor's group stop instead
-                preexec_fn=_die_with_parent
-                if threading.current_thread() is threading.main_thread()
-                else None,
+                preexec_fn=_child_setup(
+                    self.spec.cpus,
+                    die_with_parent=threading.current_thread() is threading.main_thread(),
+                ),
             )
         except OSError as exc:
             raise TargetNotReady(

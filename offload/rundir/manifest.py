@@ -151,6 +151,8 @@ class DesignEntry(Record):
     url: str | None = None
     #: processes started per process entry of the target's manifest
     processes: dict[str, int] = Field(default_factory=dict)
+    #: CPUs each process entry was pinned to (its manifest's ``cpus``); absent = unpinned
+    placement: dict[str, list[int]] = Field(default_factory=dict)
     #: epoch seconds of t=0 (start of the measured part) and of the end of the load
     t0_epoch: float | None = None
     load_end_epoch: float | None = None

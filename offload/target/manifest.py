@@ -70,6 +70,19 @@ class ProcessEntry(BaseModel):
     #: a whole number >= 0, or one of COUNT_PLACEHOLDERS (e.g. "{workers}")
     count: int | str = 1
     env: dict[str, str] = Field(default_factory=dict)
+    #: CPUs the process (and every process it forks) may run on, e.g. ``[1]``; unset = all.
+    #: Placement models separate machines on one host ("workers on their own CPU"); the
+    #: supervisor applies it with ``os.sched_setaffinity`` and the run's manifest records it.
+    cpus: list[int] | None = Field(None, min_length=1)
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpu_numbers(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if any(cpu < 0 for cpu in value):
+            raise ValueError("CPU numbers start at 0")
+        return sorted(set(value))
 
     @field_validator("count", mode="before")
     @classmethod
@@ -197,7 +210,7 @@ def load_manifest(path: Path | str) -> TargetManifest:
     return manifest
 
 
-def _location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+def _location(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     """``process.worker.count`` rather than ``process.1.count.int``: name what the user wrote."""
     parts: list[str] = []
     for i, part in enumerate(loc):

@@ -35,6 +35,7 @@ from targets.async_api.amqp import (
     PublishFailed,
     open_channel,
 )
+from targets.async_api.batching import WriteBatcher
 from targets.async_api.edge import EdgeMiddleware
 from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
 from targets.common.ids import is_id
@@ -42,7 +43,7 @@ from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
 from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import SignupRequest, parse_signup
-from targets.common.store import UserStore, make_engine
+from targets.common.store import Job, User, UserStore, email_taken, make_engine
 
 log = logging.getLogger("offload.async_api")
 
@@ -119,6 +120,10 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     topology = Topology(settings.queue_prefix, settings.retry_delays_s)
     store = UserStore(make_engine(settings.database_url, settings.db_schema))
     publisher = JobPublisher(settings, topology)
+    # concurrent signups of this process share one transaction and one thread hop
+    signups: WriteBatcher[tuple[SignupRequest, str], tuple[User, Job] | None] = WriteBatcher(
+        store.create_users_with_jobs, name="signups"
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +136,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
         await publisher.client.wait_ready(timeout=5)
         yield
         await publisher.client.stop()
+        signups.close()
 
     app = FastAPI(
         title="offload async signup API",
@@ -183,7 +189,10 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
         correlation_id = correlation(request)
         body = await request.body()
         signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
-        user, job = await run_in_threadpool(store.create_user_with_job, signup, correlation_id)
+        created = await signups.submit((signup, correlation_id))
+        if created is None:
+            raise email_taken()
+        user, job = created
         message = WelcomeEmailJob.new(
             job_id=job.id, user_id=user.id, email=user.email, correlation_id=correlation_id
         )

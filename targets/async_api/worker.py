@@ -14,8 +14,12 @@ once (the provider call is the slow part and it is awaited, not blocked on). For
    moves the message to the dead-letter queue.
 
 The state is recorded before the ack, so a crash between the two redelivers a job that the
-next attempt recognises as finished. SIGTERM stops consuming and lets the jobs in hand finish
-(bounded); a second SIGTERM stops at once, leaving unacknowledged jobs to the broker.
+next attempt recognises as finished. The database writes of jobs that reach the same step
+together share one transaction, and their acks one frame when they can (``batching.py``):
+what a job costs in CPU then falls as the rate rises, instead of starving the API.
+
+SIGTERM stops consuming and lets the jobs in hand finish (bounded); a second SIGTERM stops at
+once, leaving unacknowledged jobs to the broker.
 
 Run: ``python -m targets.async_api.worker`` (configured by ``OFFLOAD_*`` variables).
 """
@@ -32,36 +36,46 @@ import time
 from collections import Counter
 from typing import Any
 
-import httpx
+import aiohttp
 import pika
 from pika.channel import Channel
 
 from targets.async_api.amqp import AmqpClient, ConfirmingPublisher, open_channel, set_prefetch
+from targets.async_api.batching import Acker, WriteBatcher
 from targets.async_api.topology import Topology, declare_topology
-from targets.common.email import Outcome, SendResult, WelcomeEmail, send_welcome_email_async
+from targets.common.email import (
+    Outcome,
+    SendResult,
+    WelcomeEmail,
+    provider_session,
+    send_welcome_email_async,
+)
 from targets.common.jobs import JobState, WelcomeEmailJob
 from targets.common.settings import TargetSettings
-from targets.common.store import UserStore, make_engine
+from targets.common.store import AttemptOutcome, Job, UserStore, make_engine
 
 log = logging.getLogger("offload.worker")
 
 
 class Worker:
+    #: the provider's client, made by :meth:`run` (an aiohttp session belongs to its loop)
+    http: aiohttp.ClientSession
+
     def __init__(self, settings: TargetSettings) -> None:
         self.settings = settings
         self.topology = Topology(settings.queue_prefix, settings.retry_delays_s)
         self.store = UserStore(make_engine(settings.database_url, settings.db_schema))
-        self.http = httpx.AsyncClient(
-            base_url=settings.provider_url,
-            timeout=settings.provider_timeout_s,
-            limits=httpx.Limits(
-                max_connections=settings.prefetch, max_keepalive_connections=settings.prefetch
-            ),
+        self.attempts: WriteBatcher[tuple[str, int], Job | None] = WriteBatcher(
+            self.store.start_attempts, name="start-attempts"
+        )
+        self.outcomes: WriteBatcher[AttemptOutcome, None] = WriteBatcher(
+            self._record_outcomes, name="record-outcomes"
         )
         self.amqp = AmqpClient(
             settings.amqp_url, name=f"offload-worker-{os.getpid()}", on_connected=self._on_connected
         )
         self._consume_channel: Channel | None = None
+        self._acker: Acker | None = None
         self._consumer_tag: str | None = None
         self._retry_publisher: ConfirmingPublisher | None = None
         self._in_hand: set[asyncio.Task[None]] = set()
@@ -71,6 +85,12 @@ class Worker:
     # -- the loop ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Consume until asked to stop, then finish the jobs in hand and close."""
+        # made here, not in __init__: an aiohttp session belongs to the running loop
+        self.http = provider_session(
+            self.settings.provider_url,
+            timeout_s=self.settings.provider_timeout_s,
+            connections=self.settings.prefetch,
+        )
         if self.settings.declare_topology:
             try:
                 await asyncio.to_thread(declare_topology, self.settings.amqp_url, self.topology)
@@ -94,7 +114,9 @@ class Worker:
         finally:
             reporter.cancel()
             await self.amqp.stop()
-            await self.http.aclose()
+            await self.http.close()
+            self.attempts.close()
+            self.outcomes.close()
             log.info("done, quitting (%s)", self._summary())
 
     async def _on_connected(self, connection: Any) -> None:
@@ -105,14 +127,19 @@ class Worker:
         if self.stop_requested.is_set():
             return
         self._consume_channel = channel
+        self._acker = Acker(channel)
         self._consumer_tag = channel.basic_consume(
             self.topology.work_queue, self._on_message, auto_ack=False
         )
         log.info("consuming %s (prefetch %d)", self.topology.work_queue, self.settings.prefetch)
 
     def _on_message(self, channel: Channel, method: Any, properties: Any, body: bytes) -> None:
+        acker = self._acker
+        if acker is None or acker.channel is not channel:  # pragma: no cover - pika's order
+            acker = self._acker = Acker(channel)
+        acker.received(method.delivery_tag)
         task = asyncio.get_running_loop().create_task(
-            self._handle(channel, method.delivery_tag, properties, body)
+            self._handle(acker, method.delivery_tag, properties, body)
         )
         self._in_hand.add(task)
         task.add_done_callback(self._in_hand.discard)
@@ -127,40 +154,38 @@ class Worker:
             await asyncio.wait_for(cancelled, 5)
 
     # -- one job -------------------------------------------------------------------------------
-    async def _handle(self, channel: Channel, tag: int, properties: Any, body: bytes) -> None:
+    async def _handle(self, acker: Acker, tag: int, properties: Any, body: bytes) -> None:
         try:
             job = WelcomeEmailJob.from_bytes(body)
         except ValueError as exc:
             log.warning("malformed message dead-lettered: %s", exc)
-            self._settle(channel, tag, ack=False, outcome="malformed")
+            self._settle(acker, tag, ack=False, outcome="malformed")
             return
         headers = properties.headers or {}
         attempt = int(headers.get("x-attempt", 1))
         try:
-            await self._work_on(channel, tag, job, attempt, properties, body)
+            await self._work_on(acker, tag, job, attempt, properties, body)
         except Exception:
             # a broken database or similar: leave the job to the broker (redelivered later,
             # up to the queue's delivery limit) rather than lose it
             log.exception("job %s failed unexpectedly; requeued", job.job_id)
-            if channel.is_open:
-                channel.basic_nack(tag, requeue=True)
-            self.counts["requeued"] += 1
+            self._settle(acker, tag, ack=False, requeue=True, outcome="requeued")
 
     async def _work_on(
         self,
-        channel: Channel,
+        acker: Acker,
         tag: int,
         job: WelcomeEmailJob,
         attempt: int,
         properties: Any,
         body: bytes,
     ) -> None:
-        row = await asyncio.to_thread(self.store.start_attempt, job.job_id, attempt)
+        row = await self.attempts.submit((job.job_id, attempt))
         if row is None:
-            self._settle(channel, tag, ack=True, outcome="skipped_undone")
+            self._settle(acker, tag, ack=True, outcome="skipped_undone")
             return
         if row.state.finished:
-            self._settle(channel, tag, ack=True, outcome="skipped_finished")
+            self._settle(acker, tag, ack=True, outcome="skipped_finished")
             return
         result = await send_welcome_email_async(
             self.http,
@@ -174,28 +199,26 @@ class Worker:
             ),
         )
         if result.outcome.accepted:
-            await asyncio.to_thread(
-                self.store.record_outcome, job.job_id, JobState.DELIVERED, attempt, result.detail
-            )
-            self._settle(channel, tag, ack=True, outcome=result.outcome.value)
+            await self.outcomes.submit(AttemptOutcome(job.job_id, JobState.DELIVERED, attempt))
+            self._settle(acker, tag, ack=True, outcome=result.outcome.value)
         elif result.outcome is Outcome.TRANSIENT and attempt < self.settings.max_attempts:
             if await self._schedule_retry(job, attempt, result, properties, body):
-                await asyncio.to_thread(
-                    self.store.record_outcome, job.job_id, JobState.RETRYING, attempt, result.detail
+                await self.outcomes.submit(
+                    AttemptOutcome(job.job_id, JobState.RETRYING, attempt, result.detail)
                 )
-                self._settle(channel, tag, ack=True, outcome="retried")
+                self._settle(acker, tag, ack=True, outcome="retried")
             else:
-                self._settle(channel, tag, ack=False, requeue=True, outcome="requeued")
+                self._settle(acker, tag, ack=False, requeue=True, outcome="requeued")
         else:
             reason = (
                 result.detail
                 if result.outcome is Outcome.PERMANENT
                 else f"gave up after {attempt} attempts: {result.detail}"
             )
-            await asyncio.to_thread(
-                self.store.record_outcome, job.job_id, JobState.DEAD_LETTERED, attempt, reason
+            await self.outcomes.submit(
+                AttemptOutcome(job.job_id, JobState.DEAD_LETTERED, attempt, reason)
             )
-            self._settle(channel, tag, ack=False, outcome="dead_lettered")
+            self._settle(acker, tag, ack=False, outcome="dead_lettered")
 
     async def _schedule_retry(
         self, job: WelcomeEmailJob, attempt: int, result: SendResult, properties: Any, body: bytes
@@ -233,17 +256,20 @@ class Worker:
             return False
         return True
 
+    def _record_outcomes(self, outcomes: list[AttemptOutcome]) -> list[None]:
+        self.store.record_outcomes(outcomes)
+        return [None] * len(outcomes)
+
     def _settle(
-        self, channel: Channel, tag: int, *, ack: bool, outcome: str, requeue: bool = False
+        self, acker: Acker, tag: int, *, ack: bool, outcome: str, requeue: bool = False
     ) -> None:
-        """Ack or reject on the channel the message came from, if it is still open."""
+        """Ack or reject on the channel the message came from, if it is still open (if not,
+        the broker redelivers it and the next attempt sees its recorded state)."""
         self.counts[outcome] += 1
-        if not channel.is_open:  # the broker redelivers it; the next attempt sees its state
-            return
         if ack:
-            channel.basic_ack(tag)
+            acker.ack(tag)
         else:
-            channel.basic_nack(tag, requeue=requeue)
+            acker.reject(tag, requeue=requeue)
 
     # -- reporting -------------------------------------------------------------------------------
     def _summary(self) -> str:

@@ -8,6 +8,7 @@ broker (on SQLite that would serialise every signup behind the slowest email).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,29 +154,64 @@ class UserStore:
 
     def create_user_with_job(self, signup: SignupRequest, correlation_id: str) -> tuple[User, Job]:
         """Store the user and its queued job in one transaction (both or neither)."""
+        created = self.create_users_with_jobs([(signup, correlation_id)])[0]
+        if created is None:
+            raise email_taken()
+        return created
+
+    def create_users_with_jobs(
+        self, signups: Sequence[tuple[SignupRequest, str]]
+    ) -> list[tuple[User, Job] | None]:
+        """:meth:`create_user_with_job` for several signups; ``None`` for a taken address.
+
+        All in one transaction when none collides (the common case: one commit for a batch of
+        concurrent signups); when one does, each signup again in a transaction of its own, so
+        one taken address fails only its own signup.
+        """
+        created = [self._new_user_and_job(signup, cid) for signup, cid in signups]
+        try:
+            with self.engine.begin() as conn:
+                self._insert_users_and_jobs(conn, created)
+            return list(created)
+        except sa.exc.IntegrityError:
+            if len(created) == 1:
+                return [None]
+        outcomes: list[tuple[User, Job] | None] = []
+        for pair in created:
+            try:
+                with self.engine.begin() as conn:
+                    self._insert_users_and_jobs(conn, [pair])
+                outcomes.append(pair)
+            except sa.exc.IntegrityError:
+                outcomes.append(None)
+        return outcomes
+
+    @staticmethod
+    def _insert_users_and_jobs(conn: sa.Connection, created: Sequence[tuple[User, Job]]) -> None:
+        conn.execute(users.insert(), [user.__dict__ for user, _ in created])
+        conn.execute(
+            jobs.insert(), [{**job.__dict__, "state": job.state.value} for _, job in created]
+        )
+        conn.execute(
+            job_events.insert(),
+            [
+                {"job_id": job.id, "state": job.state.value, "attempt": 0, "at": job.created_at}
+                for _, job in created
+            ],
+        )
+
+    def _new_user_and_job(self, signup: SignupRequest, correlation_id: str) -> tuple[User, Job]:
         user = self._new_user(signup, correlation_id)
-        now = time.time()
         job = Job(
             id=new_id(),
             user_id=user.id,
             state=JobState.QUEUED,
             attempts=0,
             correlation_id=correlation_id,
-            created_at=now,
-            updated_at=now,
+            created_at=user.created_at,
+            updated_at=user.created_at,
             last_error=None,
         )
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(users.insert().values(**user.__dict__))
-                conn.execute(jobs.insert().values(**{**job.__dict__, "state": job.state.value}))
-                conn.execute(
-                    job_events.insert().values(
-                        job_id=job.id, state=JobState.QUEUED.value, attempt=0, at=now
-                    )
-                )
-        except sa.exc.IntegrityError as exc:
-            raise email_taken() from exc
         return user, job
 
     def discard_signup(self, user_id: str) -> None:
@@ -207,46 +243,96 @@ class UserStore:
         A job already finished is returned unchanged, so a redelivered copy can be acked
         without sending the email again.
         """
+        return self.start_attempts([(job_id, attempt)])[0]
+
+    def start_attempts(self, attempts: Sequence[tuple[str, int]]) -> list[Job | None]:
+        """:meth:`start_attempt` for several jobs in one transaction (a worker's batch).
+
+        One UPDATE marks every unfinished job of the batch as sending and returns it; one
+        SELECT reads the others (finished, or gone); one INSERT records the events.
+        """
         now = time.time()
+        attempt_of = dict(attempts)
+        ids = list(attempt_of)
+        unfinished = [s.value for s in JobState if s.finished]
         with self.engine.begin() as conn:
-            row = (
-                conn.execute(
+            started = {
+                row["id"]: _job(row)
+                for row in conn.execute(
                     jobs.update()
-                    .where(jobs.c.id == job_id)
-                    .where(jobs.c.state.notin_([s.value for s in JobState if s.finished]))
-                    .values(state=JobState.SENDING.value, attempts=attempt, updated_at=now)
+                    .where(jobs.c.id.in_(ids))
+                    .where(jobs.c.state.notin_(unfinished))
+                    .values(
+                        state=JobState.SENDING.value,
+                        attempts=sa.case(attempt_of, value=jobs.c.id),
+                        updated_at=now,
+                    )
                     .returning(*jobs.c)
-                )
-                .mappings()
-                .first()
+                ).mappings()
+            }
+            others = [job_id for job_id in ids if job_id not in started]
+            found = (
+                {
+                    row["id"]: _job(row)
+                    for row in conn.execute(sa.select(jobs).where(jobs.c.id.in_(others))).mappings()
+                }
+                if others
+                else {}
             )
-            if row is None:
-                existing = (
-                    conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+            if started:
+                conn.execute(
+                    job_events.insert(),
+                    [
+                        {
+                            "job_id": job_id,
+                            "state": JobState.SENDING.value,
+                            "attempt": attempt_of[job_id],
+                            "at": now,
+                        }
+                        for job_id in started
+                    ],
                 )
-                return _job(existing) if existing else None
-            conn.execute(
-                job_events.insert().values(
-                    job_id=job_id, state=JobState.SENDING.value, attempt=attempt, at=now
-                )
-            )
-        return _job(row)
+        return [started.get(job_id) or found.get(job_id) for job_id, _ in attempts]
 
     def record_outcome(
         self, job_id: str, state: JobState, attempt: int, detail: str | None = None
     ) -> None:
         """Record where an attempt left the job (delivered, retrying or dead-lettered)."""
+        self.record_outcomes([AttemptOutcome(job_id, state, attempt, detail)])
+
+    def record_outcomes(self, outcomes: Sequence[AttemptOutcome]) -> None:
+        """:meth:`record_outcome` for several jobs in one transaction (a worker's batch)."""
+        if not outcomes:
+            return
         now = time.time()
-        detail = detail[:500] if detail else None
+        rows = [
+            {
+                "b_id": o.job_id,
+                "b_state": o.state.value,
+                "b_attempts": o.attempt,
+                "b_error": o.detail[:500] if o.detail else None,
+            }
+            for o in outcomes
+        ]
+        delivered = [row for row in rows if row["b_state"] == JobState.DELIVERED.value]
+        failed = [row for row in rows if row["b_state"] != JobState.DELIVERED.value]
         with self.engine.begin() as conn:
-            values: dict[str, Any] = {"state": state.value, "attempts": attempt, "updated_at": now}
-            if state is not JobState.DELIVERED:
-                values["last_error"] = detail
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+            if delivered:
+                conn.execute(_RECORD_DELIVERED, [{**row, "b_now": now} for row in delivered])
+            if failed:
+                conn.execute(_RECORD_FAILED, [{**row, "b_now": now} for row in failed])
             conn.execute(
-                job_events.insert().values(
-                    job_id=job_id, state=state.value, attempt=attempt, at=now, detail=detail
-                )
+                job_events.insert(),
+                [
+                    {
+                        "job_id": row["b_id"],
+                        "state": row["b_state"],
+                        "attempt": row["b_attempts"],
+                        "at": now,
+                        "detail": row["b_error"],
+                    }
+                    for row in rows
+                ],
             )
 
     def unfinished_jobs(self) -> int:
@@ -266,6 +352,29 @@ class UserStore:
             correlation_id=correlation_id,
             created_at=time.time(),
         )
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """Where one attempt left a job: what :meth:`UserStore.record_outcomes` writes."""
+
+    job_id: str
+    state: JobState
+    attempt: int
+    detail: str | None = None
+
+
+# executemany statements for record_outcomes: a delivered job keeps its last error
+_RECORD_DELIVERED = (
+    jobs.update()
+    .where(jobs.c.id == sa.bindparam("b_id"))
+    .values(
+        state=sa.bindparam("b_state"),
+        attempts=sa.bindparam("b_attempts"),
+        updated_at=sa.bindparam("b_now"),
+    )
+)
+_RECORD_FAILED = _RECORD_DELIVERED.values(last_error=sa.bindparam("b_error"))
 
 
 def _job(row: Any) -> Job:
