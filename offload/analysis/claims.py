@@ -1,4 +1,4 @@
-"""The five claims of the usual case for queue-backed APIs (docs: DESIGN.md, "Claims the report
+"""The five claims of the usual case for queue-backed APIs (docs/design.md, "Claims the report
 checks"), each judged supported, contradicted or not tested from one scenario's figures.
 
 A contradicted claim is a result, not a failure. The thresholds below are the reading of the

@@ -5,7 +5,7 @@ every pika call happens on one thread or calls are marshalled onto it. The FastA
 runs an event loop (uvloop under uvicorn), and ``AsyncioConnection`` runs pika on that same
 loop: a request handler publishes, then awaits a future that the broker's Basic.Ack resolves,
 with no thread hop and many publishes in flight at once. Measured on this kind of machine
-(``shared/NOTES.md``): ~1,800-1,950 confirmed publishes/s through one connection, against
+(``docs/measured-facts.md``): ~1,800-1,950 confirmed publishes/s through one connection, against
 ~610/s for a dedicated ``BlockingConnection`` thread fed with ``add_callback_threadsafe``, which
 confirms one message at a time. The worker uses the same adapter so that it too can hold
 ``prefetch`` jobs in flight while each waits on the provider.
