@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from offload.analysis.cost import is_rig
+from offload.analysis.uncertainty import supported
 from offload.expect.expressions import EvaluationError, Expression, ExpressionError, parse_metric
 from offload.expect.paths import MissingValue, UnknownPath, full_path, lookup
 
@@ -92,10 +93,6 @@ _DEFAULTS: tuple[tuple[str, Direction, Kind, float, Statistic, float], ...] = (
     ("emails.duplicates", "lower", "absolute", 0.0, "worst", 0.0),
     ("queue.drain_seconds", "lower", "relative", 0.35, "median", 1.0),
 )
-#: a percentile is gated only when at least this many samples lie beyond it in the window:
-#: p99 of 80 requests is their largest value or next to it, and moves by half between
-#: unchanged repeats (it is reported, not gated)
-SAMPLES_BEYOND_A_GATED_PERCENTILE = 10
 #: tolerance of the CPU cost per signup and of ratios between designs
 CPU_TOLERANCE = 0.50
 RATIO_TOLERANCE = 0.35
@@ -171,7 +168,9 @@ def _percentile_supported(summary: Mapping[str, Any], full: str) -> bool:
         count = float(lookup(summary, parse_metric(count_path).paths[0]))
     except (MissingValue, UnknownPath, TypeError, ValueError):
         return False
-    return count * (1 - quantile) >= SAMPLES_BEYOND_A_GATED_PERCENTILE
+    # the report's support rule: p99 of 80 requests is their largest value or next to it, and
+    # moved by half between unchanged repeats, so it is reported, not gated
+    return supported(int(count), quantile * 100)
 
 
 def _full_text(summary: Mapping[str, Any], path: Any) -> str | None:

@@ -64,7 +64,10 @@ def print_pdf(page: Path, chromium: str | None = None) -> PdfResult:
         return PdfResult(page, None, "Chromium is not installed (apt-get install chromium)")
     target = page.with_suffix(".pdf")
     target.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="offload-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as it exits
+    with tempfile.TemporaryDirectory(
+        prefix="offload-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         command = [
             chromium,
             *headless_arguments(Path(profile)),

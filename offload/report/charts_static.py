@@ -16,14 +16,16 @@ from offload.analysis import numbers
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures, is_rig
 from offload.analysis.percentiles import SPECTRUM
+from offload.analysis.uncertainty import TAIL_SAMPLES
 from offload.report import style
 from offload.rundir.manifest import PhaseRecord
 from offload.rundir.summary import Summary
 
 NINES_TICKS = (50, 75, 90, 95, 99, 99.9, 99.99)
-#: a percentile is drawn only when at least this many requests lie beyond it: p99 needs
-#: 1,000 requests, p99.9 10,000. Above it the "percentile" is just the slowest few requests.
-BEYOND_MIN = 10
+#: a percentile is drawn only when at least this many requests lie beyond it (the report's
+#: one support rule): p99 needs 1,000 requests, p99.9 10,000; above it the "percentile" is
+#: just the slowest few requests
+BEYOND_MIN = TAIL_SAMPLES
 
 
 def supported_percentile(count: int) -> float | None:

@@ -33,7 +33,9 @@ class Browser:
         chromium = find_chromium()
         if chromium is None:
             raise FileNotFoundError("chromium is not installed")
-        self._profile = tempfile.TemporaryDirectory(prefix="offload-devtools-")
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="offload-devtools-", ignore_cleanup_errors=True
+        )
         self._process = subprocess.Popen(
             [
                 chromium,
