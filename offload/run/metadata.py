@@ -14,12 +14,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 from offload import __version__
 from offload.provisioning.amqp import blocking_connection
+from offload.rundir.run_info import GitInfo, MachineInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_info() -> dict[str, Any]:
+def git_info() -> GitInfo:
     """The commit the harness and targets came from, and whether the tree had local edits."""
 
     def git(*args: str) -> str | None:
@@ -53,26 +53,26 @@ def git_info() -> dict[str, Any]:
 
     sha = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"sha": sha, "dirty": bool(status) if status is not None else None}
+    return GitInfo(sha=sha, dirty=bool(status) if status is not None else None)
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info() -> MachineInfo:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (None, None, None)
     freq = None
     with contextlib.suppress(Exception):
         current = psutil.cpu_freq()
         freq = round(current.max or current.current) if current else None
-    return {
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-        "cpus": psutil.cpu_count(logical=True),
-        "physical_cpus": psutil.cpu_count(logical=False),
-        "cpu_model": _cpu_model(),
-        "cpu_mhz": freq,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average": [round(x, 2) for x in load if x is not None],
-        "python_executable": sys.executable,
-    }
+    return MachineInfo(
+        hostname=socket.gethostname(),
+        platform=platform.platform(),
+        cpus=psutil.cpu_count(logical=True),
+        physical_cpus=psutil.cpu_count(logical=False),
+        cpu_model=_cpu_model(),
+        cpu_mhz=freq,
+        memory_gb=round(psutil.virtual_memory().total / 2**30, 1),
+        load_average=[round(x, 2) for x in load if x is not None],
+        python_executable=sys.executable,
+    )
 
 
 def _cpu_model() -> str | None:

@@ -26,7 +26,7 @@ from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
-from offload.rundir.run_info import GitInfo, MachineInfo, RunInfo
+from offload.rundir.run_info import RunInfo
 from offload.scenario import Scenario, load_scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, resolve_target
@@ -100,8 +100,8 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
         quick=plan.quick,
         repeat=plan.repeat,
         started_at=time.time(),
-        git=GitInfo.model_validate(git_info()),
-        machine=MachineInfo.model_validate(machine_info()),
+        git=git_info(),
+        machine=machine_info(),
         status="running",
     )
     run_info.dump(run_dir / RunInfo.FILE_NAME)
@@ -183,9 +183,9 @@ def _run_scenario(
         phases=[
             PhaseRecord.model_validate(p.model_dump(mode="json")) for p in item.scenario.phases()
         ],
-        git=GitInfo.model_validate(git_info()),
+        git=git_info(),
         versions=versions,
-        machine=MachineInfo.model_validate(machine_info()),
+        machine=machine_info(),
         broker=BrokerRecord(source=broker.source, owned=broker.owned) if broker else None,
         breaks_the_broker=item.scenario.breaks_the_broker,
         started_at=time.time(),
