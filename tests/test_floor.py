@@ -2,8 +2,10 @@
 
 The floor tests run the real generator (Locust with the signup locustfile, as the bench
 starts it) against the built-in instant server: run them under the heavy-command lock. The
-bounds are generous for a loaded CI machine; on an idle machine of this kind the generator
-measures lateness p50 0.03–0.1 ms and p99 0.2–0.6 ms at these rates (docs/measurement.md).
+bounds are generous for a loaded CI machine; on this machine kind the generator measured
+lateness p50 0.02–0.07 ms and p99 0.14–5.3 ms at 10/s over 10 s (there the p99 is the worst
+one or two requests: the test runs 20 s), p50 0.02–0.04 ms and p99 0.25–1.13 ms at 500/s
+(docs/measurement.md).
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def test_the_floor_counts_only_the_measured_answers_and_times_them_three_ways(tm
     assert GeneratorFloor.model_validate_json(floor.model_dump_json()) == floor
 
 
-@pytest.mark.parametrize(("rate", "duration_s"), [(10, 10), (500, 5)])
+@pytest.mark.parametrize(("rate", "duration_s"), [(10, 20), (500, 5)])
 def test_the_generator_sends_on_time(tmp_path, rate, duration_s):
     floor = measure_floor(rate, duration_s=duration_s, work_dir=tmp_path)
     note = f"{floor.model_dump_json()} (records in {tmp_path})"
