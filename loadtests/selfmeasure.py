@@ -8,7 +8,9 @@ target; the report file says so in ``warnings``, with what to do about it.
 
 Reported: ``lateness`` (every request sent), ``scheduler_lag`` (those that did not wait)
 and ``scheduler_lag_measured`` (the same, measured part only: the warm-up absorbs the
-generator's own slower first seconds, so the saturation warning uses this one).
+generator's own slower first seconds, so the saturation warning uses this one), and
+``precise_wait_seconds``: the time senders spent waiting out the last fraction of a
+millisecond before their due time (``loadtests.pacing``), which costs about as much CPU.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _quantiles_ms(values: array) -> dict[str, float | None]:
+def _quantiles_ms(values: array[float]) -> dict[str, float | None]:
     if len(values) == 0:
         return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
     arr = np.asarray(values) * 1000.0
@@ -64,6 +66,8 @@ class GeneratorMeter:
         self.completed = 0
         self.abandoned = 0
         self.max_in_flight = 0
+        #: seconds spent in precise waits before sends (busy: about as much CPU)
+        self.precise_wait_seconds = 0.0
         # seconds; compact arrays, since a long run at 1,000/s sends millions of requests
         self.lateness_all = array("d")
         self.lateness_no_wait = array("d")
@@ -113,6 +117,7 @@ class GeneratorMeter:
             "process_cpu_seconds": round(_cpu_seconds(), 3),
             "wall_seconds": round(wall, 3),
             "cpu_share_of_one_core": round(cpu / wall, 4) if wall > 0 else None,
+            "precise_wait_seconds": round(self.precise_wait_seconds, 3),
             "scheduled": self.scheduled,
             "sent": self.sent,
             "dropped": self.dropped,

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "baseline": "offload.commands.baseline",
     "verify": "offload.commands.verify",
     "dlq": "offload.commands.dlq",
+    "probe": "offload.commands.probe",
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

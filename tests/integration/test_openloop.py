@@ -398,6 +398,21 @@ def test_open_loop_latency_from_schedule_matches_the_truth_through_stalls(stall_
     assert run.generator["max_in_flight_observed"] >= 0.8 * STALL_RATE * STALL_S
 
 
+def test_the_generator_sends_on_time_through_stalls_at_a_bounded_cost(stall_runs):
+    """Sends stay on time through stalls, and the precise waits before each send
+    (``loadtests.pacing``) fill at most a tenth of the run.
+
+    The hundred answers a stall releases at once take the generator tens of milliseconds
+    to read, and the sends due meanwhile wait for that (measured here, with the fixture's
+    three generators sharing two cores: lag p50 0.004 ms, p99 3.6 ms, max 26 ms), so only
+    the median is held to the floor's bound.
+    """
+    run: Run = stall_runs["large"]
+    lag = run.generator["scheduler_lag_measured"]
+    assert lag["p50_ms"] <= 0.5, lag
+    assert 0 < run.generator["precise_wait_seconds"] <= 0.1 * run.generator["wall_seconds"]
+
+
 def test_a_small_in_flight_bound_shows_as_late_starts_not_as_lower_latency(stall_runs):
     run: Run = stall_runs["small"]
     assert run.returncode == 0, run.output
