@@ -3,8 +3,9 @@
 Locust's ``wait_time`` is closed-loop: a user waits for an answer before sending the next
 request, so a stalled server is sent less load and its stall hides in the statistics
 (coordinated omission). Here one user runs a precomputed arrival schedule instead: it
-sleeps until each request is due and spawns it into a bounded pool of greenlets, and
-every latency is measured from the *scheduled* time. When the pool is full, the request
+wakes just before each request is due (``loadtests.pacing``: a kernel timer, then a bounded
+precise wait in the sender) and starts it in a bounded pool of greenlets, and every latency
+is measured from the *scheduled* time. When the pool is full, the request
 starts late (recorded as ``waited_for_slot``), and one that cannot start within
 ``max_start_delay_s`` of its schedule is dropped and recorded as such, like k6's
 ``dropped_iterations``.

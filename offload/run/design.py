@@ -216,32 +216,29 @@ def _start_generator(
     return supervisor.start(
         ProcessSpec(
             name="locust",
-            argv=[
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(LOCUSTFILE),
-                "--headless",
-                "--host",
+            argv=locust_argv(
                 target.url,
-                *users,
-                "--run-time",
-                f"{int(bound_s) + 1}s",
-                "--plan",
-                str(plan_path),
-                "--csv",
-                str(locust_dir / "locust"),
-                "--only-summary",
-                "--exit-code-on-error",
-                "0",
-                "--loglevel",
-                "INFO",
-            ],
+                plan_path,
+                run_time_s=int(bound_s) + 1,
+                users=users,
+                extra=["--csv", str(locust_dir / "locust"), "--exit-code-on-error", "0"],
+            ),
             log_path=locust_dir / "locust.log",
             stop_timeout=10,
         )
     )
+
+
+def locust_argv(
+    host: str, plan_path: Path, *, run_time_s: int, users: list[str], extra: list[str]
+) -> list[str]:
+    """The Locust command line of a run of the open-loop plan at ``plan_path``: headless,
+    bounded by ``run_time_s``, summary only (the records are the plan's own files)."""
+    return [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+        *users, "--run-time", f"{run_time_s}s", "--plan", str(plan_path), *extra,
+        "--only-summary", "--loglevel", "INFO",
+    ]  # fmt: skip
 
 
 def _follow_load(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import tempfile
 import threading
 import time
@@ -31,7 +30,7 @@ from offload.analysis.percentiles import percentiles_ms
 from offload.analysis.records import requests
 from offload.errors import OffloadError
 from offload.ports import LOOPBACK
-from offload.run.design import LOCUSTFILE
+from offload.run.design import locust_argv
 from offload.run.supervisor import ProcessSpec, Supervisor
 
 __all__ = ["GeneratorFloor", "InstantServer", "Quantiles", "floor_from_records", "measure_floor"]
@@ -198,18 +197,13 @@ def measure_floor(
         locust = supervisor.start(
             ProcessSpec(
                 name="locust",
-                argv=[
-                    sys.executable,
-                    "-m",
-                    "locust",
-                    "-f",
-                    str(LOCUSTFILE),
-                    "--headless",
-                    "--host",
+                argv=locust_argv(
                     server.url,
-                    *("-u", "1", "-r", "1", "--run-time", f"{int(bound_s)}s"),
-                    *("--plan", str(plan_path), "--only-summary", "--loglevel", "INFO"),
-                ],
+                    plan_path,
+                    run_time_s=int(bound_s),
+                    users=["-u", "1", "-r", "1"],
+                    extra=[],
+                ),
                 cwd=work_dir,
                 log_path=work_dir / "locust.log",
             )

@@ -21,6 +21,7 @@ import pytest
 from loadtests.plan import Arrivals
 from loadtests.records import RecordWriter, RequestRecord
 from loadtests.selfmeasure import GeneratorMeter, generator_report_path
+from offload.analysis.uncertainty import min_count
 from offload.run.floor import GeneratorFloor, InstantServer, floor_from_records, measure_floor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,7 +99,8 @@ def test_the_generator_sends_on_time(tmp_path, rate, duration_s):
     assert abs(floor.requests - rate * duration_s) <= 1, note
     assert floor.lateness.p50_ms is not None and floor.lateness.p99_ms is not None
     assert floor.lateness.p50_ms <= 0.5, note
-    assert floor.lateness.p99_ms <= 3.0, note
+    if floor.requests >= min_count(99):  # the report's support rule: p99 of 200 requests is
+        assert floor.lateness.p99_ms <= 3.0, note  # the 2nd-latest, one VM stall decides it
     # every figure from the schedule includes the lateness: it is the larger one
     assert floor.latency_from_scheduled.p50_ms >= floor.latency_from_sent.p50_ms, note
     assert floor.cpu_ms_per_request is not None and floor.cpu_ms_per_request > 0

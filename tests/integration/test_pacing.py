@@ -62,11 +62,16 @@ def test_an_alarm_in_the_past_returns_at_once():
 
 
 def test_a_precise_wait_ends_on_time_and_never_early():
+    spent = []
     for _ in range(20):
         due = time.perf_counter() + 0.0005
-        spent = wait_precisely(due)
-        assert time.perf_counter() >= due
-        assert 0.0004 <= spent < 0.003
+        spent.append(wait_precisely(due))
+        assert time.perf_counter() >= due  # never early, whatever the machine does
+    # on time: a 2-core machine may deschedule the process once in a while (a 3.5 ms wait
+    # was seen under a full test run), so the bound is on the typical wait and on most waits
+    assert min(spent) >= 0.0004
+    assert np.percentile(spent, 50) < 0.001
+    assert sum(s < 0.003 for s in spent) >= 18
 
 
 def test_a_precise_wait_lets_other_greenlets_handle_what_arrives_meanwhile():
