@@ -6,9 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from offload.analysis.comparison import analyse_scenario
 from offload.analysis.machine import machine_load
 from offload.analysis.noise import BUSY_OTHER_PROCESSES_SHARE, lag_cause
 from offload.analysis.summary import write_summary
+from offload.report.document import Table
+from offload.report.markdown import render_markdown
+from offload.report.sections import machine_blocks
 from offload.rundir.summary import MachineLoad, Summary
 from tests.factories.records import (
     DURATION,
@@ -138,3 +142,21 @@ def test_a_clean_run_records_its_machine_without_reasons_or_warnings(run):
     figures = summary.figures()["designs"]["async"]["machine"]
     assert figures["other_processes_share"]["max"] == pytest.approx(0.02)
     assert figures["busy"] is False
+
+
+def test_the_report_shows_each_designs_machine_figures_and_names_the_busy_one(run):
+    _resummarise(run, other_share=0.5, lag_s=0.043, cpu_share=0.032)
+    analysis = analyse_scenario(run / "synthetic")
+    blocks = machine_blocks(analysis)
+    table = next(b for b in blocks if isinstance(b, Table))
+    rows = {row[0]: row for row in table.rows}
+    assert set(rows) == {"sync", "async"}
+    # other processes: mean (busiest second); the machine: busy
+    assert rows["sync"][table.header.index("other processes")] == "50.0% (50.0%)"
+    assert rows["sync"][-1] == "**BUSY**"
+    text = render_markdown(blocks, run / "synthetic" / "report.md")
+    assert "other processes" in text
+
+
+def test_the_report_of_a_run_without_machine_records_has_no_machine_section(run):
+    assert machine_blocks(analyse_scenario(run / "synthetic")) == []
