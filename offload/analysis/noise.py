@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from offload.analysis import numbers
 from offload.rundir.summary import GeneratorStats, MachineLoad
 
 #: scheduler lag (p99 of requests that did not wait for a slot) above which the generator fell
@@ -65,7 +66,7 @@ def lag_cause(
 
 def invalid_reason(name: str, generator: GeneratorStats, machine: MachineLoad | None) -> str:
     """The validity reason of a design whose generator fell behind, naming the true cause."""
-    lag = f"scheduler lag p99 {generator.lateness_ms.p99} ms"
+    lag = f"scheduler lag p99 {numbers.ms(generator.lateness_ms.p99)}"
     own = f"{generator.cpu_percent} % of a core"
     if generator.saturated or machine is None:
         text = f"{name}: the load generator was saturated (its own CPU {own}, {lag})"
@@ -92,12 +93,11 @@ def busy_warning(name: str, machine: MachineLoad) -> str:
 
 
 def _machine_figures(machine: MachineLoad) -> str:
-    other = machine.other_processes_share
+    other, steal = machine.other_processes_share, machine.steal_share
     return (
-        f"other processes used {_percent(other.mean)} of the CPU "
-        f"({_percent(other.max)} in the busiest second, of {machine.cores} cores), "
-        f"steal {_percent(machine.steal_share.mean)} "
-        f"({_percent(machine.steal_share.max)} in the busiest second)"
+        f"other processes used {_percent(other.mean)} of the CPU (steal "
+        f"{_percent(steal.mean)}; in the busiest second {_percent(other.max)} and "
+        f"{_percent(steal.max)}, of {machine.cores} cores)"
     )
 
 
