@@ -65,22 +65,26 @@ def lag_cause(
 
 
 def invalid_reason(name: str, generator: GeneratorStats, machine: MachineLoad | None) -> str:
-    """The validity reason of a design whose generator fell behind, naming the true cause."""
+    """The validity reason of a design whose generator fell behind, naming the true cause:
+    its own full core (saturated), a busy machine, or — neither shown — only what was seen."""
     lag = f"scheduler lag p99 {numbers.ms(generator.lateness_ms.p99)}"
     own = f"{generator.cpu_percent} % of a core"
-    if generator.saturated or machine is None:
-        text = f"{name}: the load generator was saturated (its own CPU {own}, {lag})"
-        if machine is not None:
-            text += f"; the machine beside it: {_machine_figures(machine)}"
-        return text + (
-            ": the offered load was not what the scenario asked for; lower the rate or use "
-            "--load-workers"
+    not_asked = "the offered load was not what the scenario asked for"
+    if not generator.saturated and machine is not None:
+        return (
+            f"{name}: the machine was busy: {_machine_figures(machine)}; the load generator "
+            f"fell behind its schedule ({lag}) with its own CPU at only {own}: {not_asked}; "
+            "run it again on a quiet machine"
         )
-    return (
-        f"{name}: the machine was busy: {_machine_figures(machine)}; the load generator fell "
-        f"behind its schedule ({lag}) with its own CPU at only {own}: the offered load was "
-        "not what the scenario asked for; run it again on a quiet machine"
-    )
+    share = generator.cpu_percent / 100 if generator.cpu_percent is not None else None
+    if share is not None and share > SATURATION_CPU_SHARE:
+        text = f"{name}: the load generator was saturated (its own CPU {own}, {lag})"
+    else:  # late, but neither its own CPU nor other processes account for it
+        text = f"{name}: the load generator fell behind its schedule ({lag}, its own CPU {own})"
+    if machine is not None:
+        state = "was busy too" if machine.busy else "was not busy"
+        text += f"; the machine {state}: {_machine_figures(machine)}"
+    return f"{text}: {not_asked}; lower the rate or use --load-workers"
 
 
 def busy_warning(name: str, machine: MachineLoad) -> str:

@@ -136,9 +136,11 @@ class QueueStats(Record):
 class GeneratorStats(Record):
     """The load generator's own measurement.
 
-    ``saturated``: the generator itself could not keep its schedule; it invalidates the run.
-    A generator that fell behind while other processes took the CPU is not saturated: the run
-    is invalid all the same, and ``machine.busy`` and the reason say the machine was busy.
+    ``saturated``: the generator could not keep its schedule and the machine does not explain
+    it (its own CPU near a full core, or a lag while other processes left the machine quiet);
+    it invalidates the run. A generator that fell behind while other processes took the CPU
+    is not saturated: the run is invalid all the same, and ``machine.busy`` and the reason
+    say the machine was busy.
     """
 
     processes: int = 1

@@ -123,7 +123,17 @@ def test_a_saturated_generator_is_named_with_its_own_cpu(run):
     assert summary.designs["sync"].generator.saturated
     reason = next(r for r in summary.invalid_reasons if r.startswith("sync:"))
     assert "the load generator was saturated (its own CPU 95.0 % of a core" in reason
-    assert "other processes used 1.0 % of the CPU" in reason
+    assert "the machine was not busy: other processes used 1.0 % of the CPU" in reason
+
+
+def test_a_lag_that_neither_its_own_cpu_nor_others_explain_says_only_what_was_seen(run):
+    summary = _resummarise(run, other_share=0.01, lag_s=0.043, cpu_share=0.032)
+    assert not summary.valid
+    reason = next(r for r in summary.invalid_reasons if r.startswith("sync:"))
+    assert "the load generator fell behind its schedule (scheduler lag p99 43 ms" in reason
+    assert "its own CPU 3.2 % of a core" in reason
+    assert "the machine was not busy: other processes used 1.0 % of the CPU" in reason
+    assert "saturated" not in reason
 
 
 def test_a_busy_machine_under_a_punctual_generator_is_a_warning_not_a_reason(run):
