@@ -21,6 +21,7 @@ from offload.analysis.summary import write_summary
 from offload.errors import OffloadError, ScenarioError
 from offload.provisioning.broker import Broker, provision_broker, redact_url
 from offload.run.design import DesignRunResult, run_design
+from offload.run.generator_capacity import check_generator_capacity
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
@@ -66,6 +67,7 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
         scenario = load_scenario(file)
         if plan.quick:
             scenario = scenario.quickened()
+        check_generator_capacity(file, scenario, plan.load_workers)
         designs = [
             PreparedDesign(v.name or manifest.name, manifest, v.config)
             for v in scenario.variants()
