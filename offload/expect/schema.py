@@ -10,9 +10,9 @@ names nothing gets the gate's message, nearest valid paths included.
 
 What the skeleton cannot know before the run is left open: the components under
 ``resources`` (they come from the target's manifest) and, for a target given as a directory,
-the design's name (its manifest names it). A queue figure is allowed for every design: which
-designs are queue-backed is the target's to say, and the gate still refuses a figure a run
-does not have.
+the design's name (its manifest names it; the path's own is taken). A queue figure is allowed
+for every design: which designs are queue-backed is the target's to say, and the gate still
+refuses a figure a run does not have.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from offload.analysis.percentiles import PERCENTILES
 from offload.expect.expressions import parse_expectation
-from offload.expect.paths import MissingValue, UnknownPath, lookup
+from offload.expect.paths import MissingValue, UnknownPath, full_path, lookup
 from offload.rundir.summary import DesignSummary
 
 
@@ -56,24 +56,29 @@ class AnyKey(Mapping[str, Any]):
 _PERCENTILE_KEYS = tuple(PERCENTILES)
 
 
-def skeleton(designs: Iterable[str] | None, phases: Iterable[str]) -> dict[str, Any]:
-    """summary.json's shape for these designs (None: not known before the run) and phases,
-    every figure ``null``."""
+def skeleton(designs: Iterable[str], phases: Iterable[str]) -> dict[str, Any]:
+    """summary.json's shape for these designs and phases, every figure ``null``."""
     design = _model(DesignSummary, tuple(phases))
-    by_name: Mapping[str, Any] = (
-        AnyKey("design", design) if designs is None else dict.fromkeys(designs, design)
-    )
-    return {"designs": by_name}
+    return {"designs": dict.fromkeys(designs, design)}
 
 
 def path_problems(
     expectations: list[str], designs: Iterable[str] | None, phases: Iterable[str]
 ) -> list[tuple[int, str]]:
-    """``(index, message)`` for every expectation with a path naming no figure."""
+    """``(index, message)`` for every expectation with a path naming no figure.
+
+    ``designs`` None: the names are not known before the run, and whichever a path names is
+    taken as one (so that the rest of the path is still checked, with suggestions).
+    """
+    parsed = [parse_expectation(text) for text in expectations]
+    if designs is None:
+        designs = {
+            full_path(path)[1] for e in parsed for path in e.paths if len(full_path(path)) > 1
+        }
     shape = skeleton(designs, phases)
     problems = []
-    for index, text in enumerate(expectations):
-        for path in parse_expectation(text).paths:
+    for index, expression in enumerate(parsed):
+        for path in expression.paths:
             try:
                 lookup(shape, path)
             except MissingValue:

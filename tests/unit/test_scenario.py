@@ -231,3 +231,17 @@ def test_load_steps_become_a_piecewise_linear_rate(tmp_path):
     # 10*10 + 50*10 + 30*10 (ramp average) + 10*10
     assert signup.expected_count() == pytest.approx(1000)
     assert [p.name for p in scenario.phases()] == ["healthy", "spike"]
+
+
+def test_a_design_named_by_its_target_directory_is_left_open_but_its_figures_are_checked(
+    tmp_path,
+):
+    path = tmp_path / "custom.yaml"
+    (tmp_path / "mine").mkdir()  # a target directory: its manifest names the design
+    header = "name: x\nload: {rate: 1/s, duration: 10s}\ntargets: [sync, ./mine]\n"
+    path.write_text(header + "expect: [whatever-it-is-called.emails.lost == 0]\n")
+    assert load_scenario(path).expect
+
+    path.write_text(header + "expect: [whatever-it-is-called.emails.lots == 0]\n")
+    with pytest.raises(ScenarioError, match=r"field 'expect\[0\]'.*emails\.lost"):
+        load_scenario(path)
