@@ -14,6 +14,7 @@ from offload.analysis.summary import write_summary
 from offload.errors import GateFailed
 from offload.gate import GateOptions, MissingValue, Verdict, evaluate_expectation, evaluate_run
 from offload.report.sections import ledger_table
+from offload.run.stack import Stack
 from tests.factories.records import build_run
 
 EXPORT_ERROR = "OperationalError: connection to server at 127.0.0.1 refused"
@@ -85,3 +86,16 @@ def test_the_report_says_n_a_and_why(tmp_path):
     async_column = [row[2] for row in table.rows]
     assert async_column[0] == f"n/a — tables could not be exported: {EXPORT_ERROR}"
     assert set(async_column[1:]) == {"n/a"}
+
+
+def test_the_stack_records_why_the_tables_could_not_be_exported(tmp_path, monkeypatch):
+    def refuse(database_url: str, schema: str | None, out_dir: Path) -> dict[str, int]:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # an SQLite file in tmp_path
+    monkeypatch.setattr("offload.run.stack.export_tables", refuse)
+    with Stack(tmp_path / "work") as stack:
+        database = stack.provision_database("async", keep_tables_in=tmp_path)
+
+    assert stack.tables_not_kept[database] == "RuntimeError: the database went away"
+    assert database not in stack.kept_tables
