@@ -310,27 +310,49 @@ def summarise_design(
     users = records.table(design_dir, "users")
     jobs = records.table(design_dir, "jobs")
     events = records.table(design_dir, "job_events")
+    missing = tables_missing(design_dir, design)
     summary = DesignSummary(
         kind=design.kind,
         signup=endpoint_stats(frame, "signup", phases, duration_s, timeout_s),
         bystander=endpoint_stats(frame, "bystander", phases, duration_s, timeout_s),
-        emails=email_ledger(
+        emails=None
+        if missing
+        else email_ledger(
             users, provider, jobs, set(warmup_signups["correlation_id"].dropna().astype(str))
         ),
-        consistency=signup_consistency(frame, users),
+        consistency=None if missing else signup_consistency(frame, users),
         e2e_ms=latency_block(end_to_end_seconds(measured, provider)),
         generator=generator_summary(measured, records.generator(design_dir)),
         resources=resources(records.samples(design_dir)),
     )
+    if missing:
+        summary.tables_missing = missing
     if design.kind == "async" or not jobs.empty:  # queue figures for queue-backed designs only
         summary.queue = queue_summary(
             records.queues(design_dir), jobs, events, design.load_end_epoch
         )
-        summary.retries = int((events["state"] == "retrying").sum()) if not events.empty else 0
-        summary.dead_lettered = (
-            int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
-        )
+        if missing:  # no jobs table: nothing to count, and a zero would claim none
+            summary.retries = summary.dead_lettered = None
+        else:
+            summary.retries = int((events["state"] == "retrying").sum()) if not events.empty else 0
+            summary.dead_lettered = (
+                int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
+            )
     return summary
+
+
+def tables_missing(design_dir: Path, design: DesignEntry) -> str | None:
+    """Why the design's database tables are not in its folder, or None when they are.
+
+    The export failed (the manifest says why), or the load ran and yet no ``users.csv`` was
+    left (the bench stopped before the export). A design that never reached its load has no
+    tables to miss: its ledger is the empty one.
+    """
+    if design.tables_error is not None:
+        return f"tables could not be exported: {design.tables_error}"
+    if design.t0_epoch is not None and not (design_dir / "users.csv").exists():
+        return "tables could not be exported: users.csv is missing from the design's folder"
+    return None
 
 
 def summarise_scenario(scenario_dir: Path) -> Summary:
@@ -360,6 +382,11 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
                 f"{generator.lateness_ms.p99} ms, CPU {generator.cpu_percent}% of a core): the "
                 "offered load was not what the scenario asked for; lower the rate or use "
                 "--load-workers"
+            )
+        if summary.tables_missing is not None:
+            invalid.append(
+                f"{name}: the database {summary.tables_missing}; the email ledger has no value "
+                "(every expectation on it fails)"
             )
         warnings.extend(_sanity(name, summary))
     return Summary(

@@ -314,17 +314,27 @@ LEDGER_ROWS = (
 
 def _ledger_count(design: DesignData, block: str, key: str) -> int | None:
     emails = design.summary.emails
+    counts = emails if block == "emails" else design.summary.consistency
+    if emails is None or counts is None:
+        return None
     if key == "owed_measured":
         return emails.owed_measured
-    counts = emails if block == "emails" else design.summary.consistency
     value = counts.model_dump().get(key)
     return value if isinstance(value, int) else None
+
+
+def _ledger_cell(design: DesignData, block: str, key: str) -> str:
+    """A count, or for a run without a ledger "n/a — tables could not be exported: ..." on
+    the first row and "n/a" below it."""
+    if design.summary.emails is None:
+        return design.summary.no_ledger if key == LEDGER_ROWS[0][1] else "n/a"
+    return numbers.count(_ledger_count(design, block, key))
 
 
 def ledger_table(analysis: ScenarioAnalysis) -> Table:
     designs = analysis.data.designs
     rows = [
-        [label, *[numbers.count(_ledger_count(d, block, key)) for d in designs.values()]]
+        [label, *[_ledger_cell(d, block, key) for d in designs.values()]]
         for block, key, label in LEDGER_ROWS
     ]
     return Table(["", *designs], rows, ["l"] + ["r"] * len(designs))

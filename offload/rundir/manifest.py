@@ -165,6 +165,9 @@ class DesignEntry(Record):
     ended_at: float | None = None
     #: rows exported per database table
     tables: dict[str, int] = Field(default_factory=dict)
+    #: why the database tables could not be exported after the run: the figures built on
+    #: them (the email ledger, consistency, retries) then have no value and the run is invalid
+    tables_error: str | None = None
 
 
 class ScenarioManifest(RunFile):
