@@ -19,26 +19,20 @@ from pathlib import Path
 
 from rich.console import Console
 
-from loadtests.plan import Arrivals
-from offload.analysis.floor import floor_figures
 from offload.analysis.summary import write_summary
 from offload.errors import OffloadError, ScenarioError
 from offload.provisioning.broker import Broker, provision_broker, redact_url
+from offload.run.bench_floor import FLOOR_DIR, record_floor
 from offload.run.design import DesignRunResult, run_design
-from offload.run.floor import BENCH_FLOOR_S, QUICK_BENCH_FLOOR_S, measure_floor
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
-from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
 from offload.rundir.run_info import RunInfo
 from offload.scenario import Scenario, load_scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, resolve_target
-
-#: the scenario folder's subfolder with the floor measurement's plan, records and Locust log
-FLOOR_DIR = "floor"
 
 
 @dataclass
@@ -214,10 +208,9 @@ def _run_scenario(
     manifest.dump(manifest_path)
     run_id = run_dir.name.lower().replace("-", "")
     try:
-        floor, not_measured = _measure_floor(item.scenario, scenario_dir, plan, progress)
-        manifest.floor, manifest.floor_not_measured = floor, not_measured
-        if floor is None and plan.floor and item.scenario.load.mode == "open":  # it failed
-            manifest.warnings.append(f"the measurement floor was not measured: {not_measured}")
+        record_floor(
+            manifest, item.scenario, scenario_dir, progress, skip=not plan.floor, quick=plan.quick
+        )
         manifest.dump(manifest_path)
         for design in item.designs:
             prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{design.name}"
@@ -249,42 +242,6 @@ def _run_scenario(
         manifest.ended_at = time.time()
         manifest.dump(manifest_path)
         _summarise(scenario_dir, progress)
-
-
-def _measure_floor(
-    scenario: Scenario, scenario_dir: Path, plan: BenchPlan, progress: BenchProgress
-) -> tuple[GeneratorFloor | None, str | None]:
-    """The generator's floor at the scenario's starting rate (signups and bystanders), or
-    None and why not. A failure is recorded, not raised: the designs can still run, and the
-    report says that this run has no floor."""
-    load = scenario.load
-    if not plan.floor:
-        return None, "skipped with offload bench --no-floor"
-    if load.mode == "closed":
-        return None, "closed loop: requests have no schedule to measure from"
-    rate = load.rate + load.bystander_rate
-    duration_s = QUICK_BENCH_FLOOR_S if plan.quick else BENCH_FLOOR_S
-    progress.note(
-        f"{scenario_dir.name}: measuring the harness's own floor at {rate:g}/s for "
-        f"{duration_s:g} s against an instant server on loopback ..."
-    )
-    try:
-        floor = measure_floor(
-            rate,
-            duration_s=duration_s,
-            arrivals=Arrivals(load.arrivals),
-            work_dir=scenario_dir / FLOOR_DIR,
-        )
-    except Exception as exc:  # recorded in the manifest and shown in the report
-        reason = f"measuring it failed: {exc}"
-        progress.note(f"[red]{scenario_dir.name}: the measurement floor {reason}[/]")
-        return None, reason
-    if not floor.requests:
-        reason = f"the generator got no answer from the instant server ({floor.failed} failed)"
-        progress.note(f"[red]{scenario_dir.name}: the measurement floor failed: {reason}[/]")
-        return None, reason
-    progress.note(f"{scenario_dir.name}: measurement floor {floor_figures(floor)}")
-    return floor, None
 
 
 def _summarise(scenario_dir: Path, progress: BenchProgress) -> None:
