@@ -37,8 +37,9 @@ __all__ = ["InstantServer", "floor_from_records", "measure_floor"]
 
 #: seconds of load before the measured part, absorbing the generator's own start
 FLOOR_WARMUP_S = 1.0
-#: seconds of measured load when ``offload bench`` measures the floor (``--quick``: shorter)
+#: seconds of measured load when ``offload bench`` measures the floor before a scenario
 BENCH_FLOOR_S = 5.0
+#: the same with ``--quick`` (CI), whose scenarios are shortened as well
 QUICK_BENCH_FLOOR_S = 3.0
 #: seconds Locust may take beyond the plan (start-up, last answers, its quit grace)
 _LOCUST_SLACK_S = 20.0
