@@ -41,6 +41,8 @@ from offload.rundir.summary import (
 SATURATION_LAG_P99_MS = 20.0
 #: share of one core (a Locust process is one gevent loop) that invalidates a run
 SATURATION_CPU_SHARE = 0.9
+#: the manifest's fields on the generator's floor, which the summary carries unchanged
+FLOOR_FIELDS = frozenset({"floor", "floor_not_measured"})
 
 
 def latency_block(
@@ -389,7 +391,10 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
                 "(every expectation on it fails)"
             )
         warnings.extend(_sanity(name, summary))
+    # carried as recorded: a manifest from before offload measured the floor has neither
+    floor = {key: getattr(manifest, key) for key in FLOOR_FIELDS & manifest.model_fields_set}
     return Summary(
+        **floor,
         scenario=manifest.scenario.name,
         repeat=manifest.repeat,
         quick=manifest.quick,

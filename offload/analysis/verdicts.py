@@ -52,18 +52,8 @@ def measurement_floor_ms(summary: Summary) -> float | None:
     """The run's measurement floor: the p99 latency (from the scheduled time) the generator
     measured against an instant server before the designs ran — differences at or below it
     are the harness's, not the designs'. None when ``summary.json`` records no floor.
-
-    Read from an optional ``floor`` field (the generator-floor model, or its JSON object)
-    with ``latency_from_scheduled.p99_ms``; the one place that knows where the floor lives.
     """
-    floor = getattr(summary, "floor", None)
-    if floor is None:
-        return None
-    block = floor.get("latency_from_scheduled") if isinstance(floor, dict) else None
-    if block is None:
-        block = getattr(floor, "latency_from_scheduled", None)
-    p99 = block.get("p99_ms") if isinstance(block, dict) else getattr(block, "p99_ms", None)
-    return float(p99) if isinstance(p99, int | float) else None
+    return None if summary.floor is None else summary.floor.resolution_ms
 
 
 def reference_phase_name(summary: Summary) -> str | None:

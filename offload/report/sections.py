@@ -10,6 +10,7 @@ from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures
+from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
@@ -55,6 +56,14 @@ def warning_banner(summary: Summary, problems: list[str], where: str = "") -> li
         return []
     prefix = f"{where}: " if where else ""
     return [Banner("warning", f"{prefix}warnings", warnings)]
+
+
+def floor_paragraph(summary: Summary, where: str = "", *, brief: bool = False) -> Paragraph:
+    """The harness's own floor (or why there is none), for next to the latency figures;
+    ``brief`` for its second mention on a page."""
+    prefix = f"{where}: " if where else ""
+    text = floor_sentence(summary.floor, summary.floor_not_measured, brief=brief)
+    return Paragraph(prefix + text)
 
 
 def chart_anchor(chart_name: str, prefix: str = "") -> str | None:

@@ -3,7 +3,9 @@
 For each scenario (and repeat), each design runs alone on the machine — fresh database, fresh
 queues, its own provider — one after the other, so the designs never compete for the two
 cores. The scenario folder gets the manifest (what ran, where, with which versions) and
-``summary.json`` computed from the raw records.
+``summary.json`` computed from the raw records. Before a scenario's designs run, the bench
+measures its own floor at the scenario's rate against an instant server (``floor/``), so the
+report can say how much of every latency is the harness's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.console import Console
 from offload.analysis.summary import write_summary
 from offload.errors import OffloadError, ScenarioError
 from offload.provisioning.broker import Broker, provision_broker, redact_url
+from offload.run.bench_floor import FLOOR_DIR, record_floor
 from offload.run.design import DesignRunResult, run_design
 from offload.run.generator_capacity import check_generator_capacity
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
@@ -40,6 +43,8 @@ class BenchPlan:
     designs: list[str] | None = None
     repeat: int = 1
     load_workers: int = 1
+    #: measure the generator's floor before each scenario's designs (``--no-floor``: skip)
+    floor: bool = True
     reports_dir: Path = REPORTS_DIR
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -88,6 +93,12 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
                 f"{file}: this scenario stops or blocks the broker, and AMQP_URL points at "
                 "a broker offload does not own; offload refuses to touch it. Unset AMQP_URL "
                 "so that offload starts a private RabbitMQ node for this scenario."
+            )
+        if FLOOR_DIR in {d.name for d in designs}:
+            raise ScenarioError(
+                f"{file}: a design is named {FLOOR_DIR!r}, the folder where offload bench "
+                "keeps the generator's floor; name it differently (targets: {target: ..., "
+                "name: ...})"
             )
         prepared.append(PreparedScenario(file, scenario, designs))
     return prepared
@@ -199,6 +210,10 @@ def _run_scenario(
     manifest.dump(manifest_path)
     run_id = scenario_dir.parent.name.lower().replace("-", "")
     try:
+        record_floor(
+            manifest, item.scenario, scenario_dir, progress, skip=not plan.floor, quick=plan.quick
+        )
+        manifest.dump(manifest_path)
         for design in item.designs:
             prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{design.name}"
             run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{design.name}"

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import ConfigDict, Field, JsonValue
 
 from offload.rundir.files import Record, RunFile
+from offload.rundir.floor import GeneratorFloor
 from offload.rundir.run_info import GitInfo, MachineInfo
 
 
@@ -188,6 +189,10 @@ class ScenarioManifest(RunFile):
     broker: BrokerRecord | None = None
     breaks_the_broker: bool = False
     started_at: float | None = None
+    #: the generator's floor, measured before the designs ran (absent in older runs)
+    floor: GeneratorFloor | None = None
+    #: why ``floor`` is null: skipped (``--no-floor``), not applicable, or what failed
+    floor_not_measured: str | None = None
     designs: dict[str, DesignEntry] = Field(default_factory=dict)
     invalid_reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from offload.rundir.files import Figure, Record, RunFile
+from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import PhaseRecord
 
 
@@ -210,6 +211,10 @@ class Summary(RunFile):
     warnings: list[str] = Field(default_factory=list)
     phases: list[PhaseRecord] = Field(default_factory=list)
     designs: dict[str, DesignSummary]
+    #: the generator's floor from the manifest (absent in older runs, null when not measured)
+    floor: GeneratorFloor | None = None
+    #: why ``floor`` is null, from the manifest
+    floor_not_measured: str | None = None
 
     def figures(self) -> dict[str, Any]:
         """The file's JSON object, for the expectation language's dotted paths."""
