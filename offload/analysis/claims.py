@@ -254,6 +254,10 @@ def _claim5(summary: Summary, scenario: ScenarioRecord) -> Claim:
         emails = design.emails
         errors = {p.name: phase_error_rate(design, "signup", p.name) for p in failing}
         bad = [p for p, e in errors.items() if e is not None and e > MAX_ERROR_RATE]
+        if emails is None:  # without the ledger the claim cannot be supported
+            status = CONTRADICTED if bad else NOT_TESTED if status == SUPPORTED else status
+            parts.append(f"{name}: {design.no_ledger}")
+            continue
         problems = emails.lost + emails.duplicates + emails.pending
         if failing and (bad or problems):
             status = CONTRADICTED

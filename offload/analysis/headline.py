@@ -107,16 +107,21 @@ def _bystander_sentence(designs: dict[str, DesignSummary], timeout_s: float | No
 
 
 def _email_sentence(designs: dict[str, DesignSummary]) -> str:
-    def missing(design: DesignSummary) -> int:
+    def missing(design: DesignSummary) -> int | None:
         emails = design.emails
-        return emails.lost + emails.dead_lettered + emails.pending
+        if emails is None:
+            return None
+        return emails.lost + emails.dead_lettered + emails.pending + emails.duplicates
 
-    if all(missing(d) == 0 and d.emails.duplicates == 0 for d in designs.values()):
+    if all(missing(d) == 0 for d in designs.values()):
         every = "either" if len(designs) == 2 else "any design"
         return f"No welcome email lost or duplicated in {every}."
     parts = []
     for name, design in designs.items():
         emails = design.emails
+        if emails is None:
+            parts.append(f"{name} {design.no_ledger}")
+            continue
         counts = [
             f"{count:,} {label}"
             for count, label in (

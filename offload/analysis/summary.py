@@ -39,6 +39,9 @@ from offload.rundir.summary import (
     WindowStats,
 )
 
+#: the manifest's fields on the generator's floor, which the summary carries unchanged
+FLOOR_FIELDS = frozenset({"floor", "floor_not_measured"})
+
 
 def latency_block(
     seconds: np.ndarray[Any, Any],
@@ -312,29 +315,51 @@ def summarise_design(
     machine = None
     if design.t0_epoch is not None and design.load_end_epoch is not None:
         machine = machine_load(records.machine(design_dir), design.t0_epoch, design.load_end_epoch)
+    missing = tables_missing(design_dir, design)
     summary = DesignSummary(
         kind=design.kind,
         signup=endpoint_stats(frame, "signup", phases, duration_s, timeout_s),
         bystander=endpoint_stats(frame, "bystander", phases, duration_s, timeout_s),
-        emails=email_ledger(
+        emails=None
+        if missing
+        else email_ledger(
             users, provider, jobs, set(warmup_signups["correlation_id"].dropna().astype(str))
         ),
-        consistency=signup_consistency(frame, users),
+        consistency=None if missing else signup_consistency(frame, users),
         e2e_ms=latency_block(end_to_end_seconds(measured, provider)),
         generator=generator_summary(measured, records.generator(design_dir), machine),
         resources=resources(records.samples(design_dir)),
     )
     if machine is not None:
         summary.machine = machine
+    if missing:
+        summary.tables_missing = missing
     if design.kind == "async" or not jobs.empty:  # queue figures for queue-backed designs only
         summary.queue = queue_summary(
             records.queues(design_dir), jobs, events, design.load_end_epoch
         )
-        summary.retries = int((events["state"] == "retrying").sum()) if not events.empty else 0
-        summary.dead_lettered = (
-            int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
-        )
+        if missing:  # no jobs table: nothing to count, and a zero would claim none
+            summary.retries = summary.dead_lettered = None
+        else:
+            summary.retries = int((events["state"] == "retrying").sum()) if not events.empty else 0
+            summary.dead_lettered = (
+                int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
+            )
     return summary
+
+
+def tables_missing(design_dir: Path, design: DesignEntry) -> str | None:
+    """Why the design's database tables are not in its folder, or None when they are.
+
+    The export failed (the manifest says why), or the load ran and yet no ``users.csv`` was
+    left (the bench stopped before the export). A design that never reached its load has no
+    tables to miss: its ledger is the empty one.
+    """
+    if design.tables_error is not None:
+        return f"tables could not be exported: {design.tables_error}"
+    if design.t0_epoch is not None and not (design_dir / "users.csv").exists():
+        return "tables could not be exported: users.csv is missing from the design's folder"
+    return None
 
 
 def summarise_scenario(scenario_dir: Path) -> Summary:
@@ -362,8 +387,16 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
             invalid.append(noise.invalid_reason(name, generator, machine))
         elif machine is not None and machine.busy:
             warnings.append(noise.busy_warning(name, machine))
+        if summary.tables_missing is not None:
+            invalid.append(
+                f"{name}: the database {summary.tables_missing}; the email ledger has no value "
+                "(every expectation on it fails)"
+            )
         warnings.extend(_sanity(name, summary))
+    # carried as recorded: a manifest from before offload measured the floor has neither
+    floor = {key: getattr(manifest, key) for key in FLOOR_FIELDS & manifest.model_fields_set}
     return Summary(
+        **floor,
         scenario=manifest.scenario.name,
         repeat=manifest.repeat,
         quick=manifest.quick,

@@ -262,9 +262,10 @@ LEDGER_CATEGORIES = (
 def ledger_table(data: ScenarioData) -> pd.DataFrame:
     rows = []
     for name, design in data.designs.items():
-        counts = {
-            "emails": design.summary.emails.to_json(),
-            "consistency": design.summary.consistency.to_json(),
+        emails, consistency = design.summary.emails, design.summary.consistency
+        counts = {  # no ledger (the tables were not exported): every count is empty, not 0
+            "emails": emails.to_json() if emails else {},
+            "consistency": consistency.to_json() if consistency else {},
         }
         for block, category in LEDGER_CATEGORIES:
             value = counts[block].get(category)

@@ -52,18 +52,8 @@ def measurement_floor_ms(summary: Summary) -> float | None:
     """The run's measurement floor: the p99 latency (from the scheduled time) the generator
     measured against an instant server before the designs ran — differences at or below it
     are the harness's, not the designs'. None when ``summary.json`` records no floor.
-
-    Read from an optional ``floor`` field (the generator-floor model, or its JSON object)
-    with ``latency_from_scheduled.p99_ms``; the one place that knows where the floor lives.
     """
-    floor = getattr(summary, "floor", None)
-    if floor is None:
-        return None
-    block = floor.get("latency_from_scheduled") if isinstance(floor, dict) else None
-    if block is None:
-        block = getattr(floor, "latency_from_scheduled", None)
-    p99 = block.get("p99_ms") if isinstance(block, dict) else getattr(block, "p99_ms", None)
-    return float(p99) if isinstance(p99, int | float) else None
+    return None if summary.floor is None else summary.floor.resolution_ms
 
 
 def reference_phase_name(summary: Summary) -> str | None:
@@ -148,6 +138,12 @@ def _e2e(design: DesignSummary) -> Reading:
     )
 
 
+def _emails_lost(design: DesignSummary) -> Reading:
+    if design.emails is None:  # no ledger: no figure (the table's note says why)
+        return Reading(None)
+    return Reading(design.emails.lost)
+
+
 METRICS: tuple[Metric, ...] = (
     Metric(
         "signup_p95_ms",
@@ -165,7 +161,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("bystander_worst_p95_ms", "bystander p95, worst phase", "ms", 1.0, _bystander_worst),
     Metric("e2e_p95_ms", "email end-to-end p95", "ms", 1.0, _e2e),
-    Metric("emails_lost", "emails lost", "", 0.0, lambda d: Reading(d.emails.lost)),
+    Metric("emails_lost", "emails lost", "", 0.0, _emails_lost),
     Metric(
         "cpu_per_1000_signups_s",
         "CPU per 1,000 signups",
@@ -427,7 +423,9 @@ def _notes(key: str, designs: dict[str, DesignSummary], summary: Summary) -> dic
                 notes[name] = f"in {phase}; {numbers.ms(healthy)} in {reference}"
             elif phase:
                 notes[name] = f"in {phase}"
-        elif key == "emails_lost":
+        elif key == "emails_lost" and design.emails is None:
+            notes[name] = design.no_ledger
+        elif key == "emails_lost" and design.emails is not None:
             emails = design.emails
             extra = [
                 f"{count:,} {label}"
@@ -604,6 +602,8 @@ def _bystander_sentence(
 def _ledger_sentence(reference: str, ref: DesignSummary, other: str, data: DesignSummary) -> str:
     def describe(name: str, design: DesignSummary) -> str:
         emails = design.emails
+        if emails is None:
+            return f"{name} {design.no_ledger}"
         text = f"{emails.lost:,} lost"
         for count, label in (
             (emails.duplicates, "duplicated"),
@@ -618,7 +618,7 @@ def _ledger_sentence(reference: str, ref: DesignSummary, other: str, data: Desig
         return f"{name} {text} of {owed}"
 
     sentence = f"Welcome emails: {describe(reference, ref)}; {describe(other, data)}."
-    failed = ref.consistency.stored_but_failed
+    failed = ref.consistency.stored_but_failed if ref.consistency else 0
     if failed:
         sentence += (
             f" {failed:,} of {reference}'s signups failed for the client although the user was "

@@ -3,7 +3,8 @@
 Without --scenario, runs the scenarios tagged `default` (with --quick: those tagged `quick`,
 shortened; see scenarios/README.md). The run
 directory is reports/runs/<UTC time>/ and reports/latest points at it; the report is rendered
-at the end unless --no-report.
+at the end unless --no-report. Before each scenario's designs, the bench measures its own
+floor (the generator alone against an instant server, ~10 s) and every report states it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from rich.console import Console
 from offload.run.closing_summary import print_run_summary
 from offload.run.orchestrator import BenchPlan, run_bench
 from offload.rundir.paths import REPORTS_DIR, scenario_dirs
+from offload.rundir.run_info import RunInfo
 from offload.rundir.summary import Summary
 from offload.scenario import scenario_path, shipped_scenarios
 
 HELP = "run scenarios against the designs and record a run directory"
 EPILOG = """exit codes:
   0    every scenario ran and is valid (with --gate: every gate check passed)
-  1    a scenario is invalid or recorded nothing (with --gate: a regression or a
-       failed expectation)
+  1    a scenario is invalid or recorded nothing, could not be summarised, or its
+       report could not be rendered (with --gate: also a regression or a failed
+       expectation)
   2    unusable input: bad arguments, a missing or malformed scenario or target
        (with --gate: an unusable baseline)
   130  interrupted (Ctrl-C); the run directory keeps what was recorded"""
@@ -76,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
     parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="do not measure the harness's own floor before each scenario (~10 s; the "
+        "report then says the floor was not measured)",
+    )
+    parser.add_argument(
         "--gate",
         type=Path,
         default=None,
@@ -100,24 +109,49 @@ def run(args: argparse.Namespace) -> int:
         designs=args.designs,
         repeat=args.repeat,
         load_workers=args.load_workers,
+        floor=not args.no_floor,
         reports_dir=args.reports_dir,
     )
     run_dir = run_bench(plan, console)
     summaries = [
         Summary.in_folder(d) for d in scenario_dirs(run_dir) if (d / Summary.FILE_NAME).exists()
     ]
+    failures = unsummarised(run_dir)
     if not args.no_report:
-        _render(run_dir)
+        failures += _render(run_dir)
     print_run_summary(console, run_dir, summaries)
+    for failure in failures:
+        console.print(f"[red]{failure}[/]")
+    if failures:
+        console.print(f"the raw records are kept in {run_dir}; `offload report` tries again")
     if args.gate is not None:
         from offload.gate import GateOptions, run_gate
 
-        return run_gate(run_dir, GateOptions(baseline=args.gate), console=console).exit_code
-    return 0 if all(s.valid for s in summaries) and summaries else 1
+        code = run_gate(run_dir, GateOptions(baseline=args.gate), console=console).exit_code
+        return max(code, 1) if failures else code
+    return 0 if all(s.valid for s in summaries) and summaries and not failures else 1
 
 
-def _render(run_dir: Path) -> None:
+def unsummarised(run_dir: Path) -> list[str]:
+    """One line per scenario whose summary.json is missing, and why (from run.json)."""
+    info = RunInfo.in_folder(run_dir)
+    lines = []
+    for folder in scenario_dirs(run_dir):
+        if (folder / Summary.FILE_NAME).exists():
+            continue
+        reason = info.summary_failures.get(folder.name, "no summary.json was written")
+        lines.append(f"{folder.name}: could not be summarised: {reason}")
+    return lines
+
+
+def _render(run_dir: Path) -> list[str]:
+    """Render the report; one line per scenario that could not be reported."""
     from offload.commands.report import print_pdf_lines
     from offload.report import render_run
 
-    print_pdf_lines(render_run(run_dir).pdfs)
+    result = render_run(run_dir)
+    print_pdf_lines(result.pdfs)
+    return [
+        f"{name}: the report could not be rendered: {error}"
+        for name, error in result.failures.items()
+    ]

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loadtests.plan import Arrivals
-from offload.run.floor import GeneratorFloor, Quantiles, measure_floor
+from offload.run.floor import measure_floor
+from offload.rundir.floor import GeneratorFloor, Quantiles
 
 HELP = "measure the harness itself (the load generator's floor) on this machine"
 

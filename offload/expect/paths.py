@@ -129,6 +129,10 @@ def lookup(summary: Mapping[str, Any], path: Path) -> float:
     full = full_path(path)
     node: Any = summary
     for depth, key in enumerate(full):
+        if node is None and depth > 2:
+            # a group of figures without a value (the ledger of a run whose tables could not
+            # be exported): every figure in it has none either
+            raise MissingValue(path.text, ".".join(full))
         if not isinstance(node, Mapping) or key not in node:
             raise _unknown(summary, path, full, depth)
         node = node[key]

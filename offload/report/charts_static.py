@@ -205,6 +205,9 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
     y = np.arange(len(names))
     for i, name in enumerate(names):
         emails = analysis.data.designs[name].summary.emails
+        if emails is None:  # the tables were not exported: no bar, and say so
+            left.text(0, i, f"  {analysis.data.designs[name].summary.no_ledger}", va="center")
+            continue
         owed, delivered = emails.owed, emails.delivered
         left.barh(i, owed, color="white", edgecolor=colours[name], lw=1.2, height=0.6)
         left.barh(i, delivered, color=colours[name], height=0.6, label=f"{name}")
@@ -220,6 +223,8 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
     top = 0
     for j, name in enumerate(names):
         summary = analysis.data.designs[name].summary
+        if summary.emails is None or summary.consistency is None:
+            continue  # no ledger: no bars (the left panel says why)
         blocks = {"emails": summary.emails.to_json(), "consistency": summary.consistency.to_json()}
         counts = [int(blocks[block].get(key) or 0) for block, key, _ in LEDGER_PROBLEMS]
         top = max(top, *counts)

@@ -19,7 +19,7 @@ HEADLINES: tuple[tuple[str, Callable[[DesignSummary], str]], ...] = (
     ("signup p95", lambda d: numbers.ms(d.signup.overall.latency_ms.p95)),
     ("signups failed", lambda d: numbers.pct(d.signup.overall.error_rate)),
     ("email end-to-end p95", lambda d: numbers.ms(d.e2e_ms.p95)),
-    ("emails lost", lambda d: numbers.count(d.emails.lost)),
+    ("emails lost", lambda d: numbers.count(d.emails.lost) if d.emails else d.no_ledger),
 )
 
 

@@ -54,6 +54,7 @@ def scenario_document(
         Heading(2, "Verdict"),
         *[Paragraph(s) for s in analysis.sentences],
         sections.verdict_table(analysis.verdicts, designs, with_scenario=False),
+        sections.floor_paragraph(data.summary),
         Paragraph(sections.VERDICT_RULE),
         Heading(2, "Claims"),
         sections.claims_table(analysis.claims),
@@ -67,6 +68,7 @@ def scenario_document(
         Heading(3, "Bystanders (GET /users/{id}, GET /healthz)"),
         sections.phase_figures(analysis, "bystander"),
         Paragraph(sections.phase_table_note(data.summary.client_timeout_s)),
+        sections.floor_paragraph(data.summary, brief=True),
         Heading(3, "Delivery ledger"),
         sections.ledger_table(analysis),
     ]
@@ -156,6 +158,12 @@ def run_document(
     blocks += [
         Heading(2, "Headline verdicts"),
         sections.verdict_table(verdicts, designs, with_scenario=True),
+        *[
+            sections.floor_paragraph(
+                a.data.summary, where=a.data.folder if len(analyses) > 1 else ""
+            )
+            for a in analyses
+        ],
         Paragraph(sections.VERDICT_RULE + " Sentences per scenario below."),
     ]
     if overview:

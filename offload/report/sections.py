@@ -10,6 +10,7 @@ from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures
+from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
 from offload.analysis.noise import BUSY_OTHER_PROCESSES_SHARE, BUSY_STEAL_SHARE
 from offload.analysis.scenario_data import DesignData
@@ -56,6 +57,14 @@ def warning_banner(summary: Summary, problems: list[str], where: str = "") -> li
         return []
     prefix = f"{where}: " if where else ""
     return [Banner("warning", f"{prefix}warnings", warnings)]
+
+
+def floor_paragraph(summary: Summary, where: str = "", *, brief: bool = False) -> Paragraph:
+    """The harness's own floor (or why there is none), for next to the latency figures;
+    ``brief`` for its second mention on a page."""
+    prefix = f"{where}: " if where else ""
+    text = floor_sentence(summary.floor, summary.floor_not_measured, brief=brief)
+    return Paragraph(prefix + text)
 
 
 def chart_anchor(chart_name: str, prefix: str = "") -> str | None:
@@ -315,17 +324,27 @@ LEDGER_ROWS = (
 
 def _ledger_count(design: DesignData, block: str, key: str) -> int | None:
     emails = design.summary.emails
+    counts = emails if block == "emails" else design.summary.consistency
+    if emails is None or counts is None:
+        return None
     if key == "owed_measured":
         return emails.owed_measured
-    counts = emails if block == "emails" else design.summary.consistency
     value = counts.model_dump().get(key)
     return value if isinstance(value, int) else None
+
+
+def _ledger_cell(design: DesignData, block: str, key: str) -> str:
+    """A count, or for a run without a ledger "n/a — tables could not be exported: ..." on
+    the first row and "n/a" below it."""
+    if design.summary.emails is None:
+        return design.summary.no_ledger if key == LEDGER_ROWS[0][1] else "n/a"
+    return numbers.count(_ledger_count(design, block, key))
 
 
 def ledger_table(analysis: ScenarioAnalysis) -> Table:
     designs = analysis.data.designs
     rows = [
-        [label, *[numbers.count(_ledger_count(d, block, key)) for d in designs.values()]]
+        [label, *[_ledger_cell(d, block, key) for d in designs.values()]]
         for block, key, label in LEDGER_ROWS
     ]
     return Table(["", *designs], rows, ["l"] + ["r"] * len(designs))

@@ -54,7 +54,7 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary])
                 _ms(bystander.latency_ms.p95),
                 _pct(bystander.error_rate),
                 _ms(figures.e2e_ms.p95),
-                f"{emails.lost}/{emails.duplicates}",
+                f"{emails.lost}/{emails.duplicates}" if emails else "n/a",
                 "yes" if summary.valid else "[red]NO[/]",
             )
     console.print(table)

@@ -181,6 +181,13 @@ def run_design(
         entry.ended_at = time.time()
         if database in stack.kept_tables:
             entry.tables = stack.kept_tables[database]
+        if database in stack.tables_not_kept:
+            # the summary marks the run invalid and leaves the ledger without a value
+            entry.tables_error = stack.tables_not_kept[database]
+            progress.note(
+                f"[red]{scenario.name} · {design_name}: the database tables could not be "
+                f"exported: {entry.tables_error}[/]"
+            )
         progress.finish_run(
             "interrupted"
             if result.interrupted

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import cast
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from loadtests.plan import Arrivals, LoadPlan, Segment, Stream
 from loadtests.selfmeasure import generator_report_path
@@ -32,44 +31,18 @@ from offload.errors import OffloadError
 from offload.ports import LOOPBACK
 from offload.run.design import locust_argv
 from offload.run.supervisor import ProcessSpec, Supervisor
+from offload.rundir.floor import GeneratorFloor, Quantiles
 
-__all__ = ["GeneratorFloor", "InstantServer", "Quantiles", "floor_from_records", "measure_floor"]
+__all__ = ["InstantServer", "floor_from_records", "measure_floor"]
 
 #: seconds of load before the measured part, absorbing the generator's own start
 FLOOR_WARMUP_S = 1.0
+#: seconds of measured load when ``offload bench`` measures the floor before a scenario
+BENCH_FLOOR_S = 5.0
+#: the same with ``--quick`` (CI), whose scenarios are shortened as well
+QUICK_BENCH_FLOOR_S = 3.0
 #: seconds Locust may take beyond the plan (start-up, last answers, its quit grace)
 _LOCUST_SLACK_S = 20.0
-
-
-class Quantiles(BaseModel):
-    """The median and the 99th percentile of one duration, in milliseconds (None: no data)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    p50_ms: float | None
-    p99_ms: float | None
-
-
-class GeneratorFloor(BaseModel):
-    """The generator's floor at one rate on this machine (measured part of the run only)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    rate: float = Field(description="requests/s the generator was asked to send")
-    arrivals: Arrivals
-    duration_s: float = Field(description="seconds of measured load")
-    requests: int = Field(description="requests answered in the measured part")
-    failed: int = Field(description="requests in the measured part that did not get a 2xx")
-    latency_from_scheduled: Quantiles = Field(description="ended - scheduled: what reports show")
-    latency_from_sent: Quantiles = Field(description="ended - sent: client work and loopback")
-    lateness: Quantiles = Field(description="sent - scheduled: how late the generator sent")
-    cpu_ms_per_request: float | None = Field(description="generator CPU per request sent")
-    cpu_share_of_one_core: float | None = Field(description="generator CPU over its run")
-
-    def headline(self) -> str:
-        """One line for reports: the floor of latency from the scheduled time."""
-        q = self.latency_from_scheduled
-        return f"measurement floor on this machine: p50 {q.p50_ms} ms, p99 {q.p99_ms} ms"
 
 
 class _InstantHttp(asyncio.Protocol):
@@ -219,7 +192,9 @@ def measure_floor(
             raise OffloadError(
                 f"the generator exited with code {locust.returncode}:\n{locust.tail(8)}"
             )
-    return floor_from_records(work_dir, rate=rate, duration_s=duration_s, arrivals=arrivals)
+    floor = floor_from_records(work_dir, rate=rate, duration_s=duration_s, arrivals=arrivals)
+    floor.measured_at = time.time()
+    return floor
 
 
 def floor_from_records(

@@ -3,7 +3,9 @@
 For each scenario (and repeat), each design runs alone on the machine — fresh database, fresh
 queues, its own provider — one after the other, so the designs never compete for the two
 cores. The scenario folder gets the manifest (what ran, where, with which versions) and
-``summary.json`` computed from the raw records.
+``summary.json`` computed from the raw records. Before a scenario's designs run, the bench
+measures its own floor at the scenario's rate against an instant server (``floor/``), so the
+report can say how much of every latency is the harness's.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from rich.console import Console
 from offload.analysis.summary import write_summary
 from offload.errors import OffloadError, ScenarioError
 from offload.provisioning.broker import Broker, provision_broker, redact_url
+from offload.run.bench_floor import FLOOR_DIR, record_floor
 from offload.run.design import DesignRunResult, run_design
+from offload.run.generator_capacity import check_generator_capacity
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
@@ -39,6 +43,8 @@ class BenchPlan:
     designs: list[str] | None = None
     repeat: int = 1
     load_workers: int = 1
+    #: measure the generator's floor before each scenario's designs (``--no-floor``: skip)
+    floor: bool = True
     reports_dir: Path = REPORTS_DIR
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -66,6 +72,7 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
         scenario = load_scenario(file)
         if plan.quick:
             scenario = scenario.quickened()
+        check_generator_capacity(file, scenario, plan.load_workers)
         designs = [
             PreparedDesign(v.name or manifest.name, manifest, v.config)
             for v in scenario.variants()
@@ -86,6 +93,12 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
                 f"{file}: this scenario stops or blocks the broker, and AMQP_URL points at "
                 "a broker offload does not own; offload refuses to touch it. Unset AMQP_URL "
                 "so that offload starts a private RabbitMQ node for this scenario."
+            )
+        if FLOOR_DIR in {d.name for d in designs}:
+            raise ScenarioError(
+                f"{file}: a design is named {FLOOR_DIR!r}, the folder where offload bench "
+                "keeps the generator's floor; name it differently (targets: {target: ..., "
+                "name: ...})"
             )
         prepared.append(PreparedScenario(file, scenario, designs))
     return prepared
@@ -126,7 +139,7 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
                         name += f".r{repeat}"
                     if not item.scenario.breaks_the_broker:
                         _run_scenario(
-                            item, run_dir / name, repeat, plan, broker, versions, progress, run_dir
+                            item, run_dir / name, repeat, plan, broker, versions, progress, run_info
                         )
                         continue
                     # a broker of its own, which the timeline may stop and block
@@ -143,7 +156,7 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
                             owned,
                             owned_versions,
                             progress,
-                            run_dir,
+                            run_info,
                         )
         run_info.status = "complete"
     except KeyboardInterrupt:
@@ -171,7 +184,7 @@ def _run_scenario(
     broker: Broker | None,
     versions: dict[str, str | None],
     progress: BenchProgress,
-    run_dir: Path,
+    run_info: RunInfo,
 ) -> None:
     scenario_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(item.file, scenario_dir / "scenario.yaml")
@@ -195,8 +208,12 @@ def _run_scenario(
     )
     manifest_path = scenario_dir / ScenarioManifest.FILE_NAME
     manifest.dump(manifest_path)
-    run_id = run_dir.name.lower().replace("-", "")
+    run_id = scenario_dir.parent.name.lower().replace("-", "")
     try:
+        record_floor(
+            manifest, item.scenario, scenario_dir, progress, skip=not plan.floor, quick=plan.quick
+        )
+        manifest.dump(manifest_path)
         for design in item.designs:
             prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{design.name}"
             run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{design.name}"
@@ -226,11 +243,16 @@ def _run_scenario(
     finally:
         manifest.ended_at = time.time()
         manifest.dump(manifest_path)
-        _summarise(scenario_dir, progress)
+        _summarise(scenario_dir, progress, run_info)
 
 
-def _summarise(scenario_dir: Path, progress: BenchProgress) -> None:
+def _summarise(scenario_dir: Path, progress: BenchProgress, run_info: RunInfo) -> None:
+    """Compute summary.json; a failure is recorded in run.json (the bench then exits non-zero)
+    rather than raised, so that the other scenarios still run and every record stays."""
     try:
         write_summary(scenario_dir)
-    except Exception as exc:  # the raw records stay; `offload report` can retry
-        progress.note(f"[red]could not summarise {scenario_dir.name}: {exc}[/]")
+    except Exception as exc:  # any bug in the analysis: record it, go on
+        reason = f"{type(exc).__name__}: {exc}"
+        # assigned, not updated in place: a run file writes only the fields that were set
+        run_info.summary_failures = {**run_info.summary_failures, scenario_dir.name: reason}
+        progress.note(f"[red]could not summarise {scenario_dir.name}: {reason}[/]")

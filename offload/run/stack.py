@@ -136,6 +136,8 @@ class Stack:
         self.targets: list[RunningTarget] = []
         #: row counts of the tables copied out of each database (see :meth:`provision_database`)
         self.kept_tables: dict[Database, dict[str, int]] = {}
+        #: why the tables of a database could not be copied out (the run then has no ledger)
+        self.tables_not_kept: dict[Database, str] = {}
         #: processes of the system that are not a target's: the provider, a private broker node
         self._infrastructure: list[Supervised] = []
         # an ExitStack undoes last-in first-out, and runs every step even when one fails
@@ -319,8 +321,9 @@ class Stack:
     def _keep_tables(self, database: Database, directory: Path) -> None:
         try:
             self.kept_tables[database] = export_tables(database.url, database.schema, directory)
-        except Exception as exc:  # any driver error: warn, and let the other steps go on
+        except Exception as exc:  # any driver error: record it, and let the other steps go on
             log.warning("could not copy the tables of %s to %s: %s", database, directory, exc)
+            self.tables_not_kept[database] = f"{type(exc).__name__}: {exc}"
 
 
 def _drop_schema(database: Database) -> None:

@@ -2,11 +2,13 @@
 
 One typed, versioned model per file — :class:`RunInfo` (``run.json``),
 :class:`ScenarioManifest` (``<scenario>/manifest.json``, with a :class:`DesignEntry` per
-design) and :class:`Summary` (``<scenario>/summary.json``) — each with ``load`` and ``dump``.
+design) and :class:`Summary` (``<scenario>/summary.json``) — each with ``load`` and ``dump`` — and
+:class:`GeneratorFloor`, the harness's own floor that both scenario files carry.
 The layout and the JSON are documented in ``reports/README.md`` (a public contract).
 """
 
 from offload.rundir.files import READABLE_VERSIONS, SCHEMA_VERSION
+from offload.rundir.floor import GeneratorFloor, Quantiles
 from offload.rundir.manifest import (
     DesignEntry,
     DesignKnobs,
@@ -32,9 +34,11 @@ __all__ = [
     "DesignEntry",
     "DesignKnobs",
     "DesignSummary",
+    "GeneratorFloor",
     "GitInfo",
     "MachineInfo",
     "PhaseRecord",
+    "Quantiles",
     "RunInfo",
     "RunStatus",
     "ScenarioManifest",

@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import ConfigDict, Field, JsonValue
 
 from offload.rundir.files import Record, RunFile
+from offload.rundir.floor import GeneratorFloor
 from offload.rundir.run_info import GitInfo, MachineInfo
 
 
@@ -165,6 +166,9 @@ class DesignEntry(Record):
     ended_at: float | None = None
     #: rows exported per database table
     tables: dict[str, int] = Field(default_factory=dict)
+    #: why the database tables could not be exported after the run: the figures built on
+    #: them (the email ledger, consistency, retries) then have no value and the run is invalid
+    tables_error: str | None = None
 
 
 class ScenarioManifest(RunFile):
@@ -185,6 +189,10 @@ class ScenarioManifest(RunFile):
     broker: BrokerRecord | None = None
     breaks_the_broker: bool = False
     started_at: float | None = None
+    #: the generator's floor, measured before the designs ran (absent in older runs)
+    floor: GeneratorFloor | None = None
+    #: why ``floor`` is null: skipped (``--no-floor``), not applicable, or what failed
+    floor_not_measured: str | None = None
     designs: dict[str, DesignEntry] = Field(default_factory=dict)
     invalid_reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from offload.rundir.files import Record, RunFile
 
 #: ``running`` until the bench ends; a run killed outright (SIGKILL, power loss) stays so
@@ -46,6 +48,9 @@ class RunInfo(RunFile):
     machine: MachineInfo | None = None
     status: RunStatus
     ended_at: float | None = None
+    #: scenario folder -> why its summary.json could not be computed at the end of the bench
+    #: (its raw records are kept; ``offload report`` computes it again)
+    summary_failures: dict[str, str] = Field(default_factory=dict)
 
     @property
     def complete(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from offload.rundir.files import Figure, Record, RunFile
+from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import PhaseRecord
 
 
@@ -196,13 +197,17 @@ class DesignSummary(Record):
 
     ``queue``, ``retries`` and ``dead_lettered`` exist for queue-backed designs only: absent
     (not null) for the others, so an expectation about a sync design's queue names nothing.
+    ``tables_missing`` says why the figures built on the database tables are null.
     """
 
     kind: str | None
     signup: EndpointStats
     bystander: EndpointStats
-    emails: EmailLedger
-    consistency: Consistency
+    #: None (null) when the database tables could not be exported after the run: without
+    #: the users table nothing says who was owed an email, and a zero would read "none lost"
+    emails: EmailLedger | None
+    #: None for the same reason: the client's view has nothing to be compared with
+    consistency: Consistency | None
     e2e_ms: Percentiles
     generator: GeneratorStats
     resources: dict[str, ResourceUse] = Field(default_factory=dict)
@@ -211,6 +216,13 @@ class DesignSummary(Record):
     dead_lettered: int | None = None
     #: the machine's CPU beside the run (absent in older files)
     machine: MachineLoad | None = None
+    #: why the database tables are missing from the run (absent when they were exported)
+    tables_missing: str | None = None
+
+    @property
+    def no_ledger(self) -> str:
+        """What a report writes where the ledger has no value."""
+        return f"n/a — {self.tables_missing or 'no email ledger in this run'}"
 
     def endpoint(self, name: str) -> EndpointStats:
         """``signup`` or ``bystander``."""
@@ -238,6 +250,10 @@ class Summary(RunFile):
     warnings: list[str] = Field(default_factory=list)
     phases: list[PhaseRecord] = Field(default_factory=list)
     designs: dict[str, DesignSummary]
+    #: the generator's floor from the manifest (absent in older runs, null when not measured)
+    floor: GeneratorFloor | None = None
+    #: why ``floor`` is null, from the manifest
+    floor_not_measured: str | None = None
 
     def figures(self) -> dict[str, Any]:
         """The file's JSON object, for the expectation language's dotted paths."""

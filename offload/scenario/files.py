@@ -3,6 +3,7 @@ ones."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from pydantic_core import ErrorDetails
 from offload.errors import ScenarioError
 from offload.scenario.model import Scenario
 
+#: a built-in target's name, which is also its design's name (see offload.target.manifest)
+_BUILTIN_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 
 
@@ -41,9 +44,46 @@ def load_scenario(path: Path | str) -> Scenario:
             f"got {type(data).__name__}"
         )
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(describe_validation_error(path, exc)) from exc
+    check_expectation_paths(path, scenario)
+    return scenario
+
+
+def check_expectation_paths(path: Path, scenario: Scenario) -> None:
+    """Refuse an ``expect:`` path that names no summary.json figure now, not after the run."""
+    from offload.expect.schema import path_problems  # the summary's models load only here
+
+    problems = path_problems(scenario.expect, _design_names(path, scenario), _phases(scenario))
+    if problems:
+        raise ScenarioError(
+            "\n".join(
+                f"{path}: field 'expect[{index}]': {message} (expected a figure of "
+                "summary.json: see reports/README.md and docs/gate.md)"
+                for index, message in problems
+            )
+        )
+
+
+def _design_names(path: Path, scenario: Scenario) -> list[str] | None:
+    """The names the designs will have in summary.json; None when a target is a directory
+    (its manifest names it, and the manifest is read only when the bench prepares)."""
+    names = []
+    for variant in scenario.variants():
+        if variant.name is not None:
+            names.append(variant.name)
+        elif (
+            _BUILTIN_NAME.fullmatch(variant.target) and not (path.parent / variant.target).exists()
+        ):
+            names.append(variant.target)
+        else:
+            return None
+    return names
+
+
+def _phases(scenario: Scenario) -> list[str]:
+    return [phase.name for phase in scenario.phases()]
 
 
 def describe_validation_error(path: Path, exc: ValidationError) -> str:

@@ -49,6 +49,27 @@ def test_run_directory_is_complete(run_dir: Path):
     assert manifest["designs"]["async"]["config"]["workers"] == 1
 
 
+def test_the_bench_measured_its_floor_before_the_designs_and_carried_it(
+    run_dir: Path, summary: dict
+):
+    """The generator alone at the scenario's rate (8 signups/s + 4 bystanders/s) against the
+    instant server, recorded in the manifest with its raw records, carried into the summary."""
+    scenario_dir = run_dir / "e2e-slow"
+    manifest = json.loads((scenario_dir / "manifest.json").read_text())
+    floor = manifest["floor"]
+    assert floor is not None, manifest.get("floor_not_measured")
+    assert floor["rate"] == 12 and floor["arrivals"] == "poisson" and floor["failed"] == 0
+    assert (
+        abs(floor["requests"] - 12 * floor["duration_s"]) <= 3 * (12 * floor["duration_s"]) ** 0.5
+    )
+    scheduled, sent = floor["latency_from_scheduled"], floor["latency_from_sent"]
+    assert 0 < sent["p50_ms"] <= scheduled["p50_ms"] <= scheduled["p99_ms"]
+    assert floor["cpu_ms_per_request"] > 0
+    assert floor["measured_at"] < min(d["t0_epoch"] for d in manifest["designs"].values())
+    assert summary["floor"] == floor
+    assert (scenario_dir / "floor" / "requests.csv").stat().st_size > 0
+
+
 def test_summary_has_the_public_paths(summary: dict):
     assert summary["valid"] is True, summary["invalid_reasons"]
     for design in ("sync", "async"):

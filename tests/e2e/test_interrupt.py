@@ -56,6 +56,7 @@ def interrupted(request: pytest.FixtureRequest, tmp_path_factory) -> Interrupted
             "--reports-dir",
             str(reports),
             "--no-report",
+            "--no-floor",
             "--design",
             "sync",
         ],

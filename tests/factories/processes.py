@@ -70,11 +70,18 @@ E2E_SCENARIO = SCENARIOS / "e2e-slow.yaml"
 
 
 def run_bench(
-    scenario: Path | str, reports: Path, *extra: str, env: dict | None = None
+    scenario: Path | str,
+    reports: Path,
+    *extra: str,
+    env: dict | None = None,
+    floor: bool = False,
 ) -> subprocess.CompletedProcess:
     """``offload bench`` as a user runs it (a subprocess), without rendering the report;
-    a bare file name is one of ``tests/data/scenarios``."""
+    a bare file name is one of ``tests/data/scenarios``. Without ``floor`` it skips the
+    measurement floor (``--no-floor``, ~10 s a scenario): the shared e2e run measures it."""
     path = scenario if isinstance(scenario, Path) else SCENARIOS / scenario
+    if not floor:
+        extra = ("--no-floor", *extra)
     return subprocess.run(
         [
             sys.executable,

@@ -22,7 +22,8 @@ from loadtests.plan import Arrivals
 from loadtests.records import RecordWriter, RequestRecord
 from loadtests.selfmeasure import GeneratorMeter, generator_report_path
 from offload.analysis.uncertainty import min_count
-from offload.run.floor import GeneratorFloor, InstantServer, floor_from_records, measure_floor
+from offload.run.floor import InstantServer, floor_from_records, measure_floor
+from offload.rundir.floor import GeneratorFloor
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from offload.analysis import numbers
 from offload.commands import report as report_command
 from offload.errors import RunInvalid
 from offload.report import render_run
@@ -76,6 +77,21 @@ def test_html_report_is_self_contained(rendered):
         assert "Manifest: versions, configuration, machine" in text
         assert ">winner</th>" in text and "signup response p95" in text
         assert "rabbitmq" in text  # versions are in the manifest section
+
+
+def test_every_report_of_a_real_run_states_its_measured_floor(rendered):
+    """The floor the bench measured before the designs (manifest.json) is the one every
+    report page states next to its latency figures."""
+    scenario_dir = rendered.scenarios[0].analysis.data.directory
+    floor = json.loads((scenario_dir / "manifest.json").read_text())["floor"]
+    p50 = numbers.ms(floor["latency_from_scheduled"]["p50_ms"])
+    stated = f"Measurement floor on this machine: p50 {p50}, p99 "
+    for page in (rendered.run_dir, scenario_dir):
+        for name in ("report.md", "report.html"):
+            text = (page / name).read_text()
+            assert stated in text, page / name
+            assert f"at {floor['rate']:g}/s" in text, page / name
+            assert "Measurement floor not measured" not in text, page / name
 
 
 def test_scenario_tables_and_reports_index(rendered):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from offload.cli import main
+from offload.errors import ScenarioError
 from offload.run.loadplan import build_plan
 from offload.scenario import load_scenario, shipped_scenarios
 
@@ -62,6 +63,11 @@ MALFORMED = {
         "name: x\nload: {mode: closed, rate: 1/s, duration: 10s}\n",
         "mode: closed needs users",
     ),
+    "misspelt expect path": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\n"
+        "expect: [async.emails.lost == 0, async.signup.overal.latency_ms.p95 < 100]\n",
+        "field 'expect[1]': unknown path",
+    ),
     "reserved phase name": (
         "name: x\nload: {rate: 1/s, duration: 10s}\n"
         "faults: [{at: 1s, phase: overall, downstream: outage}]\n",
@@ -84,6 +90,64 @@ def test_malformed_scenario_gives_one_clear_message_and_exit_code_2(tmp_path, ca
     assert expected in err
     assert "Traceback" not in err
     assert not (tmp_path / "r").exists()  # nothing started, nothing written
+
+
+TYPO = "async.signup.overal.latency_ms.p95 < 100"
+
+
+def _scenario_expecting(tmp_path, *expect: str):
+    path = tmp_path / "expects.yaml"
+    lines = "".join(f"  - {text}\n" for text in expect)
+    path.write_text(
+        "name: x\nload: {rate: 1/s, duration: 10s}\n"
+        "faults: [{at: 5s, phase: slow, downstream: {latency: 1s}}]\n"
+        f"expect:\n{lines}"
+    )
+    return path
+
+
+def test_a_misspelt_expect_path_is_refused_at_load_with_the_nearest_valid_one(tmp_path):
+    path = _scenario_expecting(tmp_path, "async.emails.lost == 0", TYPO)
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: field 'expect[1]': unknown path ")
+    assert "'async.signup.overal.latency_ms.p95'" in message
+    assert "nearest valid paths: async.signup.p95" in message  # the figure meant
+    assert "expected a figure of summary.json" in message
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        ("asynk.emails.lost == 0", "did you mean async"),
+        ("async.signup[slwo].p95 < 100", "async.signup[slow].p95"),
+        ("async.emails.lots == 0", "async.emails.lost"),
+        ("async.signup.latency_ms < 100", "names a group of figures"),
+    ],
+)
+def test_other_paths_that_name_no_figure_are_refused_at_load(tmp_path, written, hint):
+    with pytest.raises(ScenarioError, match="field 'expect\\[0\\]'") as caught:
+        load_scenario(_scenario_expecting(tmp_path, written))
+    assert hint in str(caught.value)
+
+
+def test_correct_paths_in_every_spelling_load(tmp_path):
+    scenario = load_scenario(
+        _scenario_expecting(
+            tmp_path,
+            "async.signup.overall.latency_ms.p95 < 100",
+            "designs.async.signup.overall.latency_ms.p95 < 100",
+            "async.signup.p95 < 0.1 * sync.signup.p95",
+            "sync.bystander[slow].p95 > async.bystander[healthy].p95",
+            "async.emails.lost == 0 and async.queue.drained == 1",
+            "async.resources.server.cpu_s < 100",
+            "async.signup.latency_ms.ci.p95.high < 100",
+        )
+    )
+    assert len(scenario.expect) == 7
 
 
 def test_missing_scenario_file_is_a_clear_error(tmp_path, capsys):
@@ -167,3 +231,17 @@ def test_load_steps_become_a_piecewise_linear_rate(tmp_path):
     # 10*10 + 50*10 + 30*10 (ramp average) + 10*10
     assert signup.expected_count() == pytest.approx(1000)
     assert [p.name for p in scenario.phases()] == ["healthy", "spike"]
+
+
+def test_a_design_named_by_its_target_directory_is_left_open_but_its_figures_are_checked(
+    tmp_path,
+):
+    path = tmp_path / "custom.yaml"
+    (tmp_path / "mine").mkdir()  # a target directory: its manifest names the design
+    header = "name: x\nload: {rate: 1/s, duration: 10s}\ntargets: [sync, ./mine]\n"
+    path.write_text(header + "expect: [whatever-it-is-called.emails.lost == 0]\n")
+    assert load_scenario(path).expect
+
+    path.write_text(header + "expect: [whatever-it-is-called.emails.lots == 0]\n")
+    with pytest.raises(ScenarioError, match=r"field 'expect\[0\]'.*emails\.lost"):
+        load_scenario(path)
