@@ -87,6 +87,11 @@ def samples(design_dir: Path) -> pd.DataFrame:
     return _read_csv(design_dir / "samples.csv")
 
 
+def machine(design_dir: Path) -> pd.DataFrame:
+    """The machine's CPU beside the run (``machine.csv``; empty in runs recorded before it)."""
+    return _read_csv(design_dir / "machine.csv")
+
+
 def queues(design_dir: Path) -> pd.DataFrame:
     return _read_csv(design_dir / "queues.csv")
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from offload.analysis import records
+from offload.analysis import noise, records
+from offload.analysis.machine import machine_load
 from offload.analysis.percentiles import PERCENTILES, percentiles_ms
 from offload.analysis.uncertainty import (
     bootstrap_percentiles,
@@ -30,6 +31,7 @@ from offload.rundir.summary import (
     GeneratorStats,
     Interval,
     Lateness,
+    MachineLoad,
     Percentiles,
     QueueStats,
     ResourceUse,
@@ -37,10 +39,6 @@ from offload.rundir.summary import (
     WindowStats,
 )
 
-#: scheduler lag (p99 of requests that did not wait for a slot) that invalidates a run
-SATURATION_LAG_P99_MS = 20.0
-#: share of one core (a Locust process is one gevent loop) that invalidates a run
-SATURATION_CPU_SHARE = 0.9
 #: the manifest's fields on the generator's floor, which the summary carries unchanged
 FLOOR_FIELDS = frozenset({"floor", "floor_not_measured"})
 
@@ -274,16 +272,18 @@ def cpu_used(cumulative: pd.Series[float]) -> float:
     return float(np.where(steps >= 0, steps, values[1:]).sum())
 
 
-def generator_summary(measured: pd.DataFrame, report: records.GeneratorReport) -> GeneratorStats:
-    """The generator's own figures; ``saturated`` when it could not keep its schedule."""
+def generator_summary(
+    measured: pd.DataFrame,
+    report: records.GeneratorReport,
+    machine: MachineLoad | None = None,
+) -> GeneratorStats:
+    """The generator's own figures; ``saturated`` when it could not keep its schedule by its
+    own doing — not when a busy ``machine`` starved it (:mod:`offload.analysis.noise`)."""
     sent = measured[measured["error_class"] != "dropped"]
     not_waiting = sent[~sent["waited_for_slot"].fillna(False).astype(bool)]
     lag_ms = percentiles_ms((not_waiting["sent"] - not_waiting["scheduled"]).to_numpy())
     cpu_share = report.cpu_share_of_one_core
-    saturated = bool(
-        (lag_ms["p99"] is not None and lag_ms["p99"] > SATURATION_LAG_P99_MS)
-        or (cpu_share is not None and cpu_share > SATURATION_CPU_SHARE)
-    )
+    saturated = noise.lag_cause(lag_ms["p99"], cpu_share, machine) == "generator"
     return GeneratorStats(
         processes=report.processes,
         cpu_s=report.cpu_seconds,
@@ -312,6 +312,9 @@ def summarise_design(
     users = records.table(design_dir, "users")
     jobs = records.table(design_dir, "jobs")
     events = records.table(design_dir, "job_events")
+    machine = None
+    if design.t0_epoch is not None and design.load_end_epoch is not None:
+        machine = machine_load(records.machine(design_dir), design.t0_epoch, design.load_end_epoch)
     missing = tables_missing(design_dir, design)
     summary = DesignSummary(
         kind=design.kind,
@@ -324,9 +327,11 @@ def summarise_design(
         ),
         consistency=None if missing else signup_consistency(frame, users),
         e2e_ms=latency_block(end_to_end_seconds(measured, provider)),
-        generator=generator_summary(measured, records.generator(design_dir)),
+        generator=generator_summary(measured, records.generator(design_dir), machine),
         resources=resources(records.samples(design_dir)),
     )
+    if machine is not None:
+        summary.machine = machine
     if missing:
         summary.tables_missing = missing
     if design.kind == "async" or not jobs.empty:  # queue figures for queue-backed designs only
@@ -377,14 +382,11 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
             continue
         summary = summarise_design(design_dir, design, manifest.phases, load.duration, timeout)
         designs[name] = summary
-        generator = summary.generator
-        if generator.saturated:
-            invalid.append(
-                f"{name}: the load generator was saturated (scheduler lag p99 "
-                f"{generator.lateness_ms.p99} ms, CPU {generator.cpu_percent}% of a core): the "
-                "offered load was not what the scenario asked for; lower the rate or use "
-                "--load-workers"
-            )
+        generator, machine = summary.generator, summary.machine
+        if generator.saturated or (machine is not None and _fell_behind(generator, machine)):
+            invalid.append(noise.invalid_reason(name, generator, machine))
+        elif machine is not None and machine.busy:
+            warnings.append(noise.busy_warning(name, machine))
         if summary.tables_missing is not None:
             invalid.append(
                 f"{name}: the database {summary.tables_missing}; the email ledger has no value "
@@ -412,6 +414,12 @@ def write_summary(scenario_dir: Path) -> Summary:
     summary = summarise_scenario(scenario_dir)
     summary.dump(scenario_dir / Summary.FILE_NAME)
     return summary
+
+
+def _fell_behind(generator: GeneratorStats, machine: MachineLoad) -> bool:
+    """Did a busy machine make the generator fall behind (a saturated one is said apart)?"""
+    share = generator.cpu_percent / 100 if generator.cpu_percent is not None else None
+    return noise.lag_cause(generator.lateness_ms.p99, share, machine) == "machine"
 
 
 def _sanity(name: str, summary: DesignSummary) -> list[str]:

@@ -71,6 +71,7 @@ def metrics_table(data: ScenarioData) -> pd.DataFrame:
             "queue": figures.queue,
             "generator": figures.generator,
             "cost": cost,
+            "machine": figures.machine,
         }
         if design.uses_queue:
             extra["jobs"] = {"retries": figures.retries, "dead_lettered": figures.dead_lettered}

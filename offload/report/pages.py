@@ -78,6 +78,11 @@ def scenario_document(
     blocks += [
         Heading(3, "Cost"),
         sections.cost_table(analysis),
+    ]
+    machine = sections.machine_blocks(analysis)
+    if machine:
+        blocks += [Heading(3, "Machine"), *machine]
+    blocks += [
         *sections.capacity_blocks(analysis),
         Heading(2, "Data"),
         *sections.data_blocks(),

@@ -12,6 +12,7 @@ from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.cost import cost_figures
 from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
+from offload.analysis.noise import BUSY_OTHER_PROCESSES_SHARE, BUSY_STEAL_SHARE
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
 from offload.analysis.uncertainty import TAIL_SAMPLES, min_count
@@ -26,7 +27,7 @@ from offload.report.document import (
     Paragraph,
     Table,
 )
-from offload.rundir.summary import Percentiles, Summary
+from offload.rundir.summary import Percentiles, Share, Summary
 
 DOCS = "docs/report.md in the offload repository"
 
@@ -422,6 +423,55 @@ def cost_table(analysis: ScenarioAnalysis) -> Table:
     return Table(header, rows, ["l", "l", "r", "r", "r", "r", "r", "l"])
 
 
+def machine_blocks(analysis: ScenarioAnalysis) -> list[Block]:
+    """The machine's CPU beside each design's run: whether other processes or steal took it
+    (none for runs recorded before machine sampling)."""
+    rows = []
+    for name, design in analysis.data.designs.items():
+        machine = design.summary.machine
+        if machine is None:
+            continue
+        rows.append(
+            [
+                name,
+                str(machine.cores),
+                _share_cell(machine.busy_share),
+                _share_cell(machine.other_processes_share),
+                _share_cell(machine.steal_share),
+                numbers.pct(machine.iowait_share.mean),
+                "**BUSY**" if machine.busy else "no",
+            ]
+        )
+    if not rows:
+        return []
+    header = [
+        "design",
+        "cores",
+        "machine busy",
+        "other processes",
+        "steal",
+        "iowait",
+        "busy machine",
+    ]
+    return [
+        Table(header, rows, ["l", "r", "r", "r", "r", "r", "l"]),
+        Paragraph(
+            "Shares of all the machine's cores over the measured part: the mean, and the "
+            "busiest second in brackets. Other processes = the machine's busy time minus the "
+            "CPU of the run's own processes (its components, the load generator, the provider, "
+            "the harness); steal = CPU the hypervisor gave to other machines. A busy machine "
+            f"(other processes ≥ {BUSY_OTHER_PROCESSES_SHARE:.0%} or steal ≥ "
+            f"{BUSY_STEAL_SHARE:.0%} of all cores in some second) explains a load generator "
+            "that fell behind its schedule; such a run is invalid as *the machine was busy*, "
+            "not as a saturated generator."
+        ),
+    ]
+
+
+def _share_cell(share: Share) -> str:
+    return f"{numbers.pct(share.mean)} ({numbers.pct(share.max)})"
+
+
 def capacity_blocks(analysis: ScenarioAnalysis, level: int = 2, prefix: str = "") -> list[Block]:
     blocks: list[Block] = [
         Heading(level, prefix + "Capacity model: predicted vs measured"),
@@ -505,7 +555,8 @@ def data_blocks(prefix: str = "") -> list[Block]:
         Paragraph(
             "Every figure above is computed from the raw records in this folder "
             "(`<design>/requests.csv`, `provider-log.jsonl`, `queues.csv`, `samples.csv`, "
-            f"`users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. Requests "
+            f"`machine.csv`, `users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. "
+            "Requests "
             "scheduled during the warm-up are in `requests.csv` (phase `warmup`) but in no "
             "figure; Locust's own files in `<design>/locust/` include the warm-up and are "
             "not used for any figure. Tidy tables:"

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from sqlalchemy.engine import make_url
 
 from offload.errors import OffloadError, TargetNotReady
 from offload.provisioning.broker import Broker
 from offload.provisioning.broker_access import BrokerAccess
+from offload.provisioning.database import Database
 from offload.run.export import unfinished_jobs_counter
 from offload.run.faults import FaultContext, timeline_events
 from offload.run.loadplan import build_plan
@@ -134,6 +136,8 @@ def run_design(
                 amqp_url=access.admin_url if access else None,
                 queues=target.queues,
                 backlog=backlog,
+                machine_path=design_dir / "machine.csv",
+                also_part_of_run=_database_server(database),
             ).start()
             events = timeline_events(
                 FaultContext(scenario, provider, supervisor, target, broker, sampler)
@@ -334,11 +338,24 @@ def _watched(
     return watched
 
 
-def _listening_pid(amqp_url: str) -> int | None:
-    """The pid of the process listening on the broker's port (to sample its CPU)."""
+def _database_server(database: Database) -> list[WatchedProcess]:
+    """A PostgreSQL server on this machine serves the run's queries: its CPU is the run's, not
+    another process's (the server is shared, so all of its CPU counts, as the broker's does).
+    A SQLite database runs inside the target's processes; a remote server uses no CPU here."""
+    if database.kind != "postgresql":
+        return []
+    url = make_url(database.url)
+    if url.host not in (None, "", "localhost", "127.0.0.1", "::1"):
+        return []
+    server = _listening_pid(f"postgresql://{url.host or 'localhost'}:{url.port or 5432}")
+    return [WatchedProcess("(database)", "database", lambda: [server])] if server else []
+
+
+def _listening_pid(url: str) -> int | None:
+    """The pid of the process listening on the port of ``url`` (AMQP unless it names one)."""
     from urllib.parse import urlsplit
 
-    port = urlsplit(amqp_url).port or 5672
+    port = urlsplit(url).port or 5672
     with contextlib.suppress(Exception):
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:

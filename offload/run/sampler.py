@@ -5,6 +5,12 @@ system, accumulated per process of the tree) so analysis can take differences ov
 RSS is summed over the tree. Queue depths come from passive declares, which are exact (the
 management API lags by seconds); the backlog is the number of unfinished jobs in the design's
 own table. A broker that is down (a broker fault) leaves gaps, not errors.
+
+Beside them (``machine.csv``), the whole machine's CPU — busy, steal and iowait, summed over
+all cores — and the CPU of every process of the run at the same tick (the components, the
+harness running this sampler, a local database server), all cumulative from the first
+sample: busy minus the run's own is what other processes used, which tells a busy machine
+from a saturated load generator (``offload.analysis.noise``).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,17 +30,26 @@ import pika
 import psutil
 
 from offload.provisioning.amqp import blocking_connection
+from offload.run.machine_cpu import MachineTimes, machine_times
 
 log = logging.getLogger("offload.run.sampler")
 
 
+MACHINE_COLUMNS = ["t", "cores", "total_s", "busy_s", "steal_s", "iowait_s", "run_cpu_s"]
+
+
 @dataclass
 class WatchedProcess:
-    """A component to sample: its name, role and a way to find its current root pid(s)."""
+    """A component to sample: its name, role and a way to find its current root pid(s).
+
+    ``tree``: count the roots' descendants too (a server's workers); False for a process
+    whose children are sampled as components of their own (the harness).
+    """
 
     component: str
     role: str
     pids: Callable[[], list[int]]
+    tree: bool = True
 
 
 class Sampler:
@@ -47,8 +63,16 @@ class Sampler:
         queues: list[tuple[str, str]] | None = None,
         backlog: Callable[[], int] | None = None,
         interval_s: float = 1.0,
+        machine_path: Path | None = None,
+        also_part_of_run: list[WatchedProcess] | None = None,
     ) -> None:
+        """``machine_path``: where the machine's CPU goes (none when None);
+        ``also_part_of_run``: processes whose CPU is the run's but that are no component of
+        the design (a local database server), counted in ``run_cpu_s`` only. The harness
+        itself (this process, without its children) always is."""
         self.processes = processes
+        harness = WatchedProcess("(harness)", "harness", lambda: [os.getpid()], tree=False)
+        self.also_part_of_run = [harness, *(also_part_of_run or [])]
         self.amqp_url = amqp_url
         self.queues = queues or []
         self.backlog = backlog
@@ -61,6 +85,11 @@ class Sampler:
         self._samples.writerow(["t", "component", "role", "processes", "cpu_s", "rss_bytes"])
         self._queue_rows = csv.writer(self._queues_file)
         self._queue_rows.writerow(["t", "queue", "role", "depth"])
+        self._machine_file: IO[str] | None = None
+        if machine_path is not None:
+            self._machine_file = open(machine_path, "w", newline="")  # noqa: SIM115
+            csv.writer(self._machine_file).writerow(MACHINE_COLUMNS)
+        self._machine_start: MachineTimes | None = None
         self._connection: pika.BlockingConnection | None = None
         self._cache: dict[int, psutil.Process] = {}
         #: component → (pid, start time) → CPU seconds at the last sample
@@ -82,6 +111,8 @@ class Sampler:
         self._close_connection()
         self._samples_file.close()
         self._queues_file.close()
+        if self._machine_file is not None:
+            self._machine_file.close()
 
     def _run(self) -> None:
         next_tick = time.monotonic()
@@ -97,14 +128,17 @@ class Sampler:
 
     def sample_once(self) -> None:
         now = round(time.time(), 3)
+        machine = machine_times() if self._machine_file is not None else None
         for watched in self.processes:
-            count, cpu, rss = self._tree_usage(watched.component, watched.pids())
+            count, cpu, rss = self._tree_usage(watched.component, watched.pids(), watched.tree)
             cpu_cell = round(cpu, 3) if count else ""
             rss_cell = rss if count else ""
             self._samples.writerow(
                 [now, watched.component, watched.role, count, cpu_cell, rss_cell]
             )
         self._samples_file.flush()
+        if machine is not None and self._machine_file is not None:
+            self._write_machine(self._machine_file, now, machine)
         for name, role, depth in self._queue_depths():
             self._queue_rows.writerow([now, name, role, depth])
         if self.backlog is not None:
@@ -112,7 +146,28 @@ class Sampler:
                 self._queue_rows.writerow([now, "(unfinished jobs)", "backlog", self.backlog()])
         self._queues_file.flush()
 
-    def _tree_usage(self, component: str, roots: list[int]) -> tuple[int, float, int]:
+    def _write_machine(self, file: IO[str], now: float, machine: MachineTimes) -> None:
+        """One ``machine.csv`` row: the machine's counters and the run's CPU, cumulative from
+        the first sample (a component that has gone keeps what it used)."""
+        for extra in self.also_part_of_run:
+            self._tree_usage(extra.component, extra.pids(), extra.tree)
+        start = self._machine_start = self._machine_start or machine
+        run_cpu = sum(self._cpu_used.values())
+        row = [
+            now,
+            machine.cores,
+            round(machine.total_s - start.total_s, 3),
+            round(machine.busy_s - start.busy_s, 3),
+            round(machine.steal_s - start.steal_s, 3),
+            round(machine.iowait_s - start.iowait_s, 3),
+            round(run_cpu, 3),
+        ]
+        csv.writer(file).writerow(row)
+        file.flush()
+
+    def _tree_usage(
+        self, component: str, roots: list[int], tree: bool = True
+    ) -> tuple[int, float, int]:
         """Processes, CPU seconds used since sampling began, and RSS of a component's trees.
 
         CPU is accumulated per process: a process seen at the first sample counts from then
@@ -129,10 +184,10 @@ class Sampler:
             if root is None:
                 continue
             try:
-                tree = [root, *root.children(recursive=True)]
+                family = [root, *root.children(recursive=True)] if tree else [root]
             except psutil.Error:
                 continue
-            for proc in tree:
+            for proc in family:
                 try:
                     with proc.oneshot():
                         times = proc.cpu_times()

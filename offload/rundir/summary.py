@@ -135,7 +135,14 @@ class QueueStats(Record):
 
 
 class GeneratorStats(Record):
-    """The load generator's own measurement; ``saturated`` invalidates the run."""
+    """The load generator's own measurement.
+
+    ``saturated``: the generator could not keep its schedule and the machine does not explain
+    it (its own CPU near a full core, or a lag while other processes left the machine quiet);
+    it invalidates the run. A generator that fell behind while other processes took the CPU
+    is not saturated: the run is invalid all the same, and ``machine.busy`` and the reason
+    say the machine was busy.
+    """
 
     processes: int = 1
     cpu_s: Figure
@@ -146,6 +153,36 @@ class GeneratorStats(Record):
     late_starts: int
     lateness_ms: Lateness
     saturated: bool
+
+
+class Share(Record):
+    """A share of all the machine's cores (0 … 1) over the measured part: ``mean`` over the
+    whole window, ``p50`` and ``max`` of the per-second values."""
+
+    mean: Figure
+    p50: Figure
+    max: Figure
+
+
+class MachineLoad(Record):
+    """The whole machine's CPU during the measured part, from ``<design>/machine.csv``.
+
+    ``other_processes_share`` is the machine's busy time minus the CPU of the run's own
+    processes (its components, the harness, a local database server): what everybody else
+    used. ``busy`` says other processes or steal crossed the thresholds of
+    ``offload.analysis.noise`` in some second: a generator that fell behind then did so
+    because the machine was busy, not because it was saturated. Absent in runs recorded
+    before machine sampling existed.
+    """
+
+    cores: int
+    #: the per-second intervals behind the figures
+    seconds: int
+    busy_share: Share
+    other_processes_share: Share
+    steal_share: Share
+    iowait_share: Share
+    busy: bool
 
 
 class ResourceUse(Record):
@@ -177,6 +214,8 @@ class DesignSummary(Record):
     queue: QueueStats | None = None
     retries: int | None = None
     dead_lettered: int | None = None
+    #: the machine's CPU beside the run (absent in older files)
+    machine: MachineLoad | None = None
     #: why the database tables are missing from the run (absent when they were exported)
     tables_missing: str | None = None
 

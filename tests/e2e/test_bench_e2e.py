@@ -31,6 +31,7 @@ def test_run_directory_is_complete(run_dir: Path):
             "requests.csv",
             "provider-log.jsonl",
             "samples.csv",
+            "machine.csv",
             "faults.jsonl",
             "users.csv",
             "requests.generator.json",
@@ -89,6 +90,13 @@ def test_summary_has_the_public_paths(summary: dict):
             assert "warmup_count" in figures[endpoint]
             assert set(figures[endpoint]["phases"]) == {"healthy", "slow", "recovery"}
         assert {"owed", "delivered", "lost", "duplicates"} <= set(figures["emails"])
+        machine = figures["machine"]
+        assert machine["cores"] >= 1 and machine["seconds"] >= 10  # the measured part: 14 s
+        for share in ("busy_share", "other_processes_share", "steal_share", "iowait_share"):
+            assert set(machine[share]) == {"mean", "p50", "max"}
+            assert 0 <= machine[share]["mean"] <= machine[share]["max"] <= 1
+        # the run's own processes are part of the machine's busy time, never more than it
+        assert machine["other_processes_share"]["mean"] <= machine["busy_share"]["mean"]
     assert {"max_depth", "drain_seconds"} <= set(summary["designs"]["async"]["queue"])
     assert "retries" in summary["designs"]["async"]
     assert "dead_lettered" in summary["designs"]["async"]

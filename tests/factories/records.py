@@ -255,3 +255,53 @@ def hdr_ms(seconds: list[float], percentile: float) -> float:
     for value in seconds:
         hist.record_value(round(value * 1e6))
     return hist.get_value_at_percentile(percentile) / 1000
+
+
+def write_machine_record(
+    design_dir: Path,
+    t0: float,
+    seconds: int,
+    *,
+    run_share: float,
+    other_share: float,
+    steal_share: float = 0.0,
+    cores: int = 2,
+) -> None:
+    """``machine.csv`` as the sampler writes it, one row a second from ``t0``: the run's own
+    processes busy for ``run_share`` of all cores, others for ``other_share``."""
+    rows = []
+    for second in range(seconds + 1):
+        rows.append(
+            {
+                "t": t0 + second,
+                "cores": cores,
+                "total_s": second * cores,
+                "busy_s": round(second * cores * (run_share + other_share), 6),
+                "steal_s": round(second * cores * steal_share, 6),
+                "iowait_s": 0.0,
+                "run_cpu_s": round(second * cores * run_share, 6),
+            }
+        )
+    _write_csv(
+        design_dir / "machine.csv",
+        ["t", "cores", "total_s", "busy_s", "steal_s", "iowait_s", "run_cpu_s"],
+        rows,
+    )
+
+
+def make_generator_lag(design_dir: Path, lag_s: float, cpu_share: float) -> None:
+    """Every request of ``design_dir`` sent ``lag_s`` after its schedule, and the generator's
+    own report of ``cpu_share`` of a core: a generator that fell behind."""
+    path = design_dir / "requests.csv"
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:  # sent late, so answered late
+        for column in ("sent", "ended"):
+            if row[column]:
+                row[column] = str(float(row[column]) + lag_s)
+    _write_csv(path, REQUEST_FIELDS, rows)
+    (design_dir / "requests.generator.json").write_text(
+        json.dumps(
+            {"cpu_seconds": round(cpu_share * DURATION, 3), "cpu_share_of_one_core": cpu_share}
+        )
+    )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import psutil
 import pytest
 import sqlalchemy as sa
 
 from offload.ports import port_open
+from offload.provisioning.database import provision_database
+from offload.run.design import _database_server
 from offload.run.stack import Stack
 from targets.common.store import make_engine
 from tests.factories.processes import launch, wait_until
@@ -77,3 +80,21 @@ def test_a_stopped_stack_keeps_the_tables_it_was_asked_to_and_drops_the_schema(
         schemas = conn.execute(sa.text("select schema_name from information_schema.schemata"))
         assert database.schema not in {row[0] for row in schemas}
     admin.dispose()
+
+
+def test_a_local_postgres_server_counts_as_the_runs_cpu_not_another_processes(
+    monkeypatch, tmp_path
+):
+    """Its backends run the run's queries: the machine record must not blame them on others."""
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    database = provision_database(work_dir=tmp_path, name="machine")
+    try:
+        [server] = _database_server(database)
+        [pid] = server.pids()
+        assert "postgres" in psutil.Process(pid).name()
+        assert server.tree  # its backends are its children
+    finally:
+        database.drop()
+    # a SQLite database runs inside the target's own processes: nothing more to count
+    monkeypatch.delenv("DATABASE_URL")
+    assert _database_server(provision_database(work_dir=tmp_path, name="lite")) == []

@@ -173,3 +173,14 @@ def test_report_command_refuses_what_is_not_a_run_directory(tmp_path: Path):
     assert error.value.exit_code == 2
     with pytest.raises(RunInvalid, match="no scenario folder nope"):
         report_command.run(_args(build_run(tmp_path / "x"), "--scenario", "nope"))
+
+
+def test_the_scenario_report_shows_the_machine_beside_each_design(rendered):
+    scenario_dir = rendered.scenarios[0].analysis.data.directory
+    markdown = (scenario_dir / "report.md").read_text()
+    section = markdown.split("### Machine", 1)[1].split("\n#", 1)[0]
+    for design in ("sync", "async"):
+        assert f"| {design} |" in section
+    assert "other processes" in section
+    metrics = (scenario_dir / "tables" / "metrics.csv").read_text()
+    assert "machine,other_processes_share_mean" in metrics

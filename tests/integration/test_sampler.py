@@ -52,3 +52,38 @@ def test_cpu_of_a_component_never_drops_when_its_children_exit(tmp_path, monkeyp
     assert all(b >= a for a, b in itertools.pairwise(series)), series
     used = cpu_used(pd.Series(series))
     assert 0.5 < used <= wall * 1.05  # one process at a time: at most one core's worth
+
+
+def test_the_machine_record_counts_a_watched_process_as_the_runs_and_the_rest_as_others(
+    tmp_path,
+):
+    """One spinning process is a component of the run, one is not: the first shows in the
+    run's CPU, the second only in the machine's busy time (what other processes used)."""
+    spin = [
+        sys.executable,
+        "-c",
+        "import time\nend = time.time() + 3\nwhile time.time() < end: pass",
+    ]
+    ours, theirs = subprocess.Popen(spin), subprocess.Popen(spin)
+    sampler = Sampler(
+        samples_path=tmp_path / "samples.csv",
+        queues_path=tmp_path / "queues.csv",
+        processes=[WatchedProcess("spinner", "other", lambda: [ours.pid])],
+        machine_path=tmp_path / "machine.csv",
+        interval_s=0.5,
+    ).start()
+    ours.wait(timeout=30)
+    theirs.wait(timeout=30)
+    sampler.stop()
+
+    rows = list(csv.DictReader((tmp_path / "machine.csv").open()))
+    assert len(rows) >= 5
+    last = {key: float(value) for key, value in rows[-1].items()}
+    cores = psutil.cpu_count()
+    assert last["cores"] == cores
+    run_share = last["run_cpu_s"] / last["total_s"]
+    other_share = (last["busy_s"] - last["run_cpu_s"]) / last["total_s"]
+    # each spinner had up to one core of the machine's; other users of the machine may take
+    # some of it, so the bounds are loose: what matters is on which side each one lands
+    assert run_share > 0.25 / (cores / 2), rows
+    assert other_share > 0.25 / (cores / 2), rows

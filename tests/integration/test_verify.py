@@ -129,7 +129,10 @@ def test_a_target_added_by_manifest_only_is_verified_and_benchmarked(tmp_path, c
     why = reasons, result.stdout[-3000:], result.stderr[-3000:]
     # a shared, busy machine may starve the load generator (the run says so, and exits 1);
     # anything else that invalidates the run is a failure of the target or the harness
-    assert result.returncode == 0 or (summary and all("saturated" in r for r in reasons)), why
+    starved = ("saturated", "fell behind its schedule")
+    assert result.returncode == 0 or (
+        summary and all(any(s in r for s in starved) for r in reasons)
+    ), why
     design = summary["designs"]["sync-copy"]
     assert design["kind"] == "sync"
     assert design["signup"]["overall"]["ok"] >= 10

@@ -1,0 +1,71 @@
+"""The machine's CPU during the measured part of a design's run, from ``machine.csv``.
+
+The sampler writes cumulative counters once a second (``offload.run.sampler``): the
+machine's total, busy, steal and iowait CPU seconds over all cores, and the CPU of the run's
+own processes at the same tick. Differences between consecutive rows give per-second shares
+of all cores; what the machine was busy with beyond the run's own processes is what other
+processes used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from offload.analysis.noise import machine_busy
+from offload.rundir.summary import MachineLoad, Share
+
+#: intervals shorter than this (seconds of wall time; the last sample is taken when the
+#: sampler stops, often a fraction of a second after the one before) are left out of the
+#: per-second figures: CPU counters tick every 10 ms, so a 0.1 s interval is ±10 % noise
+MIN_INTERVAL_S = 0.5
+
+
+def machine_load(frame: pd.DataFrame, start: float, end: float) -> MachineLoad | None:
+    """Shares of all cores between epochs ``start`` and ``end`` (the measured part); None
+    when the run has no machine record or no whole interval inside the window."""
+    if frame.empty or len(frame) < 2:
+        return None
+    rows = frame.sort_values("t")
+    deltas = rows[["total_s", "busy_s", "steal_s", "iowait_s", "run_cpu_s"]].diff().iloc[1:]
+    begun = rows["t"].to_numpy(dtype=float)[:-1]
+    ended = rows["t"].to_numpy(dtype=float)[1:]
+    cores = int(rows["cores"].iloc[-1])
+    middle = (begun + ended) / 2
+    inside = (
+        (middle >= start)
+        & (middle <= end)
+        & (ended - begun >= MIN_INTERVAL_S)
+        & (deltas["total_s"].to_numpy(dtype=float) > 0)
+    )
+    window = deltas[inside]
+    if window.empty:
+        return None
+    total = window["total_s"].to_numpy(dtype=float)
+    busy = window["busy_s"].to_numpy(dtype=float)
+    # the run's processes and the machine are read a few ms apart: clip to what is possible
+    other = np.clip(busy - window["run_cpu_s"].to_numpy(dtype=float), 0.0, busy)
+    steal = window["steal_s"].to_numpy(dtype=float)
+    iowait = window["iowait_s"].to_numpy(dtype=float)
+    other_share = _share(other, total)
+    steal_share = _share(steal, total)
+    return MachineLoad(
+        cores=cores,
+        seconds=len(window),
+        busy_share=_share(busy, total),
+        other_processes_share=other_share,
+        steal_share=steal_share,
+        iowait_share=_share(iowait, total),
+        busy=machine_busy(other_share.max, steal_share.max),
+    )
+
+
+def _share(used: np.ndarray[Any, Any], total: np.ndarray[Any, Any]) -> Share:
+    per_second = used / total
+    return Share(
+        mean=round(float(used.sum() / total.sum()), 4),
+        p50=round(float(np.median(per_second)), 4),
+        max=round(float(per_second.max()), 4),
+    )
