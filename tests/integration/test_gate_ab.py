@@ -83,7 +83,8 @@ def gate(clone: Path, *args: str, path: str | None = None) -> subprocess.Complet
 
 def tiny_gate(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
     reports = clone.parent / "reports"
-    return gate(clone, "--scenario", "ab-tiny.yaml", "--reports-dir", str(reports), *args)
+    # --full: the tiny scenario's own 3 s (quick would cut it to fewer signups than a p50 needs)
+    return gate(clone, "--scenario", "ab-tiny.yaml", "--full", "--reports-dir", str(reports), *args)
 
 
 @pytest.fixture(scope="module")
