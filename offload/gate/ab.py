@@ -45,6 +45,7 @@ from offload.gate.rundir import RunDirectory, load_run_dir
 from offload.gate.schedule import BASE_FIRST, new_seed, pair_orders
 from offload.gate.sides import BASE, CANDIDATE, Side
 from offload.gate.terminal import print_report
+from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
 from offload.scenario import load_scenario
 
@@ -106,7 +107,7 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
         baseline_heading="base",
     )
     try:
-        with ExitStack() as stack:
+        with terminate_as_interrupt(), ExitStack() as stack:
             base_tree = stack.enter_context(checked_out(root, base_revision))
             console.print(f"base worktree: {base_tree}")
             python = base_python(base_tree, root, options.venv_cache, gate_dir / "base-venv.log")

@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from offload.expect.expressions import ExpressionError, format_number
 from offload.expect.paths import UnknownPath, shortened
@@ -101,7 +102,7 @@ def _check_metric(
         raise AssertionError(f"default policy metric {entry.metric!r}: {exc}") from exc
     label = shortened(expression)
 
-    def result(verdict: Verdict, **fields: object) -> CheckResult:
+    def result(verdict: Verdict, **fields: Any) -> CheckResult:
         return CheckResult(
             scenario=scenario,
             kind="ab",
@@ -109,7 +110,7 @@ def _check_metric(
             label=label,
             verdict=verdict,
             seconds=time.perf_counter() - started,
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
 
     values: list[Pair] = []
