@@ -1,16 +1,14 @@
 """Gate a change: measure it against a base revision, or judge a run against a baseline file.
 
-Two modes, one set of exit codes (0 every check passed, 1 a regression or a failed
-expectation, 2 unusable input):
+``offload gate --base REF`` measures the base revision and the working tree side by side, in
+interleaved pairs on this machine (what ``make gate`` does).
 
-  offload gate --base REF       the base revision and the working tree measured side by side
-                                in interleaved pairs on this machine (what `make gate` does)
-  offload gate RUN_DIR --baseline FILE
-                                a finished run against a stored baseline, for a dedicated
-                                runner; refuses a baseline recorded on another machine
+``offload gate RUN_DIR --baseline FILE`` judges a finished run against a stored baseline, for
+a dedicated runner; it refuses a baseline recorded on another machine.
 
-Reports: a table here, gate.md and junit.xml (in the A/B records, or RUN_DIR/gate/).
-docs/gate.md explains the expression language, the statistics and both modes.
+Both end with one exit code (0 every check passed, 1 a regression or a failed expectation, 2
+unusable input), a table here, gate.md and junit.xml (in the A/B records, or RUN_DIR/gate/).
+docs/gate.md explains both modes, the statistics and the expression language.
 """
 
 from __future__ import annotations
