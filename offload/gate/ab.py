@@ -71,8 +71,6 @@ class ABOptions:
     expectations: bool = True
     reports_dir: Path = GATE_REPORTS
     venv_cache: Path = field(default_factory=default_cache_dir)
-    #: where the candidate is (its git working tree); default: the current directory
-    workdir: Path | None = None
 
 
 def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
@@ -81,7 +79,7 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
         raise GateFailed(f"--pairs must be at least 1, got {options.pairs}")
     started = time.monotonic()
     require_git()
-    root = repository_root((options.workdir or Path.cwd()).resolve())
+    root = repository_root(Path.cwd().resolve())  # the candidate: this working tree
     require_clean(root)
     base_revision = resolve(root, options.base)
     candidate_revision = head(root)
