@@ -15,6 +15,8 @@ from rich.console import Console
 from offload.errors import GateFailed
 from offload.gate.ab import ABOptions, _measure
 from offload.gate.checks import GateReport, Verdict
+from offload.gate.junit import render_junit
+from offload.gate.markdown import render_markdown
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.rundir import load_run_dir
 from offload.gate.sides import BASE, CANDIDATE, Side
@@ -95,3 +97,25 @@ def test_an_invalid_pair_is_run_again_once_and_the_gate_says_so(tmp_path: Path):
 def test_a_pair_invalid_twice_refuses_the_gate_with_the_reason(tmp_path: Path):
     with pytest.raises(GateFailed, match=r"pair 1 was invalid twice.*load generator saturated"):
         measure(tmp_path, [False, False])
+
+
+def test_the_reports_show_every_pair_and_junit_stays_valid(tmp_path: Path):
+    import xmlschema
+
+    judged = judge(pairs_of(tmp_path, [2.0, 2.1, 1.9]))
+    report = GateReport(
+        run_dir=tmp_path,
+        checks=judged.checks,
+        context="Base: `main (abc)` · candidate: `working tree at def`",
+        value_heading="candidate",
+        baseline_heading="base",
+    )
+    markdown = render_markdown(report)
+    assert markdown.startswith("## ❌ offload gate: FAIL")
+    assert "| | scenario | kind | check | candidate | base | change |" in markdown
+    assert "<details open><summary>❌ slow-downstream · <code>async.signup.p50</code>" in markdown
+    junit = render_junit(report)
+    xmlschema.XMLSchema(str(Path(__file__).resolve().parents[1] / "data" / "junit.xsd")).validate(
+        junit
+    )
+    assert "pair 1 (AB): base " in junit
