@@ -11,16 +11,24 @@ SCENARIO ?=
 QUICK    ?=
 ARGS     ?=
 GATE_REPEAT ?= 2
+# `make gate GATE_BASE=origin/main GATE_PAIRS=5`; empty GATE_BASE: the merge-base with main
+GATE_BASE  ?=
+GATE_PAIRS ?= 3
+# `make gate-aa N=20`: that many A/A gate runs (the same commit on both sides), tabulated
+N ?= 20
 BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(QUICK),--quick) $(ARGS)
 
-.PHONY: help bench test test-fast typecheck gate report up lint clean venv browser
+.PHONY: help bench test test-fast typecheck gate gate-baseline gate-aa report up lint clean venv browser
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
 	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations)"
 	@echo "make test    the type checker, then every test tier (real broker, servers, Locust, benches)"
 	@echo "make test-fast  the unit tier only (no servers; under a minute)"
-	@echo "make gate    quick scenario set, gated against baselines/ci.json"
+	@echo "make gate    the working tree against its base revision, measured side by side in"
+	@echo "             interleaved pairs (GATE_BASE=REF; default: the merge-base with main)"
+	@echo "make gate-baseline  quick scenario set against the stored baselines/ci.json (its machine only)"
+	@echo "make gate-aa N=20   N A/A gate runs (HEAD against itself): the false-positive rate"
 	@echo "make report  re-render reports/latest"
 	@echo "make up      start both designs and the provider for exploring by hand"
 	@echo "make lint    ruff and the type checker (mypy --strict on offload/)"
@@ -57,9 +65,39 @@ test-fast: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# the quick scenario set (tag: gate), gated against the committed baseline; exit 0/1/2
+# the A/B gate (docs/gate.md): the base revision (GATE_BASE, else the merge-base of HEAD with
+# main or origin/main) and the working tree, measured in GATE_PAIRS interleaved pairs; exit 0/1/2
 gate: $(STAMP)
+	@base="$(GATE_BASE)"; \
+	if [ -z "$$base" ]; then \
+	  for branch in main origin/main; do \
+	    base=$$(git merge-base HEAD $$branch 2>/dev/null) && break; \
+	  done; \
+	  if [ -z "$$base" ]; then \
+	    echo "make gate: no main branch (main or origin/main) to take a merge-base with; choose the base: make gate GATE_BASE=REF" >&2; \
+	    exit 2; \
+	  fi; \
+	  echo "make gate: base = merge-base of HEAD and $$branch ($$base)"; \
+	fi; \
+	$(BIN)/offload gate --base "$$base" --pairs $(GATE_PAIRS) $(ARGS)
+
+# the stored-baseline gate, for a dedicated runner: the quick scenario set against
+# baselines/ci.json, which it refuses on another machine than the one that recorded it
+gate-baseline: $(STAMP)
 	$(BIN)/offload bench --tag gate --quick --repeat $(GATE_REPEAT) --gate baselines/ci.json $(ARGS)
+
+# N A/A runs of the gate (HEAD on both sides): every failure is a false positive
+gate-aa: $(STAMP)
+	@mkdir -p reports/gate-aa; : > reports/gate-aa/results.tsv; \
+	for i in $$(seq 1 $(N)); do \
+	  $(BIN)/offload gate --base HEAD --pairs $(GATE_PAIRS) --reports-dir reports/gate-aa $(ARGS); \
+	  code=$$?; \
+	  printf '%s\t%s\t%s\n' "$$i" "$$code" "$$(readlink -f reports/gate-aa/latest)" >> reports/gate-aa/results.tsv; \
+	done; \
+	echo "A/A: $$(awk -F'\t' '$$2 != 0' reports/gate-aa/results.tsv | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
+	echo "checks that failed, by count:"; \
+	for dir in $$(cut -f3 reports/gate-aa/results.tsv); do grep -h '^- ❌' "$$dir/gate.md" 2>/dev/null; done \
+	  | sed -E 's/^- ❌ \*\*([^*]*)\*\* · [a-z]+ · `([^`]*)`.*/  \1 \2/' | sort | uniq -c | sort -rn
 
 report: $(STAMP) browser
 	$(BIN)/offload report reports/latest

@@ -1,9 +1,14 @@
-"""Gate a run directory: the scenarios' expectations and, with --baseline, regressions.
+"""Gate a change: measure it against a base revision, or judge a run against a baseline file.
 
-Every check is evaluated and reported (a table here, gate.md and junit.xml in RUN_DIR/gate/)
-before one exit code: 0 every check passed, 1 a regression or a failed expectation, 2 the
-input was unusable (an invalid run, a baseline of a different experiment, an unknown path).
-docs/gate.md explains the expression language, the statistics and the baseline policy.
+``offload gate --base REF`` measures the base revision and the working tree side by side, in
+interleaved pairs on this machine (what ``make gate`` does).
+
+``offload gate RUN_DIR --baseline FILE`` judges a finished run against a stored baseline, for
+a dedicated runner; it refuses a baseline recorded on another machine.
+
+Both end with one exit code (0 every check passed, 1 a regression or a failed expectation, 2
+unusable input), a table here, gate.md and junit.xml (in the A/B records, or RUN_DIR/gate/).
+docs/gate.md explains both modes, the statistics and the expression language.
 """
 
 from __future__ import annotations
@@ -14,27 +19,100 @@ from pathlib import Path
 
 from rich.console import Console
 
+from offload.errors import GateFailed
 from offload.gate import GateOptions, run_gate
+from offload.gate.ab import DEFAULT_TAG, GATE_REPORTS, ABOptions, run_ab_gate
+from offload.gate.environments import default_cache_dir
+from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS
 
-HELP = "check a run's expectations and compare it with a baseline (exit 0, 1 or 2)"
+HELP = "gate a change against a base revision (A/B) or a run against a baseline (exit 0, 1, 2)"
 EPILOG = """exit codes:
   0    every check passed
   1    a regression or a failed expectation
-  2    unusable input: an invalid run (without --allow-invalid), a baseline of a
-       different experiment, a bad expression or an unknown path"""
+  2    unusable input: with --base, no git, a dirty working tree, a base that does
+       not resolve or cannot run the scenario, a pair invalid twice; with RUN_DIR,
+       an invalid run (without --allow-invalid), a baseline of a different
+       experiment or machine, a bad expression or an unknown path"""
 
 #: CI logs are not terminals and do not wrap: give the table room there
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
+#: flags that belong to one mode only, for the error that says so
+_STORED_ONLY = ("baseline", "allow_invalid", "ignore_identity", "out")
+_AB_ONLY = ("pairs", "seed", "scenarios", "tag", "full", "reports_dir", "venv_cache")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="e.g. reports/latest")
     parser.add_argument(
+        "run_dir", type=Path, nargs="?", default=None, metavar="RUN_DIR",
+        help="a finished run to judge against --baseline, e.g. reports/latest",
+    )  # fmt: skip
+    ab = parser.add_argument_group("A/B mode (--base REF)")
+    ab.add_argument(
+        "--base",
+        default=None,
+        metavar="REF",
+        help="measure this revision (branch, tag, SHA) and the working tree side by side",
+    )
+    ab.add_argument(
+        "--pairs", type=int, default=None, metavar="N",
+        help=f"base/candidate pairs of runs (default: {DEFAULT_PAIRS})",
+    )  # fmt: skip
+    ab.add_argument(
+        "--seed", type=int, default=None,
+        help="seed of the pairs' order (default: a new one, printed)",
+    )  # fmt: skip
+    ab.add_argument(
+        "--scenario",
+        "-s",
+        action="append",
+        dest="scenarios",
+        metavar="NAME_OR_FILE",
+        help=f"scenario to run on both sides (repeatable; default: those tagged {DEFAULT_TAG!r})",
+    )
+    ab.add_argument(
+        "--tag", default=None,
+        help=f"run the candidate's scenarios with this tag (default: {DEFAULT_TAG})",
+    )  # fmt: skip
+    ab.add_argument(
+        "--full", action="store_true",
+        help="run the scenarios at full length (default: quick, each scenario's quick.time_scale)",
+    )  # fmt: skip
+    ab.add_argument(
+        "--reports-dir", type=Path, default=None, metavar="DIR",
+        help=f"where runs/<UTC time>/ and latest go (default: {GATE_REPORTS})",
+    )  # fmt: skip
+    ab.add_argument(
+        "--venv-cache", type=Path, default=None, metavar="DIR",
+        help=f"virtualenvs of bases whose dependencies differ (default: {default_cache_dir()})",
+    )  # fmt: skip
+    stored = parser.add_argument_group("stored-baseline mode (RUN_DIR --baseline FILE)")
+    stored.add_argument(
         "--baseline",
         type=Path,
         default=None,
         metavar="FILE",
         help="baseline file to compare with (made by `offload baseline save`)",
+    )
+    stored.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where gate.md and junit.xml go (default: RUN_DIR/gate)",
+    )
+    stored.add_argument(
+        "--allow-invalid",
+        action="store_true",
+        help="gate a run marked invalid (saturated generator, crashed component) anyway",
+    )
+    stored.add_argument(
+        "--ignore-identity",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="compare with the baseline although FIELD differs (e.g. versions.uvicorn, "
+        "designs.async.workers, versions, machine); repeatable",
     )
     parser.add_argument(
         "--no-expectations",
@@ -43,40 +121,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the scenarios' expect: checks",
     )
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="where gate.md and junit.xml go (default: RUN_DIR/gate)",
-    )
-    parser.add_argument(
         "--tolerance-scale",
         type=_positive,
         default=1.0,
         metavar="X",
-        help="multiply every baseline tolerance by X (e.g. 1.5 on a noisier machine)",
-    )
-    parser.add_argument(
-        "--allow-invalid",
-        action="store_true",
-        help="gate a run marked invalid (saturated generator, crashed component) anyway",
-    )
-    parser.add_argument(
-        "--ignore-identity",
-        action="append",
-        default=[],
-        metavar="FIELD",
-        help="compare with the baseline although FIELD differs (e.g. versions.uvicorn, "
-        "designs.async.workers, versions); repeatable",
+        help="multiply every tolerance by X (e.g. 1.5 on a noisier machine)",
     )
     parser.add_argument(
         "--alpha", type=_probability, default=None,
-        help="significance level of the Mann-Whitney test (default: the baseline's, 0.05)",
+        help=f"significance level: of the paired sign-flip test with --base (default "
+        f"{DEFAULT_ALPHA:g}), of the Mann-Whitney test with --baseline (default: the "
+        "baseline's, 0.05)",
     )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    options = GateOptions(
+    if args.base is not None:
+        _refuse_mixed(args, "--base", _STORED_ONLY, extra=args.run_dir is not None)
+        options = ABOptions(
+            base=args.base,
+            scenarios=tuple(args.scenarios or ()),
+            tag=args.tag or DEFAULT_TAG,
+            quick=not args.full,
+            pairs=args.pairs if args.pairs is not None else DEFAULT_PAIRS,
+            seed=args.seed,
+            alpha=args.alpha if args.alpha is not None else DEFAULT_ALPHA,
+            tolerance_scale=args.tolerance_scale,
+            expectations=args.expectations,
+            reports_dir=args.reports_dir or GATE_REPORTS,
+            **({"venv_cache": args.venv_cache} if args.venv_cache else {}),
+        )
+        return run_ab_gate(options, console).exit_code
+    if args.run_dir is None:
+        raise GateFailed("give a run directory (RUN_DIR --baseline FILE) or a base (--base REF)")
+    _refuse_mixed(args, "RUN_DIR", _AB_ONLY)
+    options_stored = GateOptions(
         baseline=args.baseline,
         expectations=args.expectations,
         tolerance_scale=args.tolerance_scale,
@@ -84,8 +163,21 @@ def run(args: argparse.Namespace) -> int:
         ignore_identity=tuple(args.ignore_identity),
         alpha=args.alpha,
     )
-    report = run_gate(args.run_dir, options, out_dir=args.out, console=console)
+    report = run_gate(args.run_dir, options_stored, out_dir=args.out, console=console)
     return report.exit_code
+
+
+def _refuse_mixed(
+    args: argparse.Namespace, mode: str, other: tuple[str, ...], *, extra: bool = False
+) -> None:
+    """A flag of the other mode would be silently ignored: refuse it instead."""
+    given = [name for name in other if getattr(args, name) not in (None, False, [])]
+    if extra:
+        given.insert(0, "RUN_DIR")
+    if given:
+        shown = ", ".join(n if n == "RUN_DIR" else "--" + n.replace("_", "-") for n in given)
+        shown = shown.replace("--scenarios", "--scenario")
+        raise GateFailed(f"{shown} cannot be combined with {mode} (see offload gate --help)")
 
 
 def _positive(text: str) -> float:

@@ -35,7 +35,19 @@ class Verdict(StrEnum):
     ERROR = "error"
 
 
-CheckKind = Literal["expect", "baseline"]
+#: ``ab``: a metric of the candidate against the base revision, measured in pairs
+CheckKind = Literal["expect", "baseline", "ab"]
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One pair of an A/B check as reports show it (numbers already formatted)."""
+
+    pair: int
+    order: str  # AB: base ran first; BA: the candidate did
+    base: str
+    candidate: str
+    difference: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +70,8 @@ class CheckResult:
     #: more lines (every repeat's figures), for the JUnit body
     details: str = ""
     seconds: float = 0.0
+    #: A/B checks: one row per pair of runs
+    pairs: tuple[PairRow, ...] = ()
 
     @property
     def display(self) -> str:
@@ -72,6 +86,11 @@ class GateReport:
     baseline_path: Path | None = None
     checks: list[CheckResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: what was compared, when it is not a run against a baseline file (the A/B gate)
+    context: str = ""
+    #: the table's headings for the two sides
+    value_heading: str = "value"
+    baseline_heading: str = "baseline"
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for check in self.checks if check.verdict is verdict)
@@ -97,7 +116,7 @@ class GateReport:
         parts = []
         if failed:
             regressions = sum(
-                1 for c in self.checks if c.verdict is Verdict.FAIL and c.kind == "baseline"
+                1 for c in self.checks if c.verdict is Verdict.FAIL and c.kind in ("baseline", "ab")
             )
             expectations = failed - regressions
             kinds = []
@@ -138,6 +157,7 @@ def _check_expectation(scenario: ScenarioRuns, text: str) -> CheckResult:
             name=text,
             verdict=verdict,
             seconds=time.perf_counter() - started,
+            pairs=(),
             **fields,
         )
 
@@ -213,6 +233,7 @@ def _check_metric(
             label=label,
             verdict=verdict,
             seconds=time.perf_counter() - started,
+            pairs=(),
             **fields,
         )
 

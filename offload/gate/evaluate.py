@@ -18,7 +18,12 @@ from rich.console import Console
 from offload.errors import GateFailed, OffloadError
 from offload.gate.baseline import Baseline, load_baseline
 from offload.gate.checks import GateReport, check_baseline, check_expectations, noise_warnings
-from offload.gate.identity import differences, identity_of, machine_warnings
+from offload.gate.identity import (
+    differences,
+    identity_of,
+    machine_differences,
+    machine_warnings,
+)
 from offload.gate.junit import write_junit
 from offload.gate.markdown import write_markdown
 from offload.gate.rundir import RunDirectory, load_run_dir, refuse_invalid
@@ -60,6 +65,7 @@ def evaluate_run(run_dir: Path | str, options: GateOptions = GateOptions()) -> G
     baseline = load_baseline(options.baseline) if options.baseline is not None else None
     if baseline is not None:
         _refuse_different_experiments(run, baseline, options.ignore_identity)
+        _refuse_another_machine(run, baseline, options.ignore_identity)
         report.warnings += _coverage_warnings(run, baseline)
         report.warnings += machine_warnings(baseline.machine, _machine(run))
     alpha = (
@@ -153,6 +159,21 @@ def _refuse_different_experiments(
             "(offload baseline save RUN_DIR --to FILE --force), or pass --ignore-identity FIELD "
             "to compare anyway."
         )
+
+
+def _refuse_another_machine(run: RunDirectory, baseline: Baseline, ignore: Iterable[str]) -> None:
+    """A stored baseline is evidence about the machine that recorded it: machines of one kind
+    differed by ~50 % on unchanged code. Another machine needs the A/B gate (--base REF)."""
+    found = machine_differences(baseline.machine, _machine(run), ignore=ignore)
+    if not found:
+        return
+    lines = "\n".join(f"  {d.describe()} (--ignore-identity {d.key})" for d in found)
+    raise GateFailed(
+        f"the baseline {baseline.path} was recorded on another machine:\n{lines}\n"
+        "A stored baseline only holds on the machine that recorded it. Measure the change "
+        "against its base on this machine instead (offload gate --base REF; make gate), "
+        "re-save the baseline here, or pass --ignore-identity machine to compare anyway."
+    )
 
 
 def _coverage_warnings(run: RunDirectory, baseline: Baseline) -> list[str]:

@@ -4,8 +4,10 @@ A baseline is only evidence about the same experiment: the same scenario (load, 
 drain — its ``expect``, ``description`` and ``tags`` may change freely), the same quick flag,
 the same targets with the same design configuration and target metadata, and the same versions
 of the frameworks the designs run on. Like pyperf's ``_CHECKED_METADATA``, a difference there
-refuses the comparison and says which field differs. The machine (CPU count, memory) only
-warns, as pytest-benchmark's ``machine_info`` does: CI runners change under everyone's feet.
+refuses the comparison and says which field differs. The machine (host name, CPUs, memory,
+platform) is checked too (:func:`machine_differences`): machines of one kind differ by tens of
+percent on these figures, so a stored baseline is evidence about its own machine only;
+comparing on another takes ``--ignore-identity machine``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ GROUPS = {
     "designs": "design config differs",
     "target": "design target differs",
     "versions": "versions differ",
+    "machine": "machine differs",
 }
 
 
@@ -102,23 +105,36 @@ def differences(
     return [d for d in found if not _ignored(d.key, ignored)]
 
 
+#: what fingerprints the machine a baseline was recorded on (``--ignore-identity machine.<f>``)
+MACHINE_FIELDS = ("hostname", "cpus", "cpu_model", "memory_gb", "platform")
+
+
+def machine_differences(
+    baseline: MachineInfo, current: MachineInfo, *, ignore: Iterable[str] = ()
+) -> list[Difference]:
+    """Where this machine differs from the baseline's (fields either side does not record are
+    not compared; memory within 10 % is the same machine)."""
+    ignored = tuple(ignore)
+    found = []
+    for name in MACHINE_FIELDS:
+        old, new = getattr(baseline, name), getattr(current, name)
+        if old is None or new is None:
+            continue
+        if name == "memory_gb":
+            same = abs(float(new) - float(old)) <= 0.1 * float(old)
+        else:
+            same = old == new
+        if not same:
+            found.append(Difference("machine", name, old, new))
+    return [d for d in found if not _ignored(d.key, ignored)]
+
+
 def machine_warnings(baseline: MachineInfo, current: MachineInfo) -> list[str]:
-    """A different machine makes absolute figures less comparable; say so, do not refuse."""
-    warnings = []
-    old_cpus, new_cpus = baseline.cpus, current.cpus
-    if old_cpus and new_cpus and old_cpus != new_cpus:
-        warnings.append(f"the machine differs: {new_cpus} CPUs now, {old_cpus} in the baseline")
-    old_mem, new_mem = baseline.memory_gb, current.memory_gb
-    if old_mem and new_mem and abs(new_mem - old_mem) > 0.1 * old_mem:
-        warnings.append(
-            f"the machine differs: {new_mem:g} GB of memory now, {old_mem:g} GB in the baseline"
-        )
-    old_platform, new_platform = baseline.platform, current.platform
-    if old_platform and new_platform and old_platform != new_platform:
-        warnings.append(
-            f"the machine differs: platform {new_platform} now, {old_platform} in the baseline"
-        )
-    return warnings
+    """What differs, as warnings: for a comparison made anyway (--ignore-identity machine)."""
+    return [
+        f"the machine differs: {d.field} baseline {_show(d.baseline)}, current {_show(d.current)}"
+        for d in machine_differences(baseline, current)
+    ]
 
 
 class _Absent:

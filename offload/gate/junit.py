@@ -16,7 +16,7 @@ from pathlib import Path
 
 from offload.gate.checks import CheckResult, GateReport, Verdict
 
-FAILURE_TYPES = {"expect": "expectation", "baseline": "regression"}
+FAILURE_TYPES = {"expect": "expectation", "baseline": "regression", "ab": "regression"}
 
 
 def render_junit(report: GateReport, *, refusal: str | None = None) -> str:
@@ -83,7 +83,12 @@ def _figures(check: CheckResult) -> list[tuple[str, str]]:
 
 
 def _body(check: CheckResult) -> str:
-    return "\n".join(part for part in (check.message, check.details) if part)
+    pairs = "\n".join(
+        f"pair {row.pair} ({row.order}): base {row.base}, candidate {row.candidate}, "
+        f"difference {row.difference}"
+        for row in check.pairs
+    )
+    return "\n".join(part for part in (check.message, check.details, pairs) if part)
 
 
 def _refusal_check(refusal: str) -> CheckResult:

@@ -45,7 +45,8 @@ def render_markdown(report: GateReport, *, refusal: str | None = None) -> str:
     lines += [
         "### Checks",
         "",
-        "| | scenario | kind | check | value | baseline | change |",
+        f"| | scenario | kind | check | {report.value_heading} | {report.baseline_heading} "
+        "| change |",
         "|---|---|---|---|---|---|---|",
     ]
     for check in report.ordered():
@@ -59,7 +60,36 @@ def render_markdown(report: GateReport, *, refusal: str | None = None) -> str:
             _cell(check.change),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _pair_tables(report)
     return "\n".join(lines) + "\n"
+
+
+def _pair_tables(report: GateReport) -> list[str]:
+    """Every A/B check's pairs, one collapsed table per metric (failures open)."""
+    paired = [c for c in report.ordered() if c.pairs]
+    if not paired:
+        return []
+    lines = ["", "### Pairs", "", "AB: the base ran first in the pair; BA: the candidate did.", ""]
+    for check in paired:
+        opened = " open" if check.verdict is not Verdict.PASS else ""
+        lines += [
+            f"<details{opened}><summary>{ICONS[check.verdict]} {_html(check.scenario)} · "
+            f"<code>{_html(check.display)}</code></summary>",
+            "",
+            "| pair | order | base | candidate | difference |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {row.pair} | {row.order} | {_cell(row.base)} | {_cell(row.candidate)} "
+            f"| {_cell(row.difference)} |"
+            for row in check.pairs
+        ]
+        lines += ["", "</details>", ""]
+    return lines
+
+
+def _html(text: str) -> str:
+    return _inline(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def write_markdown(report: GateReport, path: Path, *, refusal: str | None = None) -> Path:
@@ -68,6 +98,8 @@ def write_markdown(report: GateReport, path: Path, *, refusal: str | None = None
 
 
 def _context(report: GateReport) -> str:
+    if report.context:
+        return report.context
     text = f"Run: `{report.run_dir}`"
     if report.baseline_path is not None:
         text += f" · baseline: `{report.baseline_path}`"

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from offload.gate.checks import GateReport, Verdict
+from offload.gate.checks import CheckResult, GateReport, Verdict
 
 STYLES = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.ERROR: "bold magenta"}
 HEADLINE_STYLES = {"PASS": "bold green", "FAIL": "bold red", "ERROR": "bold magenta"}
@@ -14,7 +14,8 @@ HEADLINE_STYLES = {"PASS": "bold green", "FAIL": "bold red", "ERROR": "bold mage
 
 def print_report(report: GateReport, console: Console) -> None:
     table = Table(title=f"offload gate — {report.run_dir}", header_style="bold", expand=False)
-    for column in ("verdict", "kind", "scenario", "check", "value", "baseline", "change"):
+    columns = ("verdict", "kind", "scenario", "check", report.value_heading)
+    for column in (*columns, report.baseline_heading, "change"):
         table.add_column(column, overflow="fold")
     for check in report.checks:
         style = STYLES[check.verdict]
@@ -36,6 +37,18 @@ def print_report(report: GateReport, console: Console) -> None:
             f"[{style}]{check.verdict.value.upper()}[/] {escape(check.scenario)} · "
             f"{escape(check.name)}\n    {escape(check.message)}"
         )
+        if check.pairs:
+            console.print(_pair_table(check))
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print(f"[{HEADLINE_STYLES[report.status]}]{escape(report.headline())}[/]")
+
+
+def _pair_table(check: CheckResult) -> Table:
+    """The pairs behind one A/B check (AB: the base ran first)."""
+    table = Table(header_style="bold", expand=False, box=None, padding=(0, 2))
+    for column in ("pair", "order", "base", "candidate", "difference"):
+        table.add_column(column, justify="right" if column != "order" else "left")
+    for row in check.pairs:
+        table.add_row(str(row.pair), row.order, row.base, row.candidate, row.difference)
+    return table

@@ -242,11 +242,16 @@ def test_a_checkout_elsewhere_is_the_same_experiment(tmp_path: Path):
         gate(write_run(tmp_path, name="cur2", manifest=manifest), baseline)
 
 
-def test_a_different_machine_warns_but_does_not_refuse(tmp_path: Path):
+def test_a_baseline_from_another_machine_is_refused_unless_ignored(tmp_path: Path):
     baseline = save(write_run(tmp_path, name="base"), tmp_path / "b.json")
-    report = gate(write_run(tmp_path, name="cur", manifest=make_manifest(cpus=4)), baseline)
+    elsewhere = write_run(tmp_path, name="cur", manifest=make_manifest(cpus=4))
+    with pytest.raises(
+        GateFailed, match=r"recorded on another machine:\n.*cpus baseline 2, current 4"
+    ):
+        gate(elsewhere, baseline)
+    report = gate(elsewhere, baseline, ignore_identity=("machine",))
     assert report.exit_code == 0
-    assert "the machine differs: 4 CPUs now, 2 in the baseline" in report.warnings
+    assert "the machine differs: cpus baseline 2, current 4" in report.warnings
 
 
 def test_scenarios_missing_on_either_side_are_reported_not_gated(tmp_path: Path):

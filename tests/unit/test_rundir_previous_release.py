@@ -92,6 +92,6 @@ def test_the_index_lists_it(run_dir: Path):
 def test_the_committed_ci_baseline_still_loads():
     baseline = load_baseline(REPO / "baselines" / "ci.json")
     scenario = baseline.scenarios["ci-gate"]
-    assert scenario.policy and len(scenario.runs) == 5
+    assert scenario.policy and len(scenario.runs) >= 3  # enough for the Mann-Whitney test
     assert baseline.machine.cpus == 2
     assert baseline.git.sha and baseline.git.dirty is True

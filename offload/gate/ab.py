@@ -1,0 +1,269 @@
+"""``offload gate --base REF``: measure the base revision and the candidate side by side.
+
+A stored baseline is evidence about the machine that recorded it, and machines of one kind
+differ by tens of percent; so this gate measures both revisions on the machine at hand, in one
+job: the base checked out into a temporary worktree with its own environment, the candidate
+being the working tree, both running the candidate's scenario files against one broker, in
+interleaved pairs (AB BA ...) whose order a printed seed shuffles. Each bench keeps its run
+directory under ``reports/gate/runs/<time>/{base,candidate}/pair-K/``; gate.md and junit.xml sit
+beside them and ``reports/gate/latest`` points at the newest.
+
+A pair with an invalid run (the run's own ``valid: false`` and its reasons) is run again once;
+still invalid, the gate refuses (exit 2) with the reasons.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from offload.errors import GateFailed, OffloadError
+from offload.gate.checks import GateReport
+from offload.gate.environments import base_python, default_cache_dir
+from offload.gate.evaluate import write_reports
+from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS
+from offload.gate.pairs import RunPair, check_pairs
+from offload.gate.revisions import (
+    Revision,
+    checked_out,
+    head,
+    repository_root,
+    require_clean,
+    require_git,
+    resolve,
+)
+from offload.gate.rundir import RunDirectory, load_run_dir
+from offload.gate.schedule import BASE_FIRST, new_seed, pair_orders
+from offload.gate.sides import BASE, CANDIDATE, Side
+from offload.gate.terminal import print_report
+from offload.run.supervisor import terminate_as_interrupt
+from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
+from offload.scenario import load_scenario
+
+GATE_REPORTS = REPORTS_DIR / "gate"
+DEFAULT_TAG = "gate"
+#: an invalid pair is run again this many times before the gate gives up
+RERUNS = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class ABOptions:
+    """What ``offload gate --base`` was asked to do (its command-line flags)."""
+
+    base: str
+    #: scenario names or files; empty: the candidate's scenarios tagged ``tag``
+    scenarios: tuple[str, ...] = ()
+    tag: str = DEFAULT_TAG
+    quick: bool = True
+    pairs: int = DEFAULT_PAIRS
+    seed: int | None = None
+    alpha: float = DEFAULT_ALPHA
+    tolerance_scale: float = 1.0
+    expectations: bool = True
+    reports_dir: Path = GATE_REPORTS
+    venv_cache: Path = field(default_factory=default_cache_dir)
+
+
+def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
+    """Check, measure, judge and report; raises GateFailed (exit 2) for unusable input."""
+    if options.pairs < 1:
+        raise GateFailed(f"--pairs must be at least 1, got {options.pairs}")
+    started = time.monotonic()
+    require_git()
+    root = repository_root(Path.cwd().resolve())  # the candidate: this working tree
+    require_clean(root)
+    base_revision = resolve(root, options.base)
+    candidate_revision = head(root)
+    scenario_files = _scenario_files(root, options)
+    gate_dir = new_run_dir(options.reports_dir.resolve())
+    point_latest(gate_dir, gate_dir.parent.parent)
+    copies = _copy_scenarios(scenario_files, gate_dir / "scenarios")
+    seed = options.seed if options.seed is not None else new_seed()
+    orders = pair_orders(options.pairs, seed)
+    console.print(
+        f"A/B gate: base {escape(_label(base_revision))} vs candidate "
+        f"{escape(_label(candidate_revision, 'working tree'))}; {options.pairs} pair(s) "
+        f"in order {' '.join(orders)} (seed {seed}); records: {gate_dir}"
+    )
+    report = GateReport(
+        run_dir=gate_dir,
+        context=(
+            f"Base: `{_label(base_revision)}` · candidate: "
+            f"`{_label(candidate_revision, 'working tree')}` · {options.pairs} pairs, "
+            f"order {' '.join(orders)} (seed {seed}) · records: `{gate_dir}`"
+        ),
+        value_heading="candidate",
+        baseline_heading="base",
+    )
+    try:
+        with terminate_as_interrupt(), ExitStack() as stack:
+            base_tree = stack.enter_context(checked_out(root, base_revision))
+            console.print(f"base worktree: {base_tree}")
+            python = base_python(base_tree, root, options.venv_cache, gate_dir / "base-venv.log")
+            base = Side(BASE, base_tree, python, _label(base_revision))
+            candidate = Side(
+                CANDIDATE, root, Path(sys.executable), _label(candidate_revision, "working tree")
+            )
+            for side in (base, candidate):
+                side.preflight(copies)
+            amqp_url = stack.enter_context(_shared_broker(copies, gate_dir, console))
+            pairs = _measure(base, candidate, copies, orders, gate_dir, options, amqp_url, report,
+                             console)  # fmt: skip
+        judged = check_pairs(
+            pairs,
+            alpha=options.alpha,
+            tolerance_scale=options.tolerance_scale,
+            expectations=options.expectations,
+        )
+    except OffloadError as exc:
+        write_reports(report, gate_dir, refusal=str(exc))
+        raise
+    report.checks += judged.checks
+    report.warnings += judged.warnings
+    if not report.checks:
+        refusal = "nothing to gate: the scenarios gave no metric and no expectation"
+        write_reports(report, gate_dir, refusal=refusal)
+        raise GateFailed(refusal)
+    print_report(report, console)
+    paths = write_reports(report, gate_dir)
+    console.print(f"reports: {', '.join(str(p) for p in paths)}")
+    console.print(f"A/B gate wall time: {time.monotonic() - started:.0f} s")
+    return report
+
+
+def _measure(
+    base: Side,
+    candidate: Side,
+    scenario_files: list[Path],
+    orders: list[str],
+    gate_dir: Path,
+    options: ABOptions,
+    amqp_url: str | None,
+    report: GateReport,
+    console: Console,
+) -> list[RunPair]:
+    """Every pair, each run again (bounded) when one of its runs is invalid."""
+    pairs = []
+    for number, order in enumerate(orders, start=1):
+        for attempt in range(RERUNS + 1):
+            folder = f"pair-{number}" if attempt == 0 else f"pair-{number}-rerun-{attempt}"
+            sides = (base, candidate) if order == BASE_FIRST else (candidate, base)
+            runs: dict[str, RunDirectory] = {}
+            for side in sides:
+                console.print(f"pair {number}/{len(orders)} ({order}): {side.name} ...")
+                runs[side.name] = _bench(side, scenario_files, gate_dir / side.name / folder,
+                                         options, amqp_url)  # fmt: skip
+            problems = [
+                f"{name}: {repeat.directory.name}: "
+                + ("; ".join(repeat.invalid_reasons) or "no reason given")
+                for name, run in runs.items()
+                for scenario in run.scenarios.values()
+                for repeat in scenario.invalid
+            ]
+            if not problems:
+                pairs.append(RunPair(number, order, runs[BASE], runs[CANDIDATE]))
+                break
+            if attempt < RERUNS:
+                note = f"pair {number} was run again: a run was invalid ({'; '.join(problems)})"
+                console.print(f"[yellow]{escape(note)}[/]")
+                report.warnings.append(note)
+                continue
+            raise GateFailed(
+                f"pair {number} was invalid twice, so the gate cannot judge it: "
+                + "; ".join(problems)
+                + f" (records: {gate_dir})"
+            )
+    return pairs
+
+
+def _bench(
+    side: Side,
+    scenario_files: list[Path],
+    reports_dir: Path,
+    options: ABOptions,
+    amqp_url: str | None,
+) -> RunDirectory:
+    log = reports_dir / "bench.log"
+    code, run_dir = side.bench(
+        scenario_files, reports_dir, quick=options.quick, amqp_url=amqp_url, log=log
+    )
+    if code == 130:
+        raise KeyboardInterrupt
+    if run_dir is None or not any(run_dir.glob("*/summary.json")):
+        raise GateFailed(
+            f"the {side.name} revision's bench recorded nothing (exit {code}): {_tail(log)} "
+            f"(log: {log})"
+        )
+    if code not in (0, 1):  # 1: a run is invalid, which the pair loop handles
+        raise GateFailed(f"the {side.name} revision's bench failed (exit {code}); log: {log}")
+    return load_run_dir(run_dir)
+
+
+@contextmanager
+def _shared_broker(files: list[Path], gate_dir: Path, console: Console) -> Iterator[str | None]:
+    """One broker for every bench of the gate: AMQP_URL when set, else one provisioned now
+    (None when a scenario needs a broker of its own, which each bench then starts)."""
+    if os.environ.get("AMQP_URL"):
+        yield os.environ["AMQP_URL"]
+        return
+    if any(load_scenario(f).breaks_the_broker for f in files):
+        yield None
+        return
+    from offload.provisioning.broker import provision_broker, redact_url
+
+    with provision_broker(work_dir=gate_dir / ".broker") as broker:
+        console.print(f"broker for both sides: {broker.source} ({redact_url(broker.url)})")
+        yield broker.url
+
+
+def _scenario_files(root: Path, options: ABOptions) -> list[Path]:
+    """The candidate's scenario files: named ones, or those of its tree tagged ``tag``."""
+    shipped = root / "scenarios"
+    if options.scenarios:
+        files = []
+        for name in options.scenarios:
+            path = Path(name)
+            if not (path.suffix in (".yaml", ".yml") or path.exists()):
+                path = shipped / f"{name}.yaml"
+            if not path.is_file():
+                raise GateFailed(f"no scenario file {path} (a name in {shipped}, or a path)")
+            files.append(path)
+        return files
+    tagged = [p for p in sorted(shipped.glob("*.yaml")) if options.tag in load_scenario(p).tags]
+    if not tagged:
+        raise GateFailed(f"no scenario in {shipped} is tagged {options.tag!r}")
+    return tagged
+
+
+def _copy_scenarios(files: list[Path], folder: Path) -> list[Path]:
+    """The candidate's files, copied aside: both sides run these exact bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for file in files:
+        copy = folder / file.name
+        if copy.exists():
+            raise GateFailed(f"two scenario files are named {file.name}: rename one")
+        shutil.copyfile(file, copy)
+        copies.append(copy)
+    return copies
+
+
+def _label(revision: Revision, what: str = "") -> str:
+    text = f"{revision.ref} ({revision.short})" if revision.ref != revision.sha else revision.short
+    return f"{what} at {revision.short}" if what else text
+
+
+def _tail(log: Path) -> str:
+    if not log.is_file():
+        return "(no log)"
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "(empty log)"

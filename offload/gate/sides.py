@@ -1,0 +1,122 @@
+"""One side of an A/B gate (base or candidate) and how one of its benches is run.
+
+Each side runs ``offload bench`` as a child process with its own code: the interpreter of its
+environment, its tree as the working directory and as ``PYTHONPATH`` — so the base's harness and
+targets run, not the installed copy. Both sides get the same scenario files (the candidate's,
+copied aside) and the same broker (``AMQP_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from offload.errors import GateFailed
+
+BASE, CANDIDATE = "base", "candidate"
+#: A = base, B = candidate, in the pair orders the gate prints (AB, BA)
+LETTERS = {BASE: "A", CANDIDATE: "B"}
+
+#: checks that the revision can run this gate: the CLI entry point, and a loader that accepts
+#: every scenario file (printed by the revision itself when it refuses one)
+PREFLIGHT = """
+import sys
+try:
+    from offload.scenario import load_scenario
+    import offload.cli
+except Exception as exc:
+    print(f"no usable offload package ({type(exc).__name__}: {exc})")
+    sys.exit(3)
+for path in sys.argv[1:]:
+    try:
+        load_scenario(path)
+    except Exception as exc:
+        print(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        sys.exit(4)
+"""
+
+
+@dataclass(frozen=True)
+class Side:
+    """A revision ready to run benches."""
+
+    name: str  # base | candidate
+    tree: Path
+    python: Path
+    label: str  # e.g. "main (3f2a9c1e0b)"
+
+    def environment(self, amqp_url: str | None) -> dict[str, str]:
+        env = {**os.environ, "PYTHONPATH": str(self.tree), "PYTHONUNBUFFERED": "1"}
+        if amqp_url:
+            env["AMQP_URL"] = amqp_url
+        return env
+
+    def preflight(self, scenario_files: Sequence[Path]) -> None:
+        """Refuse (exit 2) a revision that cannot run the gate's scenario files."""
+        if not (self.tree / "offload" / "__init__.py").is_file():
+            raise GateFailed(
+                f"the {self.name} revision {self.label} has no offload package "
+                f"(no offload/__init__.py): it cannot be benchmarked by this gate"
+            )
+        result = subprocess.run(
+            [str(self.python), "-c", PREFLIGHT, *map(str, scenario_files)],
+            cwd=self.tree,
+            env=self.environment(None),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode == 0:
+            return
+        said = (result.stdout.strip() or result.stderr.strip() or "no message").splitlines()[-1]
+        if result.returncode == 4:
+            raise GateFailed(
+                f"the {self.name} revision {self.label} cannot run the candidate's scenario "
+                f"file: {said} — gate against a newer base, or leave the new scenario out "
+                "(--scenario FILE)"
+            )
+        raise GateFailed(f"the {self.name} revision {self.label} cannot run the gate: {said}")
+
+    def bench(
+        self,
+        scenario_files: Sequence[Path],
+        reports_dir: Path,
+        *,
+        quick: bool,
+        amqp_url: str | None,
+        log: Path,
+    ) -> tuple[int, Path | None]:
+        """Run one bench; its exit code and run directory (None when it made none)."""
+        command = [str(self.python), "-m", "offload.cli", "bench", "--no-report"]
+        command += ["--reports-dir", str(reports_dir)]
+        for file in scenario_files:
+            command += ["--scenario", str(file)]
+        if quick:
+            command.append("--quick")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command,
+                cwd=self.tree,
+                env=self.environment(amqp_url),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                code = process.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reaches the child too; SIGTERM (CI cancel) reached only us
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                raise
+        latest = reports_dir / "latest"
+        return code, latest.resolve() if latest.exists() else None

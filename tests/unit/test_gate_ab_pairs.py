@@ -1,0 +1,121 @@
+"""The A/B gate's pair loop and judgement on synthetic run directories (no benches): a slowed
+candidate fails naming the metric, an unchanged one passes, an invalid pair is run again once
+and a pair invalid twice refuses the gate."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from offload.errors import GateFailed
+from offload.gate.ab import ABOptions, _measure
+from offload.gate.checks import GateReport, Verdict
+from offload.gate.junit import render_junit
+from offload.gate.markdown import render_markdown
+from offload.gate.pairs import RunPair, check_pairs
+from offload.gate.rundir import load_run_dir
+from offload.gate.sides import BASE, CANDIDATE, Side
+from tests.factories.rundirs import scale_latencies, write_run
+
+pytestmark = pytest.mark.unit
+
+P50 = "designs.async.signup.overall.latency_ms.p50"
+
+
+def pairs_of(tmp_path: Path, factors: Sequence[float]) -> list[RunPair]:
+    """One pair per factor: the candidate's latencies are the base's times the factor."""
+    out = []
+    for k, factor in enumerate(factors, start=1):
+        base = write_run(tmp_path / "base", name=f"p{k}")
+        candidate = write_run(
+            tmp_path / "candidate",
+            name=f"p{k}",
+            variant=lambda summary, _, f=factor: scale_latencies(summary, f, design="async"),
+        )
+        order = "AB" if k % 2 else "BA"
+        out.append(RunPair(k, order, load_run_dir(base), load_run_dir(candidate)))
+    return out
+
+
+def judge(pairs: list[RunPair]):
+    return check_pairs(pairs, alpha=0.125, tolerance_scale=1.0, expectations=True)
+
+
+def test_a_slowed_candidate_fails_naming_the_metric_with_its_pairs(tmp_path: Path):
+    judged = judge(pairs_of(tmp_path, [2.0, 2.1, 1.9]))
+    failed = {c.name: c for c in judged.checks if c.verdict is Verdict.FAIL}
+    assert P50 in failed
+    assert [row.order for row in failed[P50].pairs] == ["AB", "BA", "AB"]
+    assert failed[P50].kind == "ab"
+    assert failed[P50].message.startswith("regression: ")
+
+
+def test_an_unchanged_candidate_passes(tmp_path: Path):
+    judged = judge(pairs_of(tmp_path, [1.0, 1.0, 1.0]))
+    assert judged.checks
+    assert all(c.verdict is Verdict.PASS for c in judged.checks)
+
+
+@dataclass(frozen=True)
+class ScriptedSide(Side):
+    """A side whose benches write synthetic run directories, valid or not as scripted."""
+
+    validity: Iterator[bool] = field(default_factory=lambda: itertools.repeat(True))
+
+    def bench(self, scenario_files, reports_dir, *, quick, amqp_url, log):
+        run_dir = write_run(reports_dir / "runs", name="r", valid=next(self.validity))
+        (reports_dir / "latest").symlink_to(run_dir)
+        return (0, run_dir)
+
+
+def measure(tmp_path: Path, base_validity: list[bool], pairs: int = 2) -> GateReport:
+    report = GateReport(run_dir=tmp_path)
+    base = ScriptedSide(BASE, tmp_path, Path("python"), "base", iter(base_validity))
+    candidate = ScriptedSide(CANDIDATE, tmp_path, Path("python"), "candidate")
+    orders = ["AB", "BA"][:pairs]
+    found = _measure(
+        base, candidate, [], orders, tmp_path, ABOptions(base="x"), None, report, Console()
+    )
+    assert [p.number for p in found] == list(range(1, pairs + 1))
+    return report
+
+
+def test_an_invalid_pair_is_run_again_once_and_the_gate_says_so(tmp_path: Path):
+    report = measure(tmp_path, [True, False, True])
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("pair 2 was run again: a run was invalid (base: ")
+    assert "load generator saturated" in report.warnings[0]
+    assert (tmp_path / "base" / "pair-2-rerun-1").is_dir()
+    assert (tmp_path / "candidate" / "pair-2-rerun-1").is_dir()
+
+
+def test_a_pair_invalid_twice_refuses_the_gate_with_the_reason(tmp_path: Path):
+    with pytest.raises(GateFailed, match=r"pair 1 was invalid twice.*load generator saturated"):
+        measure(tmp_path, [False, False])
+
+
+def test_the_reports_show_every_pair_and_junit_stays_valid(tmp_path: Path):
+    import xmlschema
+
+    judged = judge(pairs_of(tmp_path, [2.0, 2.1, 1.9]))
+    report = GateReport(
+        run_dir=tmp_path,
+        checks=judged.checks,
+        context="Base: `main (abc)` · candidate: `working tree at def`",
+        value_heading="candidate",
+        baseline_heading="base",
+    )
+    markdown = render_markdown(report)
+    assert markdown.startswith("## ❌ offload gate: FAIL")
+    assert "| | scenario | kind | check | candidate | base | change |" in markdown
+    assert "<details open><summary>❌ slow-downstream · <code>async.signup.p50</code>" in markdown
+    junit = render_junit(report)
+    xmlschema.XMLSchema(str(Path(__file__).resolve().parents[1] / "data" / "junit.xsd")).validate(
+        junit
+    )
+    assert "pair 1 (AB): base " in junit
