@@ -67,6 +67,21 @@ def async_target(stack: Stack, module_provider: RunningProvider, broker: Broker)
     return launch(stack, "async", broker=broker)
 
 
+@pytest.fixture(scope="module")
+def sync_threads_target(stack: Stack, module_provider: RunningProvider) -> RunningTarget:
+    return launch(stack, "sync-threads")
+
+
+@pytest.fixture(scope="module")
+def inline_async_target(stack: Stack, module_provider: RunningProvider) -> RunningTarget:
+    return launch(stack, "inline-async")
+
+
+@pytest.fixture(scope="module")
+def background_target(stack: Stack, module_provider: RunningProvider) -> RunningTarget:
+    return launch(stack, "background")
+
+
 @pytest.fixture
 def lone_worker_target(
     stack: Stack, module_provider: RunningProvider, broker: Broker

@@ -1,8 +1,9 @@
 """Capacity model beside the measurement: what Little's law predicts from the configuration
 and the provider's latency, against what the run measured, phase by phase.
 
-Sync: each of the ``server_processes`` workers holds one request for the provider's latency L,
-so it completes at most ``server_processes / L`` signups per second. Requests beyond that wait
+Sync: each of the ``server_processes`` workers holds one request for the provider's latency L
+(``server_threads`` requests on a threaded server), so it completes at most
+``server_processes / L`` signups per second (× ``server_threads``). Requests beyond that wait
 in gunicorn's FIFO listen queue and carry into the next phase; one that waited longer than the
 client timeout is still processed, but its answer reaches nobody — so goodput collapses to
 almost zero under overload although every worker is busy.
@@ -126,7 +127,11 @@ def _sync_estimates(data: ScenarioData, design: DesignData, model: Scenario) -> 
     queue, carry into the next phase, and are answered to a client that has given up once
     they waited longer than the client timeout (no goodput, although the server is busy)."""
     config = design.config
-    processes = config.server_processes or 1
+    # a threaded server (sync-threads) holds server_threads requests per process
+    processes = (config.server_processes or 1) * (config.server_threads or 1)
+    servers = f"{config.server_processes or 1} server processes" + (
+        f" × {config.server_threads} threads" if config.server_threads else ""
+    )
     timeout = config.provider_timeout_s or 3.0
     client_timeout = model.client.timeout
     out, queued, arrival_before = [], 0.0, 0.0
@@ -148,7 +153,7 @@ def _sync_estimates(data: ScenarioData, design: DesignData, model: Scenario) -> 
         if call.rate_limit is not None:
             goodput = min(goodput, call.rate_limit)
         basis = (
-            f"{processes} server processes ÷ {numbers.ms(call.latency_s * 1000)} = "
+            f"{servers} ÷ {numbers.ms(call.latency_s * 1000)} = "
             f"{numbers.rate(capacity)} max; arrivals {numbers.rate(arrival)}"
             + (f"; {queued:.0f} queued from before" if queued >= 1 else "")
             + (f"; {call.success:.0%} of provider calls succeed" if call.success < 1 else "")

@@ -60,6 +60,18 @@ class DesignRunResult:
     interrupted: bool = False
 
 
+def recorded_knobs(manifest: TargetManifest, config: DesignConfig) -> DesignKnobs:
+    """The knobs as the run records them: ``server_threads`` only for a target that reads it
+    (the other designs' records, and so the gate's identity of their runs, stay as they were
+    before the knob existed)."""
+    knobs = config.model_dump(mode="json")
+    if manifest.uses_placeholder("server_threads"):
+        knobs["server_threads"] = config.server_threads
+    else:
+        knobs.pop("server_threads", None)
+    return DesignKnobs.model_validate(knobs)
+
+
 def run_design(
     *,
     scenario: Scenario,
@@ -85,7 +97,7 @@ def run_design(
             directory=str(manifest.directory),
         ),
         kind=manifest.kind,
-        config=DesignKnobs.model_validate(config.model_dump(mode="json")),
+        config=recorded_knobs(manifest, config),
         queue_prefix=queue_prefix if manifest.uses_broker else None,
         started_at=time.time(),
     )

@@ -354,6 +354,7 @@ def target_values(
         "host": host,
         "port": port,
         "server_processes": config.server_processes,
+        "server_threads": config.server_threads,
         # generous: the client and provider timeouts decide, never a killed worker
         "server_timeout_s": int(max(30, config.provider_timeout_s * 4)),
         "workers": config.workers,

@@ -103,6 +103,7 @@ class DesignKnobs(Record):
     """
 
     server_processes: int | None = None
+    server_threads: int | None = None
     workers: int | None = None
     prefetch: int | None = None
     provider_timeout_s: float | None = None

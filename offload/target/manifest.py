@@ -11,6 +11,7 @@ Placeholders the harness fills (unknown ones are refused when the manifest is lo
 ``python``          the harness's Python interpreter
 ``host`` ``port``   the loopback address and free port the server must listen on
 ``server_processes`` server worker processes (same for every design in a run)
+``server_threads``  threads per server process (threaded servers: sync-threads)
 ``server_timeout_s`` seconds a server may spend on one request before being killed
 ``workers``         queue worker processes (async designs)
 ``prefetch``        unacknowledged jobs per worker
@@ -47,7 +48,8 @@ TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
 
 PLACEHOLDERS = frozenset(
     {
-        "python", "host", "port", "server_processes", "server_timeout_s", "workers", "prefetch",
+        "python", "host", "port", "server_processes", "server_threads", "server_timeout_s",
+        "workers", "prefetch",
         "provider_url", "provider_timeout_s", "amqp_url", "publish_timeout_s", "queue_prefix",
         "max_attempts", "retry_delays_s", "database_url", "db_schema", "target_dir", "run_dir",
         "queue_prefix_re",
@@ -186,6 +188,18 @@ class TargetManifest(BaseModel):
     @property
     def uses_broker(self) -> bool:
         return self.broker is not None
+
+    def uses_placeholder(self, name: str) -> bool:
+        """True when a process's command, count or environment reads ``{name}``: the knob
+        behind it reaches this target (a knob no process reads is not recorded for it)."""
+        texts = [
+            text
+            for entry in self.process
+            for text in (*entry.command, *entry.env.values(), str(entry.count))
+        ]
+        return any(
+            field == name for text in texts for _, field, _, _ in string.Formatter().parse(text)
+        )
 
 
 def load_manifest(path: Path | str) -> TargetManifest:

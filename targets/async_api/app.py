@@ -21,11 +21,9 @@ from typing import Any
 
 import pika
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from targets.async_api.amqp import (
     AmqpClient,
@@ -36,8 +34,16 @@ from targets.async_api.amqp import (
     open_channel,
 )
 from targets.async_api.batching import WriteBatcher
-from targets.async_api.edge import EdgeMiddleware
 from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
+from targets.common.asgi import (
+    NOT_FOUND,
+    SIGNUP_REFUSALS,
+    correlation,
+    install_edge,
+    install_health,
+    install_user_reads,
+    signup_request_body,
+)
 from targets.common.ids import is_id
 from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
 from targets.common.problems import ApiProblem, Problem, not_found
@@ -48,18 +54,13 @@ from targets.common.store import Job, User, UserStore, email_taken, make_engine
 log = logging.getLogger("offload.async_api")
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "Body is not valid JSON"},
-    409: {"model": Problem, "description": "Email address already registered"},
-    413: {"model": Problem, "description": "Body too large"},
-    415: {"model": Problem, "description": "Content-Type is not application/json"},
-    422: {"model": Problem, "description": "Body does not match the schema"},
+    **SIGNUP_REFUSALS,
     503: {
         "model": Problem,
         "description": "The broker did not take the job in time; retry after the delay",
         "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
     },
 }
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id"}}
 
 
 class SignupAccepted(BaseModel):
@@ -144,45 +145,14 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
         description="Queue-backed design: the welcome email is sent by a worker.",
         lifespan=lifespan,
     )
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
-
-    def correlation(request: Request) -> str:
-        return request.scope["state"]["correlation_id"]
-
-    @app.exception_handler(ApiProblem)
-    async def _problem(request: Request, problem: ApiProblem) -> JSONResponse:
-        return JSONResponse(
-            problem.body(correlation(request)), status_code=problem.status, headers=problem.headers
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        problem = ApiProblem(exc.status_code, code, str(exc.detail))
-        return JSONResponse(problem.body(correlation(request)), status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = ApiProblem(422, "validation_failed", str(exc.errors()))
-        return JSONResponse(problem.body(correlation(request)), status_code=422)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        problem = ApiProblem(500, "internal_error", f"unexpected {type(exc).__name__}")
-        return JSONResponse(problem.body(correlation(request)), status_code=500)
+    install_edge(app, settings)
 
     @app.post(
         "/users",
         status_code=202,
         response_model=SignupAccepted,
         responses=_ERROR_RESPONSES,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": SignupRequest.model_json_schema()}},
-            }
-        },
+        openapi_extra=signup_request_body(),
     )
     async def create_user(request: Request) -> JSONResponse:
         """Store the user, enqueue the welcome email, answer without waiting for it."""
@@ -209,25 +179,20 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
             status_code=202,
         )
 
-    @app.get("/users/{user_id}", responses=_NOT_FOUND)
-    async def get_user(user_id: str) -> dict[str, Any]:
-        user = await run_in_threadpool(store.get_user, user_id) if is_id(user_id) else None
-        if user is None:
-            raise not_found("user")
-        return user.public()
+    install_user_reads(app, store)
 
-    @app.get("/jobs/{job_id}", responses=_NOT_FOUND)
+    @app.get("/jobs/{job_id}", responses=NOT_FOUND)
     async def get_job(job_id: str) -> dict[str, Any]:
         job = await run_in_threadpool(store.get_job, job_id) if is_id(job_id) else None
         if job is None:
             raise not_found("job")
         return job.public()
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        broker = "connected" if publisher.client.ready.is_set() else "disconnected"
+    def broker_state() -> dict[str, str]:
         if publisher.client.blocked:
-            broker = "blocked"
-        return JSONResponse({"status": "ok", "design": "async", "broker": broker})
+            return {"broker": "blocked"}
+        return {"broker": "connected" if publisher.client.ready.is_set() else "disconnected"}
+
+    install_health(app, "async", broker_state)
 
     return app

@@ -33,6 +33,9 @@ def _at_least_one(delays: tuple[float, ...]) -> tuple[float, ...]:
     return delays
 
 
+#: threads per server process unless a scenario says otherwise (gunicorn ``gthread``)
+DEFAULT_SERVER_THREADS = 8
+
 #: seconds to wait before a retry: a retry at once would hit the same failure again
 RetryDelay = Annotated[float, Field(gt=0)]
 
@@ -80,6 +83,17 @@ class DesignKnobs(ProcessKnobs):
 
     #: gunicorn workers (sync) and uvicorn workers (async)
     server_processes: int = Field(4, ge=1, le=64)
+    #: threads per server process, for servers that take requests on threads (gunicorn
+    #: ``gthread``: sync-threads); a server process then holds ``server_threads`` requests at
+    #: once, so the design's concurrency is ``server_processes × server_threads``. Left out
+    #: of a dump at its default: the knob came after runs were recorded, and a recorded
+    #: scenario (the gate's identity of an experiment) must not change for a knob it never set.
+    server_threads: int = Field(
+        DEFAULT_SERVER_THREADS,
+        ge=1,
+        le=256,
+        exclude_if=lambda threads: threads == DEFAULT_SERVER_THREADS,
+    )
     #: queue worker processes (async only)
     workers: int = Field(2, ge=0, le=64)
 

@@ -65,6 +65,13 @@ def launch(
     )
 
 
+def design_target(request: pytest.FixtureRequest, design: str) -> RunningTarget:
+    """The module's running target of a design, by the design's name: the fixture
+    ``sync_threads_target`` (tests/conftest.py) for ``sync-threads``."""
+    target: RunningTarget = request.getfixturevalue(f"{design.replace('-', '_')}_target")
+    return target
+
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 E2E_SCENARIO = SCENARIOS / "e2e-slow.yaml"
 

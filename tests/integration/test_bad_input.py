@@ -1,4 +1,4 @@
-"""Bad input gets a 4xx with a reason on both designs, and leaves nothing behind."""
+"""Bad input gets a 4xx with a reason on every design, and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from targets.common.store import make_engine
+from tests.factories.processes import design_target
 
 JSON = {"Content-Type": "application/json"}
 
@@ -58,9 +59,9 @@ BAD_REQUESTS = {
 }
 
 
-@pytest.fixture(params=["sync", "async"])
-def target(request, sync_target, async_target):
-    return {"sync": sync_target, "async": async_target}[request.param]
+@pytest.fixture(params=["sync", "async", "sync-threads", "inline-async", "background"])
+def target(request):
+    return design_target(request, request.param)
 
 
 def stored_rows(target) -> tuple[int, int]:

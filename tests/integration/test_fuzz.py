@@ -1,9 +1,9 @@
-"""Both designs, fuzzed from their own OpenAPI documents, answer only what they document.
+"""Every design, fuzzed from its own OpenAPI document, answers only what it documents.
 
 Schemathesis generates requests from each design's document — valid ones and deliberately
 invalid ones (negative mode: wrong types, missing and unknown fields, strings past their
 limits, bytes that are not JSON, wrong content types, other methods) — and sends them to the
-real servers. Neither design may answer 5xx or a status or content type its document does not
+real servers. No design may answer 5xx or a status or content type its document does not
 list, and a signup it refuses must leave nothing behind: no user row, no job row (the async
 design writes the job row before it publishes, so no row means nothing was enqueued) and no
 email. Oversized bodies are refused with 413 before they are read, declared or chunked.
@@ -36,18 +36,22 @@ from schemathesis.core.parameters import ParameterLocation
 
 from offload.run.stack import RunningProvider, RunningTarget
 from targets.async_api.app import create_app as create_async_app
+from targets.background.app import create_app as create_background_app
 from targets.common.settings import TargetSettings
 from targets.common.store import UserStore, make_engine
+from targets.inline_async.app import create_app as create_inline_async_app
 from targets.sync_api.openapi import openapi_document as sync_openapi_document
-from tests.factories.processes import provider_records, wait_until
+from tests.factories.processes import design_target, provider_records, wait_until
 
-DESIGNS = ("sync", "async")
+DESIGNS = ("sync", "async", "sync-threads", "inline-async", "background")
 #: generated requests per operation in the fuzzing phase (the coverage phase adds its own)
 MAX_EXAMPLES = 100
 #: the body limit of the servers under test (the test stack keeps the default)
 MAX_BODY_BYTES: int = TargetSettings.model_fields["max_body_bytes"].default
 #: answers that store a signup
-STORED = {"sync": 201, "async": 202}
+STORED = {design: 202 if design == "async" else 201 for design in DESIGNS}
+#: designs that send the email after answering: a stored signup's email arrives a moment later
+SENDS_AFTER_ANSWERING = {"background"}
 
 
 # -- what a request leaves behind ---------------------------------------------------------
@@ -65,9 +69,10 @@ class Footprint:
 class Ledger:
     """Counts a target's rows through its own database URL, and the emails sent for it.
 
-    Emails are counted from the provider's delivery log by idempotency key (the sync design
-    sends ``welcome-<user id>``, the async worker the job id), so that the async worker
-    delivering in the background never moves the sync design's count.
+    Emails are counted from the provider's delivery log by idempotency key (every design but
+    async sends ``welcome-<user id>``, the async worker the job id), so that the async worker
+    delivering in the background never moves the others' count. The others' tests run one at
+    a time, and each waits for its own email, so none moves another's count.
     """
 
     def __init__(self, target: RunningTarget, provider: RunningProvider) -> None:
@@ -105,8 +110,17 @@ class Ledger:
         after = self.footprint()
         jobs = before.jobs + (n if self.target.name == "async" else 0)
         assert (after.users, after.jobs) == (before.users + n, jobs), context
-        if self.target.name == "sync":  # the async worker's emails are checked after draining
-            assert after.emails == before.emails + n, context
+        if self.target.name == "async":  # the worker's emails are checked after draining
+            return
+        if self.target.name in SENDS_AFTER_ANSWERING and n:
+
+            def sent() -> bool:
+                """the signup's email, sent after the answer, reached the provider"""
+                return self.sync_emails() >= before.emails + n
+
+            wait_until(sent, 5)
+            after = self.footprint()
+        assert after.emails == before.emails + n, context
 
     def close(self) -> None:
         self.engine.dispose()
@@ -126,8 +140,36 @@ def async_ledger(async_target: RunningTarget, module_provider: RunningProvider) 
     owned.close()
 
 
+@pytest.fixture(scope="module")
+def sync_threads_ledger(
+    sync_threads_target: RunningTarget, module_provider: RunningProvider
+) -> Iterator[Ledger]:
+    owned = Ledger(sync_threads_target, module_provider)
+    yield owned
+    owned.close()
+
+
+@pytest.fixture(scope="module")
+def inline_async_ledger(
+    inline_async_target: RunningTarget, module_provider: RunningProvider
+) -> Iterator[Ledger]:
+    owned = Ledger(inline_async_target, module_provider)
+    yield owned
+    owned.close()
+
+
+@pytest.fixture(scope="module")
+def background_ledger(
+    background_target: RunningTarget, module_provider: RunningProvider
+) -> Iterator[Ledger]:
+    owned = Ledger(background_target, module_provider)
+    yield owned
+    owned.close()
+
+
 def ledger_for(request: pytest.FixtureRequest, design: str) -> tuple[RunningTarget, Ledger]:
-    return request.getfixturevalue(f"{design}_target"), request.getfixturevalue(f"{design}_ledger")
+    name = design.replace("-", "_")
+    return request.getfixturevalue(f"{name}_target"), request.getfixturevalue(f"{name}_ledger")
 
 
 # -- the documents being fuzzed -----------------------------------------------------------
@@ -171,17 +213,21 @@ def fuzz_schema(document: dict[str, Any]) -> schemathesis.BaseSchema:
 # Built in-process because pytest collects one test per operation before any server runs
 # (schemathesis' fixture-based loader does not work on pytest 9.2); the first test below
 # proves that each running design serves exactly the document fuzzed here.
+_IN_MEMORY = TargetSettings(database_url="sqlite://")
 DOCUMENTS = {
     "sync": sync_openapi_document(max_body_bytes=MAX_BODY_BYTES),
-    "async": create_async_app(TargetSettings(database_url="sqlite://")).openapi(),
+    "async": create_async_app(_IN_MEMORY).openapi(),
+    # the sync design's own app on another server: its document, fuzzed through that server
+    "sync-threads": sync_openapi_document(max_body_bytes=MAX_BODY_BYTES),
+    "inline-async": create_inline_async_app(_IN_MEMORY).openapi(),
+    "background": create_background_app(_IN_MEMORY).openapi(),
 }
-sync_schema = fuzz_schema(DOCUMENTS["sync"])
-async_schema = fuzz_schema(DOCUMENTS["async"])
+SCHEMAS = {design: fuzz_schema(document) for design, document in DOCUMENTS.items()}
 
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_each_design_serves_the_document_that_is_fuzzed(design, request):
-    target = request.getfixturevalue(f"{design}_target")
+    target = design_target(request, design)
 
     response = httpx.get(f"{target.url}/openapi.json", timeout=10)
 
@@ -223,7 +269,7 @@ def fuzz_one(case: schemathesis.Case, target: RunningTarget, ledger: Ledger) -> 
         ledger.expect(before, stored=stored, context=(response.status_code, case.body))
 
 
-@sync_schema.parametrize()
+@SCHEMAS["sync"].parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_sync_design_answers_fuzzed_requests_as_documented_and_refusals_leave_nothing(
     case: schemathesis.Case,
@@ -234,7 +280,7 @@ def test_sync_design_answers_fuzzed_requests_as_documented_and_refusals_leave_no
     fuzz_one(case, sync_target, sync_ledger)
 
 
-@async_schema.parametrize()
+@SCHEMAS["async"].parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_async_design_answers_fuzzed_requests_as_documented_and_refusals_leave_nothing(
     case: schemathesis.Case,
@@ -243,6 +289,39 @@ def test_async_design_answers_fuzzed_requests_as_documented_and_refusals_leave_n
     provider: RunningProvider,
 ) -> None:
     fuzz_one(case, async_target, async_ledger)
+
+
+@SCHEMAS["sync-threads"].parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_sync_threads_design_answers_fuzzed_requests_as_documented_and_refusals_leave_nothing(
+    case: schemathesis.Case,
+    sync_threads_target: RunningTarget,
+    sync_threads_ledger: Ledger,
+    provider: RunningProvider,
+) -> None:
+    fuzz_one(case, sync_threads_target, sync_threads_ledger)
+
+
+@SCHEMAS["inline-async"].parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_inline_async_design_answers_fuzzed_requests_as_documented_and_refusals_leave_nothing(
+    case: schemathesis.Case,
+    inline_async_target: RunningTarget,
+    inline_async_ledger: Ledger,
+    provider: RunningProvider,
+) -> None:
+    fuzz_one(case, inline_async_target, inline_async_ledger)
+
+
+@SCHEMAS["background"].parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_background_design_answers_fuzzed_requests_as_documented_and_refusals_leave_nothing(
+    case: schemathesis.Case,
+    background_target: RunningTarget,
+    background_ledger: Ledger,
+    provider: RunningProvider,
+) -> None:
+    fuzz_one(case, background_target, background_ledger)
 
 
 # -- valid signups: the path the schema alone cannot reach -------------------------------
@@ -279,7 +358,7 @@ def test_valid_signups_are_stored_once_and_a_repeat_is_409_and_stores_nothing(
     design, signup, request, provider
 ):
     target, ledger = ledger_for(request, design)
-    operation = (sync_schema if design == "sync" else async_schema)["/users"]["POST"]
+    operation = SCHEMAS[design]["/users"]["POST"]
     case = operation.Case(body=unique(signup), media_type="application/json")
 
     before = ledger.footprint()
@@ -410,16 +489,19 @@ def test_hostile_signup_bodies_are_refused_with_a_4xx_and_store_nothing(design, 
 # -- after all of the above ---------------------------------------------------------------
 
 
-def test_every_email_sent_belongs_to_a_stored_user_and_none_was_sent_twice(
-    sync_ledger, async_ledger, provider
-):
+def test_every_email_sent_belongs_to_a_stored_user_and_none_was_sent_twice(request, provider):
     """Whatever the tests above sent: a refused signup sent no email, an accepted one exactly
-    one — unless the provider refused the address for good, which only the async design can
-    learn after answering (its job is then dead-lettered)."""
-    wait_until(lambda: async_ledger.store.unfinished_jobs() == 0, timeout=30)
+    one — unless the provider refused the address for good, which the async and background
+    designs learn only after answering (async dead-letters the job; background has no record
+    but the provider's refusal)."""
+    ledgers = {design: ledger_for(request, design)[1] for design in DESIGNS}
+    wait_until(lambda: ledgers["async"].store.unfinished_jobs() == 0, timeout=30)
     delivered = Counter(r["user_id"] for r in provider_records(provider, outcome="delivered"))
-    stored = sync_ledger.user_ids() | async_ledger.user_ids()
+    rejected = {r["user_id"] for r in provider_records(provider, outcome="rejected")}
+    stored = set().union(*(ledger.user_ids() for ledger in ledgers.values()))
 
     assert set(delivered) <= stored
     assert set(delivered.values()) <= {1}
-    assert stored - set(delivered) == async_ledger.dead_lettered_user_ids()
+    assert stored - set(delivered) == ledgers["async"].dead_lettered_user_ids() | (
+        rejected & ledgers["background"].user_ids()
+    )

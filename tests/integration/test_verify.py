@@ -84,7 +84,7 @@ def verify(capsys, target: str, *options: str) -> tuple[int, str]:
     return code, out + err
 
 
-@pytest.mark.parametrize("name", ["sync", "async"])
+@pytest.mark.parametrize("name", ["sync", "async", "sync-threads", "inline-async", "background"])
 def test_the_shipped_designs_honour_the_contract(capsys, name):
     code, output = verify(capsys, name)
     assert code == 0, output

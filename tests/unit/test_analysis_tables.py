@@ -3,6 +3,7 @@ figure is known in advance; percentiles not exactly stored are checked against t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,22 @@ def test_capacity_model_predicts_with_littles_law(scenario_dir: Path):
     assert backlog.measured == 7.0
     notes = disagreements(list(estimates.values()), {"sync": "sync", "async": "async"})
     assert not any("max backlog" in n for n in notes)  # 5 jobs apart: below the floor
+
+
+def test_a_threaded_server_multiplies_the_sync_ceiling_by_its_threads(tmp_path: Path):
+    """sync-threads records ``server_threads``: each thread holds one provider call."""
+    scenario_dir = build_run(tmp_path) / "synthetic"
+    manifest_path = scenario_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["designs"]["sync"]["config"]["server_threads"] = 4
+    manifest_path.write_text(json.dumps(manifest))
+
+    estimates = {
+        (e.design, e.phase, e.quantity): e for e in capacity_model(load_scenario_dir(scenario_dir))
+    }
+
+    slow = estimates[("sync", "slow", "signups processed/s (provider calls)")]
+    assert "4 server processes × 4 threads ÷ 2,000 ms = 8.0/s max" in slow.basis
 
 
 def test_sync_queue_model_serves_stale_requests_for_nobody():

@@ -294,3 +294,23 @@ def test_the_gate_scenario_keeps_the_identity_its_committed_baseline_was_taken_w
     )
 
     assert identity_of(manifest)["scenario_sha256"] == expected
+
+
+def test_server_threads_is_recorded_only_for_a_target_that_reads_it():
+    from offload.run.design import recorded_knobs
+    from offload.target.manifest import resolve_target
+
+    config = DesignKnobs(server_threads=16)
+
+    assert recorded_knobs(resolve_target("sync-threads"), config).server_threads == 16
+    assert recorded_knobs(resolve_target("sync"), config).server_threads is None
+    assert recorded_knobs(resolve_target("async"), config).server_threads is None
+
+
+def test_a_scenario_that_leaves_server_threads_alone_is_recorded_as_before_the_knob():
+    """The gate compares a run's recorded scenario with its baseline's: a knob added later
+    must not make every earlier baseline a different experiment."""
+    assert "server_threads" not in Designs().model_dump(mode="json")
+    assert (
+        Designs.model_validate({"server_threads": 4}).model_dump(mode="json")["server_threads"] == 4
+    )

@@ -90,6 +90,20 @@ def test_shipped_manifests_load_with_their_kind_and_one_server():
         assert load_manifest(directory / MANIFEST_NAME).directory == directory.resolve()
 
 
+def test_the_matrix_designs_answer_201_and_sync_threads_serves_the_sync_app_itself():
+    """The controls share the sync kind (201 with the user, no job to drain); sync-threads
+    is the sync design's own app (not a copy) behind another gunicorn worker class."""
+    controls = {
+        name: resolve_target(name) for name in ("sync-threads", "inline-async", "background")
+    }
+    assert {m.kind for m in controls.values()} == {"sync"}
+    assert not any(m.uses_broker for m in controls.values())
+    threads = controls["sync-threads"].server.command
+    assert "targets.sync_api.app:create_app()" in threads
+    assert threads[threads.index("--worker-class") + 1] == "gthread"
+    assert controls["sync-threads"].uses_placeholder("server_threads")
+
+
 def test_a_good_manifest_in_any_directory_loads(tmp_path):
     write_manifest(tmp_path / "mine", GOOD)
     manifest = resolve_target(str(tmp_path / "mine"))

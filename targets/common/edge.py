@@ -1,4 +1,4 @@
-"""ASGI middleware at the edge of the async API: correlation ids and the body-size limit.
+"""ASGI middleware at the edge of the FastAPI designs: correlation ids and the body-size limit.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that neither adds a task or a copy per request on
 the hot path. The size limit refuses a declared ``Content-Length`` before any byte is read,
