@@ -445,8 +445,8 @@ def _bystander_note(
     if phase == reference or stats is None or not stats.latency_ms.p95:
         return f"in {phase}"
     healthy = percentile_reading(stats)
-    if healthy.unavailable:
-        return f"in {phase}; n/a in {reference} ({healthy.unavailable})"
+    if healthy.unavailable:  # the why in short: the table's rule states the support rule
+        return f"in {phase}; n/a in {reference}: too few requests"
     if healthy.at_timeout:
         return f"in {phase}; {numbers.timeout_bound(timeout_s)} in {reference}"
     return f"in {phase}; {numbers.ms(healthy.value)} in {reference}"

@@ -346,7 +346,7 @@ def test_a_bystander_p95_from_too_few_requests_is_quoted_nowhere():
     for window in ("healthy", "slow"):
         _with_intervals(data, "async", "bystander", window, unavailable=reason)
     verdict = _by_key_of(data)["bystander_worst_p95_ms"]
-    assert verdict.notes["async"] == f"in slow; n/a in healthy ({reason})"
+    assert verdict.notes["async"] == "in slow; n/a in healthy: too few requests"
     assert verdict.notes["sync"] == "in slow; 4.4 ms in healthy"
     sentences = " ".join(scenario_sentences(data))
     assert f"is n/a for async (healthy: {reason}; slow: {reason})" in sentences
