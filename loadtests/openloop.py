@@ -73,8 +73,9 @@ class OpenLoopUser(User):
 
     The run ends by itself: after the last arrival it waits for answers (at most
     ``timeout_s + 1``), writes the records and ``<records>.generator.json``, waits
-    ``quit_grace_s`` and quits Locust. ``--run-time`` stops it earlier; what was recorded
-    until then is kept and the self-measurement says ``stopped_early``.
+    ``quit_grace_s`` when Locust writes its CSV files, and quits Locust. ``--run-time``
+    stops it earlier; what was recorded until then is kept and the self-measurement says
+    ``stopped_early``.
     """
 
     abstract = True
@@ -83,6 +84,7 @@ class OpenLoopUser(User):
     #: seconds between appends of records to the CSV file
     flush_interval_s: ClassVar[float] = 1.0
     #: seconds to wait after the last answer before quitting, so Locust's CSV is complete
+    #: (only with ``--csv``: see ``_quit_grace``)
     quit_grace_s: ClassVar[float] = 2.0
 
     def __init__(self, environment) -> None:
@@ -174,8 +176,17 @@ class OpenLoopUser(User):
             self._meter.dropped,
             self._records_path,
         )
-        gevent.sleep(self.quit_grace_s)
+        gevent.sleep(self._quit_grace())
         self._request_quit()
+
+    def _quit_grace(self) -> float:
+        """Seconds to wait before quitting: Locust writes its CSV files (``--csv``) once a
+        second and not at quit, so one more write must come after the last answer; a run
+        without them (the measurement floor) has nothing to wait for."""
+        options = self.environment.parsed_options
+        if options is not None and not getattr(options, "csv_prefix", None):
+            return 0.0
+        return self.quit_grace_s
 
     def _effective_plan(self) -> LoadPlan:
         """The plan; on a distributed Locust worker, with that worker's share.

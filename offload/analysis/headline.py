@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offload.analysis import numbers
+from offload.analysis.ledger_text import emails_missing, ledger_problems
 from offload.analysis.verdicts import worst_bystander_phase
 from offload.rundir.manifest import PhaseRecord
 from offload.rundir.summary import DesignSummary, Summary, WindowStats
@@ -107,13 +108,7 @@ def _bystander_sentence(designs: dict[str, DesignSummary], timeout_s: float | No
 
 
 def _email_sentence(designs: dict[str, DesignSummary]) -> str:
-    def missing(design: DesignSummary) -> int | None:
-        emails = design.emails
-        if emails is None:
-            return None
-        return emails.lost + emails.dead_lettered + emails.pending + emails.duplicates
-
-    if all(missing(d) == 0 for d in designs.values()):
+    if all(emails_missing(d.emails) == 0 for d in designs.values()):
         every = "either" if len(designs) == 2 else "any design"
         return f"No welcome email lost or duplicated in {every}."
     parts = []
@@ -122,16 +117,7 @@ def _email_sentence(designs: dict[str, DesignSummary]) -> str:
         if emails is None:
             parts.append(f"{name} {design.no_ledger}")
             continue
-        counts = [
-            f"{count:,} {label}"
-            for count, label in (
-                (emails.lost, "lost"),
-                (emails.dead_lettered, "dead-lettered"),
-                (emails.pending, "pending"),
-                (emails.duplicates, "duplicated"),
-            )
-            if count
-        ]
+        counts = ledger_problems(emails)
         parts.append(f"{name} {', '.join(counts) or 'none missing'} of {emails.owed:,} owed")
     return f"Welcome emails: {'; '.join(parts)}."
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from offload.analysis import numbers
 from offload.analysis.cost import cost_figures
+from offload.analysis.ledger_text import ledger_problems
 from offload.analysis.uncertainty import mean_interval
 from offload.rundir.summary import DesignSummary, Summary, WindowStats
 
@@ -417,30 +418,38 @@ def _notes(key: str, designs: dict[str, DesignSummary], summary: Summary) -> dic
     reference = reference_phase_name(summary)
     for name, design in designs.items():
         if key == "bystander_worst_p95_ms":
-            phase, worst = worst_bystander_phase(design)
-            healthy = phase_p95(design, "bystander", reference)
-            if phase and healthy and worst is not None and phase != reference:
-                notes[name] = f"in {phase}; {numbers.ms(healthy)} in {reference}"
-            elif phase:
-                notes[name] = f"in {phase}"
+            note = _bystander_note(design, reference, summary.client_timeout_s)
+            if note:
+                notes[name] = note
         elif key == "emails_lost" and design.emails is None:
             notes[name] = design.no_ledger
         elif key == "emails_lost" and design.emails is not None:
-            emails = design.emails
-            extra = [
-                f"{count:,} {label}"
-                for count, label in (
-                    (emails.dead_lettered, "dead-lettered"),
-                    (emails.pending, "pending"),
-                    (emails.duplicates, "duplicated"),
-                )
-                if count
-            ]
+            extra = ledger_problems(design.emails, lost=False)
             if extra:
                 notes[name] = ", ".join(extra)
         elif key == "cpu_per_1000_signups_s" and cost_figures(design).broker_included:
             notes[name] = "incl. broker"
     return notes
+
+
+def _bystander_note(
+    design: DesignSummary, reference: str | None, timeout_s: float | None
+) -> str | None:
+    """``in slow; 4.0 ms in healthy``: the phase the bystander figure comes from, and the
+    healthy phase's p95 beside it for scale — quoted under the same support rule as every
+    figure of the table, so a p95 from too few requests reads ``n/a`` with the reason."""
+    phase, _ = worst_bystander_phase(design)
+    if not phase:
+        return None
+    stats = design.bystander.phases.get(reference or "")
+    if phase == reference or stats is None or not stats.latency_ms.p95:
+        return f"in {phase}"
+    healthy = percentile_reading(stats)
+    if healthy.unavailable:  # the why in short: the table's rule states the support rule
+        return f"in {phase}; n/a in {reference}: too few requests"
+    if healthy.at_timeout:
+        return f"in {phase}; {numbers.timeout_bound(timeout_s)} in {reference}"
+    return f"in {phase}; {numbers.ms(healthy.value)} in {reference}"
 
 
 def verdict_rows(verdicts: list[Verdict], designs: list[str]) -> list[dict[str, str]]:
@@ -580,6 +589,10 @@ def _bystander_sentence(
         if worst is None or base is None:
             continue
         errors = f", {numbers.pct(err)} of them failing" if err else ""
+        unsupported = _unsupported_bystander_p95(design, [healthy, phase or healthy])
+        if unsupported:  # a p95 from too few requests is quoted nowhere
+            parts.append(f"is n/a for {name} ({'; '.join(unsupported)}){errors}")
+            continue
         capped = percentile_reading(design.bystander.phases.get(phase or "")).at_timeout
         if capped:
             parts.append(
@@ -599,19 +612,23 @@ def _bystander_sentence(
     return [f"Bystander p95 (unrelated GET requests on the same servers) {'; '.join(parts)}."]
 
 
+def _unsupported_bystander_p95(design: DesignSummary, phases: list[str]) -> list[str]:
+    """``healthy: p95 needs ≥ 200 requests, 150 measured`` for each of these phases whose
+    bystander p95 its sample cannot support (each phase once)."""
+    reasons = []
+    for phase in dict.fromkeys(phases):
+        reading = percentile_reading(design.bystander.phases.get(phase))
+        if reading.unavailable:
+            reasons.append(f"{phase}: {reading.unavailable}")
+    return reasons
+
+
 def _ledger_sentence(reference: str, ref: DesignSummary, other: str, data: DesignSummary) -> str:
     def describe(name: str, design: DesignSummary) -> str:
         emails = design.emails
         if emails is None:
             return f"{name} {design.no_ledger}"
-        text = f"{emails.lost:,} lost"
-        for count, label in (
-            (emails.duplicates, "duplicated"),
-            (emails.dead_lettered, "dead-lettered"),
-            (emails.pending, "still pending"),
-        ):
-            if count:
-                text += f", {count:,} {label}"
+        text = ", ".join([f"{emails.lost:,} lost", *ledger_problems(emails, lost=False)])
         owed = f"{emails.owed:,}"
         if emails.owed_warmup:
             owed += f" owed ({emails.owed_measured:,} measured + {emails.owed_warmup:,} warm-up)"

@@ -44,6 +44,7 @@ th, td { border: 1px solid var(--rule); padding: 4px 9px; vertical-align: top; }
 th { background: #f3f3f5; text-align: left; }
 td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
 td.r { white-space: nowrap; }
+td.r.wrap { white-space: normal; min-width: 8em; }
 div.table { overflow-x: auto; max-width: 100%; }
 tr:nth-child(even) td { background: #fafafb; }
 figure { margin: 1em 0 2em; }
@@ -157,6 +158,19 @@ def render_block(block: Block, base: Path | None = None) -> str:
     raise TypeError(f"unknown block {block!r}")
 
 
+#: a number cell longer than this may wrap, between its parts, so that a table of long cells
+#: (``≥ 5 s (timeout); 45.0% [41.0–49.0%] failed (in outage; …)``) fits the page
+NOWRAP_CHARS = 24
+#: where a long number cell may break: after ``; `` or ``, ``, and before `` (``
+_CELL_BREAK = re.compile(r"(?<=[;,]) | (?=\()")
+
+
+def _keep_figures_whole(text: str) -> str:
+    """The cell with every other space made non-breaking, so a line ends only between its
+    parts, never inside a figure such as ``7.0 ms [6.1–8.2 ms]``."""
+    return " ".join(part.replace(" ", "\u00a0") for part in _CELL_BREAK.split(text))
+
+
 def _table(block: Table) -> str:
     align = block.align or ["l"] * len(block.header)
     head = "".join(
@@ -169,6 +183,9 @@ def _table(block: Table) -> str:
             classes = [a]
             if i == block.status_column and cell.strip("* ").lower() in _STATUS:
                 classes.append("status-" + cell.strip("* ").lower().replace(" ", "-"))
+            if a == "r" and len(cell) > NOWRAP_CHARS:
+                classes.append("wrap")
+                cell = _keep_figures_whole(cell)
             cells.append(f'<td class="{" ".join(classes)}">{inline(cell)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

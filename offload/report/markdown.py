@@ -25,6 +25,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _caption(text: str) -> str:
+    """A chart's caption in emphasis. HTML tags, not ``*…*``: an asterisk in the caption
+    (``GET /users/*``, ``p99 *``) would end ``*…*`` early or leave a marker as text; inside
+    ``<em>`` the caption is read like any other paragraph, as the HTML report reads it."""
+    return "<em>" + text.replace("\n", " ") + "</em>"  # a blank line would end the <em>
+
+
 def _link(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path, base)).as_posix()
 
@@ -49,7 +56,7 @@ def render_block(block: Block, base: Path) -> str:
         if block.svg is not None:
             text += f"  \n[SVG for slides]({_link(block.svg, base)})"
         if block.caption:
-            text += f"\n\n*{block.caption}*"
+            text += f"\n\n{_caption(block.caption)}"
         return text
     if isinstance(block, Banner):
         alert = _ALERTS.get(block.level, "WARNING")

@@ -152,7 +152,8 @@ def measure_floor(
 ) -> GeneratorFloor:
     """Run the generator at ``rate`` against an :class:`InstantServer` and measure its floor.
 
-    Takes ``duration_s`` plus about 5 s (Locust's start, the warm-up, its quit grace). The
+    Takes ``duration_s`` plus about 3 s (Locust's start and the warm-up; Locust writes no
+    CSV files here, so it quits as soon as the last answer is recorded). The
     generator's records, plan and log stay in ``work_dir`` when one is given.
     """
     if work_dir is None:

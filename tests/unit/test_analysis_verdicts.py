@@ -335,6 +335,40 @@ def test_a_percentile_the_sample_cannot_support_is_not_available_with_the_reason
     assert verdict.figures["async"] == f"n/a ({reason})"
 
 
+def test_a_bystander_p95_from_too_few_requests_is_quoted_nowhere():
+    """The worst phase and the healthy one are both below the support rule: the table's
+    note and the sentence say n/a with the reason instead of the unsupported figure."""
+    data = summary(
+        design("sync", signup_p95=8, e2e_p95=100, bystander=(4.4, 9)),
+        design("async", signup_p95=5, e2e_p95=100, bystander=(4.4, 8)),
+    )
+    reason = "p95 needs ≥ 200 requests, 100 measured"
+    for window in ("healthy", "slow"):
+        _with_intervals(data, "async", "bystander", window, unavailable=reason)
+    verdict = _by_key_of(data)["bystander_worst_p95_ms"]
+    assert verdict.notes["async"] == "in slow; n/a in healthy: too few requests"
+    assert verdict.notes["sync"] == "in slow; 4.4 ms in healthy"
+    sentences = " ".join(scenario_sentences(data))
+    assert f"is n/a for async (healthy: {reason}; slow: {reason})" in sentences
+    assert "rose from 4.4 ms (healthy) to 9.0 ms (slow) for sync" in sentences
+
+
+def test_the_ledger_counts_read_the_same_in_table_sentences_and_headline():
+    data = summary(
+        design("sync", signup_p95=7, e2e_p95=100, bystander=(4, 4)),
+        design("async", signup_p95=7, e2e_p95=100, bystander=(4, 4), lost=3),
+    )
+    emails = data.designs["async"].emails
+    assert emails is not None
+    emails.dead_lettered, emails.duplicates = 2, 1
+    assert _by_key_of(data)["emails_lost"].notes["async"] == "2 dead-lettered, 1 duplicated"
+    assert "async 3 lost, 2 dead-lettered, 1 duplicated of 100" in " ".join(
+        scenario_sentences(data)
+    )
+    headline = scenario_headline(data, set(), {})[-1].text
+    assert headline.endswith("async 3 lost, 2 dead-lettered, 1 duplicated of 100 owed.")
+
+
 def test_judge_lets_designs_whose_intervals_reach_the_best_share_the_lead():
     readings = {
         "sync": Reading(5005.0, 4900.0, 5100.0),

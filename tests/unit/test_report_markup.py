@@ -10,7 +10,9 @@ import pytest
 
 from offload.report.browser import print_pdf
 from offload.report.charts_static import BEYOND_MIN, supported_percentile
+from offload.report.document import Image
 from offload.report.html import inline
+from offload.report.markdown import render_block
 
 
 @pytest.mark.parametrize(
@@ -40,6 +42,25 @@ def test_code_keeps_its_asterisks_and_backticks_never_show():
     assert out == (
         "expect <code>async.signup.p95 &lt; 0.1 * sync.signup.p95</code> and <em>not</em> more"
     )
+
+
+@pytest.mark.parametrize(
+    ("caption", "shown"),
+    [
+        ("GET /users/* only", "<em>GET /users/* only</em>"),
+        ("p99 *", "<em>p99 *</em>"),
+        ("*dashed*: p99", "<em><em>dashed</em>: p99</em>"),
+        ("a*b", "<em>a*b</em>"),
+    ],
+)
+def test_a_markdown_caption_with_an_asterisk_stays_one_caption(caption, shown, tmp_path):
+    """GitHub reads the Markdown report as CommonMark: the whole caption is in emphasis,
+    its asterisks read as in any paragraph, and no marker is left over as text."""
+    from markdown_it import MarkdownIt  # CommonMark, as GitHub; installed with rich
+
+    block = Image(tmp_path / "latency.png", "latency", caption=caption)
+    page = MarkdownIt("commonmark").render(render_block(block, tmp_path))
+    assert f"<p>{shown}</p>" in page
 
 
 def test_no_network_link_survives():
