@@ -4,9 +4,13 @@ and the provider's latency, against what the run measured, phase by phase.
 Sync: each of the ``server_processes`` workers holds one request for the provider's latency L
 (``server_threads`` requests on a threaded server), so it completes at most
 ``server_processes / L`` signups per second (× ``server_threads``). Requests beyond that wait
-in gunicorn's FIFO listen queue and carry into the next phase; one that waited longer than the
-client timeout is still processed, but its answer reaches nobody — so goodput collapses to
-almost zero under overload although every worker is busy.
+in the server's FIFO listen queue (gunicorn's backlog) and carry into the next phase; one that
+waited longer than the client timeout is still processed, but its answer reaches nobody — so
+goodput collapses to almost zero under overload although every worker is busy. This worker
+model applies only to a target whose manifest declares ``concurrency = "processes"`` or
+``"threads"``: an event-loop server (uvicorn) holds as many requests as the provider client's
+connection pool lets it, a bound no knob declares, so such a design gets no throughput or
+goodput prediction — the report says so rather than print a figure the model cannot make.
 
 Async: each worker holds ``prefetch`` jobs at once, so the workers drain at most
 ``workers × prefetch / L`` jobs per second; the backlog grows at ``arrival − drain`` when
@@ -29,6 +33,9 @@ from offload.analysis.scenario_data import DesignData, ScenarioData
 from offload.analysis.timeseries import deliveries_per_second, queue_series
 from offload.rundir.manifest import PhaseRecord
 from offload.scenario import ProviderProfile, Scenario
+
+#: servers whose concurrency is a count of processes (× threads): the worker model applies
+WORKER_MODELS = ("processes", "threads")
 
 #: provider outcomes without an answer (their log line has no meaningful answer time)
 UNANSWERED = ("timeout", "reset")
@@ -123,9 +130,10 @@ def fresh_share(queued: float, net: float, capacity: float, timeout: float, leng
 
 
 def _sync_estimates(data: ScenarioData, design: DesignData, model: Scenario) -> list[Estimate]:
-    """A fluid model of gunicorn's FIFO listen queue: requests beyond the workers' capacity
-    queue, carry into the next phase, and are answered to a client that has given up once
-    they waited longer than the client timeout (no goodput, although the server is busy)."""
+    """A fluid model of a process/thread server's FIFO listen queue (gunicorn's backlog):
+    requests beyond the workers' capacity queue, carry into the next phase, and are answered
+    to a client that has given up once they waited longer than the client timeout (no
+    goodput, although the server is busy)."""
     config = design.config
     # a threaded server (sync-threads) holds server_threads requests per process
     processes = (config.server_processes or 1) * (config.server_threads or 1)
@@ -314,9 +322,37 @@ def capacity_model(data: ScenarioData) -> list[Estimate]:
     for design in data.designs.values():
         if design.uses_queue:
             estimates.extend(_async_estimates(data, design, model))
-        else:
+        elif design.concurrency in WORKER_MODELS:
             estimates.extend(_sync_estimates(data, design, model))
+        else:
+            # the provider's service time does not depend on the server: still predicted
+            timeout = design.config.provider_timeout_s or 3.0
+            for phase in data.phases:
+                call = provider_call(provider_profile_at(model, phase.start_s), timeout)
+                estimates.append(_service_time(design, phase, call))
     return estimates
+
+
+def unmodelled(data: ScenarioData) -> list[str]:
+    """One sentence per design the model gives no throughput or goodput for, saying why."""
+    if scenario_model(data.scenario) is None:
+        return []
+    return [
+        f"{design.name}: no capacity model for an event-loop server: it holds as many "
+        "requests at once as the provider client's connection pool allows, not one per "
+        "server process, and that pool size is not a declared knob — so no signups/s or "
+        "goodput is predicted (the provider's time per call still is)."
+        for design in data.designs.values()
+        if not design.uses_queue and design.concurrency not in WORKER_MODELS
+    ]
+
+
+def reason_family(design: DesignData) -> str:
+    """Which REASONS explain a design's disagreements: the queue model's, the worker
+    model's, or only those that hold for any server."""
+    if design.uses_queue:
+        return "async"
+    return "sync" if design.concurrency in WORKER_MODELS else "any"
 
 
 REASONS = {
@@ -328,12 +364,12 @@ REASONS = {
         "requests queued in the previous phase were processed in this one"
     ),
     ("sync", "goodput (2xx answers/s)", "below"): (
-        "requests wait in gunicorn's listen backlog once every worker is busy, and a worker "
+        "requests wait in the server's listen backlog once every worker is busy, and a worker "
         "still serves a request whose client already timed out — work that produces no "
         "goodput; the two cores are also shared with the generator and the provider"
     ),
     ("sync", "goodput (2xx answers/s)", "above"): (
-        "requests that queued in gunicorn's listen backlog during the previous phase were "
+        "requests that queued in the server's listen backlog during the previous phase were "
         "answered in this one (the model does not carry a sync queue across phases)"
     ),
     ("async", "max backlog", "above"): (
@@ -363,16 +399,18 @@ REASONS = {
 }
 
 
-def disagreements(estimates: list[Estimate], kinds: dict[str, str]) -> list[str]:
-    """One sentence per flagged estimate: which way, by how much, and the plausible reasons."""
+def disagreements(estimates: list[Estimate], families: dict[str, str]) -> list[str]:
+    """One sentence per flagged estimate: which way, by how much, and the plausible reasons
+    (``families``: each design's :func:`reason_family`; a design missing from it gets only
+    the reasons that hold for any server)."""
     sentences = []
     for e in estimates:
         gap = e.disagreement
         if gap is None:
             continue
         direction = "above" if gap > 0 else "below"
-        kind = "async" if kinds.get(e.design) == "async" else "sync"
-        reason = REASONS.get((kind, e.quantity, direction)) or REASONS.get(
+        family = families.get(e.design, "any")
+        reason = REASONS.get((family, e.quantity, direction)) or REASONS.get(
             ("any", e.quantity, direction), "the model ignores CPU contention and queueing"
         )
         sentences.append(

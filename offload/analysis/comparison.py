@@ -16,7 +16,9 @@ from offload.analysis.capacity import (
     Estimate,
     capacity_model,
     disagreements,
+    reason_family,
     saturated_drain_rates,
+    unmodelled,
 )
 from offload.analysis.claims import Claim, evaluate_claims
 from offload.analysis.headline import HeadlineSentence, scenario_headline
@@ -43,6 +45,8 @@ class ScenarioAnalysis:
     #: what changed in each phase, for chart labels
     phase_labels: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: one sentence per design the capacity model cannot predict, saying why
+    capacity_gaps: list[str] = field(default_factory=list)
     #: three sentences for the top of the page, each naming its chart
     headline: list[HeadlineSentence] = field(default_factory=list)
 
@@ -66,7 +70,10 @@ def analyse_scenario(directory: Path) -> ScenarioAnalysis:
         sentences=scenario_sentences(summary, floor),
         claims=evaluate_claims(summary, data.manifest, drain_rates),
         estimates=estimates,
-        capacity_notes=disagreements(estimates, {n: d.kind for n, d in data.designs.items()}),
+        capacity_notes=disagreements(
+            estimates, {n: reason_family(d) for n, d in data.designs.items()}
+        ),
+        capacity_gaps=unmodelled(data),
         drain_rates=drain_rates,
         disturbed=disturbed,
         phase_labels=labels,

@@ -42,6 +42,13 @@ class DesignData:
         return self.entry.kind
 
     @property
+    def concurrency(self) -> str:
+        """How the design's server bounds concurrency, as its manifest declared it. A run
+        recorded before manifests declared it gets ``processes``, the model every design
+        without a queue got then."""
+        return self.entry.target.concurrency or "processes"
+
+    @property
     def config(self) -> DesignKnobs:
         return self.entry.config
 

@@ -477,9 +477,10 @@ def capacity_blocks(analysis: ScenarioAnalysis, level: int = 2, prefix: str = ""
         Heading(level, prefix + "Capacity model: predicted vs measured"),
         Paragraph(
             "Little's law from the configuration and the provider's latency L in each phase. "
-            "**Sync**: each server process holds one signup for L, so at most "
-            "`server_processes ÷ L` signups/s are processed; the excess waits in gunicorn's "
-            "FIFO listen queue and carries into the next phase, and a request that waited "
+            "**Sync** (a server of processes or threads): each server process (× "
+            "`server_threads` on a threaded server) holds one signup for L, so at most "
+            "`server_processes ÷ L` signups/s are processed; the excess waits in the "
+            "server's FIFO listen queue and carries into the next phase, and a request that waited "
             "longer than the client timeout is processed for nobody — goodput counts only "
             "answers to clients still waiting, times the share of provider calls that "
             "succeed. **Async**: each worker "
@@ -490,6 +491,7 @@ def capacity_blocks(analysis: ScenarioAnalysis, level: int = 2, prefix: str = ""
             "in the phase; backlog = the highest 1 Hz sample."
         ),
     ]
+    blocks.extend(Paragraph(gap) for gap in analysis.capacity_gaps)
     rows = []
     for e in analysis.estimates:
         gap = e.disagreement

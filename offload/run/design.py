@@ -92,6 +92,7 @@ def run_design(
         target=TargetRecord(
             name=manifest.name,
             kind=manifest.kind,
+            concurrency=manifest.concurrency,
             description=manifest.description,
             metadata=dict(manifest.metadata),
             directory=str(manifest.directory),

@@ -90,6 +90,9 @@ class TargetRecord(Record):
 
     name: str
     kind: str
+    #: how its server bounds concurrency (``processes``, ``threads``, ``event-loop``);
+    #: absent from runs recorded before the manifest declared it
+    concurrency: str | None = None
     description: str = ""
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
     #: where the target was checked out (differs per machine; not part of its identity)

@@ -125,11 +125,20 @@ class BrokerHooks(BaseModel):
     )
 
 
+#: how a target's server bounds the requests it serves at once: one per process (gunicorn
+#: sync workers), ``server_processes × server_threads`` (gunicorn gthread), or an event loop
+#: whose bound is not a process count (uvicorn: the provider client's pool, not a knob)
+Concurrency = Literal["processes", "threads", "event-loop"]
+
+
 class TargetManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     kind: Literal["sync", "async"]
+    #: decides whether the capacity model's worker model applies to a design without a queue;
+    #: a manifest written before the field keeps the model it always had (processes)
+    concurrency: Concurrency = "processes"
     description: str = ""
     health_path: str = "/healthz"
     #: where a job's state can be read, with ``{job_id}``; async designs

@@ -10,10 +10,18 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from offload.analysis.capacity import capacity_model, disagreements, fresh_carried, fresh_share
+from offload.analysis.capacity import (
+    Estimate,
+    capacity_model,
+    disagreements,
+    fresh_carried,
+    fresh_share,
+)
 from offload.analysis.comparison import analyse_scenario
 from offload.analysis.scenario_data import load_scenario_dir
 from offload.analysis.tables import design_series
+from offload.report.document import Paragraph
+from offload.report.sections import capacity_blocks
 from tests.factories.records import (
     DURATION,
     FAULT_AT,
@@ -150,6 +158,51 @@ def test_capacity_model_predicts_with_littles_law(scenario_dir: Path):
     assert backlog.measured == 7.0
     notes = disagreements(list(estimates.values()), {"sync": "sync", "async": "async"})
     assert not any("max backlog" in n for n in notes)  # 5 jobs apart: below the floor
+
+
+def test_an_event_loop_server_gets_no_worker_model_and_the_report_says_why(tmp_path: Path):
+    """inline-async and background are sync-kind but run on uvicorn: the process-per-request
+    ceiling would be nonsense for them, so the report names the gap instead of a figure."""
+    scenario_dir = build_run(tmp_path) / "synthetic"
+    manifest_path = scenario_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["designs"]["sync"]["target"]["concurrency"] = "event-loop"
+    manifest_path.write_text(json.dumps(manifest))
+
+    analysis = analyse_scenario(scenario_dir)
+
+    quantities = {e.quantity for e in analysis.estimates if e.design == "sync"}
+    assert quantities == {"provider time per answered call"}
+    assert not any(n.startswith("sync,") and "/s" in n for n in analysis.capacity_notes)
+    assert not any("backlog" in n for n in analysis.capacity_notes if n.startswith("sync,"))
+    assert analysis.capacity_gaps == [
+        "sync: no capacity model for an event-loop server: it holds as many requests at once "
+        "as the provider client's connection pool allows, not one per server process, and "
+        "that pool size is not a declared knob — so no signups/s or goodput is predicted "
+        "(the provider's time per call still is)."
+    ]
+    texts = [b.text for b in capacity_blocks(analysis) if isinstance(b, Paragraph)]
+    assert analysis.capacity_gaps[0] in texts
+    # the queue design keeps its model
+    assert any(e.quantity == "max backlog" for e in analysis.estimates if e.design == "async")
+
+
+def test_a_run_recorded_before_the_declaration_keeps_the_worker_model(scenario_dir: Path):
+    data = load_scenario_dir(scenario_dir)
+    assert data.designs["sync"].entry.target.concurrency is None
+    assert data.designs["sync"].concurrency == "processes"
+    assert any(e.quantity == "goodput (2xx answers/s)" for e in capacity_model(data))
+    assert analyse_scenario(scenario_dir).capacity_gaps == []
+
+
+def test_worker_model_reasons_never_explain_an_event_loop_design():
+    estimate = Estimate(
+        "inline", "slow", "provider time per answered call", "ms", 100.0, 400.0, "configured"
+    )
+    goodput = Estimate("inline", "slow", "goodput (2xx answers/s)", "/s", 10.0, 1.0, "x")
+    notes = disagreements([estimate, goodput], {"inline": "any"})
+    assert len(notes) == 2
+    assert not any("listen backlog" in n for n in notes)
 
 
 def test_a_threaded_server_multiplies_the_sync_ceiling_by_its_threads(tmp_path: Path):

@@ -8,6 +8,7 @@ name the manifest file and the field — through ``load_manifest`` and through `
 from __future__ import annotations
 
 import argparse
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,10 @@ BROKEN: dict[str, tuple[str, list[str]]] = {
         GOOD + WORKER.replace('name = "worker"', 'name = "api"'),
         ["process names must be unique", "'api', 'api'"],
     ),
+    "unknown concurrency": (
+        GOOD.replace('kind = "sync"', 'kind = "sync"\nconcurrency = "greenlets"'),
+        ["field 'concurrency'", "'processes', 'threads' or 'event-loop'"],
+    ),
     "fractional count": (
         GOOD + WORKER + "count = 1.5\n",
         ["process.worker.count", "whole number"],
@@ -102,6 +107,26 @@ def test_the_matrix_designs_answer_201_and_sync_threads_serves_the_sync_app_itse
     assert "targets.sync_api.app:create_app()" in threads
     assert threads[threads.index("--worker-class") + 1] == "gthread"
     assert controls["sync-threads"].uses_placeholder("server_threads")
+
+
+def test_shipped_manifests_declare_how_their_server_bounds_concurrency():
+    """Declared in each file, not left to the default: the capacity model reads it."""
+    declared = {
+        name: tomllib.loads((directory / MANIFEST_NAME).read_text()).get("concurrency")
+        for name, directory in builtin_targets().items()
+    }
+    assert declared == {
+        "sync": "processes",
+        "sync-threads": "threads",
+        "inline-async": "event-loop",
+        "background": "event-loop",
+        "async": "event-loop",
+    }
+
+
+def test_a_manifest_without_concurrency_keeps_the_worker_model(tmp_path):
+    write_manifest(tmp_path / "mine", GOOD)
+    assert load_manifest(tmp_path / "mine").concurrency == "processes"
 
 
 def test_a_good_manifest_in_any_directory_loads(tmp_path):
