@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from offload.expect.expressions import format_number
 from offload.gate.policy import MetricPolicy
+from offload.gate.stats import change_text, tolerance_text
 
 #: with 3 pairs the smallest one-sided p is 1/8: "every pair was worse" is what decides
 DEFAULT_ALPHA = 0.125
@@ -198,15 +199,8 @@ def _reason(
         if new != old
         else f"{statistic} stayed at {format_number(new)}"
     )
-    sign = "+" if policy.direction == "lower" else "-"
-    if policy.kind == "relative":
-        shown = "+inf" if math.isinf(change) else f"{change:+.1%}"
-        allowed = f"tolerance {sign}{tolerance:.0%}"
-        if policy.min_delta:
-            allowed += f" and at least {sign}{format_number(policy.min_delta)}"
-        detail = f"{moved}; per-pair change {shown} ({allowed})"
-    else:
-        detail = f"{moved}; per-pair change {change:+.4g} (tolerance {sign}{tolerance:g})"
+    shown, allowed = change_text(policy, change), tolerance_text(policy, tolerance)
+    detail = f"{moved}; per-pair change {shown} ({allowed})"
     if p_value is not None:
         detail += f", sign-flip p={p_value:.3g} (alpha {alpha:g})"
     if regressed:

@@ -139,15 +139,7 @@ def _reason(
         if new != old
         else f"{policy.statistic} stayed at {format_number(new)}"
     )
-    sign = "+" if policy.direction == "lower" else "-"
-    if policy.kind == "relative":
-        shown = "+inf" if math.isinf(change) else f"{change:+.1%}"
-        allowed = f"tolerance {sign}{tolerance:.0%}"
-        if policy.min_delta:
-            allowed += f" and at least {sign}{format_number(policy.min_delta)}"
-        detail = f"{moved} ({shown}; {allowed})"
-    else:
-        detail = f"{moved} ({change:+.4g}; tolerance {sign}{tolerance:g})"
+    detail = f"{moved} ({change_text(policy, change)}; {tolerance_text(policy, tolerance)})"
     if p_value is not None:
         detail += f", Mann-Whitney p={p_value:.3g} (alpha {alpha:g})"
     if regressed:
@@ -155,3 +147,21 @@ def _reason(
     if beyond and p_value is not None:
         return f"within noise: {detail} — the repeats overlap too much to call it a regression"
     return detail
+
+
+def change_text(policy: MetricPolicy, change: float) -> str:
+    """A change as the policy reads it: relative (+12.5 %) or in the metric's unit."""
+    if policy.kind == "relative":
+        return "+inf" if math.isinf(change) else f"{change:+.1%}"
+    return f"{change:+.4g}"
+
+
+def tolerance_text(policy: MetricPolicy, tolerance: float) -> str:
+    """What the policy allows, in the direction that counts as worse (shared by both gates)."""
+    sign = "+" if policy.direction == "lower" else "-"
+    if policy.kind != "relative":
+        return f"tolerance {sign}{tolerance:g}"
+    allowed = f"tolerance {sign}{tolerance:.0%}"
+    if policy.min_delta:
+        allowed += f" and at least {sign}{format_number(policy.min_delta)}"
+    return allowed

@@ -14,11 +14,8 @@ Run: ``uvicorn --factory targets.background.app:create_app --workers 4 --port 80
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
-import aiohttp
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -32,37 +29,27 @@ from targets.common.asgi import (
     install_user_reads,
     signup_request_body,
 )
-from targets.common.email import WelcomeEmail, provider_session, send_welcome_email_async
+from targets.common.email import (
+    LifespanProviderSession,
+    WelcomeEmail,
+    send_welcome_email_async,
+)
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
 from targets.common.store import UserStore, make_engine
 
 log = logging.getLogger("offload.background")
 
-#: provider connections per process: httpx's default pool, which the sync designs use
-PROVIDER_CONNECTIONS = 100
-
 
 def create_app(settings: TargetSettings | None = None) -> FastAPI:
     """Application factory (``uvicorn --factory``); each worker process builds its own."""
     settings = settings or TargetSettings()
     store = UserStore(make_engine(settings.database_url, settings.db_schema))
-    provider: list[aiohttp.ClientSession] = []  # made in lifespan: a session belongs to its loop
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        session = provider_session(
-            settings.provider_url,
-            timeout_s=settings.provider_timeout_s,
-            connections=PROVIDER_CONNECTIONS,
-        )
-        provider.append(session)
-        yield
-        await session.close()
+    provider = LifespanProviderSession(settings.provider_url, timeout_s=settings.provider_timeout_s)
 
     async def send_after_response(email: WelcomeEmail) -> None:
         """One attempt, after the 201: a failure is logged and the email is gone."""
-        result = await send_welcome_email_async(provider[0], email)
+        result = await send_welcome_email_async(provider.session, email)
         if not result.outcome.accepted:
             log.warning(
                 "welcome email for user %s lost (no retry in this design): %s",
@@ -77,7 +64,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
             "Background design: the user is stored and the signup answered 201; the welcome "
             "email is sent afterwards by the same process, once, and lost if that fails."
         ),
-        lifespan=lifespan,
+        lifespan=provider.lifespan,
     )
     install_edge(app, settings)
 

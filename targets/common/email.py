@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -152,3 +153,38 @@ def provider_session(base_url: str, *, timeout_s: float, connections: int) -> ai
         cookie_jar=aiohttp.DummyCookieJar(),
         raise_for_status=False,
     )
+
+
+#: provider connections per process of an event-loop design: httpx's default pool, which the
+#: sync designs use, so every design can hold as many provider calls at once per process
+PROVIDER_CONNECTIONS = 100
+
+
+class LifespanProviderSession:
+    """The one provider session of an ASGI process, opened and closed by the app's lifespan.
+
+    An aiohttp session belongs to the event loop that made it, and uvicorn's loop exists only
+    once the app starts, so the session cannot be made in the factory.
+    """
+
+    def __init__(self, base_url: str, *, timeout_s: float) -> None:
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        self._session = provider_session(
+            self._base_url, timeout_s=self._timeout_s, connections=PROVIDER_CONNECTIONS
+        )
+        try:
+            yield
+        finally:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("the provider session exists only while the app runs")
+        return self._session

@@ -12,11 +12,8 @@ Run: ``uvicorn --factory targets.inline_async.app:create_app --workers 4 --port 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -31,18 +28,15 @@ from targets.common.asgi import (
     signup_request_body,
 )
 from targets.common.email import (
+    LifespanProviderSession,
     Outcome,
     WelcomeEmail,
-    provider_session,
     send_welcome_email_async,
 )
 from targets.common.problems import ApiProblem, Problem
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
 from targets.common.store import UserStore, make_engine
-
-#: provider connections per process: httpx's default pool, which the sync designs use
-PROVIDER_CONNECTIONS = 100
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **SIGNUP_REFUSALS,
@@ -65,18 +59,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     """Application factory (``uvicorn --factory``); each worker process builds its own."""
     settings = settings or TargetSettings()
     store = UserStore(make_engine(settings.database_url, settings.db_schema))
-    provider: list[aiohttp.ClientSession] = []  # made in lifespan: a session belongs to its loop
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        session = provider_session(
-            settings.provider_url,
-            timeout_s=settings.provider_timeout_s,
-            connections=PROVIDER_CONNECTIONS,
-        )
-        provider.append(session)
-        yield
-        await session.close()
+    provider = LifespanProviderSession(settings.provider_url, timeout_s=settings.provider_timeout_s)
 
     app = FastAPI(
         title="offload inline-async signup API",
@@ -85,7 +68,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
             "Inline-async design: the welcome email is awaited inside the request, so a failing "
             "provider fails the signup (502/504) and the signup is undone."
         ),
-        lifespan=lifespan,
+        lifespan=provider.lifespan,
     )
     install_edge(app, settings)
 
@@ -103,7 +86,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
         signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
         user = await run_in_threadpool(store.create_user, signup, correlation_id)
         result = await send_welcome_email_async(
-            provider[0],
+            provider.session,
             WelcomeEmail(
                 user_id=user.id,
                 email=user.email,
