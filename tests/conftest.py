@@ -6,6 +6,7 @@ once; tests that change the provider's fault profile restore it through ``provid
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,18 @@ from offload.provisioning.broker import Broker, provision_broker
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor
 from tests.factories.processes import E2E_SCENARIO, TEST_CONFIG, launch, run_bench
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let Ctrl-C reach the processes the tests interrupt, however pytest was started.
+
+    A shell without job control starts a background command (`make test &` in a script) with
+    SIGINT ignored, every child inherits that, and Python leaves an ignored SIGINT ignored:
+    the tests that press Ctrl-C on a bench, `offload up` or `offload verify` then wait for an
+    interruption that never comes. A handler here makes each child start with the default.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
