@@ -159,6 +159,9 @@ def measure_floor(
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="offload-floor-") as tmp:
             return measure_floor(rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp))
+    # the generator runs with work_dir as its working directory: every path it is given must
+    # not depend on ours (a relative reports directory, as `make bench` uses, would not resolve)
+    work_dir = work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     records = work_dir / "requests.csv"
     if records.exists():
