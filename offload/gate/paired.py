@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from offload.expect.expressions import format_number
 from offload.gate.policy import MetricPolicy
-from offload.gate.stats import change_text, tolerance_text
+from offload.gate.stats import format_change, tolerance_text
 
 #: with 3 pairs the smallest one-sided p is 1/8: "every pair was worse" is what decides
 DEFAULT_ALPHA = 0.125
@@ -69,11 +69,7 @@ class PairedComparison:
     reason: str
 
     def change_text(self, kind: str) -> str:
-        if kind == "relative":
-            if math.isinf(self.change):
-                return "+inf" if self.change > 0 else "-inf"
-            return f"{self.change:+.1%}"
-        return f"{self.change:+.4g}"
+        return format_change(kind, self.change)
 
 
 def relative_change(base: float, candidate: float) -> float:
@@ -199,7 +195,7 @@ def _reason(
         if new != old
         else f"{statistic} stayed at {format_number(new)}"
     )
-    shown, allowed = change_text(policy, change), tolerance_text(policy, tolerance)
+    shown, allowed = format_change(policy.kind, change), tolerance_text(policy, tolerance)
     detail = f"{moved}; per-pair change {shown} ({allowed})"
     if p_value is not None:
         detail += f", sign-flip p={p_value:.3g} (alpha {alpha:g})"

@@ -45,11 +45,7 @@ class Comparison:
     reason: str
 
     def change_text(self, kind: str) -> str:
-        if kind == "relative":
-            if math.isinf(self.change):
-                return "+inf" if self.change > 0 else "-inf"
-            return f"{self.change:+.1%}"
-        return f"{self.change:+.4g}"
+        return format_change(kind, self.change)
 
 
 def compare(
@@ -139,7 +135,7 @@ def _reason(
         if new != old
         else f"{policy.statistic} stayed at {format_number(new)}"
     )
-    detail = f"{moved} ({change_text(policy, change)}; {tolerance_text(policy, tolerance)})"
+    detail = f"{moved} ({format_change(policy.kind, change)}; {tolerance_text(policy, tolerance)})"
     if p_value is not None:
         detail += f", Mann-Whitney p={p_value:.3g} (alpha {alpha:g})"
     if regressed:
@@ -149,10 +145,13 @@ def _reason(
     return detail
 
 
-def change_text(policy: MetricPolicy, change: float) -> str:
-    """A change as the policy reads it: relative (+12.5 %) or in the metric's unit."""
-    if policy.kind == "relative":
-        return "+inf" if math.isinf(change) else f"{change:+.1%}"
+def format_change(kind: str, change: float) -> str:
+    """A change as a policy of ``kind`` reads it: relative (+12.5 %) or in the metric's unit.
+    One wording for both gates' tables and reasons."""
+    if kind == "relative":
+        if math.isinf(change):
+            return "+inf" if change > 0 else "-inf"
+        return f"{change:+.1%}"
     return f"{change:+.4g}"
 
 
