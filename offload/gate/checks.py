@@ -138,16 +138,17 @@ class GateReport:
 # -- expectations --------------------------------------------------------------------------
 
 
-def check_expectations(scenario: ScenarioRuns) -> list[CheckResult]:
+def check_expectations(scenario: ScenarioRuns, unit: str = "repeat") -> list[CheckResult]:
     """One check per ``expect:`` entry; it must hold in every repeat of the scenario.
 
     An expectation states an invariant of the design ("no email is lost"), so a repeat that
-    breaks it is a failure, not noise to be averaged away.
+    breaks it is a failure, not noise to be averaged away. ``unit`` names what the runs are
+    to the reader: repeats of a baseline gate, or the candidate's side of an A/B gate's pairs.
     """
-    return [_check_expectation(scenario, text) for text in scenario.expectations]
+    return [_check_expectation(scenario, text, unit) for text in scenario.expectations]
 
 
-def _check_expectation(scenario: ScenarioRuns, text: str) -> CheckResult:
+def _check_expectation(scenario: ScenarioRuns, text: str, unit: str) -> CheckResult:
     started = time.perf_counter()
 
     def result(verdict: Verdict, **fields: str) -> CheckResult:
@@ -169,7 +170,7 @@ def _check_expectation(scenario: ScenarioRuns, text: str) -> CheckResult:
     failed: list[str] = []
     first_shown = first_failure = ""
     for repeat in scenario.repeats:
-        label = f"r{repeat.number}"
+        label = f"{unit[0]}{repeat.number}"
         figure = partial(lookup, repeat.figures)
         try:
             holds = bool(expression.evaluate(figure))
@@ -188,9 +189,9 @@ def _check_expectation(scenario: ScenarioRuns, text: str) -> CheckResult:
     if not failed:
         value = first_shown
         if many:
-            value += f" (all {len(lines)} repeats)"
+            value += f" (all {len(lines)} {unit}s)"
         return result(Verdict.PASS, value=value, details=details)
-    where = f" in {', '.join(failed)} of {len(lines)} repeats" if many else ""
+    where = f" in {', '.join(failed)} of {len(lines)} {unit}s" if many else ""
     message = f"expectation does not hold{where}: {first_failure}"
     return result(Verdict.FAIL, value=first_failure, message=message, details=details)
 

@@ -59,7 +59,7 @@ def check_pairs(
                 for repeat, pair in zip(candidate, pairs, strict=True)
                 if repeat is not None
             )
-            result.checks += check_expectations(ScenarioRuns(name, runs))
+            result.checks += check_expectations(ScenarioRuns(name, runs), unit="pair")
         first = candidate[0]
         assert first is not None
         targets = first.manifest.scenario.target_names or None

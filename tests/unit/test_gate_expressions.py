@@ -385,11 +385,13 @@ def test_division_by_zero_is_an_evaluation_error_naming_the_divisor(summary):
 # -- as checks of a run --------------------------------------------------------------------
 
 
-def _checks(tmp_path: Path, expect: list[str], variant=None, repeats: int = 1):
+def _checks(
+    tmp_path: Path, expect: list[str], variant=None, repeats: int = 1, unit: str = "repeat"
+):
     run_dir = write_run(
         tmp_path, manifest=make_manifest(expect=expect), variant=variant, repeats=repeats
     )
-    return check_expectations(load_run_dir(run_dir).scenarios["slow-downstream"])
+    return check_expectations(load_run_dir(run_dir).scenarios["slow-downstream"], unit=unit)
 
 
 def test_a_null_figure_fails_its_check_with_a_clear_message(tmp_path: Path):
@@ -422,6 +424,19 @@ def test_an_expectation_must_hold_in_every_repeat(tmp_path: Path):
     assert check.verdict is Verdict.FAIL
     assert check.message == "expectation does not hold in r2 of 3 repeats: 1 == 0"
     assert check.details.splitlines()[1] == "r2: 1 == 0 → does not hold"
+
+
+def test_the_ab_gate_names_the_pair_an_expectation_failed_in(tmp_path: Path):
+    """The A/B gate checks the candidate's side of each pair: the reader looks for a pair."""
+
+    def one_lost_email(summary, k):
+        if k == 2:
+            set_figure(summary, "designs.async.emails.lost", 1)
+
+    [check] = _checks(
+        tmp_path, ["async.emails.lost == 0"], variant=one_lost_email, repeats=3, unit="pair"
+    )
+    assert check.message == "expectation does not hold in p2 of 3 pairs: 1 == 0"
 
 
 def test_a_passing_expectation_shows_its_figures(tmp_path: Path):
