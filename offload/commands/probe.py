@@ -1,10 +1,18 @@
-"""Measure the harness itself on this machine.
+"""Measure the harness itself, and the broker alone, on this machine.
 
 ``offload probe generator --rate R`` runs the real load generator at R requests/s for a few
 seconds against a built-in server on loopback that answers at once, and prints its floor:
 latency p50/p99 from the scheduled time and from the send, how late it sent (lateness), and
-its CPU per request. No target, broker or database is started. Run it while nothing else
-heavy runs on the machine: the figures are timings. See docs/measurement.md.
+its CPU per request. No target, broker or database is started.
+
+``offload probe broker`` publishes persistent messages with publisher confirms to a quorum
+queue of its own (declared for the probe, deleted after), paced at a rate and then back to
+back, and prints the confirm latency and one publisher's ceiling: the physical floor under the
+async design's accept path. It uses the broker a bench would (AMQP_URL, the local broker, or a
+private node it starts and stops).
+
+Run either while nothing else heavy runs on the machine: the figures are timings. See
+docs/measurement.md.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loadtests.plan import Arrivals
+from offload.run.broker_probe import DEFAULT_MESSAGE_BYTES
 from offload.run.floor import measure_floor
+from offload.rundir.broker_probe import BrokerProbe
 from offload.rundir.floor import GeneratorFloor, Quantiles
 
-HELP = "measure the harness itself (the load generator's floor) on this machine"
+HELP = "measure the harness itself (the load generator's floor) or the broker alone"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +58,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep each measurement's plan, records and Locust log in DIR/<n>",
     )  # fmt: skip
     generator.add_argument("--json", action="store_true", help="print one JSON document")
+    broker = sub.add_parser(
+        "broker",
+        help="publish-with-confirm latency and one publisher's rate, no HTTP",
+        description=__doc__,
+    )
+    broker.add_argument(
+        "--rate", type=_positive(float), default=100.0, metavar="R",
+        help="publishes/s of the paced part (default 100)",
+    )  # fmt: skip
+    broker.add_argument(
+        "--duration", type=_positive(float), default=5.0, metavar="S",
+        help="seconds of each part, paced and back to back (default 5)",
+    )  # fmt: skip
+    broker.add_argument(
+        "--size", type=_positive(int), default=DEFAULT_MESSAGE_BYTES, metavar="BYTES",
+        help=f"message body size (default {DEFAULT_MESSAGE_BYTES})",
+    )  # fmt: skip
+    broker.add_argument(
+        "--repeat", type=_positive(int), default=1, metavar="N",
+        help="measure N times in a row, one line each (default 1)",
+    )  # fmt: skip
+    broker.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -63,6 +95,8 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.probe_what == "broker":
+        return _run_broker(args)
     floors: list[GeneratorFloor] = []
     for n in range(1, args.repeat + 1):
         floors.append(
@@ -79,6 +113,69 @@ def run(args: argparse.Namespace) -> int:
         print("generator floor against an instant server on loopback (ms: p50 / p99)")
         print(_table(floors))
     return 0
+
+
+def _run_broker(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from offload.errors import OffloadError
+    from offload.provisioning.broker import provision_broker, redact_url
+    from offload.run.broker_probe import measure_broker
+    from offload.run.supervisor import Supervisor
+
+    probes: list[BrokerProbe] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="offload-probe-") as tmp,
+        Supervisor() as supervisor,
+        provision_broker(work_dir=Path(tmp), supervisor=supervisor) as broker,
+    ):
+        if not args.json:
+            print(f"broker: {redact_url(broker.url)} ({broker.source})")
+        try:
+            for _ in range(args.repeat):
+                probes.append(
+                    measure_broker(
+                        broker.url,
+                        source=broker.source,
+                        rate=args.rate,
+                        duration_s=args.duration,
+                        message_bytes=args.size,
+                    )
+                )
+        except OffloadError as exc:
+            print(f"offload probe broker: {exc}")
+            return 1
+    if args.json:
+        print(json.dumps([probe.model_dump(mode="json") for probe in probes], indent=2))
+    else:
+        print("publish with confirm, persistent, quorum queue, one in flight (ms: p50 / p99)")
+        print(_broker_table(probes))
+    return 0
+
+
+_BROKER_COLUMNS = (
+    ("paced/s", 9),
+    ("achieved/s", 11),
+    ("confirm", 15),
+    ("lateness", 15),
+    ("back-to-back/s", 15),
+    ("confirm", 15),
+)
+
+
+def _broker_table(probes: list[BrokerProbe]) -> str:
+    lines = ["".join(title.rjust(width) for title, width in _BROKER_COLUMNS)]
+    for probe in probes:
+        cells = (
+            f"{probe.paced.rate:g}",
+            f"{probe.paced.achieved_rate:.1f}",
+            _pair(probe.paced.confirm),
+            _pair(probe.paced.lateness),
+            f"{probe.back_to_back.rate:.0f}",
+            _pair(probe.back_to_back.confirm),
+        )
+        lines.append("".join(c.rjust(w) for c, (_, w) in zip(cells, _BROKER_COLUMNS, strict=True)))
+    return "\n".join(lines)
 
 
 #: column headings and widths of the printed table
