@@ -51,6 +51,17 @@ def floor_sentence(
         f"requests{failed}) against a server on loopback that answers at once, before the "
         f"designs ran (from the send: p50 {numbers.ms(sent.p50_ms)}, p99 "
         f"{numbers.ms(sent.p99_ms)}). Every latency here includes about this much of the "
-        "harness's own; the verdicts count a latency difference at or below the floor's p99 "
+        f"harness's own; the verdicts count a latency difference at or below {_threshold(floor)} "
         "as no difference."
+    )
+
+
+def _threshold(floor: GeneratorFloor) -> str:
+    """Which figure of the floor the verdicts use, and why when it is not the p99."""
+    resolution = floor.resolution_ms
+    if floor.p99_supported or resolution == floor.latency_from_scheduled.p99_ms:
+        return "the floor's p99"
+    return (
+        f"the floor's slowest request ({numbers.ms(resolution)}: its {floor.requests:,} "
+        "requests are too few to support a p99)"
     )

@@ -144,4 +144,4 @@ def _back_to_back(
 
 def _quantiles(seconds: list[float]) -> Quantiles:
     figures = percentiles_ms(seconds)
-    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"])
+    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"], max_ms=figures["max"])

@@ -230,4 +230,4 @@ def floor_from_records(
 
 def _quantiles(seconds: pd.Series) -> Quantiles:
     figures = percentiles_ms(seconds)
-    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"])
+    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"], max_ms=figures["max"])

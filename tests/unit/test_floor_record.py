@@ -103,6 +103,22 @@ def test_the_summary_carries_the_floor_and_the_verdicts_use_its_p99(tmp_path: Pa
     assert json.loads((folder / "summary.json").read_text())["floor"]["cpu_ms_per_request"] == 0.84
 
 
+def test_a_floor_too_short_for_a_p99_has_the_verdicts_use_its_slowest_request(tmp_path: Path):
+    """150 requests cannot support a p99 (it would be their second slowest): the threshold
+    that decides "no clear difference" is then the slowest the harness alone was seen to be."""
+    scheduled = Quantiles(p50_ms=0.31, p99_ms=0.92, max_ms=3.4)
+    short = FLOOR.model_copy(update={"latency_from_scheduled": scheduled})
+    folder = _run_with(tmp_path, floor=short)
+
+    assert measurement_floor_ms(Summary.in_folder(folder)) == 3.4
+    markdown, _ = _report_text(folder)
+    assert "at or below the floor's slowest request (3.4 ms: its 150 requests are too few" in (
+        markdown
+    )
+    enough = short.model_copy(update={"requests": 1_000})
+    assert enough.resolution_ms == 0.92
+
+
 def test_every_report_states_the_floor_next_to_the_latency_figures(tmp_path: Path):
     markdown, html = _report_text(_run_with(tmp_path, floor=FLOOR))
 
