@@ -26,6 +26,7 @@ from offload.provisioning.broker_access import BrokerAccess
 from offload.provisioning.database import Database
 from offload.run.export import unfinished_jobs_counter
 from offload.run.faults import FaultContext, timeline_events
+from offload.run.live import LiveWindow
 from offload.run.loadplan import build_plan
 from offload.run.progress import BenchProgress
 from offload.run.sampler import Sampler, WatchedProcess
@@ -157,7 +158,7 @@ def run_design(
             )
             timeline = Timeline(events, t0, design_dir / "faults.jsonl").start()
 
-            _follow_load(scenario, supervisor, locust, t0, progress, result)
+            _follow_load(scenario, supervisor, locust, t0, progress, result, design_dir)
             entry.locust_exit_code = locust.returncode
             if backlog is not None and not result.invalid_reasons:
                 entry.drain_end_epoch, entry.drained, entry.unfinished_after_drain = _drain(
@@ -272,8 +273,11 @@ def _follow_load(
     t0: float,
     progress: BenchProgress,
     result: DesignRunResult,
+    design_dir: Path,
 ) -> None:
-    """Show progress until the generator exits; stop early if a component crashes."""
+    """Show progress (and the live figures) until the generator exits; stop early if a
+    component crashes."""
+    live = LiveWindow(design_dir) if progress.live_figures else None
     phases = scenario.phases()
     started = t0 - GENERATOR_LEAD_S - scenario.load.warmup
     total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
@@ -289,6 +293,8 @@ def _follow_load(
             detail = f"phase {phase.name} ({phase.provider})"
             if offset >= scenario.load.duration:
                 detail = "finishing requests in flight"
+            if live is not None:
+                progress.figures(live.figures(now, t0).line())
         progress.update(now - started, detail, total_s)
         crashed = [c for c in supervisor.crashed() if c is not locust]
         if crashed:
