@@ -19,10 +19,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from offload.errors import GateFailed
-from offload.gate import GateOptions, run_gate
+from offload.errors import GateFailed, OffloadError
+from offload.gate import GateOptions, GateReport, run_gate
 from offload.gate.ab import DEFAULT_TAG, GATE_REPORTS, ABOptions, run_ab_gate
 from offload.gate.environments import default_cache_dir
+from offload.gate.json_result import gate_json, refused_json
 from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS
 
 HELP = "gate a change against a base revision (A/B) or a run against a baseline (exit 0, 1, 2)"
@@ -133,9 +134,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_ALPHA:g}), of the Mann-Whitney test with --baseline (default: the "
         "baseline's, 0.05)",
     )  # fmt: skip
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as one JSON document on stdout (the table goes to stderr)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.json:
+        return _gate(args, console).exit_code
+    shown = Console(
+        stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160
+    )
+    try:
+        report = _gate(args, shown)
+    except OffloadError as exc:
+        print(refused_json(str(exc), exc.exit_code))
+        raise
+    print(gate_json(report))
+    return report.exit_code
+
+
+def _gate(args: argparse.Namespace, console: Console) -> GateReport:
     if args.base is not None:
         _refuse_mixed(args, "--base", _STORED_ONLY, extra=args.run_dir is not None)
         options = ABOptions(
@@ -151,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             reports_dir=args.reports_dir or GATE_REPORTS,
             **({"venv_cache": args.venv_cache} if args.venv_cache else {}),
         )
-        return run_ab_gate(options, console).exit_code
+        return run_ab_gate(options, console)
     if args.run_dir is None:
         raise GateFailed("give a run directory (RUN_DIR --baseline FILE) or a base (--base REF)")
     _refuse_mixed(args, "RUN_DIR", _AB_ONLY)
@@ -163,8 +184,7 @@ def run(args: argparse.Namespace) -> int:
         ignore_identity=tuple(args.ignore_identity),
         alpha=args.alpha,
     )
-    report = run_gate(args.run_dir, options_stored, out_dir=args.out, console=console)
-    return report.exit_code
+    return run_gate(args.run_dir, options_stored, out_dir=args.out, console=console)
 
 
 def _refuse_mixed(

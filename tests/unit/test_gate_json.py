@@ -1,0 +1,59 @@
+"""``offload gate --json``: a CI step reads the verdict from stdout, the table goes to stderr.
+
+A script must get one document on stdout whatever happened: the checks with their verdicts
+when the gate ran, and an ERROR document with the reason when it was refused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+V1 = Path(__file__).resolve().parents[1] / "data" / "rundir-v1"
+
+
+def _offload(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "offload.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_passing_gate_prints_its_checks_as_json_and_the_table_on_stderr(tmp_path: Path):
+    run_dir = tmp_path / "reports" / "runs" / "20261201T202524Z"
+    shutil.copytree(V1, run_dir)
+    baseline = tmp_path / "baseline.json"
+    saved = _offload("baseline", "save", str(run_dir), "--to", str(baseline))
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+
+    result = _offload("gate", str(run_dir), "--baseline", str(baseline), "--json")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "PASS" and document["exit_code"] == 0
+    checks = {check["name"]: check for check in document["checks"]}
+    assert checks["async.emails.lost == 0"]["verdict"] == "pass"
+    assert checks["async.emails.lost == 0"]["scenario"] == "rundir-v1"
+    assert any(check["kind"] == "baseline" for check in document["checks"])
+    assert "async.emails.lost == 0" in result.stderr  # the human table, off stdout
+
+
+def test_a_refused_gate_prints_an_error_document_with_the_reason(tmp_path: Path):
+    result = _offload("gate", "--json")
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    assert document == {
+        "status": "ERROR",
+        "exit_code": 2,
+        "error": "give a run directory (RUN_DIR --baseline FILE) or a base (--base REF)",
+    }
