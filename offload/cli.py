@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "dlq": "offload.commands.dlq",
     "probe": "offload.commands.probe",
     "export": "offload.commands.export",
+    "completion": "offload.commands.completion",
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
