@@ -120,6 +120,16 @@ class FaultEvent(StrictModel):
             raise ValueError("give at least one of downstream, broker, workers or api")
         return self
 
+    def scaled(self, k: float) -> FaultEvent:
+        """The event with its offset and its restart delays multiplied by ``k`` (QUICK=1, a
+        set's time_scale): a restart must keep its place in the shortened timeline."""
+        update: dict[str, Any] = {"at": self.at * k}
+        for name in ("workers", "api"):
+            fault = getattr(self, name)
+            if fault is not None and fault.restart_after is not None:
+                update[name] = fault.model_copy(update={"restart_after": fault.restart_after * k})
+        return self.model_copy(update=update)
+
     def profile(self, baseline: ProviderProfile) -> ProviderProfile:
         """The provider's profile this event sets (``baseline`` when it leaves the provider
         alone — prefer :meth:`Scenario.provider_at`, which knows the earlier changes)."""

@@ -204,7 +204,7 @@ class Scenario(StrictModel):
                 ],
             }
         )
-        faults = [f.model_copy(update={"at": f.at * k}) for f in self.faults]
+        faults = [f.scaled(k) for f in self.faults]
         return self.model_copy(update={"load": load, "faults": faults})
 
 

@@ -109,7 +109,7 @@ def test_the_shipped_api_crash_scenario_kills_half_the_server_processes():
     (fault,) = scenario.faults
     assert fault.api is not None
     assert fault.api.kill == 2 and scenario.designs.server_processes == 4
-    assert [p.name for p in scenario.phases()] == ["healthy", "api-crash"]
+    assert [p.name for p in scenario.phases()] == ["healthy", "api-crash", "recovery"]
 
 
 # -- sets ------------------------------------------------------------------------------------
@@ -242,3 +242,12 @@ def test_the_run_records_the_set_and_what_it_skipped(tmp_path):
     info.skipped = {"broker-outage · sync": NO_BROKER}
     assert json.loads(json.dumps(info.to_json()))["skipped"] == {"broker-outage · sync": NO_BROKER}
     assert "skipped_designs" in ScenarioManifest.model_fields
+
+
+def test_a_shortened_scenario_shortens_the_restart_delays_too():
+    scenario = load_scenario(SCENARIOS_DIR / "api-crash.yaml").quickened(0.5)
+    (fault,) = scenario.faults
+    assert fault.at == 7.5 and fault.api is not None and fault.api.restart_after == 2.5
+    assert [(p.name, p.start_s, p.end_s) for p in scenario.phases()][1] == ("api-crash", 7.5, 10)
+    worker = load_scenario(SCENARIOS_DIR / "worker-crash.yaml").quickened(0.5).faults[0]
+    assert worker.workers is not None and worker.workers.restart_after == 4.0
