@@ -25,7 +25,7 @@ BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(SET),--set $(SET)
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
 	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations,"
-	@echo "             SET=matrix for a scenario set: every design on four faults, ~25 min)"
+	@echo "             SET=matrix for a scenario set: every design on four faults, ~19 min)"
 	@echo "make test    the type checker, then every test tier (real broker, servers, Locust, benches)"
 	@echo "make test-fast  the unit tier only (no servers; under a minute)"
 	@echo "make gate    the working tree against its base revision, measured side by side in"
