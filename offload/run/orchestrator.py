@@ -5,7 +5,10 @@ queues, its own provider — one after the other, so the designs never compete f
 cores. The scenario folder gets the manifest (what ran, where, with which versions) and
 ``summary.json`` computed from the raw records. Before a scenario's designs run, the bench
 measures its own floor at the scenario's rate against an instant server (``floor/``), so the
-report can say how much of every latency is the harness's.
+report can say how much of every latency is the harness's. A scenario set (``--set``)
+replaces every scenario's designs with its own and may shorten them; a design that uses no
+broker skips a scenario that breaks the broker, and the run says so (terminal, ``run.json``,
+the scenario's ``manifest.json``).
 """
 
 from __future__ import annotations
