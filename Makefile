@@ -6,8 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# `make bench SCENARIO=slow-downstream`, `make bench QUICK=1`, `make bench ARGS="--design async"`
+# `make bench SCENARIO=slow-downstream`, `make bench QUICK=1`, `make bench ARGS="--design async"`,
+# `make bench SET=matrix` (a scenario set: scenarios/sets/matrix.yaml)
 SCENARIO ?=
+SET      ?=
 QUICK    ?=
 ARGS     ?=
 GATE_REPEAT ?= 2
@@ -16,13 +18,14 @@ GATE_BASE  ?=
 GATE_PAIRS ?= 3
 # `make gate-aa N=20`: that many A/A gate runs (the same commit on both sides), tabulated
 N ?= 20
-BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(QUICK),--quick) $(ARGS)
+BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(SET),--set $(SET)) $(if $(QUICK),--quick) $(ARGS)
 
 .PHONY: help bench test test-fast typecheck gate gate-baseline gate-aa report up lint clean venv browser
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
-	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations)"
+	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations,"
+	@echo "             SET=matrix for a scenario set: every design on four faults, ~19 min)"
 	@echo "make test    the type checker, then every test tier (real broker, servers, Locust, benches)"
 	@echo "make test-fast  the unit tier only (no servers; under a minute)"
 	@echo "make gate    the working tree against its base revision, measured side by side in"

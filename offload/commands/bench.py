@@ -1,7 +1,8 @@
 """Run scenarios against both designs and record everything into a new run directory.
 
 Without --scenario, runs the scenarios tagged `default` (with --quick: those tagged `quick`,
-shortened; see scenarios/README.md). The run
+shortened; see scenarios/README.md); --set NAME runs a scenario set (scenarios/sets/NAME.yaml:
+its scenarios against its designs). The run
 directory is reports/runs/<UTC time>/ and reports/latest points at it; the report is rendered
 at the end unless --no-report. Before each scenario's designs, the bench measures its own
 floor (the generator alone against an instant server, ~10 s) and every report states it.
@@ -20,7 +21,13 @@ from offload.run.orchestrator import BenchPlan, run_bench
 from offload.rundir.paths import REPORTS_DIR, scenario_dirs
 from offload.rundir.run_info import RunInfo
 from offload.rundir.summary import Summary
-from offload.scenario import scenario_path, shipped_scenarios
+from offload.scenario import (
+    load_set,
+    scenario_path,
+    set_path,
+    set_scenario_files,
+    shipped_scenarios,
+)
 
 HELP = "run scenarios against the designs and record a run directory"
 EPILOG = """exit codes:
@@ -47,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tag", default=None, help="run every shipped scenario with this tag (e.g. gate)"
+    )
+    parser.add_argument(
+        "--set",
+        default=None,
+        dest="scenario_set",
+        metavar="NAME_OR_FILE",
+        help="run a scenario set (scenarios/sets/NAME.yaml): its scenarios against its "
+        "designs, shortened by its time_scale (with --quick: each scenario's own)",
     )
     parser.add_argument(
         "--quick",
@@ -98,7 +113,15 @@ def run(args: argparse.Namespace) -> int:
     if args.repeat < 1 or args.load_workers < 1:
         console.print("--repeat and --load-workers must be at least 1")
         return 2
-    if args.scenarios:
+    if args.scenario_set is not None and (args.scenarios or args.tag):
+        console.print("--set runs the set's own scenarios: give --set, --scenario or --tag")
+        return 2
+    scenario_set, set_file = None, None
+    if args.scenario_set is not None:
+        set_file = set_path(args.scenario_set)
+        scenario_set = load_set(set_file)
+        files = set_scenario_files(set_file, scenario_set)
+    elif args.scenarios:
         files = [scenario_path(name) for name in args.scenarios]
     else:
         # --quick alone runs the quick set (CI-sized), not every default scenario shortened
@@ -111,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         load_workers=args.load_workers,
         floor=not args.no_floor,
         reports_dir=args.reports_dir,
+        scenario_set=scenario_set,
+        set_file=set_file,
     )
     run_dir = run_bench(plan, console)
     summaries = [

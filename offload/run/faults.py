@@ -3,7 +3,9 @@
 Provider faults go through the provider's admin API; broker faults through the broker's
 control (only on a broker offload owns — the scenario is refused otherwise, before it starts);
 worker faults through the supervisor: SIGKILL (a crash, optionally restarted later) or a
-resize of the worker pool (extra workers get SIGTERM and finish the jobs they hold).
+resize of the worker pool (extra workers get SIGTERM and finish the jobs they hold). API
+faults (:mod:`offload.run.api_crash`) SIGKILL the server's worker processes and let the
+server's own supervisor restart them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 from offload.errors import ProvisioningError
 from offload.provisioning.broker import Broker
+from offload.run.api_crash import api_events
 from offload.run.sampler import Sampler, WatchedProcess
-from offload.run.stack import RunningProvider, RunningTarget
+from offload.run.stack import RunningProvider, RunningTarget, replace_process
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
 from offload.run.timeline import TimelineEvent
 from offload.scenario import FaultEvent, Scenario
@@ -55,6 +58,8 @@ def timeline_events(ctx: FaultContext) -> list[TimelineEvent]:
             events.append(_broker_event(ctx, fault, phase))
         if fault.workers is not None:
             events.extend(_worker_events(ctx, fault, phase))
+        if fault.api is not None:
+            events.extend(api_events(ctx.supervisor, ctx.target, fault.at, fault.api, phase))
     return events
 
 
@@ -153,16 +158,9 @@ def _restart(ctx: FaultContext, names: list[str]) -> dict[str, Any]:
     started = []
     for name in names:
         fresh = ctx.supervisor.restart(name)
-        _replace(ctx.target, fresh)
+        replace_process(ctx.target, fresh)
         started.append({"name": name, "pid": fresh.pid})
     return {"restarted": started}
-
-
-def _replace(target: RunningTarget, fresh: Supervised) -> None:
-    for group in target.processes.values():
-        for i, process in enumerate(group):
-            if process.name == fresh.name:
-                group[i] = fresh
 
 
 def _scale(ctx: FaultContext, wanted: int) -> dict[str, Any]:

@@ -5,7 +5,10 @@ queues, its own provider — one after the other, so the designs never compete f
 cores. The scenario folder gets the manifest (what ran, where, with which versions) and
 ``summary.json`` computed from the raw records. Before a scenario's designs run, the bench
 measures its own floor at the scenario's rate against an instant server (``floor/``), so the
-report can say how much of every latency is the harness's.
+report can say how much of every latency is the harness's. A scenario set (``--set``)
+replaces every scenario's designs with its own and may shorten them; a design that uses no
+broker skips a scenario that breaks the broker, and the run says so (terminal, ``run.json``,
+the scenario's ``manifest.json``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
 from offload.rundir.run_info import RunInfo
-from offload.scenario import Scenario, load_scenario
+from offload.scenario import Scenario, ScenarioSet, load_scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, resolve_target
 
@@ -47,6 +50,10 @@ class BenchPlan:
     floor: bool = True
     reports_dir: Path = REPORTS_DIR
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
+    #: ``--set``: the set whose targets and time scale replace each scenario's own
+    scenario_set: ScenarioSet | None = None
+    #: where the set's file is (its target directories are relative to it)
+    set_file: Path | None = None
 
 
 @dataclass
@@ -63,20 +70,39 @@ class PreparedScenario:
     file: Path
     scenario: Scenario
     designs: list[PreparedDesign]
+    #: design -> why it does not run this scenario (a set's design without a broker)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+#: why a set's design that uses no broker skips a scenario that stops or blocks the broker
+NO_BROKER = "uses no broker: a scenario that breaks the broker does not concern it"
+
+
+def in_set(scenario: Scenario, plan: BenchPlan) -> Scenario:
+    """The scenario as a set runs it: the set's targets, shortened by the set's time scale
+    (with ``--quick``, the scenario's own quick time scale applies instead)."""
+    chosen = plan.scenario_set
+    if chosen is None:
+        return scenario
+    scenario = scenario.model_copy(update={"targets": list(chosen.targets)})
+    if chosen.time_scale is not None and not plan.quick:
+        scenario = scenario.quickened(chosen.time_scale)
+    return scenario
 
 
 def prepare(plan: BenchPlan) -> list[PreparedScenario]:
     """Load and check every scenario and target before anything starts (fail fast)."""
     prepared = []
     for file in plan.scenario_files:
-        scenario = load_scenario(file)
+        scenario = in_set(load_scenario(file), plan)
         if plan.quick:
             scenario = scenario.quickened()
         check_generator_capacity(file, scenario, plan.load_workers)
+        targets_dir = plan.set_file.parent if plan.set_file is not None else file.parent
         designs = [
             PreparedDesign(v.name or manifest.name, manifest, v.config)
             for v in scenario.variants()
-            for manifest in [resolve_target(v.target, relative_to=file.parent)]
+            for manifest in [resolve_target(v.target, relative_to=targets_dir)]
         ]
         if plan.designs:
             designs = [
@@ -88,7 +114,12 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
                     f"{file}: none of its designs ({known}) is among --design "
                     f"{' '.join(plan.designs)}"
                 )
-        if scenario.breaks_the_broker and os.environ.get("AMQP_URL"):
+        skipped: dict[str, str] = {}
+        if plan.scenario_set is not None and scenario.breaks_the_broker:
+            skipped = {d.name: NO_BROKER for d in designs if not d.manifest.uses_broker}
+            designs = [d for d in designs if d.name not in skipped]
+        check_api_faults(file, scenario, designs)
+        if designs and scenario.breaks_the_broker and os.environ.get("AMQP_URL"):
             raise ScenarioError(
                 f"{file}: this scenario stops or blocks the broker, and AMQP_URL points at "
                 "a broker offload does not own; offload refuses to touch it. Unset AMQP_URL "
@@ -100,8 +131,35 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
                 "keeps the generator's floor; name it differently (targets: {target: ..., "
                 "name: ...})"
             )
-        prepared.append(PreparedScenario(file, scenario, designs))
+        prepared.append(PreparedScenario(file, scenario, designs, skipped))
     return prepared
+
+
+def server_process_limit(design: PreparedDesign) -> int:
+    """How many server processes the design runs: its ``server_processes`` when its server
+    reads the knob, else one (a server that runs as a single process)."""
+    if design.manifest.uses_placeholder("server_processes"):
+        return design.config.server_processes
+    return 1
+
+
+def check_api_faults(file: Path, scenario: Scenario, designs: list[PreparedDesign]) -> None:
+    """Refuse ``api: {kill: N}`` with N above a design's server processes, before anything
+    starts (the scenario alone cannot know: the knob is per design, and a target may ignore it)."""
+    problems = []
+    for index, fault in enumerate(scenario.faults):
+        if fault.api is None:
+            continue
+        for design in designs:
+            limit = server_process_limit(design)
+            if fault.api.kill > limit:
+                problems.append(
+                    f"{file}: field 'faults[{index}].api.kill': {fault.api.kill} is more than "
+                    f"design {design.name}'s {limit} server process(es) (expected at most "
+                    f"{limit}; designs.server_processes sets it)"
+                )
+    if problems:
+        raise ScenarioError("\n".join(problems))
 
 
 def run_bench(plan: BenchPlan, console: Console) -> Path:
@@ -117,9 +175,23 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
         machine=machine_info(),
         status="running",
     )
+    if plan.scenario_set is not None:
+        run_info.scenario_set = plan.scenario_set.name
+        if plan.scenario_set.time_scale is not None and not plan.quick:
+            run_info.time_scale = plan.scenario_set.time_scale
+        skipped = {
+            f"{p.scenario.name} · {design}": why
+            for p in prepared
+            for design, why in p.skipped.items()
+        }
+        if skipped:
+            run_info.skipped = skipped
     run_info.dump(run_dir / RunInfo.FILE_NAME)
     point_latest(run_dir, plan.reports_dir)
     console.print(f"run directory: {run_dir}")
+    for item in prepared:
+        for design, why in item.skipped.items():
+            console.print(f"skipped: {item.scenario.name} · {design}: {why}")
     broker: Broker | None = None
     total_runs = sum(len(p.designs) for p in prepared) * plan.repeat
     try:
@@ -133,6 +205,9 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
             if broker is not None:
                 versions["rabbitmq"] = rabbitmq_version(broker.url)
             for item in prepared:
+                if not item.designs:
+                    progress.note(f"{item.scenario.name}: skipped, none of its designs runs it")
+                    continue
                 for repeat in range(1, plan.repeat + 1):
                     name = item.scenario.name
                     if plan.repeat > 1:
@@ -206,6 +281,8 @@ def _run_scenario(
         invalid_reasons=[],
         warnings=[],
     )
+    if item.skipped:
+        manifest.skipped_designs = item.skipped
     manifest_path = scenario_dir / ScenarioManifest.FILE_NAME
     manifest.dump(manifest_path)
     run_id = scenario_dir.parent.name.lower().replace("-", "")

@@ -417,6 +417,14 @@ def _start_processes(
             started.append(supervisor.start(spec))
 
 
+def replace_process(target: RunningTarget, fresh: Supervised) -> None:
+    """Put a restarted process in the place of the one of the same name (after a kill fault)."""
+    for group in target.processes.values():
+        for i, process in enumerate(group):
+            if process.name == fresh.name:
+                group[i] = fresh
+
+
 def wait_healthy(target: RunningTarget, timeout: float) -> None:
     """Poll the health path until 200; fail early, with the log, if a process dies."""
     url = target.url + target.manifest.health_path

@@ -160,6 +160,9 @@ class Supervised:
         timeout = self.spec.stop_timeout if timeout is None else timeout
         if self.process.poll() is None:
             self.signal_group(signal.SIGTERM)
+            # a process held stopped (an API fault's slow restart) handles SIGTERM only once
+            # it runs again
+            self.signal_group(signal.SIGCONT)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=timeout)
         # the leader may be gone while its workers linger: always sweep the group

@@ -200,4 +200,6 @@ class ScenarioManifest(RunFile):
     designs: dict[str, DesignEntry] = Field(default_factory=dict)
     invalid_reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    #: design -> why it did not run this scenario although its set names it
+    skipped_designs: dict[str, str] = Field(default_factory=dict)
     ended_at: float | None = None

@@ -48,6 +48,12 @@ class RunInfo(RunFile):
     machine: MachineInfo | None = None
     status: RunStatus
     ended_at: float | None = None
+    #: ``offload bench --set``: the set's name and the time scale it applied (None: none)
+    scenario_set: str | None = None
+    time_scale: float | None = None
+    #: "scenario · design" -> why that design did not run that scenario (a set's design that
+    #: uses no broker, under a scenario that breaks the broker)
+    skipped: dict[str, str] = Field(default_factory=dict)
     #: scenario folder -> why its summary.json could not be computed at the end of the bench
     #: (its raw records are kept; ``offload report`` computes it again)
     summary_failures: dict[str, str] = Field(default_factory=dict)

@@ -1,12 +1,15 @@
-"""The fault timeline: provider, broker and worker changes at offsets of the measured part."""
+"""The fault timeline: provider, broker, worker and API-process changes at offsets of the
+measured part."""
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -44,12 +47,42 @@ class WorkerFault(StrictModel):
         return f"workers scaled to {self.scale}"
 
 
+#: how long a single-process server stays down after ``api: {kill: 1}`` when the scenario
+#: gives no ``restart_after`` (nothing else would restart it)
+SINGLE_PROCESS_RESTART_S = 5.0
+
+
+class ApiFault(StrictModel):
+    """The API dies: SIGKILL server worker processes (every design has a server).
+
+    The server's own supervisor (gunicorn's arbiter, uvicorn's process manager) restarts them,
+    as in production; ``restart_after`` holds that supervisor (SIGSTOP) for so long first, a
+    slow restart. A server that runs as one process is itself killed and restarted by the
+    harness after ``restart_after`` (default :data:`SINGLE_PROCESS_RESTART_S`).
+    """
+
+    #: SIGKILL this many server worker processes (the newest first); at most the design's
+    #: server_processes (checked against each design before the bench starts)
+    kill: int = Field(ge=1, le=64)
+    #: keep the killed capacity down this long before the server's supervisor restarts it
+    #: (omit: it restarts them at once)
+    restart_after: Duration | None = Field(None, ge=0)
+
+    def describe(self) -> str:
+        again = (
+            f", restarted after {format_duration(self.restart_after)}"
+            if self.restart_after is not None
+            else ", restarted by the server"
+        )
+        return f"{self.kill} API process(es) killed{again}"
+
+
 BrokerAction = Literal["down", "up", "blocked", "unblocked"]
 
 
 class FaultEvent(StrictModel):
     """At ``at`` seconds into the measured part, change the provider, the broker or the
-    workers (a new phase starts).
+    workers, or kill API processes (a new phase starts).
 
     ``downstream: healthy`` (an empty change) returns the provider to the scenario's baseline;
     ``broker: up`` / ``unblocked`` end a broker fault.
@@ -60,6 +93,16 @@ class FaultEvent(StrictModel):
     downstream: ProviderChange | None = None
     broker: BrokerAction | None = None
     workers: WorkerFault | None = None
+    api: ApiFault | None = None
+
+    @model_serializer(mode="wrap")
+    def _no_null_api(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``api`` out unless set: a recorded scenario (the gate's identity of an
+        experiment, stored in baselines) must not change for a fault it never had."""
+        data: dict[str, Any] = handler(self)
+        if data.get("api", ...) is None:
+            del data["api"]
+        return data
 
     @field_validator("downstream", mode="before")
     @classmethod
@@ -68,9 +111,24 @@ class FaultEvent(StrictModel):
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
-        if self.downstream is None and self.broker is None and self.workers is None:
-            raise ValueError("give at least one of downstream, broker or workers")
+        if (
+            self.downstream is None
+            and self.broker is None
+            and self.workers is None
+            and self.api is None
+        ):
+            raise ValueError("give at least one of downstream, broker, workers or api")
         return self
+
+    def scaled(self, k: float) -> FaultEvent:
+        """The event with its offset and its restart delays multiplied by ``k`` (QUICK=1, a
+        set's time_scale): a restart must keep its place in the shortened timeline."""
+        update: dict[str, Any] = {"at": self.at * k}
+        for name in ("workers", "api"):
+            fault = getattr(self, name)
+            if fault is not None and fault.restart_after is not None:
+                update[name] = fault.model_copy(update={"restart_after": fault.restart_after * k})
+        return self.model_copy(update=update)
 
     def profile(self, baseline: ProviderProfile) -> ProviderProfile:
         """The provider's profile this event sets (``baseline`` when it leaves the provider
@@ -84,6 +142,8 @@ class FaultEvent(StrictModel):
             if self.workers.kill is not None:
                 return "worker-crash"
             return f"workers-{self.workers.scale}"
+        if self.api is not None:
+            return "api-crash"
         profile = self.downstream.applied_to(baseline) if self.downstream else baseline
         if profile == baseline:
             return "recovery"
@@ -107,4 +167,6 @@ class FaultEvent(StrictModel):
             parts.append(f"broker {self.broker}")
         if self.workers is not None:
             parts.append(self.workers.describe())
+        if self.api is not None:
+            parts.append(self.api.describe())
         return "; ".join(parts)

@@ -4,7 +4,7 @@ the shortened form QUICK=1 runs."""
 from __future__ import annotations
 
 import re
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import (
     Field,
@@ -26,9 +26,13 @@ class Drain(StrictModel):
     timeout: Duration = Field(60.0, ge=0, le=3600)
 
 
+#: a factor on every time offset and duration of a scenario (not on latencies)
+TimeScale = Annotated[float, Field(gt=0, le=1)]
+
+
 class Quick(StrictModel):
     #: QUICK=1 multiplies every time offset and duration (not latencies) by this
-    time_scale: float = Field(0.3, gt=0, le=1)
+    time_scale: TimeScale = 0.3
 
 
 class Phase(StrictModel):
@@ -49,6 +53,14 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 #: the designs a scenario runs unless it names its own
 _BOTH_DESIGNS: list[TargetEntry] = ["sync", "async"]
+
+
+def unique_design_names(value: list[TargetEntry]) -> list[TargetEntry]:
+    """Refuse two designs under one name (their records would share a folder)."""
+    names = [t if isinstance(t, str) else (t.name or t.target) for t in value]
+    if len(set(names)) != len(names):
+        raise ValueError(f"design names must be unique (got {names}); give each a name:")
+    return value
 
 
 class Scenario(StrictModel):
@@ -76,11 +88,8 @@ class Scenario(StrictModel):
 
     @field_validator("targets")
     @classmethod
-    def _names_unique(cls, value: list[str | TargetSpec]) -> list[str | TargetSpec]:
-        names = [t if isinstance(t, str) else (t.name or t.target) for t in value]
-        if len(set(names)) != len(names):
-            raise ValueError(f"design names must be unique (got {names}); give each a name:")
-        return value
+    def _names_unique(cls, value: list[TargetEntry]) -> list[TargetEntry]:
+        return unique_design_names(value)
 
     def variants(self) -> list[Variant]:
         """Every design of the scenario with its own knobs (shared ones, then its overrides)."""
@@ -164,7 +173,7 @@ class Scenario(StrictModel):
         return state
 
     def _provider_label_at(self, t: float) -> str:
-        """What a phase starting at ``t`` looks like: provider, broker and workers."""
+        """What a phase starting at ``t`` looks like: provider, broker, workers, API."""
         label = self.provider_at(t).describe()
         broker = self.broker_at(t)
         if broker != "up":
@@ -172,6 +181,9 @@ class Scenario(StrictModel):
         workers = [f.workers for f in self.faults if f.at <= t and f.workers is not None]
         if workers and workers[-1] is not None:
             label += f"; {workers[-1].describe()}"
+        api = [f.api for f in self.faults if f.at <= t and f.api is not None]
+        if api:
+            label += f"; {api[-1].describe()}"
         return label
 
     @property
@@ -192,7 +204,7 @@ class Scenario(StrictModel):
                 ],
             }
         )
-        faults = [f.model_copy(update={"at": f.at * k}) for f in self.faults]
+        faults = [f.scaled(k) for f in self.faults]
         return self.model_copy(update={"load": load, "faults": faults})
 
 
