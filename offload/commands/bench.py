@@ -94,6 +94,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
     parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="progress lines only, without the running design's live figures",
+    )
+    parser.add_argument(
         "--no-floor",
         action="store_true",
         help="do not measure the harness's own floor before each scenario (~10 s; the "
@@ -133,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         repeat=args.repeat,
         load_workers=args.load_workers,
         floor=not args.no_floor,
+        live_figures=not args.quiet,
         reports_dir=args.reports_dir,
         scenario_set=scenario_set,
         set_file=set_file,

@@ -49,6 +49,8 @@ class BenchPlan:
     #: measure the generator's floor before each scenario's designs (``--no-floor``: skip)
     floor: bool = True
     reports_dir: Path = REPORTS_DIR
+    #: show the running design's live figures with the progress (``--quiet``: no)
+    live_figures: bool = True
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
     #: ``--set``: the set whose targets and time scale replace each scenario's own
     scenario_set: ScenarioSet | None = None
@@ -195,7 +197,12 @@ def run_bench(plan: BenchPlan, console: Console) -> Path:
     broker: Broker | None = None
     total_runs = sum(len(p.designs) for p in prepared) * plan.repeat
     try:
-        with terminate_as_interrupt(), BenchProgress(console, total_runs=total_runs) as progress:
+        with (
+            terminate_as_interrupt(),
+            BenchProgress(
+                console, total_runs=total_runs, live_figures=plan.live_figures
+            ) as progress,
+        ):
             shared = [p for p in prepared if not p.scenario.breaks_the_broker]
             if any(d.manifest.uses_broker for p in shared for d in p.designs):
                 console.print("provisioning the broker ...")
