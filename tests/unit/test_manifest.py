@@ -131,9 +131,8 @@ def test_the_outbox_design_reuses_the_async_worker_and_topology_and_adds_one_rel
     outbox, async_ = resolve_target("outbox"), resolve_target("async")
     assert outbox.kind == "async" and outbox.jobs_path == async_.jobs_path
     processes = {p.name: p for p in outbox.process}
-    assert (
-        processes["worker"].command == [p for p in async_.process if p.name == "worker"][0].command
-    )
+    async_worker = next(p for p in async_.process if p.name == "worker")
+    assert processes["worker"].command == async_worker.command
     assert (processes["relay"].role, processes["relay"].count) == ("other", 1)
     assert outbox.broker is not None and async_.broker is not None
     assert outbox.broker.declare == async_.broker.declare
