@@ -95,6 +95,11 @@ def background_target(stack: Stack, module_provider: RunningProvider) -> Running
     return launch(stack, "background")
 
 
+@pytest.fixture(scope="module")
+def outbox_target(stack: Stack, module_provider: RunningProvider, broker: Broker) -> RunningTarget:
+    return launch(stack, "outbox", broker=broker)
+
+
 @pytest.fixture
 def lone_worker_target(
     stack: Stack, module_provider: RunningProvider, broker: Broker

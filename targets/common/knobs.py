@@ -36,6 +36,10 @@ def _at_least_one(delays: tuple[float, ...]) -> tuple[float, ...]:
 #: threads per server process unless a scenario says otherwise (gunicorn ``gthread``)
 DEFAULT_SERVER_THREADS = 8
 
+#: the outbox relay's defaults (see ProcessKnobs)
+DEFAULT_RELAY_POLL_INTERVAL_S = 0.05
+DEFAULT_RELAY_BATCH = 200
+
 #: seconds to wait before a retry: a retry at once would hit the same failure again
 RetryDelay = Annotated[float, Field(gt=0)]
 
@@ -60,6 +64,21 @@ class ProcessKnobs(BaseModel):
         2.0,
         4.0,
         8.0,
+    )
+
+    #: outbox design: how long its relay waits before reading the outbox again when it found
+    #: nothing to publish (the floor of the added delay between a signup and its publish).
+    #: Left out of a dump at its default, like ``server_threads``: recorded scenarios stay as
+    #: they were before the knob existed.
+    relay_poll_interval_s: float = Field(
+        DEFAULT_RELAY_POLL_INTERVAL_S,
+        gt=0,
+        le=10,
+        exclude_if=lambda value: value == DEFAULT_RELAY_POLL_INTERVAL_S,
+    )
+    #: outbox design: messages the relay reads and publishes per round (one read, one commit)
+    relay_batch: int = Field(
+        DEFAULT_RELAY_BATCH, ge=1, le=10_000, exclude_if=lambda value: value == DEFAULT_RELAY_BATCH
     )
 
     def retry_delay(self, attempt: int) -> float:

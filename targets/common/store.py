@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from targets.common.ids import new_id
-from targets.common.jobs import JobState
+from targets.common.jobs import JobState, WelcomeEmailJob
 from targets.common.problems import ApiProblem
 from targets.common.signup import SignupRequest
 
@@ -379,3 +379,132 @@ _RECORD_FAILED = _RECORD_DELIVERED.values(last_error=sa.bindparam("b_error"))
 
 def _job(row: Any) -> Job:
     return Job(**{**row, "state": JobState(row["state"])})
+
+
+# -- the transactional outbox (the outbox design) ---------------------------------------------
+# The outbox design writes each welcome-email job's message here in the signup's own
+# transaction, instead of publishing it on the request path; its relay publishes the rows
+# and marks them. Kept apart from UserStore's methods so the other designs are untouched.
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(32), nullable=False, unique=True),
+    #: the message body exactly as it goes on the queue (WelcomeEmailJob.to_bytes)
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    #: set once the broker has confirmed the publish; NULL = still to publish
+    sa.Column("published_at", sa.Float, index=True),
+    sa.Column("publish_attempts", sa.Integer, nullable=False, default=0),
+)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One unpublished outbox row, as the relay reads it."""
+
+    seq: int
+    job_id: str
+    payload: bytes
+
+
+class OutboxStore(UserStore):
+    """:class:`UserStore` plus the outbox: signups that write their job's message in the same
+    transaction (user, job and message: all or none), and what the relay reads and marks."""
+
+    def create_users_with_outbox(
+        self, signups: Sequence[tuple[SignupRequest, str]]
+    ) -> list[tuple[User, Job] | None]:
+        """:meth:`UserStore.create_users_with_jobs`, each job's message written to the outbox
+        in the same transaction; ``None`` for a taken address."""
+        created = [self._new_user_and_job(signup, cid) for signup, cid in signups]
+        try:
+            with self.engine.begin() as conn:
+                self._insert_with_outbox(conn, created)
+            return list(created)
+        except sa.exc.IntegrityError:
+            if len(created) == 1:
+                return [None]
+        outcomes: list[tuple[User, Job] | None] = []
+        for pair in created:
+            try:
+                with self.engine.begin() as conn:
+                    self._insert_with_outbox(conn, [pair])
+                outcomes.append(pair)
+            except sa.exc.IntegrityError:
+                outcomes.append(None)
+        return outcomes
+
+    @classmethod
+    def _insert_with_outbox(cls, conn: sa.Connection, created: Sequence[tuple[User, Job]]) -> None:
+        cls._insert_users_and_jobs(conn, created)
+        conn.execute(
+            outbox.insert(),
+            [
+                {
+                    "job_id": job.id,
+                    "payload": WelcomeEmailJob(
+                        job_id=job.id,
+                        user_id=user.id,
+                        email=user.email,
+                        correlation_id=job.correlation_id,
+                        created_at=job.created_at,
+                    )
+                    .to_bytes()
+                    .decode(),
+                    "created_at": job.created_at,
+                    "publish_attempts": 0,
+                }
+                for user, job in created
+            ],
+        )
+
+    def unpublished(self, limit: int) -> list[OutboxMessage]:
+        """The oldest ``limit`` messages not yet confirmed by the broker, oldest first.
+
+        No row lock: the design runs one relay. Several relays would each need a share of
+        the rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, held while publishing).
+        """
+        query = (
+            sa.select(outbox.c.seq, outbox.c.job_id, outbox.c.payload)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [
+                OutboxMessage(row.seq, row.job_id, row.payload.encode())
+                for row in conn.execute(query)
+            ]
+
+    def mark_published(self, seqs: Sequence[int]) -> None:
+        """Record the broker's confirm of these messages (one transaction for the batch); a
+        message with more than one attempt may have reached the queue more than once."""
+        if not seqs:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.seq.in_(list(seqs)))
+                .values(published_at=time.time(), publish_attempts=outbox.c.publish_attempts + 1)
+            )
+
+    def count_failed_publishes(self, seqs: Sequence[int]) -> None:
+        """Count an unconfirmed publish attempt of these messages (they stay unpublished)."""
+        if not seqs:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.seq.in_(list(seqs)))
+                .values(publish_attempts=outbox.c.publish_attempts + 1)
+            )
+
+    def unpublished_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count())
+                .select_from(outbox)
+                .where(outbox.c.published_at.is_(None))
+            ).scalar_one()

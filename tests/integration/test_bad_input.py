@@ -59,18 +59,21 @@ BAD_REQUESTS = {
 }
 
 
-@pytest.fixture(params=["sync", "async", "sync-threads", "inline-async", "background"])
+@pytest.fixture(params=["sync", "async", "sync-threads", "inline-async", "background", "outbox"])
 def target(request):
     return design_target(request, request.param)
 
 
-def stored_rows(target) -> tuple[int, int]:
+def stored_rows(target) -> tuple[int, int, int]:
+    """Users, jobs and outbox messages (the table exists for every design, empty but for
+    the outbox design's)."""
     engine = make_engine(target.values["database_url"], target.values["db_schema"] or None)
     with engine.connect() as conn:
         users = conn.execute(sa.text("select count(*) from users")).scalar_one()
         jobs = conn.execute(sa.text("select count(*) from jobs")).scalar_one()
+        outbox = conn.execute(sa.text("select count(*) from outbox")).scalar_one()
     engine.dispose()
-    return users, jobs
+    return users, jobs, outbox
 
 
 def provider_requests(provider) -> int:

@@ -40,16 +40,19 @@ from targets.background.app import create_app as create_background_app
 from targets.common.settings import TargetSettings
 from targets.common.store import UserStore, make_engine
 from targets.inline_async.app import create_app as create_inline_async_app
+from targets.outbox.app import create_app as create_outbox_app
 from targets.sync_api.openapi import openapi_document as sync_openapi_document
 from tests.factories.processes import design_target, provider_records, wait_until
 
-DESIGNS = ("sync", "async", "sync-threads", "inline-async", "background")
+DESIGNS = ("sync", "async", "sync-threads", "inline-async", "background", "outbox")
+#: designs that answer 202 with a job, which a worker sends later (checked after draining)
+QUEUED = {"async", "outbox"}
 #: generated requests per operation in the fuzzing phase (the coverage phase adds its own)
 MAX_EXAMPLES = 100
 #: the body limit of the servers under test (the test stack keeps the default)
 MAX_BODY_BYTES: int = TargetSettings.model_fields["max_body_bytes"].default
 #: answers that store a signup
-STORED = {design: 202 if design == "async" else 201 for design in DESIGNS}
+STORED = {design: 202 if design in QUEUED else 201 for design in DESIGNS}
 #: designs that send the email after answering: a stored signup's email arrives a moment later
 SENDS_AFTER_ANSWERING = {"background"}
 
@@ -70,7 +73,7 @@ class Ledger:
     """Counts a target's rows through its own database URL, and the emails sent for it.
 
     Emails are counted from the provider's delivery log by idempotency key (every design but
-    async sends ``welcome-<user id>``, the async worker the job id), so that the async worker
+    async and outbox sends ``welcome-<user id>``, their worker the job id), so that a worker
     delivering in the background never moves the others' count. The others' tests run one at
     a time, and each waits for its own email, so none moves another's count.
     """
@@ -108,9 +111,9 @@ class Ledger:
         one adds nothing at all."""
         n = 1 if stored else 0
         after = self.footprint()
-        jobs = before.jobs + (n if self.target.name == "async" else 0)
+        jobs = before.jobs + (n if self.target.name in QUEUED else 0)
         assert (after.users, after.jobs) == (before.users + n, jobs), context
-        if self.target.name == "async":  # the worker's emails are checked after draining
+        if self.target.name in QUEUED:  # the worker's emails are checked after draining
             return
         if self.target.name in SENDS_AFTER_ANSWERING and n:
 
@@ -163,6 +166,15 @@ def background_ledger(
     background_target: RunningTarget, module_provider: RunningProvider
 ) -> Iterator[Ledger]:
     owned = Ledger(background_target, module_provider)
+    yield owned
+    owned.close()
+
+
+@pytest.fixture(scope="module")
+def outbox_ledger(
+    outbox_target: RunningTarget, module_provider: RunningProvider
+) -> Iterator[Ledger]:
+    owned = Ledger(outbox_target, module_provider)
     yield owned
     owned.close()
 
@@ -221,6 +233,7 @@ DOCUMENTS = {
     "sync-threads": sync_openapi_document(max_body_bytes=MAX_BODY_BYTES),
     "inline-async": create_inline_async_app(_IN_MEMORY).openapi(),
     "background": create_background_app(_IN_MEMORY).openapi(),
+    "outbox": create_outbox_app(_IN_MEMORY).openapi(),
 }
 SCHEMAS = {design: fuzz_schema(document) for design, document in DOCUMENTS.items()}
 
@@ -322,6 +335,17 @@ def test_background_design_answers_fuzzed_requests_as_documented_and_refusals_le
     provider: RunningProvider,
 ) -> None:
     fuzz_one(case, background_target, background_ledger)
+
+
+@SCHEMAS["outbox"].parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_outbox_design_answers_fuzzed_requests_as_documented_and_refusals_leave_nothing(
+    case: schemathesis.Case,
+    outbox_target: RunningTarget,
+    outbox_ledger: Ledger,
+    provider: RunningProvider,
+) -> None:
+    fuzz_one(case, outbox_target, outbox_ledger)
 
 
 # -- valid signups: the path the schema alone cannot reach -------------------------------
@@ -491,17 +515,17 @@ def test_hostile_signup_bodies_are_refused_with_a_4xx_and_store_nothing(design, 
 
 def test_every_email_sent_belongs_to_a_stored_user_and_none_was_sent_twice(request, provider):
     """Whatever the tests above sent: a refused signup sent no email, an accepted one exactly
-    one — unless the provider refused the address for good, which the async and background
-    designs learn only after answering (async dead-letters the job; background has no record
-    but the provider's refusal)."""
+    one — unless the provider refused the address for good, which the queued and background
+    designs learn only after answering (async and outbox dead-letter the job; background has
+    no record but the provider's refusal)."""
     ledgers = {design: ledger_for(request, design)[1] for design in DESIGNS}
-    wait_until(lambda: ledgers["async"].store.unfinished_jobs() == 0, timeout=30)
+    for design in QUEUED:
+        wait_until(lambda d=design: ledgers[d].store.unfinished_jobs() == 0, timeout=30)
     delivered = Counter(r["user_id"] for r in provider_records(provider, outcome="delivered"))
     rejected = {r["user_id"] for r in provider_records(provider, outcome="rejected")}
     stored = set().union(*(ledger.user_ids() for ledger in ledgers.values()))
 
     assert set(delivered) <= stored
     assert set(delivered.values()) <= {1}
-    assert stored - set(delivered) == ledgers["async"].dead_lettered_user_ids() | (
-        rejected & ledgers["background"].user_ids()
-    )
+    dead_lettered = set().union(*(ledgers[design].dead_lettered_user_ids() for design in QUEUED))
+    assert stored - set(delivered) == dead_lettered | (rejected & ledgers["background"].user_ids())

@@ -1,6 +1,7 @@
 """Each run of the async design gets its own vhost and one broker user per process role,
 with only the rights the manifest grants: the API may publish jobs, never consume them;
-the worker may consume its queue, never publish to the main exchange."""
+the worker may consume its queue, never publish to the main exchange; in the outbox design
+only the relay may publish, and the API has no rights at all."""
 
 from __future__ import annotations
 
@@ -18,12 +19,21 @@ from targets.async_api.topology import ROUTING_KEY, Topology, blocking_connectio
 
 @pytest.fixture
 def access(broker):
+    yield from _access(broker, "async")
+
+
+@pytest.fixture
+def outbox_access(broker):
+    yield from _access(broker, "outbox")
+
+
+def _access(broker, design: str):
     if broker.control is None:
         pytest.skip("this broker cannot be administered (AMQP_URL): least privilege not applied")
     prefix = f"offload.lp.{uuid.uuid4().hex[:6]}"
     granted = open_access(
         broker,
-        resolve_target("async"),
+        resolve_target(design),
         run_name=f"test-{uuid.uuid4().hex[:8]}",
         values={"queue_prefix": prefix, "queue_prefix_re": re.escape(prefix)},
     )
@@ -72,6 +82,20 @@ def test_the_worker_user_can_consume_but_cannot_publish_to_the_main_exchange(acc
         _publish(worker, topology.jobs_exchange, ROUTING_KEY)
     with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
         _consume(worker, topology.dead_queue)
+
+
+def test_the_outbox_relay_may_only_publish_jobs_and_its_api_has_no_rights_at_all(outbox_access):
+    granted, topology = outbox_access
+    relay, api = granted.url_for("other"), granted.url_for("server")
+    assert granted.admin_url not in (relay, api) and relay != api
+
+    _publish(relay, topology.jobs_exchange, ROUTING_KEY)  # allowed
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+        _consume(relay, topology.work_queue)
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+        _publish(api, topology.jobs_exchange, ROUTING_KEY)
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="ACCESS_REFUSED"):
+        _consume(api, topology.work_queue)
 
 
 def test_a_bench_run_uses_least_privilege_users(e2e_run_dir):

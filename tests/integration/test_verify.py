@@ -84,7 +84,9 @@ def verify(capsys, target: str, *options: str) -> tuple[int, str]:
     return code, out + err
 
 
-@pytest.mark.parametrize("name", ["sync", "async", "sync-threads", "inline-async", "background"])
+@pytest.mark.parametrize(
+    "name", ["sync", "async", "sync-threads", "inline-async", "background", "outbox"]
+)
 def test_the_shipped_designs_honour_the_contract(capsys, name):
     code, output = verify(capsys, name)
     assert code == 0, output
@@ -94,7 +96,7 @@ def test_the_shipped_designs_honour_the_contract(capsys, name):
         assert f"✓ {check}:" in output
     assert output.count("✓ bad input:") == 5
     assert "✓ email: one email for the user" in output
-    if name == "async":
+    if name in ("async", "outbox"):
         assert "✓ job status: GET /jobs/" in output
         assert "✓ jobs table:" in output
 

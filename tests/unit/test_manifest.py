@@ -121,7 +121,26 @@ def test_shipped_manifests_declare_how_their_server_bounds_concurrency():
         "inline-async": "event-loop",
         "background": "event-loop",
         "async": "event-loop",
+        "outbox": "event-loop",
     }
+
+
+def test_the_outbox_design_reuses_the_async_worker_and_topology_and_adds_one_relay():
+    """Same worker and queues as async; the relay is not a "worker", so worker faults (kill,
+    scale) never hit it, and only it (not the API) may publish."""
+    outbox, async_ = resolve_target("outbox"), resolve_target("async")
+    assert outbox.kind == "async" and outbox.jobs_path == async_.jobs_path
+    processes = {p.name: p for p in outbox.process}
+    async_worker = next(p for p in async_.process if p.name == "worker")
+    assert processes["worker"].command == async_worker.command
+    assert (processes["relay"].role, processes["relay"].count) == ("other", 1)
+    assert outbox.broker is not None and async_.broker is not None
+    assert outbox.broker.declare == async_.broker.declare
+    assert outbox.broker.queues == async_.broker.queues
+    grants = outbox.broker.permissions
+    assert grants["server"].write == grants["server"].read == "^$"
+    assert grants["other"].write == async_.broker.permissions["server"].write
+    assert grants["worker"] == async_.broker.permissions["worker"]
 
 
 def test_a_manifest_without_concurrency_keeps_the_worker_model(tmp_path):
