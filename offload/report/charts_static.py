@@ -194,10 +194,12 @@ LEDGER_PROBLEMS = (
 def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     """Per design: emails delivered exactly once out of those owed, and every way it went
     wrong (each count labelled, zeros included)."""
-    fig, (left, right) = style.figure(
-        1, 2, height=3.8, sharex=False, gridspec_kw={"width_ratios": [1, 1.6]}
-    )
     names = list(analysis.data.designs)
+    # every design gets a bar in each of the six problem rows: taller with more designs
+    height = 3.8 + 0.45 * max(0, len(names) - 2)
+    fig, (left, right) = style.figure(
+        1, 2, height=height, sharex=False, gridspec_kw={"width_ratios": [1, 1.6]}
+    )
     if not names:
         style.no_data(left)
         style.no_data(right)
@@ -218,7 +220,7 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
     left.margins(x=0.35)
     style.panel_title(left, "Delivered exactly once (filled) of owed (outline)")
 
-    height = 0.8 / len(names)
+    bar = 0.8 / len(names)
     labels = [label for _, _, label in LEDGER_PROBLEMS]
     top = 0
     for j, name in enumerate(names):
@@ -228,8 +230,8 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
         blocks = {"emails": summary.emails.to_json(), "consistency": summary.consistency.to_json()}
         counts = [int(blocks[block].get(key) or 0) for block, key, _ in LEDGER_PROBLEMS]
         top = max(top, *counts)
-        positions = np.arange(len(labels)) + (j - (len(names) - 1) / 2) * height
-        right.barh(positions, counts, height=height * 0.95, color=colours[name], label=name)
+        positions = np.arange(len(labels)) + (j - (len(names) - 1) / 2) * bar
+        right.barh(positions, counts, height=bar * 0.95, color=colours[name], label=name)
         for pos, value in zip(positions, counts, strict=True):
             right.text(value, pos, f" {value:,}", va="center", fontsize=8)
     right.set_yticks(np.arange(len(labels)), labels)
