@@ -30,6 +30,7 @@ CONTROL_METRICS = (
     "signup_p99_ms",
     "signup_error_rate",
     "bystander_worst_p95_ms",
+    "bystander_worst_error_rate",
     "emails_lost",
 )
 
@@ -57,7 +58,11 @@ class Outcome:
     b: Placed | None
 
     def figures(self) -> str:
-        parts = [f"{p.design} {p.figure.split(' [')[0]}" for p in (self.a, self.b) if p]
+        parts = [
+            f"{p.design} {'n/a' if p.reading.unavailable else p.figure.split(' [')[0]}"
+            for p in (self.a, self.b)
+            if p
+        ]
         return ", ".join(parts)
 
 
@@ -122,7 +127,7 @@ def queue_claim(summary: Summary, manifest: ScenarioManifest | None = None) -> C
             BETTER: f"the queue helps: {queued} is better",
             SAME: "not the queue: no clear difference without it",
             WORSE: f"against the queue: {inline} is better without it",
-            NOT_COMPARABLE: "not comparable (a figure is missing or unsupported)",
+            NOT_COMPARABLE: "not comparable (too few requests, or no figure)",
         }[o.result]
         evidence.append(f"{o.metric}: {o.figures()} — {says}")
     helped = [o.metric for o in outcomes if o.result == BETTER]
@@ -133,11 +138,11 @@ def queue_claim(summary: Summary, manifest: ScenarioManifest | None = None) -> C
     if helped:
         parts.append(f"With the queue, {queued} did better on {', '.join(helped)}")
     if same:
-        parts.append(f"without it, {inline} did as well on {', '.join(same)}")
+        parts.append(f"Without it, {inline} did as well on {', '.join(same)}")
     if hurt:
-        parts.append(f"{inline} did better without the queue on {', '.join(hurt)}")
-    answer = ("; ".join(parts) or "no metric could be compared") + "."
-    return ControlClaim(QUEUE_QUESTION, compares, status, answer[0].upper() + answer[1:], evidence)
+        parts.append(f"Without it, {inline} did better on {', '.join(hurt)}")
+    answer = ". ".join(parts or ["No metric could be compared"]) + "."
+    return ControlClaim(QUEUE_QUESTION, compares, status, answer, evidence)
 
 
 def _status(helped: list[str], same: list[str], hurt: list[str]) -> str:
@@ -166,26 +171,22 @@ def concurrency_claim(summary: Summary, manifest: ScenarioManifest | None = None
     if not present:
         return ControlClaim(CONCURRENCY_QUESTION, compares, NOT_MEASURED, _missing(absent))
     queued = find_design(summary, manifest, "async")
-    evidence, helped, same, hurt, closes = [], [], [], [], []
+    evidence: list[str] = []
+    closes: list[str] = []
+    results: dict[str, dict[str, list[str]]] = {c: {} for c in present}
     for metric in _metrics():
         against_async = compare(summary, base, queued, metric) if queued else None
         gap = against_async is not None and against_async.result == WORSE
         for control in present:
             o = compare(summary, control, base, metric)
+            results[control].setdefault(o.result, []).append(metric.label)
             line = f"{metric.label}: {o.figures()} — "
             line += {
                 BETTER: f"{control} is better than {base}",
                 SAME: f"no clear difference from {base}",
                 WORSE: f"{control} is worse than {base}",
-                NOT_COMPARABLE: "not comparable (a figure is missing or unsupported)",
+                NOT_COMPARABLE: "not comparable (too few requests, or no figure)",
             }[o.result]
-            label = f"{metric.label} ({control})"
-            if o.result == BETTER:
-                helped.append(label)
-            elif o.result == SAME:
-                same.append(label)
-            elif o.result == WORSE:
-                hurt.append(label)
             if queued is not None and gap:
                 versus = compare(summary, control, queued, metric)
                 if versus.result in (SAME, BETTER):
@@ -197,16 +198,24 @@ def concurrency_claim(summary: Summary, manifest: ScenarioManifest | None = None
                 elif versus.result == WORSE:
                     line += f"; {queued} is still better ({versus.figures()})"
             evidence.append(line)
+    helped = [m for c in present for m in results[c].get(BETTER, [])]
+    same = [m for c in present for m in results[c].get(SAME, [])]
+    hurt = [m for c in present for m in results[c].get(WORSE, [])]
     status = _status(helped, same, hurt)
-    parts = []
-    if helped:
-        parts.append(f"Another concurrency model did better than {base} on {', '.join(helped)}")
-    if same:
-        parts.append(f"no clear difference on {', '.join(same)}")
-    if hurt:
-        parts.append(f"worse on {', '.join(hurt)}")
-    answer = "; ".join(parts) + "."
-    answer = answer[0].upper() + answer[1:]
+    clauses = []
+    for control in present:
+        found = results[control]
+        parts = [
+            f"{word} {', '.join(found[result])}"
+            for result, word in (
+                (BETTER, f"better than {base} on"),
+                (SAME, "no clear difference on"),
+                (WORSE, "worse on"),
+            )
+            if found.get(result)
+        ]
+        clauses.append(f"{control} was {'; '.join(parts) or 'not comparable on any metric'}")
+    answer = f"Against {base}: " + "; ".join(clauses) + "."
     if closes:
         answer += f" Against the usual story, {'; '.join(closes)} matched {queued} without a queue."
     if absent:

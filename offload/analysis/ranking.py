@@ -27,6 +27,7 @@ from offload.analysis.verdicts import (
     Reading,
     across_repeats,
     clearly_worse,
+    error_rate_reading,
     figure_notes,
     figure_text,
     percentile_reading,
@@ -49,6 +50,14 @@ def _worst_phase(design: DesignSummary, key: str) -> WindowStats:
         default=None,
     )
     return worst or design.bystander.overall
+
+
+def _bystander_failed(design: DesignSummary) -> Reading:
+    """The failed share of the bystanders in the phase where most of them failed — always
+    measurable, where a bystander percentile of a short phase may not be."""
+    phases = list(design.bystander.phases.values()) or [design.bystander.overall]
+    worst = max(phases, key=lambda s: s.error_rate or 0.0)
+    return error_rate_reading(worst) if worst.count else Reading(None)
 
 
 def _signup(key: str) -> Callable[[DesignSummary], Reading]:
@@ -81,6 +90,13 @@ RANK_METRICS: tuple[Metric, ...] = (
     _BASE["signup_error_rate"],
     Metric("signup_timeout_rate", "signups timed out", "%", 0.001, _timeout_share),
     _BASE["bystander_worst_p95_ms"],
+    Metric(
+        "bystander_worst_error_rate",
+        "bystanders failed, worst phase",
+        "%",
+        0.001,
+        _bystander_failed,
+    ),
     Metric(
         "bystander_worst_p99_ms",
         "bystander p99, worst phase",
@@ -209,7 +225,12 @@ def rank(
         if name in measured or name in timed_out:
             continue
         why = "not ranked: too few requests" if reading.unavailable else "not ranked: no figure"
-        text = figure_text(reading, metric.unit, timeout_s)
+        # an unsupported percentile reads n/a even when it reached the timeout
+        text = (
+            f"n/a ({reading.unavailable})"
+            if reading.unavailable
+            else figure_text(reading, metric.unit, timeout_s)
+        )
         entries.append(Placed(name, None, text, why, reading, notes.get(name, "")))
     return Ranking(scenario, metric.key, metric.label, metric.unit, entries)
 

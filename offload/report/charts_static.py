@@ -5,6 +5,7 @@ design (``style.design_colours``)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -42,6 +43,15 @@ def _nines(percentile: Any) -> Any:
     return -np.log10(1 - np.asarray(percentile, dtype=float) / 100)
 
 
+def _per_design(label: str, values: dict[str, str]) -> str:
+    """``signups: 130 each`` when every design has the same, else ``signups: sync 130, …``
+    wrapped to a panel's width (five designs would run into the next panel)."""
+    if len(values) > 1 and len(set(values.values())) == 1:
+        return f"{label}: {next(iter(values.values()))} each"
+    listed = ", ".join(f"{name} {value}" for name, value in values.items())
+    return textwrap.fill(f"{label}: {listed}", width=48)
+
+
 def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     """Signup latency at p50 … p99.99 per phase, on a log "nines" axis (HDR percentiles)."""
     phases = analysis.data.phases or [PhaseRecord(name="overall", start_s=0.0, end_s=0.0)]
@@ -53,21 +63,22 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
     drawn_to = float(SPECTRUM[0])
     for ax, phase in zip(axes, phases, strict=False):
         inside = signup[signup["phase"] == phase.name]
-        counts, cut = [], []
+        counts: dict[str, int] = {}
+        cut: dict[str, str] = {}
         for name in analysis.data.designs:
             rows_ = inside[inside["design"] == name].sort_values("percentile")
             if rows_.empty:
                 continue
             count = int(rows_["count"].iloc[0])
             highest = supported_percentile(count)
-            counts.append(f"{name} {count:,}")
+            counts[name] = count
             rows_ = rows_[rows_["percentile"] <= (highest or 0) + 1e-9]
             if rows_.empty:
-                cut.append(f"{name}: too few for any percentile")
+                cut[name] = "too few for any percentile"
                 continue
             drawn_to = max(drawn_to, float(rows_["percentile"].iloc[-1]))
             if rows_["percentile"].iloc[-1] < SPECTRUM[-1]:
-                cut.append(f"{name} to p{rows_['percentile'].iloc[-1]:g}")
+                cut[name] = f"to p{rows_['percentile'].iloc[-1]:g}"
             ax.plot(
                 _nines(rows_["percentile"]),
                 rows_["latency_ms"],
@@ -80,9 +91,9 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
         if analysis.phase_labels.get(phase.name):
             lines.append(analysis.phase_labels[phase.name])
         if counts:
-            lines.append("signups: " + ", ".join(counts))
+            lines.append(_per_design("signups", {n: f"{c:,}" for n, c in counts.items()}))
         if cut:
-            lines.append("drawn: " + ", ".join(cut))
+            lines.append(_per_design("drawn", cut))
         ax.set_title("\n".join(lines), loc="left", fontsize=9, fontweight="normal")
         if not ax.lines:
             style.no_data(

@@ -168,8 +168,7 @@ def control_blocks(controls: list[ControlClaim]) -> list[Block]:
     for claim in controls:
         blocks.append(
             Paragraph(
-                f"**{claim.question}** {claim.compares[0].upper()}{claim.compares[1:]}: "
-                f"**{claim.status}**. {claim.answer}"
+                f"**{claim.question} {claim.status}.** {claim.answer} *Compared: {claim.compares}.*"
             )
         )
         if claim.evidence:
