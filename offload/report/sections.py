@@ -296,9 +296,11 @@ def chart_blocks(files: dict[str, list[Path]], level: int = 3, prefix: str = "")
     return blocks
 
 
-def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
-    """Counts, failures and HDR latency percentiles per phase and design for one endpoint."""
-    rows = []
+def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> list[Block]:
+    """Counts, failures and HDR latency percentiles per phase and design for one endpoint, as
+    two tables (counts, then latencies) with a row per phase and design: more designs make
+    them longer, never wider, and each fits a 1,400 px screen and a printed page."""
+    counts, latencies = [], []
     timeout = analysis.data.summary.client_timeout_s
     windows = ["overall"] + [p.name for p in analysis.data.phases]
     for window in windows:
@@ -313,7 +315,7 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
             if share is not None and stats.count:
                 failed += f" [{numbers.interval(share.low, share.high, '%')}]"
             warmup = numbers.count(block.warmup_count) if window == "overall" else ""
-            rows.append(
+            counts.append(
                 [
                     window,
                     name,
@@ -324,13 +326,19 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
                     numbers.count(stats.timeouts),
                     failed,
                     numbers.rate(stats.goodput),
+                ]
+            )
+            latencies.append(
+                [
+                    window,
+                    name,
                     *[percentile_cell(latency, key, timeout) for key in PERCENTILE_COLUMNS],
                     numbers.ms(latency.max),
                     _p95(stats.ok_latency_ms, timeout),
                     _p95(stats.failed_latency_ms, timeout),
                 ]
             )
-    header = [
+    count_header = [
         "phase",
         "design",
         "requests",
@@ -340,6 +348,10 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
         "timeouts",
         "failed [95% CI]",
         "goodput",
+    ]
+    latency_header = [
+        "phase",
+        "design",
         "p50",
         "p95 [95% CI]",
         "p99",
@@ -348,7 +360,10 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
         "p95 of 2xx",
         "p95 of failed",
     ]
-    return Table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
+    return [
+        Table(count_header, counts, ["l", "l"] + ["r"] * (len(count_header) - 2)),
+        Table(latency_header, latencies, ["l", "l"] + ["r"] * (len(latency_header) - 2)),
+    ]
 
 
 def phase_table_note(timeout_s: float | None) -> str:
