@@ -208,13 +208,13 @@ def concurrency_claim(summary: Summary, manifest: ScenarioManifest | None = None
         parts = [
             f"{word} {', '.join(found[result])}"
             for result, word in (
-                (BETTER, f"better than {base} on"),
-                (SAME, "no clear difference on"),
-                (WORSE, "worse on"),
+                (BETTER, "did better on"),
+                (SAME, "made no clear difference on"),
+                (WORSE, "did worse on"),
             )
             if found.get(result)
         ]
-        clauses.append(f"{control} was {'; '.join(parts) or 'not comparable on any metric'}")
+        clauses.append(f"{control} {'; '.join(parts) or 'could be compared on no metric'}")
     answer = f"Against {base}: " + "; ".join(clauses) + "."
     if closes:
         answer += f" Against the usual story, {'; '.join(closes)} matched {queued} without a queue."

@@ -9,7 +9,7 @@ from offload.analysis import numbers
 from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
-from offload.analysis.controls import ControlClaim
+from offload.analysis.controls import NOT_MEASURED, ControlClaim
 from offload.analysis.cost import cost_figures
 from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
@@ -168,7 +168,10 @@ def control_blocks(controls: list[ControlClaim]) -> list[Block]:
     for claim in controls:
         blocks.append(
             Paragraph(
-                f"**{claim.question} {claim.status}.** {claim.answer} *Compared: {claim.compares}.*"
+                f"**{claim.question}** {claim.answer}"
+                if claim.status == NOT_MEASURED
+                else f"**{claim.question} {claim.status}.** {claim.answer} "
+                f"*Compared: {claim.compares}.*"
             )
         )
         if claim.evidence:

@@ -4,6 +4,9 @@ either way, or "not measured" when a control design did not run."""
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +22,11 @@ from offload.analysis.controls import (
     queue_claim,
 )
 from offload.analysis.ranking import BEST, RANK_METRICS, TIED, rank, ranking_line
+from offload.analysis.summary import write_summary
 from offload.analysis.verdicts import Reading
 from offload.report import charts_static
+from offload.report.markdown import render_markdown
+from offload.report.pages import CONTROLS, scenario_document
 from offload.report.style import FALLBACK, FIXED, design_colours
 from offload.rundir.summary import Summary
 from tests.factories.records import build_run
@@ -243,3 +249,49 @@ def test_the_concurrency_question_needs_sync_and_a_control():
     assert (
         claim.answer == "not measured: designs sync-threads and inline-async were not in this run"
     )
+
+
+# -- the pages --------------------------------------------------------------------------------
+
+
+def _third_design(run_dir: Path, name: str, target: str, concurrency: str) -> Path:
+    """The synthetic scenario with a copy of its async design's records as a third design."""
+    folder = run_dir / "synthetic"
+    shutil.copytree(folder / "async", folder / name)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    entry = json.loads(json.dumps(manifest["designs"]["async"]))
+    entry["target"].update(name=target, concurrency=concurrency)
+    entry["config"].update(server_processes=2, server_threads=8)
+    manifest["designs"][name] = entry
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    write_summary(folder)
+    return folder
+
+
+def _page(folder: Path) -> str:
+    analysis = analyse_scenario(folder)
+    return render_markdown(scenario_document(analysis, {}, [], "run", None), folder / "r.md")
+
+
+def test_two_designs_keep_the_verdict_table_and_say_what_was_not_measured(tmp_path):
+    page = _page(build_run(tmp_path) / "synthetic")
+    assert "| metric | winner | factor | sync | async |" in page
+    assert "| metric | place | design |" not in page
+    assert "not measured: design inline-async was not in this run" in page
+    assert "not measured: designs sync-threads and inline-async were not in this run" in page
+    assert page.index(CONTROLS) < page.index("## Verdict")  # near the top
+
+
+def test_more_designs_are_ranked_a_row_per_design_and_the_controls_judged(tmp_path):
+    folder = _third_design(build_run(tmp_path), "sync-threads", "sync-threads", "threads")
+    page = _page(folder)
+    assert "| metric | place | design | figure [95% CI] | against the best |" in page
+    assert "| metric | winner | factor |" not in page
+    cpu = page[page.index("| **CPU per 1,000 signups**") :].splitlines()[:3]
+    cells = [[c.strip(" *") for c in line.split("|")[2:4]] for line in cpu]
+    assert cells == [["1", "sync"], ["2", "async"], ["2", "sync-threads"]]  # a copy of async
+    assert "no clear difference from async" in cpu[2]
+    assert "**Is it the concurrency model? no.** Against sync: sync-threads made no" in page
+    assert "**Is it the queue?** not measured: design inline-async was not in this run" in page
+    assert "| sync-threads | async | 2 processes × 8 threads = 16 |" in page
+    assert "| sync | sync | 4 processes |" in page
