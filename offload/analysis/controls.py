@@ -105,11 +105,36 @@ def _metrics() -> list[Metric]:
     return [by_key[key] for key in CONTROL_METRICS]
 
 
-def _missing(names: list[str]) -> str:
-    """``not measured: design inline-async was not in this run``."""
+def _missing(
+    names: list[str], summary: Summary | None = None, manifest: ScenarioManifest | None = None
+) -> str:
+    """``not measured: design inline-async was not in this run`` — naming the variants of a
+    missing design that did run (``async-w1, async-w2``: the question needs one of them)."""
     if len(names) == 1:
-        return f"not measured: design {names[0]} was not in this run"
-    return f"not measured: designs {' and '.join(names)} were not in this run"
+        text = f"not measured: design {names[0]} was not in this run"
+    else:
+        text = f"not measured: designs {' and '.join(names)} were not in this run"
+    variants = _variants(names, summary, manifest)
+    return f"{text} ({variants})" if variants else text
+
+
+def _variants(names: list[str], summary: Summary | None, manifest: ScenarioManifest | None) -> str:
+    if summary is None or manifest is None:
+        return ""
+    built = [
+        f"{', '.join(runs)} {'are variants' if len(runs) > 1 else 'is a variant'} of {target}"
+        for target in names
+        if (
+            runs := [
+                n
+                for n, entry in manifest.designs.items()
+                if entry.target.name == target and n in summary.designs
+            ]
+        )
+    ]
+    if not built:
+        return ""
+    return "; ".join(built) + ": the question compares one design of each"
 
 
 def queue_claim(summary: Summary, manifest: ScenarioManifest | None = None) -> ControlClaim:
@@ -119,7 +144,9 @@ def queue_claim(summary: Summary, manifest: ScenarioManifest | None = None) -> C
     inline = find_design(summary, manifest, "inline-async")
     missing = [n for n, d in (("async", queued), ("inline-async", inline)) if d is None]
     if queued is None or inline is None:
-        return ControlClaim(QUEUE_QUESTION, compares, NOT_MEASURED, _missing(missing))
+        return ControlClaim(
+            QUEUE_QUESTION, compares, NOT_MEASURED, _missing(missing, summary, manifest)
+        )
     outcomes = [compare(summary, queued, inline, m) for m in _metrics()]
     evidence = []
     for o in outcomes:
@@ -164,12 +191,16 @@ def concurrency_claim(summary: Summary, manifest: ScenarioManifest | None = None
     )
     base = find_design(summary, manifest, "sync")
     if base is None:
-        return ControlClaim(CONCURRENCY_QUESTION, compares, NOT_MEASURED, _missing(["sync"]))
+        return ControlClaim(
+            CONCURRENCY_QUESTION, compares, NOT_MEASURED, _missing(["sync"], summary, manifest)
+        )
     controls = {c: find_design(summary, manifest, c) for c in ("sync-threads", "inline-async")}
     present = [d for d in controls.values() if d is not None]
     absent = [c for c, d in controls.items() if d is None]
     if not present:
-        return ControlClaim(CONCURRENCY_QUESTION, compares, NOT_MEASURED, _missing(absent))
+        return ControlClaim(
+            CONCURRENCY_QUESTION, compares, NOT_MEASURED, _missing(absent, summary, manifest)
+        )
     queued = find_design(summary, manifest, "async")
     evidence: list[str] = []
     closes: list[str] = []

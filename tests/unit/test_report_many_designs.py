@@ -30,7 +30,7 @@ from offload.report.pages import CONTROLS, scenario_document
 from offload.report.style import FALLBACK, FIXED, design_colours
 from offload.rundir.summary import Summary
 from tests.factories.records import build_run
-from tests.unit.test_analysis_verdicts import PHASES, design
+from tests.unit.test_analysis_verdicts import PHASES, design, manifest
 
 pytestmark = pytest.mark.unit
 
@@ -295,3 +295,13 @@ def test_more_designs_are_ranked_a_row_per_design_and_the_controls_judged(tmp_pa
     assert "**Is it the queue?** not measured: design inline-async was not in this run" in page
     assert "| sync-threads | async | 2 processes × 8 threads = 16 |" in page
     assert "| sync | sync | 4 processes |" in page
+
+
+def test_variants_of_a_missing_design_are_named_not_compared():
+    run = _summary({"async-w1": _d("async", 7), "async-w2": _d("async", 6)})
+    claim = queue_claim(run, manifest({"async-w1": 1, "async-w2": 2}))
+    assert claim.status == NOT_MEASURED
+    assert claim.answer == (
+        "not measured: designs async and inline-async were not in this run (async-w1, "
+        "async-w2 are variants of async: the question compares one design of each)"
+    )
