@@ -180,7 +180,11 @@ def run_document(
     blocks.append(Heading(2, "Contents"))
     blocks.append(
         BulletList(
-            ["[Headline verdicts](#headline-verdicts)", "[Claims](#claims-across-the-run)"]
+            [
+                "[Headline verdicts](#headline-verdicts)",
+                "[Claims](#claims-across-the-run)",
+                f"[{CONTROLS}](#{Heading(2, CONTROLS).anchor})",
+            ]
             + [f"[{a.data.folder}](#{_anchor(a)})" for a in analyses]
         )
     )
@@ -213,6 +217,13 @@ def run_document(
             "any supports it. Each scenario's evidence is in its section."
         ),
         sections.run_claims_table({a.data.folder: a.claims for a in analyses}),
+        Heading(2, CONTROLS),
+        Paragraph(
+            "Judged per scenario with the control designs (inline-async: async without the "
+            "queue; sync-threads and inline-async: sync under another concurrency model); the "
+            "answer and its evidence, metric by metric, are in each scenario's section."
+        ),
+        sections.run_controls_table({a.data.folder: a.controls for a in analyses}),
     ]
     for analysis in analyses:
         blocks += _scenario_section(analysis, charts.get(analysis.data.folder, {}))

@@ -197,6 +197,25 @@ def run_claims_table(per_scenario: dict[str, list[Claim]]) -> Table:
     return Table(["#", "claim", "whole run", *scenarios], rows, status_column=2)
 
 
+def run_controls_table(per_scenario: dict[str, list[ControlClaim]]) -> Table:
+    """The control questions' answers, a column per scenario (evidence on each scenario's
+    page): whether the queue or the concurrency model made the difference may depend on the
+    fault."""
+    scenarios = list(per_scenario)
+    questions = list(dict.fromkeys(c.question for cs in per_scenario.values() for c in cs))
+    rows = [
+        [
+            question,
+            *[
+                next((c.status for c in per_scenario[s] if c.question == question), "")
+                for s in scenarios
+            ],
+        ]
+        for question in questions
+    ]
+    return Table(["question", *scenarios], rows)
+
+
 def what_ran(analysis: ScenarioAnalysis) -> list[Block]:
     """The scenario in a few lines and its phases: what the reader needs before the figures."""
     data = analysis.data
