@@ -286,7 +286,7 @@ def design_config_table(analysis: ScenarioAnalysis) -> Table:
         "provider timeout",
         "attempts",
     ]
-    return Table(header, rows, ["l", "l", "r", "r", "r", "r", "r"])
+    return Table(header, rows, ["l", "l", "l", "r", "r", "r", "r"])
 
 
 def concurrency_text(design: DesignData) -> str:
