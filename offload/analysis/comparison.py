@@ -21,8 +21,10 @@ from offload.analysis.capacity import (
     unmodelled,
 )
 from offload.analysis.claims import Claim, evaluate_claims
+from offload.analysis.controls import ControlClaim, control_claims
 from offload.analysis.headline import HeadlineSentence, scenario_headline
 from offload.analysis.phases import disturbed_phases, phase_labels
+from offload.analysis.ranking import Ranking, scenario_rankings
 from offload.analysis.scenario_data import ScenarioData, load_scenario_dir
 from offload.analysis.verdicts import (
     Verdict,
@@ -49,6 +51,10 @@ class ScenarioAnalysis:
     capacity_gaps: list[str] = field(default_factory=list)
     #: three sentences for the top of the page, each naming its chart
     headline: list[HeadlineSentence] = field(default_factory=list)
+    #: every design ranked on each metric (what the page shows for more than two designs)
+    rankings: list[Ranking] = field(default_factory=list)
+    #: is it the queue? is it the concurrency model? — judged with the control designs
+    controls: list[ControlClaim] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -78,6 +84,8 @@ def analyse_scenario(directory: Path) -> ScenarioAnalysis:
         disturbed=disturbed,
         phase_labels=labels,
         headline=scenario_headline(summary, disturbed, labels),
+        rankings=scenario_rankings(summary, floor),
+        controls=control_claims(summary, data.manifest),
     )
     analysis.tables = {
         "metrics": tables.metrics_table(data),
@@ -91,5 +99,7 @@ def analyse_scenario(directory: Path) -> ScenarioAnalysis:
         "capacity": tables.capacity_table(data.name, estimates),
         "verdicts": tables.verdicts_table(analysis.verdicts),
         "claims": tables.claims_table(data.name, analysis.claims),
+        "rankings": tables.rankings_table(analysis.rankings),
+        "controls": tables.controls_table(data.name, analysis.controls),
     }
     return analysis

@@ -16,9 +16,11 @@ import pandas as pd
 from offload.analysis import timeseries
 from offload.analysis.capacity import Estimate
 from offload.analysis.claims import Claim
+from offload.analysis.controls import ControlClaim
 from offload.analysis.cost import cost_figures, is_rig
 from offload.analysis.percentiles import SPECTRUM, spectrum_ms
 from offload.analysis.phases import disturbed_phases
+from offload.analysis.ranking import Ranking
 from offload.analysis.scenario_data import DesignData, ScenarioData
 from offload.analysis.summary import end_to_end_seconds
 from offload.analysis.uncertainty import supported, unsupported_reason
@@ -374,6 +376,62 @@ def claims_table(scenario: str, claims: list[Claim]) -> pd.DataFrame:
     )
 
 
+RANKING_COLUMNS = [
+    "scenario",
+    "metric",
+    "label",
+    "unit",
+    "place",
+    "design",
+    "value",
+    "ci_low",
+    "ci_high",
+    "at_timeout",
+    "available",
+    "relation",
+]
+
+
+def rankings_table(rankings: list[Ranking]) -> pd.DataFrame:
+    """Every design's place on every metric, best first (place empty: not ranked)."""
+    rows = [
+        {
+            "scenario": r.scenario,
+            "metric": r.key,
+            "label": r.metric,
+            "unit": r.unit,
+            "place": e.place,
+            "design": e.design,
+            "value": e.reading.value,
+            "ci_low": e.reading.low,
+            "ci_high": e.reading.high,
+            "at_timeout": e.reading.at_timeout,
+            "available": not e.reading.unavailable,
+            "relation": e.relation,
+        }
+        for r in rankings
+        for e in r.entries
+    ]
+    return pd.DataFrame(rows, columns=RANKING_COLUMNS)
+
+
+def controls_table(scenario: str, claims: list[ControlClaim]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "scenario": scenario,
+                "question": c.question,
+                "compares": c.compares,
+                "status": c.status,
+                "answer": c.answer,
+                "evidence": " | ".join(c.evidence),
+            }
+            for c in claims
+        ],
+        columns=["scenario", "question", "compares", "status", "answer", "evidence"],
+    )
+
+
 def write_tables(tables: dict[str, pd.DataFrame], directory: Path) -> list[Path]:
     """Write each table as ``<directory>/<name>.csv``; returns the paths."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -390,10 +448,12 @@ __all__ = [
     "capacity_table",
     "claims_table",
     "completion_table",
+    "controls_table",
     "cost_table",
     "ledger_table",
     "metrics_table",
     "phases_table",
+    "rankings_table",
     "resources_table",
     "spectrum_table",
     "timeseries_table",

@@ -200,7 +200,7 @@ def _close(value: float, best: float, floor: float) -> bool:
     return value - best <= floor or (best > 0 and value / best < TIE_RATIO)
 
 
-def _clearly_worse(
+def clearly_worse(
     reading: Reading, best: Reading, tie_floor: float, resolution: float | None
 ) -> bool:
     """Worse than the best figure beyond doubt: the intervals separate (when both have one),
@@ -236,7 +236,7 @@ def judge(
     joint: list[tuple[float, str]] = []
     beaten: list[tuple[float, str]] = []
     for value, name in known:
-        worse = _clearly_worse(readings[name], best, tie_floor, resolution)
+        worse = clearly_worse(readings[name], best, tie_floor, resolution)
         (beaten if worse else joint).append((value, name))
     names = [name for _, name in joint]
     if not beaten:
@@ -316,7 +316,7 @@ def scenario_verdicts(summary: Summary, floor_ms: float | None = None) -> list[V
             metric,
             {name: metric.read(figures) for name, figures in designs.items()},
             scenario_label(summary),
-            _notes(metric.key, designs, summary),
+            figure_notes(metric.key, designs, summary),
             summary.client_timeout_s,
             floor_ms,
         )
@@ -340,13 +340,13 @@ def repeat_verdicts(repeats: list[Summary], floor_ms: float | None = None) -> li
     verdicts = []
     for metric in METRICS:
         readings = {
-            name: _across([metric.read(r.designs[name]) for r in repeats]) for name in names
+            name: across_repeats([metric.read(r.designs[name]) for r in repeats]) for name in names
         }
         verdicts.append(_verdict(metric, readings, label, {}, timeout_s, floor_ms))
     return verdicts
 
 
-def _across(readings: list[Reading]) -> Reading:
+def across_repeats(readings: list[Reading]) -> Reading:
     """The readings of one design in every repeat as one: their mean and its interval."""
     unavailable = next((r.unavailable for r in readings if r.unavailable), None)
     failed = [r.failed for r in readings if r.failed is not None]
@@ -360,7 +360,7 @@ def _across(readings: list[Reading]) -> Reading:
         interval[1] if interval else None,
         unavailable=unavailable,
         at_timeout=any(r.at_timeout for r in readings),
-        failed=_across(failed) if len(failed) == len(readings) else None,
+        failed=across_repeats(failed) if len(failed) == len(readings) else None,
     )
 
 
@@ -412,7 +412,7 @@ def scenario_label(summary: Summary) -> str:
     return f"{name} (repeat {repeat})" if repeat > 1 else name
 
 
-def _notes(key: str, designs: dict[str, DesignSummary], summary: Summary) -> dict[str, str]:
+def figure_notes(key: str, designs: dict[str, DesignSummary], summary: Summary) -> dict[str, str]:
     """The context a figure needs in the table (which phase, what else went missing)."""
     notes = {}
     reference = reference_phase_name(summary)

@@ -5,6 +5,7 @@ design (``style.design_colours``)."""
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -42,6 +43,15 @@ def _nines(percentile: Any) -> Any:
     return -np.log10(1 - np.asarray(percentile, dtype=float) / 100)
 
 
+def _per_design(label: str, values: dict[str, str]) -> str:
+    """``signups: 130 each`` when every design has the same, else ``signups: sync 130, …``
+    wrapped to a panel's width (five designs would run into the next panel)."""
+    if len(values) > 1 and len(set(values.values())) == 1:
+        return f"{label}: {next(iter(values.values()))} each"
+    listed = ", ".join(f"{name} {value}" for name, value in values.items())
+    return textwrap.fill(f"{label}: {listed}", width=48)
+
+
 def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     """Signup latency at p50 … p99.99 per phase, on a log "nines" axis (HDR percentiles)."""
     phases = analysis.data.phases or [PhaseRecord(name="overall", start_s=0.0, end_s=0.0)]
@@ -53,21 +63,22 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
     drawn_to = float(SPECTRUM[0])
     for ax, phase in zip(axes, phases, strict=False):
         inside = signup[signup["phase"] == phase.name]
-        counts, cut = [], []
+        counts: dict[str, int] = {}
+        cut: dict[str, str] = {}
         for name in analysis.data.designs:
             rows_ = inside[inside["design"] == name].sort_values("percentile")
             if rows_.empty:
                 continue
             count = int(rows_["count"].iloc[0])
             highest = supported_percentile(count)
-            counts.append(f"{name} {count:,}")
+            counts[name] = count
             rows_ = rows_[rows_["percentile"] <= (highest or 0) + 1e-9]
             if rows_.empty:
-                cut.append(f"{name}: too few for any percentile")
+                cut[name] = "too few for any percentile"
                 continue
             drawn_to = max(drawn_to, float(rows_["percentile"].iloc[-1]))
             if rows_["percentile"].iloc[-1] < SPECTRUM[-1]:
-                cut.append(f"{name} to p{rows_['percentile'].iloc[-1]:g}")
+                cut[name] = f"to p{rows_['percentile'].iloc[-1]:g}"
             ax.plot(
                 _nines(rows_["percentile"]),
                 rows_["latency_ms"],
@@ -80,9 +91,9 @@ def latency_spectrum(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Fig
         if analysis.phase_labels.get(phase.name):
             lines.append(analysis.phase_labels[phase.name])
         if counts:
-            lines.append("signups: " + ", ".join(counts))
+            lines.append(_per_design("signups", {n: f"{c:,}" for n, c in counts.items()}))
         if cut:
-            lines.append("drawn: " + ", ".join(cut))
+            lines.append(_per_design("drawn", cut))
         ax.set_title("\n".join(lines), loc="left", fontsize=9, fontweight="normal")
         if not ax.lines:
             style.no_data(
@@ -194,10 +205,12 @@ LEDGER_PROBLEMS = (
 def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figure:
     """Per design: emails delivered exactly once out of those owed, and every way it went
     wrong (each count labelled, zeros included)."""
-    fig, (left, right) = style.figure(
-        1, 2, height=3.8, sharex=False, gridspec_kw={"width_ratios": [1, 1.6]}
-    )
     names = list(analysis.data.designs)
+    # every design gets a bar in each of the six problem rows: taller with more designs
+    height = 3.8 + 0.45 * max(0, len(names) - 2)
+    fig, (left, right) = style.figure(
+        1, 2, height=height, sharex=False, gridspec_kw={"width_ratios": [1, 1.6]}
+    )
     if not names:
         style.no_data(left)
         style.no_data(right)
@@ -218,7 +231,7 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
     left.margins(x=0.35)
     style.panel_title(left, "Delivered exactly once (filled) of owed (outline)")
 
-    height = 0.8 / len(names)
+    bar = 0.8 / len(names)
     labels = [label for _, _, label in LEDGER_PROBLEMS]
     top = 0
     for j, name in enumerate(names):
@@ -228,8 +241,8 @@ def delivery_ledger(analysis: ScenarioAnalysis, colours: dict[str, str]) -> Figu
         blocks = {"emails": summary.emails.to_json(), "consistency": summary.consistency.to_json()}
         counts = [int(blocks[block].get(key) or 0) for block, key, _ in LEDGER_PROBLEMS]
         top = max(top, *counts)
-        positions = np.arange(len(labels)) + (j - (len(names) - 1) / 2) * height
-        right.barh(positions, counts, height=height * 0.95, color=colours[name], label=name)
+        positions = np.arange(len(labels)) + (j - (len(names) - 1) / 2) * bar
+        right.barh(positions, counts, height=bar * 0.95, color=colours[name], label=name)
         for pos, value in zip(positions, counts, strict=True):
             right.text(value, pos, f" {value:,}", va="center", fontsize=8)
     right.set_yticks(np.arange(len(labels)), labels)

@@ -65,6 +65,9 @@ nav.toc { font-size: 0.95em; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   figure, table, .banner { page-break-inside: avoid; }
+  table { font-size: 8.5pt; }
+  td.r { white-space: normal; }
+  th, td { padding: 3px 6px; }
   h2, h3 { page-break-after: avoid; break-after: avoid; }
   a { color: inherit; text-decoration: none; }
 }
@@ -161,8 +164,9 @@ def render_block(block: Block, base: Path | None = None) -> str:
 #: a number cell longer than this may wrap, between its parts, so that a table of long cells
 #: (``≥ 5 s (timeout); 45.0% [41.0–49.0%] failed (in outage; …)``) fits the page
 NOWRAP_CHARS = 24
-#: where a long number cell may break: after ``; `` or ``, ``, and before `` (``
-_CELL_BREAK = re.compile(r"(?<=[;,]) | (?=\()")
+#: where a long number cell may break: after ``; `` or ``, ``, and before `` (`` or the
+#: interval's `` [``
+_CELL_BREAK = re.compile(r"(?<=[;,]) | (?=[(\[])")
 
 
 def _keep_figures_whole(text: str) -> str:
@@ -183,8 +187,9 @@ def _table(block: Table) -> str:
             classes = [a]
             if i == block.status_column and cell.strip("* ").lower() in _STATUS:
                 classes.append("status-" + cell.strip("* ").lower().replace(" ", "-"))
-            if a == "r" and len(cell) > NOWRAP_CHARS:
-                classes.append("wrap")
+            if a == "r":  # breaks only between a figure's parts (a printed page may need it)
+                if len(cell) > NOWRAP_CHARS:
+                    classes.append("wrap")
                 cell = _keep_figures_whole(cell)
             cells.append(f'<td class="{" ".join(classes)}">{inline(cell)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")

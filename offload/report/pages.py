@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offload.analysis.comparison import ScenarioAnalysis
+from offload.analysis.ranking import Ranking, repeat_rankings
 from offload.analysis.verdicts import Verdict, measurement_floor_ms, repeat_verdicts
 from offload.report import sections
 from offload.report.charts import OVERVIEW
@@ -51,11 +52,10 @@ def scenario_document(
         Paragraph(f"Run `{run_name}` · scenario `{data.name}`. {INTRO}"),
         Paragraph(measured_on(data.manifest)),
         BulletList(_design_lines(analysis)),
+        Heading(2, CONTROLS),
+        *sections.control_blocks(analysis.controls),
         Heading(2, "Verdict"),
-        *[Paragraph(s) for s in analysis.sentences],
-        sections.verdict_table(analysis.verdicts, designs, with_scenario=False),
-        sections.floor_paragraph(data.summary),
-        Paragraph(sections.VERDICT_RULE),
+        *_verdict_blocks(analysis),
         Heading(2, "Claims"),
         sections.claims_table(analysis.claims),
         Heading(2, "What ran"),
@@ -64,9 +64,9 @@ def scenario_document(
         *sections.chart_blocks(charts),
         Heading(2, "Figures by phase"),
         Heading(3, "Signups (POST /users)"),
-        sections.phase_figures(analysis, "signup"),
+        *sections.phase_figures(analysis, "signup"),
         Heading(3, "Bystanders (GET /users/{id}, GET /healthz)"),
-        sections.phase_figures(analysis, "bystander"),
+        *sections.phase_figures(analysis, "bystander"),
         Paragraph(sections.phase_table_note(data.summary.client_timeout_s)),
         sections.floor_paragraph(data.summary, brief=True),
         Heading(3, "Delivery ledger"),
@@ -89,6 +89,36 @@ def scenario_document(
         manifest_details(data.manifest, scenario_yaml),
     ]
     return blocks
+
+
+#: the heading of the control questions, near the top of a scenario page
+CONTROLS = "Is it the queue, or the concurrency model?"
+
+
+def _verdict_blocks(analysis: ScenarioAnalysis) -> list[Block]:
+    """Two designs: the verdict table (a winner and a factor); more: a ranking per metric."""
+    designs = list(analysis.data.designs)
+    summary = analysis.data.summary
+    if sections.many_designs(designs):
+        return [
+            sections.ranking_table(analysis.rankings),
+            sections.floor_paragraph(summary),
+            Paragraph(sections.RANKING_RULE),
+            Paragraph(f"Compared with {designs and _reference(analysis)}, design by design:"),
+            *[Paragraph(s) for s in analysis.sentences],
+        ]
+    return [
+        *[Paragraph(s) for s in analysis.sentences],
+        sections.verdict_table(analysis.verdicts, designs, with_scenario=False),
+        sections.floor_paragraph(summary),
+        Paragraph(sections.VERDICT_RULE),
+    ]
+
+
+def _reference(analysis: ScenarioAnalysis) -> str:
+    """The design the sentences compare every other with (the first sync-kind one)."""
+    designs = analysis.data.summary.designs
+    return next((n for n, d in designs.items() if d.kind == "sync"), next(iter(designs)))
 
 
 def run_document(
@@ -150,21 +180,31 @@ def run_document(
     blocks.append(Heading(2, "Contents"))
     blocks.append(
         BulletList(
-            ["[Headline verdicts](#headline-verdicts)", "[Claims](#claims-across-the-run)"]
+            [
+                "[Headline verdicts](#headline-verdicts)",
+                "[Claims](#claims-across-the-run)",
+                f"[{CONTROLS}](#{Heading(2, CONTROLS).anchor})",
+            ]
             + [f"[{a.data.folder}](#{_anchor(a)})" for a in analyses]
         )
     )
-    verdicts = [v for a in analyses for v in a.verdicts] + _across_repeats(analyses)
+    if any(sections.many_designs(list(a.data.designs)) for a in analyses):
+        rankings = [r for a in analyses for r in a.rankings] + _rankings_across(analyses)
+        table, rule = sections.run_ranking_table(rankings), sections.RANKING_RULE
+    else:
+        verdicts = [v for a in analyses for v in a.verdicts] + _across_repeats(analyses)
+        table = sections.verdict_table(verdicts, designs, with_scenario=True)
+        rule = sections.VERDICT_RULE
     blocks += [
         Heading(2, "Headline verdicts"),
-        sections.verdict_table(verdicts, designs, with_scenario=True),
+        table,
         *[
             sections.floor_paragraph(
                 a.data.summary, where=a.data.folder if len(analyses) > 1 else ""
             )
             for a in analyses
         ],
-        Paragraph(sections.VERDICT_RULE + " Sentences per scenario below."),
+        Paragraph(rule + " Sentences per scenario below."),
     ]
     if overview:
         png = next((p for p in overview if p.suffix == ".png"), overview[0])
@@ -177,6 +217,13 @@ def run_document(
             "any supports it. Each scenario's evidence is in its section."
         ),
         sections.run_claims_table({a.data.folder: a.claims for a in analyses}),
+        Heading(2, CONTROLS),
+        Paragraph(
+            "Judged per scenario with the control designs (inline-async: async without the "
+            "queue; sync-threads and inline-async: sync under another concurrency model); the "
+            "answer and its evidence, metric by metric, are in each scenario's section."
+        ),
+        sections.run_controls_table({a.data.folder: a.controls for a in analyses}),
     ]
     for analysis in analyses:
         blocks += _scenario_section(analysis, charts.get(analysis.data.folder, {}))
@@ -197,6 +244,18 @@ def _across_repeats(analyses: list[ScenarioAnalysis]) -> list[Verdict]:
     return verdicts
 
 
+def _rankings_across(analyses: list[ScenarioAnalysis]) -> list[Ranking]:
+    """For each scenario the run repeated, its rankings on the spread between the repeats."""
+    by_scenario: dict[str, list[ScenarioAnalysis]] = {}
+    for analysis in analyses:
+        by_scenario.setdefault(analysis.data.name, []).append(analysis)
+    rankings = []
+    for repeats in by_scenario.values():
+        summaries = [a.data.summary for a in repeats]
+        rankings += repeat_rankings(summaries, measurement_floor_ms(summaries[0]))
+    return rankings
+
+
 def _anchor(analysis: ScenarioAnalysis) -> str:
     return Heading(2, _section_title(analysis)).anchor
 
@@ -212,6 +271,8 @@ def _scenario_section(analysis: ScenarioAnalysis, charts: dict[str, list[Path]])
         *sections.what_ran(analysis),
         Heading(3, f"{folder}: verdict"),
         *[Paragraph(s) for s in analysis.sentences],
+        Heading(3, f"{folder}: {CONTROLS.lower()[:1]}{CONTROLS[1:]}"),
+        *sections.control_blocks(analysis.controls),
         Heading(3, f"{folder}: claims"),
         sections.claims_table(analysis.claims),
         *sections.chart_blocks(charts, level=3, prefix=f"{folder}: "),

@@ -9,10 +9,12 @@ from offload.analysis import numbers
 from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
+from offload.analysis.controls import NOT_MEASURED, ControlClaim
 from offload.analysis.cost import cost_figures
 from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
 from offload.analysis.noise import BUSY_OTHER_PROCESSES_SHARE, BUSY_STEAL_SHARE
+from offload.analysis.ranking import Ranking, ranking_line
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
 from offload.analysis.uncertainty import TAIL_SAMPLES, min_count
@@ -110,6 +112,73 @@ def verdict_table(verdicts: list[Verdict], designs: list[str], with_scenario: bo
     return Table(header, body, align)
 
 
+RANKING_RULE = (
+    "Each metric ranks the designs best first (lower is better on every row); figures in "
+    "brackets are 95 % confidence intervals (bootstrap over the requests of the run; Wilson "
+    "for shares). A design shares the place of the one above it unless it is worse beyond "
+    "doubt — the intervals separate and the difference exceeds the tie margin (10 %, or the "
+    "metric's absolute floor) and the measurement floor — the same rule as a two-design "
+    'verdict; the designs at place 1 are "no clear difference" from the best. A percentile '
+    "at the client timeout is no latency, only a lower bound: such designs rank below every "
+    "measured one, and among themselves by the share of requests that failed or timed out. "
+    "A percentile with fewer than 10 requests beyond it is not available and not ranked. "
+    "The bystander rows are each design's worst phase. Counts and CPU are single "
+    "measurements (no interval) unless the run was repeated."
+)
+
+
+def many_designs(designs: list[str]) -> bool:
+    """Whether the verdicts are shown as rankings: a winner and a factor read naturally for
+    two designs, not for more."""
+    return len(designs) > 2
+
+
+def ranking_table(rankings: list[Ranking]) -> Table:
+    """One group of rows per metric, a design per row, best first: N designs make the table
+    longer, never wider."""
+    body = []
+    for ranking in rankings:
+        for i, entry in enumerate(ranking.entries):
+            figure = f"{entry.figure} ({entry.note})" if entry.note else entry.figure
+            place = "–" if entry.place is None else str(entry.place)
+            design = f"**{entry.design}**" if entry.tied_best else entry.design
+            metric = f"**{ranking.metric}**" if i == 0 else ""
+            body.append([metric, place, design, figure, entry.relation])
+    header = ["metric", "place", "design", "figure [95% CI]", "against the best"]
+    return Table(header, body, ["l", "r", "l", "r", "l"])
+
+
+def run_ranking_table(rankings: list[Ranking]) -> Table:
+    """The rankings of every scenario, one row per scenario and metric, the order in one
+    cell (intervals on each scenario's own page)."""
+    rows = [[r.scenario, r.metric, ranking_line(r)] for r in rankings]
+    return Table(["scenario", "metric", "ranking, best first (= shares the place)"], rows)
+
+
+def control_blocks(controls: list[ControlClaim]) -> list[Block]:
+    """Each question, its answer in words and the figures behind it, metric by metric."""
+    blocks: list[Block] = [
+        Paragraph(
+            "The control designs take the queue-backed design apart: *inline-async* is the "
+            "*async* API without the queue, *sync-threads* and *inline-async* are *sync*'s "
+            "inline email under another concurrency model. Each metric is judged by the "
+            "ranking rule below (95 % intervals, tie margin, measurement floor)."
+        )
+    ]
+    for claim in controls:
+        blocks.append(
+            Paragraph(
+                f"**{claim.question}** {claim.answer}"
+                if claim.status == NOT_MEASURED
+                else f"**{claim.question} {claim.status}.** {claim.answer} "
+                f"*Compared: {claim.compares}.*"
+            )
+        )
+        if claim.evidence:
+            blocks.append(BulletList(claim.evidence))
+    return blocks
+
+
 def claims_table(claims: list[Claim]) -> Table:
     return Table(
         ["#", "claim", "status", "evidence"],
@@ -126,6 +195,25 @@ def run_claims_table(per_scenario: dict[str, list[Claim]]) -> Table:
         for number, text, overall, statuses in combined
     ]
     return Table(["#", "claim", "whole run", *scenarios], rows, status_column=2)
+
+
+def run_controls_table(per_scenario: dict[str, list[ControlClaim]]) -> Table:
+    """The control questions' answers, a column per scenario (evidence on each scenario's
+    page): whether the queue or the concurrency model made the difference may depend on the
+    fault."""
+    scenarios = list(per_scenario)
+    questions = list(dict.fromkeys(c.question for cs in per_scenario.values() for c in cs))
+    rows = [
+        [
+            question,
+            *[
+                next((c.status for c in per_scenario[s] if c.question == question), "")
+                for s in scenarios
+            ],
+        ]
+        for question in questions
+    ]
+    return Table(["question", *scenarios], rows)
 
 
 def what_ran(analysis: ScenarioAnalysis) -> list[Block]:
@@ -182,7 +270,7 @@ def design_config_table(analysis: ScenarioAnalysis) -> Table:
             [
                 name,
                 design.kind,
-                _text(config.server_processes),
+                concurrency_text(design),
                 _text(config.workers) if queued else "–",
                 _text(config.prefetch) if queued else "–",
                 f"{_text(config.provider_timeout_s)} s",
@@ -192,13 +280,29 @@ def design_config_table(analysis: ScenarioAnalysis) -> Table:
     header = [
         "design",
         "kind",
-        "server processes",
+        "concurrency (requests held at once)",
         "workers",
         "prefetch",
         "provider timeout",
         "attempts",
     ]
-    return Table(header, rows, ["l", "l", "r", "r", "r", "r", "r"])
+    return Table(header, rows, ["l", "l", "l", "r", "r", "r", "r"])
+
+
+def concurrency_text(design: DesignData) -> str:
+    """How the design's server holds requests: ``4 processes``, ``2 processes × 8 threads
+    = 16``, ``event loop × 2 processes``."""
+    config = design.config
+    processes = config.server_processes
+    plural = "" if processes == 1 else "es"
+    counted = f"{processes} process{plural}" if processes is not None else "processes"
+    if design.concurrency == "threads":
+        threads = config.server_threads
+        total = f" = {processes * threads}" if processes and threads else ""
+        return f"{counted} × {_text(threads) or '?'} threads{total}"
+    if design.concurrency == "event-loop":
+        return f"event loop × {counted}" if processes is not None else "event loop"
+    return counted
 
 
 def chart_blocks(files: dict[str, list[Path]], level: int = 3, prefix: str = "") -> list[Block]:
@@ -214,9 +318,11 @@ def chart_blocks(files: dict[str, list[Path]], level: int = 3, prefix: str = "")
     return blocks
 
 
-def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
-    """Counts, failures and HDR latency percentiles per phase and design for one endpoint."""
-    rows = []
+def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> list[Block]:
+    """Counts, failures and HDR latency percentiles per phase and design for one endpoint, as
+    two tables (counts, then latencies) with a row per phase and design: more designs make
+    them longer, never wider, and each fits a 1,400 px screen and a printed page."""
+    counts, latencies = [], []
     timeout = analysis.data.summary.client_timeout_s
     windows = ["overall"] + [p.name for p in analysis.data.phases]
     for window in windows:
@@ -231,7 +337,7 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
             if share is not None and stats.count:
                 failed += f" [{numbers.interval(share.low, share.high, '%')}]"
             warmup = numbers.count(block.warmup_count) if window == "overall" else ""
-            rows.append(
+            counts.append(
                 [
                     window,
                     name,
@@ -242,13 +348,19 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
                     numbers.count(stats.timeouts),
                     failed,
                     numbers.rate(stats.goodput),
+                ]
+            )
+            latencies.append(
+                [
+                    window,
+                    name,
                     *[percentile_cell(latency, key, timeout) for key in PERCENTILE_COLUMNS],
                     numbers.ms(latency.max),
                     _p95(stats.ok_latency_ms, timeout),
                     _p95(stats.failed_latency_ms, timeout),
                 ]
             )
-    header = [
+    count_header = [
         "phase",
         "design",
         "requests",
@@ -258,6 +370,10 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
         "timeouts",
         "failed [95% CI]",
         "goodput",
+    ]
+    latency_header = [
+        "phase",
+        "design",
         "p50",
         "p95 [95% CI]",
         "p99",
@@ -266,7 +382,10 @@ def phase_figures(analysis: ScenarioAnalysis, endpoint: str) -> Table:
         "p95 of 2xx",
         "p95 of failed",
     ]
-    return Table(header, rows, ["l", "l"] + ["r"] * (len(header) - 2))
+    return [
+        Table(count_header, counts, ["l", "l"] + ["r"] * (len(count_header) - 2)),
+        Table(latency_header, latencies, ["l", "l"] + ["r"] * (len(latency_header) - 2)),
+    ]
 
 
 def phase_table_note(timeout_s: float | None) -> str:
@@ -545,6 +664,8 @@ TABLE_FILES = {
     "capacity": "the capacity model: predicted vs measured per design and phase",
     "verdicts": "the verdict table, long form",
     "claims": "the five claims with status and evidence",
+    "rankings": "every design's place on every metric, best first, with its interval",
+    "controls": "is it the queue? is it the concurrency model? — answers and evidence",
 }
 
 

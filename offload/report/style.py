@@ -1,8 +1,10 @@
 """One look for every chart: colour-blind-safe design colours, readable type, phases shaded.
 
-Colours are Okabe–Ito: sync is always orange and async always blue, in every chart of every
-report, so a reader learns them once. Further designs (a user's own target, async variants)
-take the remaining Okabe–Ito colours in a fixed order.
+Colours are Okabe–Ito, one per known design, declared once in :data:`FIXED`: a design keeps
+its colour in every chart of every report (sync orange, async blue, …), so a reader learns them
+once. Any other name (a variant such as ``async-w4``, a user's own target) takes the next
+colour of :data:`FALLBACK` in name order — a palette that shares no colour with ``FIXED``, so
+a variant never looks like a known design.
 """
 
 from __future__ import annotations
@@ -24,11 +26,30 @@ from matplotlib.transforms import blended_transform_factory
 
 from offload.rundir.manifest import PhaseRecord
 
-SYNC_ORANGE = "#E69F00"
-ASYNC_BLUE = "#0072B2"
-#: Okabe–Ito, minus orange and blue (taken) and yellow (unreadable on white)
-OTHER_COLOURS = ("#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
-FIXED = {"sync": SYNC_ORANGE, "async": ASYNC_BLUE}
+#: Okabe–Ito (yellow left out: unreadable on white). The sync family is warm, the
+#: queue-backed and event-loop designs cool.
+FIXED: dict[str, str] = {
+    "sync": "#E69F00",  # orange
+    "sync-threads": "#D55E00",  # vermillion
+    "inline-async": "#CC79A7",  # reddish purple
+    "background": "#009E73",  # bluish green
+    "outbox": "#56B4E9",  # sky blue
+    "async": "#0072B2",  # blue
+}
+#: for every other design name, in name order: black, then Paul Tol's "muted" colours that
+#: are far from every Okabe–Ito colour above, then greys; cycled past its end
+FALLBACK = (
+    "#000000",
+    "#882255",
+    "#117733",
+    "#332288",
+    "#999933",
+    "#AA4499",
+    "#44AA99",
+    "#DDCC77",
+    "#777777",
+    "#BBBBBB",
+)
 FAULT_SHADE = "#F4D6CF"
 PHASE_LINE = "#8C8C8C"
 MARKER_LINE = "#444444"
@@ -61,14 +82,14 @@ RC: dict[Any, Any] = {
 
 
 def design_colours(names: Iterable[str]) -> dict[str, str]:
-    """A fixed colour per design name: sync orange, async blue, the others in order."""
-    colours, spare = {}, list(OTHER_COLOURS)
-    for name in names:
-        if name in FIXED:
-            colours[name] = FIXED[name]
-    for name in sorted(n for n in names if n not in FIXED):
-        colours[name] = spare.pop(0) if spare else "#777777"
-    return colours
+    """The colour of every design of a run: a known design's own (:data:`FIXED`), the others
+    the :data:`FALLBACK` colours in name order (the same names always get the same colours)."""
+    listed = list(dict.fromkeys(names))
+    colours = {name: FIXED[name] for name in listed if name in FIXED}
+    others = sorted(name for name in listed if name not in FIXED)
+    for i, name in enumerate(others):
+        colours[name] = FALLBACK[i % len(FALLBACK)]
+    return {name: colours[name] for name in listed}
 
 
 def figure(

@@ -157,16 +157,33 @@ TABLE_OVERFLOW = """[...document.querySelectorAll('div.table')].map(box => ({
   near: ((box.previousElementSibling || {}).textContent || '').slice(0, 80)}))"""
 
 
-def test_no_table_of_the_run_page_scrolls_sideways_on_a_desktop_screen(rendered, browser):
-    """A wide table scrolls in its own box rather than the page; at 1,400 px none of the run
-    page needs to: the verdict table's long cells (a timeout, the failed share, the phase)
-    wrap. (A scenario page's per-phase tables, a dozen number columns, still scroll.)"""
-    assert rendered.html is not None
-    _open(browser, rendered.html)
-    tables = browser.evaluate(TABLE_OVERFLOW)
-    assert tables, f"{rendered.html}: no table at all"
-    wide = [t for t in tables if t["overflow"] > 0]
-    assert wide == [], f"{rendered.html}: {wide}"
+def test_no_table_of_any_page_scrolls_sideways_on_a_desktop_screen(rendered, browser):
+    """A wide table scrolls in its own box rather than the page; at 1,400 px none needs to:
+    the verdict table's long cells (a timeout, the failed share, the phase) wrap, and the
+    per-phase figures are two tables (counts, latencies) with a row per phase and design."""
+    for page in _pages(rendered):
+        _open(browser, page)
+        tables = browser.evaluate(TABLE_OVERFLOW)
+        assert tables, f"{page}: no table at all"
+        wide = [t for t in tables if t["overflow"] > 0]
+        assert wide == [], f"{page}: {wide}"
+
+
+#: the width of a printed letter or A4 page inside Chromium's default margins, in CSS pixels
+PRINTED_WIDTH = 740
+
+
+def test_no_table_is_cut_off_on_a_printed_page(rendered):
+    """The PDF cannot scroll: in print every table fits the page's width (number cells
+    break between a figure and its interval, table type is smaller)."""
+    from tests.factories.chromium import Browser
+
+    with Browser(PRINTED_WIDTH, SCREEN_HEIGHT) as printer:
+        printer.call("Emulation.setEmulatedMedia", media="print")
+        for page in _pages(rendered):
+            printer.open(page)
+            wide = [t for t in printer.evaluate(TABLE_OVERFLOW) if t["overflow"] > 0]
+            assert wide == [], f"{page}: {wide}"
 
 
 def _pdf_pages(pdf: Path) -> int:
