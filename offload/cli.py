@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "verify": "offload.commands.verify",
     "dlq": "offload.commands.dlq",
     "probe": "offload.commands.probe",
+    "sweep": "offload.commands.sweep",
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
