@@ -1,8 +1,9 @@
 """The bounded search for a design's maximum rate under the SLO: doubling, then bisection.
 
 The grid has already judged some rates; the search starts from them. Doubling begins at the
-highest rate that met the SLO below the first one that missed it, and doubles until a rate
-misses (or ``max_rate`` is passed); bisection then halves the bracket between the last rate
+highest rate that met the SLO below the first one that missed it, and doubles while the
+double is below the first rate known to miss (or until a rate misses, or ``max_rate`` is
+passed); bisection then halves the bracket between the last rate
 that met the SLO and the first that missed it until their ratio is within ``resolution``.
 Every new rate costs one run, so the search is bounded by ``max_runs`` and ``max_time`` too,
 and says which bound stopped it. An invalid cell (the generator or the machine fell behind)
@@ -95,7 +96,7 @@ def search_max_rate(
     if best is None:
         # the lowest rate already missed the SLO: nothing below the grid is searched
         return result("lowest_rate")
-    while bound is None:  # doubling
+    while bound is None or best.rate * 2 < bound.rate:  # doubling
         rate = best.rate * 2
         if rate > max_rate:
             return result("max_rate")
