@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 from offload.analysis import numbers
 from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph, Table
 from offload.report.html import render_html
+from offload.report.index import write_index
 from offload.report.markdown import render_markdown
 from offload.report.style import design_colours
 from offload.rundir.summary import Interval
@@ -301,6 +302,8 @@ def finish_sweep(run_dir: Path, console: Console) -> int:
     summary = analyse(run_dir, record, sweep)
     summary.dump(run_dir / SweepSummary.FILE_NAME)
     _md, html = write_page(run_dir, summary, record)
+    if run_dir.resolve().parent.name == "runs":  # reports/index.html lists the sweep too
+        write_index(run_dir.resolve().parent.parent)
     print_summary(console, summary, html)
     missing = [c.folder for c in record.cells if not (run_dir / c.folder / "summary.json").exists()]
     for folder in missing:

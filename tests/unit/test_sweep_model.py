@@ -102,9 +102,7 @@ def test_a_malformed_sweep_is_refused_naming_file_field_and_expectation(tmp_path
     assert expected in message, message
 
 
-def test_the_command_refuses_a_malformed_sweep_with_exit_2_before_anything_starts(
-    tmp_path, capsys
-):
+def test_the_command_refuses_a_malformed_sweep_with_exit_2_before_anything_starts(tmp_path, capsys):
     path = _write(tmp_path, VALID.replace("[10/s, 40/s]", "[40/s, 10/s]"))
     reports = tmp_path / "reports"
     assert main(["sweep", str(path), "--reports-dir", str(reports)]) == 2
