@@ -183,7 +183,9 @@ def crossover(
     """Which design wins one (rate, latency) cell on signup latency and on CPU per signup."""
     here = {c.design: c for c in grid_cells(cells) if c.rate == rate and c.latency_s == latency}
     e2e: dict[str, float | None] = {
-        name: cell.e2e_p95_ms for name, cell in here.items() if cell.e2e_p95_ms is not None
+        name: cell.e2e_p95_ms
+        for name, cell in here.items()
+        if cell.e2e_p95_ms is not None and cell.valid  # an invalid cell's figure is no figure
     }
     present = [d for d in designs if d in here]
     if len(present) < 2 or any(not here[d].valid for d in present):

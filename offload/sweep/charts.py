@@ -108,9 +108,7 @@ def curves(summary: SweepSummary, colours: dict[str, str]) -> Figure:
                     color=colours[design],
                 )
         ax.axhline(summary.slo_p99_ms, color="#444444", lw=1.0, ls="-.", zorder=1)
-        if summary.broker_confirm_p99_ms and any(
-            c.e2e_p95_ms is not None or c.design == "async" for c in summary.cells
-        ):
+        if summary.broker_confirm_p99_ms:  # measured when a design of the sweep uses it
             ax.axhline(
                 summary.broker_confirm_p99_ms, color=style.ASYNC_BLUE, lw=1.0, ls=(0, (1, 2))
             )
@@ -147,7 +145,7 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
         1,
         2,
         height=0.9 * len(latencies) + 1.2,
-        width=max(9.0, 2.2 * len(rates) * 2),
+        width=max(9.0, 1.7 * len(rates) * 2),
         sharex=False,
     )
     by_cell = {(c.rate, c.latency_s): c for c in summary.crossover}
@@ -163,22 +161,23 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
                     else entry.cpu_winner
                 )
                 face = colours.get(won, TIE_GREY if won == NO_CLEAR else "white")
+                invalid = won == INVALID
                 ax.add_patch(
                     Rectangle(
                         (column, row),
                         1,
                         1,
                         facecolor=face,
-                        edgecolor="white",
-                        lw=2,
-                        hatch="///" if won == INVALID else None,
+                        edgecolor="#999999" if invalid else "white",
+                        lw=0.8 if invalid else 2,
+                        hatch="///" if invalid else None,
                         alpha=0.85,
                     )
                 )
                 text = {NO_CLEAR: "tie", INVALID: "invalid"}.get(won, won)
-                if entry is not None and which == "latency" and entry.p99_key != "p99":
-                    text += f"\n(on {entry.p99_key})"
-                if entry is not None and which == "latency":
+                if entry is not None and not invalid and which == "latency":
+                    if entry.p99_key != "p99":
+                        text += f"\n(on {entry.p99_key})"
                     for design, e2e in entry.e2e_p95_ms.items():
                         if e2e is not None and math.isfinite(e2e):
                             text += f"\n{design} e2e p95 {style.ms_label(e2e)}"

@@ -41,7 +41,7 @@ from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.paths import REPORTS_DIR
 from offload.rundir.run_info import RunInfo
-from offload.scenario import Scenario, TargetSpec, load_scenario
+from offload.scenario import Scenario, load_scenario
 from offload.sweep.analysis import cell_figures
 from offload.sweep.files import load_sweep
 from offload.sweep.model import SweepFile
@@ -194,10 +194,6 @@ class SweepRun:
         path = self.run_dir / CELLS_DIR / f"{folder}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         data = scenario.model_dump(mode="json", by_alias=True, exclude_none=True)
-        data["targets"] = [
-            t if isinstance(t, str) else t.model_dump(mode="json", exclude_none=True)
-            for t in (scenario.targets if scenario.targets else [])
-        ]
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         if load_scenario(path) != scenario:
             raise OffloadError(f"{path}: the cell's scenario file does not read back as written")
@@ -343,4 +339,4 @@ def run_sweep(plan: SweepPlan, console: Console) -> Path:
     return run_dir
 
 
-__all__ = ["SweepPlan", "TargetSpec", "new_sweep_dir", "prepare_sweep", "run_sweep"]
+__all__ = ["SweepPlan", "new_sweep_dir", "prepare_sweep", "run_sweep"]
