@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from offload.errors import OffloadError, RunInvalid
+from offload.errors import OffloadError, RunInvalid, ScenarioError
 from offload.provisioning.broker import Broker, provision_broker, redact_url
 from offload.run.broker_probe import measure_broker
 from offload.run.generator_capacity import check_generator_capacity
@@ -83,11 +83,17 @@ def prepare_sweep(plan: SweepPlan) -> PreparedSweep:
     for name, entry in zip(sweep.design_names, sweep.designs, strict=True):
         target = entry if isinstance(entry, str) else entry.target
         targets[name] = resolve_target(target, relative_to=plan.file.parent)
-    for rate in (sweep.rates[-1], sweep.search.max_rate):
+    for field, rate in (("rates", sweep.rates[-1]), ("search.max_rate", sweep.search.max_rate)):
         scenario = sweep.cell_scenario(sweep.designs[0], rate, sweep.provider_latencies[0])
-        check_generator_capacity(
-            plan.file, scenario, resolve_load_workers(plan.load_workers, scenario)
-        )
+        try:
+            check_generator_capacity(
+                plan.file, scenario, resolve_load_workers(plan.load_workers, scenario)
+            )
+        except ScenarioError as exc:  # the cell's field is the sweep file's
+            raise ScenarioError(
+                str(exc).replace("field 'load.rate'", f"field '{field}'")
+                + " (or --load-workers auto)"
+            ) from exc
     return PreparedSweep(sweep, targets)
 
 

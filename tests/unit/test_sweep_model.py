@@ -124,3 +124,15 @@ def test_load_workers_auto_follows_the_peak_rate(tmp_path):
     assert parse_load_workers("auto") == "auto" and parse_load_workers("3") == 3
     with pytest.raises(Exception, match="at least 1"):
         parse_load_workers("0")
+
+
+def test_a_fixed_generator_count_too_small_for_the_search_is_refused_before_anything_starts(
+    tmp_path, capsys
+):
+    path = _write(tmp_path, VALID.replace("max_rate: 160/s", "max_rate: 2500/s"))
+    reports = tmp_path / "reports"
+    code = main(["sweep", str(path), "--load-workers", "1", "--reports-dir", str(reports)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{path}: field 'search.max_rate'" in err and "--load-workers 3" in err
+    assert not reports.exists()
