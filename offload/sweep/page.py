@@ -90,6 +90,10 @@ def _e2e(cell: CellFigures) -> str:
     return text + (" (not drained: ≥)" if cell.drained is False else "")
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _link(folder: str | None) -> str:
     return f"[{folder}]({folder}/summary.json)" if folder else numbers.DASH
 
@@ -121,7 +125,7 @@ def page_blocks(
         Paragraph(
             f"{len(summary.designs)} designs ({', '.join(summary.designs)}) × "
             f"{len(summary.rates)} offered rates ({', '.join(f'{r:g}/s' for r in summary.rates)})"
-            f" × {len(summary.latencies_s)} provider latencies "
+            f" × {_count(len(summary.latencies_s), 'provider latency', 'provider latencies')} "
             f"({', '.join(map(format_duration, summary.latencies_s))}); "
             f"{len(summary.cells)} cells ran ({sum(c.purpose == 'search' for c in summary.cells)}"
             f" for the searches) in {numbers.seconds(summary.wall_s)}. SLO: signup p99 ≤ "
@@ -135,7 +139,8 @@ def page_blocks(
         blocks.append(
             Banner(
                 "invalid",
-                f"{len(invalid)} invalid cells: not the system's figures",
+                _count(len(invalid), "invalid cell", "invalid cells")
+                + ": not the system's figures",
                 [f"{c.folder}: {'; '.join(c.invalid_reasons) or c.verdict_reason}" for c in invalid]
                 + problems,
             )

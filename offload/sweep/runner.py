@@ -83,7 +83,7 @@ def prepare_sweep(plan: SweepPlan) -> PreparedSweep:
     for name, entry in zip(sweep.design_names, sweep.designs, strict=True):
         target = entry if isinstance(entry, str) else entry.target
         targets[name] = resolve_target(target, relative_to=plan.file.parent)
-    for field, rate in (("rates", sweep.rates[-1]), ("search.max_rate", sweep.search.max_rate)):
+    for name, rate in (("rates", sweep.rates[-1]), ("search.max_rate", sweep.search.max_rate)):
         scenario = sweep.cell_scenario(sweep.designs[0], rate, sweep.provider_latencies[0])
         try:
             check_generator_capacity(
@@ -91,7 +91,7 @@ def prepare_sweep(plan: SweepPlan) -> PreparedSweep:
             )
         except ScenarioError as exc:  # the cell's field is the sweep file's
             raise ScenarioError(
-                str(exc).replace("field 'load.rate'", f"field '{field}'")
+                str(exc).replace("field 'load.rate'", f"field '{name}'")
                 + " (or --load-workers auto)"
             ) from exc
     return PreparedSweep(sweep, targets)
@@ -187,9 +187,13 @@ class SweepRun:
             self.record.cells = list(self.record.cells)
             self.save()
         figures = cell_figures(self.run_dir, cell, self.sweep.slo)
+        verdict = (
+            f"invalid ({figures.verdict_reason})"
+            if figures.verdict == "invalid"
+            else f"{figures.verdict} the SLO ({figures.verdict_reason})"
+        )
         self.progress.note(
-            f"  {design} at {rate:g}/s, provider {format_duration(latency)}: "
-            f"{figures.verdict} the SLO ({figures.verdict_reason}); "
+            f"  {design} at {rate:g}/s, provider {format_duration(latency)}: {verdict}; "
             f"{cell.ended_at - cell.started_at:.0f} s"
         )
         return Judged(rate=rate, verdict=figures.verdict, folder=folder)
