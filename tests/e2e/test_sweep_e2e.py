@@ -100,7 +100,7 @@ def test_every_cell_figure_comes_from_its_records(sweep_run):
     assert {c.folder for c in summary.cells} == {c.folder for c in record.cells}
     for cell in summary.cells:
         design_dir = run_dir / cell.folder / cell.design
-        requests = pd.read_csv(design_dir / "requests.csv")
+        requests = pd.read_csv(design_dir / "requests.csv", dtype={"error_class": str})
         signups = requests[(requests["stream"] == "signup") & (requests["phase"] == "measured")]
         assert cell.signups == len(signups), cell.folder
         failed = signups["error_class"].fillna("") != ""
