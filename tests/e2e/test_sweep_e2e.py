@@ -66,8 +66,11 @@ def test_the_sweep_directory_holds_every_cell_and_its_files(sweep_run):
     assert record.broker_probe.measured_at < min(c.started_at for c in record.cells)
     # each design had its search (at most one run each)
     assert set(record.searches) == {"sync", "async"}
-    assert all(len([s for s in steps if s.ran]) <= 1 for s_ in record.searches.values()
-               for steps in s_.values())  # fmt: skip
+    assert all(
+        len([s for s in steps if s.ran]) <= 1
+        for s_ in record.searches.values()
+        for steps in s_.values()
+    )
     assert "sweep page:" in output and "maximum rate under the SLO" in output
 
 
@@ -76,8 +79,12 @@ def test_the_page_is_written_with_its_charts(sweep_run):
     summary = SweepSummary.in_folder(run_dir)
     html = (run_dir / "sweep.html").read_text()
     markdown = (run_dir / "sweep.md").read_text()
-    for text in ("Maximum sustainable rate under the SLO", "Latency–throughput curves",
-                 "Crossover map", "Broker probe"):  # fmt: skip
+    for text in (
+        "Maximum sustainable rate under the SLO",
+        "Latency–throughput curves",
+        "Crossover map",
+        "Broker probe",
+    ):
         assert text in html and text in markdown
     assert "data:image/png;base64," in html and "http://" not in html
     for chart in ("curves", "crossover"):
