@@ -15,8 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
+from offload.analysis import numbers
 from offload.report import style
 from offload.sweep.analysis import INVALID, NO_CLEAR
 from offload.sweep.rundir import CellFigures, Percentile, SweepSummary
@@ -25,11 +26,13 @@ from offload.units import format_duration
 TIE_GREY = "#D9D9D9"
 
 
-def _rate_axis(ax: Axes, rates: list[float]) -> None:
+def _rate_axis(ax: Axes, rates: list[float], searched: list[float]) -> None:
+    """The grid's rates labelled; the search's rates ticked without a label (they crowd)."""
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(FixedLocator(rates))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
-    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_locator(FixedLocator([r for r in searched if r not in rates]))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _cells(summary: SweepSummary, design: str, latency: float) -> list[CellFigures]:
@@ -89,7 +92,8 @@ def curves(summary: SweepSummary, colours: dict[str, str]) -> Figure:
     """One column per provider latency: signup latency on top, failed share below."""
     latencies = summary.latencies_s
     fig, axes = style.figure(2, len(latencies), height=3.0, width=4.2 * len(latencies) + 2)
-    rates = sorted({c.rate for c in summary.cells} | set(summary.rates))
+    rates = summary.rates
+    searched = sorted({c.rate for c in summary.cells})
     for column, latency in enumerate(latencies):
         ax, err_ax = axes[column], axes[len(latencies) + column]
         for design in summary.designs:
@@ -115,8 +119,8 @@ def curves(summary: SweepSummary, colours: dict[str, str]) -> Figure:
         err_ax.axhline(summary.slo_errors * 100, color="#444444", lw=1.0, ls="-.")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(FuncFormatter(style.ms_label))
-        _rate_axis(ax, rates)
-        _rate_axis(err_ax, rates)
+        _rate_axis(ax, rates, searched)
+        _rate_axis(err_ax, rates, searched)
         style.panel_title(ax, f"provider {format_duration(latency)}")
         err_ax.set_xlabel("offered signups/s")
         if column == 0:
@@ -149,6 +153,12 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
         sharex=False,
     )
     by_cell = {(c.rate, c.latency_s): c for c in summary.crossover}
+    # an e2e p95 of a backlog that had not drained counts only what was delivered: a bound
+    not_drained = {
+        (c.design, c.rate, c.latency_s): c.drained is False
+        for c in summary.cells
+        if c.purpose == "grid"
+    }
     for ax, which in zip(axes, ("latency", "cpu"), strict=True):
         for row, latency in enumerate(latencies):
             for column, rate in enumerate(rates):
@@ -180,7 +190,8 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
                         text += f"\n(on {entry.p99_key})"
                     for design, e2e in entry.e2e_p95_ms.items():
                         if e2e is not None and math.isfinite(e2e):
-                            text += f"\n{design} e2e p95 {style.ms_label(e2e)}"
+                            bound = "≥ " if not_drained.get((design, rate, latency)) else ""
+                            text += f"\n{design} e2e p95 {bound}{numbers.ms(e2e)}"
                 ax.text(column + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7.5)
         ax.set_xlim(0, len(rates))
         ax.set_ylim(0, len(latencies))

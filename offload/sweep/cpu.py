@@ -7,8 +7,10 @@ cell, so it takes only the measured part: each component's cumulative CPU from
 ``samples.csv`` (one sample a second) read at the part's ends by linear interpolation, the
 rig (provider, load generator) left out as in every cost figure, divided by the signups
 answered 2xx that were scheduled in it. The interval is Student's t over
-:data:`BLOCKS` equal blocks of the part, each its own CPU per signup: two designs whose
-intervals overlap are "no clear difference" on the crossover map.
+:data:`BLOCKS` equal blocks of the part, each its own CPU per signup (CPU cannot be negative:
+the low end is at least 0), and there is none when a block has fewer than
+:data:`MIN_BLOCK_SIGNUPS` signups answered: two designs whose intervals overlap, or a design
+without one, are "no clear difference" on the crossover map.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from offload.analysis.uncertainty import mean_interval
 
 #: blocks the measured part is cut into for the interval (Student's t with 4 degrees of freedom)
 BLOCKS = 5
+#: signups answered 2xx each block needs for the interval: below it, a block's CPU per signup
+#: swings with a few requests (a design failing most signups), and the cell has no interval
+MIN_BLOCK_SIGNUPS = 10
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,15 @@ def cpu_per_signup(design_dir: Path, t0: float, duration_s: float) -> CpuPerSign
     blocks = []
     for low, high in itertools.pairwise(edges):
         answered = int(((offsets >= low) & (offsets < high)).sum())
-        if answered:
-            cpu = own_cpu_between(samples, t0 + low, t0 + high)
-            blocks.append(cpu / answered * 1000)
+        if answered < MIN_BLOCK_SIGNUPS:  # a ratio over a handful of signups is noise
+            return CpuPerSignup(round(per_1000, 3), None)
+        cpu = own_cpu_between(samples, t0 + low, t0 + high)
+        blocks.append(cpu / answered * 1000)
     interval = mean_interval(blocks)
-    return CpuPerSignup(round(per_1000, 3), None if interval is None else _rounded(interval))
+    if interval is None:
+        return CpuPerSignup(round(per_1000, 3), None)
+    low, high = interval
+    return CpuPerSignup(round(per_1000, 3), _rounded((max(0.0, low), high)))
 
 
 def _rounded(interval: tuple[float, float]) -> tuple[float, float]:

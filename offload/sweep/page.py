@@ -85,7 +85,12 @@ def _cpu(cell: CellFigures) -> str:
 
 def _e2e(cell: CellFigures) -> str:
     if cell.e2e_p95_ms is None:
-        return numbers.DASH
+        # the queue is first in, first out: the warm-up's emails went first
+        return (
+            "no measured signup's email delivered (not drained)"
+            if cell.drained is False
+            else numbers.DASH
+        )
     text = numbers.ms(cell.e2e_p95_ms)
     return text + (" (not drained: ≥)" if cell.drained is False else "")
 
