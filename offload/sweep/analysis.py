@@ -34,6 +34,8 @@ from offload.units import format_duration
 JUDGED_PERCENTILES = ("p99", "p95", "p90", "p50")
 NO_CLEAR = "no clear difference"
 INVALID = "invalid"
+#: a design has no figure to compare (it answered no signup: no CPU per signup)
+NO_FIGURE = "no figure"
 
 
 #: the signup latency figures a cell keeps, by summary key
@@ -225,7 +227,7 @@ def crossover(
         latency_s=latency,
         p99_winner=winner(latency_intervals, latency_points)
         if len(latency_points) == len(present)
-        else NO_CLEAR,
+        else NO_FIGURE,
         p99_key=key,
         p99_detail=" vs ".join(
             f"{d} {numbers.ms(latency_points.get(d))}{_ci_text(latency_intervals[d], ms=True)}"
@@ -233,7 +235,7 @@ def crossover(
         ),
         cpu_winner=winner(cpu_intervals, cpu_points)
         if len(cpu_points) == len(present)
-        else NO_CLEAR,
+        else NO_FIGURE,
         cpu_detail=" vs ".join(
             f"{d} {_cpu_text(cpu_points.get(d))}{_ci_text(cpu_intervals[d], ms=False)}"
             for d in present

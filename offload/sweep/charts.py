@@ -19,7 +19,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from offload.analysis import numbers
 from offload.report import style
-from offload.sweep.analysis import INVALID, NO_CLEAR
+from offload.sweep.analysis import INVALID, NO_CLEAR, NO_FIGURE
 from offload.sweep.rundir import CellFigures, Percentile, SweepSummary
 from offload.units import format_duration
 
@@ -184,7 +184,7 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
                         alpha=0.85,
                     )
                 )
-                text = {NO_CLEAR: "tie", INVALID: "invalid"}.get(won, won)
+                text = {NO_CLEAR: "tie", INVALID: "invalid", NO_FIGURE: "no figure"}.get(won, won)
                 if entry is not None and not invalid and which == "latency":
                     if entry.p99_key != "p99":
                         text += f"\n(on {entry.p99_key})"
@@ -207,6 +207,7 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
     handles += [
         Patch(facecolor=TIE_GREY, label="no clear difference (intervals overlap)"),
         Patch(facecolor="white", edgecolor="#777777", hatch="///", label="invalid cell"),
+        Patch(facecolor="white", edgecolor="#777777", label="no figure (no signup answered)"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     return fig

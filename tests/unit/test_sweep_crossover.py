@@ -104,3 +104,12 @@ def test_the_knee_is_the_first_grid_rate_that_misses_the_slo():
     found = knee(curve, "sync", 0.1)
     assert found is not None and found.rate == 160 and found.before_rate == 40
     assert knee(curve[:2], "sync", 0.1) is None
+
+
+def test_a_design_that_answered_no_signup_has_no_cpu_figure_to_compare():
+    failing = cell("sync", p99=(5000, 4990, 5010))
+    failing.cpu_per_1000 = None
+    failing.cpu_per_1000_ci = None
+    judged = crossover([failing, cell("async")], DESIGNS, 160, 0.1)
+    assert judged.cpu_winner == "no figure"
+    assert judged.p99_winner == "async"
