@@ -19,13 +19,18 @@ GATE_PAIRS ?= 3
 # `make gate-aa N=20`: that many A/A gate runs (the same commit on both sides), tabulated
 N ?= 20
 BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(SET),--set $(SET)) $(if $(QUICK),--quick) $(ARGS)
+# `make sweep SWEEP=path/to/sweep.yaml QUICK=1`; default: scenarios/sweeps/default.yaml
+SWEEP ?=
+SWEEP_FLAGS := $(SWEEP) $(if $(QUICK),--quick) $(ARGS)
 
-.PHONY: help bench test test-fast typecheck gate gate-baseline gate-aa report up lint clean venv browser
+.PHONY: help bench sweep test test-fast typecheck gate gate-baseline gate-aa report up lint clean venv browser
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
 	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations,"
 	@echo "             SET=matrix for a scenario set: every design on four faults, ~19 min)"
+	@echo "make sweep   designs x rates x provider latencies (scenarios/sweeps/default.yaml): curves,"
+	@echo "             maximum rate under the SLO, crossover map; within 15 min (QUICK=1: 4 min)"
 	@echo "make test    the type checker, then every test tier (real broker, servers, Locust, benches)"
 	@echo "make test-fast  the unit tier only (no servers; under a minute)"
 	@echo "make gate    the working tree against its base revision, measured side by side in"
@@ -58,6 +63,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 bench: $(STAMP) browser
 	$(BIN)/offload bench $(BENCH_FLAGS)
+
+sweep: $(STAMP)
+	$(BIN)/offload sweep $(SWEEP_FLAGS)
 
 test: typecheck browser
 	$(BIN)/python -m pytest

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "probe": "offload.commands.probe",
     "export": "offload.commands.export",
     "completion": "offload.commands.completion",
+    "sweep": "offload.commands.sweep",
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from offload.run.closing_summary import print_run_summary
+from offload.run.load_workers import parse_load_workers
 from offload.run.orchestrator import BenchPlan, run_bench
 from offload.rundir.paths import REPORTS_DIR, scenario_dirs
 from offload.rundir.run_info import RunInfo
@@ -80,10 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--load-workers",
-        type=int,
+        type=parse_load_workers,
         default=1,
         metavar="N",
-        help="generate the load with a Locust master and N worker processes (same total rate)",
+        help="generate the load with a Locust master and N worker processes (same total rate); "
+        "auto: as many as each scenario's peak rate needs (1,000 requests/s per process)",
     )
     parser.add_argument(
         "--reports-dir",
@@ -115,8 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.repeat < 1 or args.load_workers < 1:
-        console.print("--repeat and --load-workers must be at least 1")
+    if args.repeat < 1:
+        console.print("--repeat must be at least 1")
         return 2
     if args.scenario_set is not None and (args.scenarios or args.tag):
         console.print("--set runs the set's own scenarios: give --set, --scenario or --tag")

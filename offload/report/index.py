@@ -69,8 +69,10 @@ def _run_row(run_dir: Path, reports_dir: Path) -> tuple[float, str]:
             status = f"unreadable: {exc}"
     started = info.started_at if info else run_dir.stat().st_mtime
     when = datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    link = run_dir.relative_to(reports_dir).as_posix() + "/report.html"
-    rendered = (run_dir / "report.html").exists()
+    # a sweep's run directory has its own page (offload sweep), a bench's the run report
+    page = next((p for p in ("report.html", "sweep.html") if (run_dir / p).exists()), None)
+    link = run_dir.relative_to(reports_dir).as_posix() + f"/{page}"
+    rendered = page is not None
     name = f"[{run_dir.name}]({link})" if rendered else f"{run_dir.name} (not rendered)"
     table, valid = _scenario_table(run_dir)
     validity = "valid" if valid and status == "complete" else ("INVALID" if not valid else status)

@@ -28,6 +28,7 @@ from offload.provisioning.broker import Broker, provision_broker, redact_url
 from offload.run.bench_floor import FLOOR_DIR, record_floor
 from offload.run.design import DesignRunResult, run_design
 from offload.run.generator_capacity import check_generator_capacity
+from offload.run.load_workers import LoadWorkers, resolve_load_workers
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
 from offload.run.supervisor import terminate_as_interrupt
@@ -45,7 +46,8 @@ class BenchPlan:
     quick: bool = False
     designs: list[str] | None = None
     repeat: int = 1
-    load_workers: int = 1
+    #: generator processes: a count, or "auto" (from each scenario's peak rate)
+    load_workers: LoadWorkers = 1
     #: measure the generator's floor before each scenario's designs (``--no-floor``: skip)
     floor: bool = True
     reports_dir: Path = REPORTS_DIR
@@ -99,7 +101,7 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
         scenario = in_set(load_scenario(file), plan)
         if plan.quick:
             scenario = scenario.quickened()
-        check_generator_capacity(file, scenario, plan.load_workers)
+        check_generator_capacity(file, scenario, resolve_load_workers(plan.load_workers, scenario))
         targets_dir = plan.set_file.parent if plan.set_file is not None else file.parent
         designs = [
             PreparedDesign(v.name or manifest.name, manifest, v.config)
@@ -314,7 +316,7 @@ def _run_scenario(
                     progress=progress,
                     result=result,
                     run_name=run_name,
-                    load_workers=plan.load_workers,
+                    load_workers=resolve_load_workers(plan.load_workers, item.scenario),
                 )
             finally:
                 if result.entry is not None:

@@ -1,0 +1,84 @@
+"""The sweep's page from a summary (no servers): an invalid cell is in the red banner and on
+the page as invalid, never as a winner; the page renders whatever is missing."""
+
+from __future__ import annotations
+
+import time
+
+from offload.sweep.analysis import crossover, knee
+from offload.sweep.page import write_page
+from offload.sweep.rundir import MaxRate, SweepRecord, SweepSummary
+from tests.unit.test_sweep_crossover import cell
+
+DESIGNS = ["sync", "async"]
+
+
+def _summary(cells):
+    return SweepSummary(
+        sweep="t",
+        quick=True,
+        slo_p99_ms=200,
+        slo_errors=0.001,
+        designs=DESIGNS,
+        rates=[10, 160],
+        latencies_s=[0.1],
+        cells=cells,
+        knees={d: {"100ms": knee(cells, d, 0.1)} for d in DESIGNS},
+        max_rates=[
+            MaxRate(
+                design="sync",
+                latency_s=0.1,
+                rate=None,
+                rate_folder=None,
+                bound=10,
+                bound_folder="sync-10rps",
+                bound_verdict="misses",
+                stopped_by="lowest_rate",
+                runs=0,
+            )
+        ],
+        crossover=[crossover(cells, DESIGNS, r, 0.1) for r in (10, 160)],
+        broker_confirm_p99_ms=2.5,
+        wall_s=90.0,
+    )
+
+
+def test_an_invalid_cell_is_in_the_banner_and_never_wins(tmp_path):
+    cells = [
+        cell("sync", rate=10, verdict="misses", signups=80),
+        cell("async", rate=10, e2e=120, signups=80),
+        cell("sync", rate=160, valid=False),
+        cell("async", rate=160, e2e=130),
+    ]
+    summary = _summary(cells)
+    record = SweepRecord(
+        sweep_file="t.yaml",
+        sweep={},
+        quick=True,
+        load_workers="auto",
+        status="complete",
+        started_at=time.time(),
+    )
+    md, html = write_page(tmp_path, summary, record)
+    text = md.read_text()
+    assert "[!CAUTION]" in text and "1 invalid cell: not the system's figures" in text
+    assert "sync-160rps" in text.split("## Maximum")[0]  # named in the banner
+    row = next(line for line in text.splitlines() if line.startswith("| 100ms | 160/s"))
+    assert "| invalid | p99 | invalid: sync | invalid |" in row  # judged on neither figure
+    assert "none (the lowest rate missed)" in text
+    assert (tmp_path / "charts" / "curves.png").stat().st_size > 1000
+    assert "data:image/png;base64," in html.read_text()
+
+
+def test_the_page_renders_with_no_cells_at_all(tmp_path):
+    summary = _summary([])
+    record = SweepRecord(
+        sweep_file="t.yaml",
+        sweep={},
+        quick=True,
+        load_workers="auto",
+        status="interrupted",
+        started_at=time.time(),
+    )
+    md, _ = write_page(tmp_path, summary, record)
+    assert "the sweep did not complete: interrupted" in md.read_text()
