@@ -287,7 +287,7 @@ def _follow_load(
         if offset < -scenario.load.warmup:
             detail = "starting the load generator"
         elif offset < 0:
-            detail = f"warm-up ({format_duration(-offset)} to t=0)"
+            detail = f"warm-up ({-offset:.1f} s to t=0)"
         else:
             phase = next((p for p in phases if p.start_s <= offset < p.end_s), phases[-1])
             detail = f"phase {phase.name} ({phase.provider})"
