@@ -43,7 +43,6 @@ from offload.rundir.manifest import (
 from offload.scenario import Scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest
-from offload.units import format_duration
 
 log = logging.getLogger("offload.run")
 
