@@ -51,8 +51,8 @@ def floor_sentence(
         f"requests{failed}) against a server on loopback that answers at once, before the "
         f"designs ran (from the send: p50 {numbers.ms(sent.p50_ms)}, p99 "
         f"{numbers.ms(sent.p99_ms)}). Every latency here includes about this much of the "
-        f"harness's own; the verdicts count a latency difference at or below {_threshold(floor)} "
-        "as no difference."
+        f"harness's own; the verdicts count a difference of medians at or below the floor's "
+        f"p50, and of tail percentiles at or below {_threshold(floor)}, as no difference."
     )
 
 

@@ -23,6 +23,7 @@ from offload.analysis.cost import cost_figures
 from offload.analysis.uncertainty import wilson
 from offload.analysis.verdicts import (
     METRICS,
+    MeasurementFloor,
     Metric,
     Reading,
     across_repeats,
@@ -84,7 +85,7 @@ _BASE = {metric.key: metric for metric in METRICS}
 
 #: the metrics a ranking orders the designs on, in the order the table shows them
 RANK_METRICS: tuple[Metric, ...] = (
-    Metric("signup_p50_ms", "signup response p50", "ms", 1.0, _signup("p50")),
+    Metric("signup_p50_ms", "signup response p50", "ms", 1.0, _signup("p50"), median=True),
     _BASE["signup_p95_ms"],
     Metric("signup_p99_ms", "signup response p99", "ms", 1.0, _signup("p99")),
     _BASE["signup_error_rate"],
@@ -180,12 +181,12 @@ def rank(
     scenario: str,
     *,
     timeout_s: float | None = None,
-    floor_ms: float | None = None,
+    floor_ms: MeasurementFloor | None = None,
     notes: dict[str, str] | None = None,
 ) -> Ranking:
     """Order the designs on one metric, best first (see the module's rule)."""
     notes = notes or {}
-    resolution = floor_ms if metric.unit == "ms" else None
+    resolution = floor_ms.for_metric(metric) if floor_ms is not None else None
     measured = sorted(
         (n for n, r in readings.items() if r.value is not None and not r.unavailable),
         key=lambda n: readings[n].value or 0.0,
@@ -235,7 +236,7 @@ def rank(
     return Ranking(scenario, metric.key, metric.label, metric.unit, entries)
 
 
-def scenario_rankings(summary: Summary, floor_ms: float | None = None) -> list[Ranking]:
+def scenario_rankings(summary: Summary, floor_ms: MeasurementFloor | None = None) -> list[Ranking]:
     """One ranking per metric of :data:`RANK_METRICS` for one scenario's summary."""
     designs = summary.designs
     return [
@@ -251,7 +252,9 @@ def scenario_rankings(summary: Summary, floor_ms: float | None = None) -> list[R
     ]
 
 
-def repeat_rankings(repeats: list[Summary], floor_ms: float | None = None) -> list[Ranking]:
+def repeat_rankings(
+    repeats: list[Summary], floor_ms: MeasurementFloor | None = None
+) -> list[Ranking]:
     """The rankings across the repeats of one scenario: each design's mean of its repeats with
     the t-interval between them, as :func:`offload.analysis.verdicts.repeat_verdicts`."""
     if len(repeats) < 2:

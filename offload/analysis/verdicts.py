@@ -49,12 +49,33 @@ def phase_error_rate(design: DesignSummary, endpoint: str, phase: str | None) ->
     return None if stats is None else stats.error_rate
 
 
-def measurement_floor_ms(summary: Summary) -> float | None:
-    """The run's measurement floor: the p99 latency (from the scheduled time) the generator
-    measured against an instant server before the designs ran — differences at or below it
-    are the harness's, not the designs'. None when ``summary.json`` records no floor.
+@dataclass(frozen=True)
+class MeasurementFloor:
+    """The run's measurement floor as the verdicts use it: latency (from the scheduled time)
+    the generator alone showed against an instant server before the designs ran. A difference
+    between two medians at or below the floor's median, or between two tail percentiles at or
+    below its tail (p99, or its slowest request when too few support a p99), is the harness's,
+    not the designs'. A median is held to the floor's median: judging a p50 against the
+    floor's p99 called 3.3 ms against 6.0 ms "no clear difference" on a floor of p50 0.7 ms.
     """
-    return None if summary.floor is None else summary.floor.resolution_ms
+
+    median_ms: float | None
+    tail_ms: float | None
+
+    def for_metric(self, metric: Metric) -> float | None:
+        """The resolution of one metric: None for anything that is not a latency."""
+        if metric.unit != "ms":
+            return None
+        return self.median_ms if metric.median else self.tail_ms
+
+
+def measurement_floor_ms(summary: Summary) -> MeasurementFloor | None:
+    """The run's measurement floor (:class:`MeasurementFloor`); None when ``summary.json``
+    records no floor."""
+    floor = summary.floor
+    if floor is None:
+        return None
+    return MeasurementFloor(floor.latency_from_scheduled.p50_ms, floor.resolution_ms)
 
 
 def reference_phase_name(summary: Summary) -> str | None:
@@ -120,6 +141,8 @@ class Metric:
     #: differences at or below this are a tie whatever the ratio
     floor: float
     read: Callable[[DesignSummary], Reading]
+    #: a median (p50): held to the measurement floor's median, not its tail
+    median: bool = False
 
 
 def _bystander_worst(design: DesignSummary) -> Reading:
@@ -304,7 +327,7 @@ def _latency_at_timeout(
     return shares, figures
 
 
-def scenario_verdicts(summary: Summary, floor_ms: float | None = None) -> list[Verdict]:
+def scenario_verdicts(summary: Summary, floor_ms: MeasurementFloor | None = None) -> list[Verdict]:
     """One verdict per metric for one scenario's summary.
 
     ``floor_ms``: the measurement floor of the run (the generator's own latency against an
@@ -324,7 +347,9 @@ def scenario_verdicts(summary: Summary, floor_ms: float | None = None) -> list[V
     ]
 
 
-def repeat_verdicts(repeats: list[Summary], floor_ms: float | None = None) -> list[Verdict]:
+def repeat_verdicts(
+    repeats: list[Summary], floor_ms: MeasurementFloor | None = None
+) -> list[Verdict]:
     """One verdict per metric across the repeats of one scenario (``--repeat``).
 
     Each design's figure is the mean of its repeats' figures, with a 95 % t-interval across
@@ -370,13 +395,13 @@ def _verdict(
     scenario: str,
     notes: dict[str, str],
     timeout_s: float | None,
-    floor_ms: float | None,
+    floor_ms: MeasurementFloor | None,
 ) -> Verdict:
     """Judge one metric: on the figures themselves, or on the failed shares when one of
     them is the client timeout; no winner when a percentile is not available."""
     values = {name: r.value for name, r in readings.items()}
     figures = {name: figure_text(r, metric.unit, timeout_s) for name, r in readings.items()}
-    resolution = floor_ms if metric.unit == "ms" else None
+    resolution = floor_ms.for_metric(metric) if floor_ms is not None else None
     compared, unit, tie_floor, basis = readings, metric.unit, metric.floor, ""
     if any(r.at_timeout for r in readings.values()):
         compared, figures = _latency_at_timeout(metric, readings, timeout_s)
@@ -482,6 +507,10 @@ def _pair(summary: Summary) -> tuple[str, list[str]]:
     return reference, [n for n in names if n != reference]
 
 
+def _tail(floor: MeasurementFloor | None) -> float | None:
+    return None if floor is None else floor.tail_ms
+
+
 def _relation(
     a: Reading,
     b: Reading,
@@ -506,7 +535,7 @@ def _relation(
     return f"{numbers.factor(ratio or 0)} {faster if winner == 'a' else slower}"
 
 
-def scenario_sentences(summary: Summary, floor_ms: float | None = None) -> list[str]:
+def scenario_sentences(summary: Summary, floor_ms: MeasurementFloor | None = None) -> list[str]:
     """A few sentences per compared design, every word chosen by the numbers."""
     designs = summary.designs
     if not designs:
@@ -534,7 +563,7 @@ def _sentences_for(
     ref: DesignSummary,
     other: str,
     data: DesignSummary,
-    floor_ms: float | None,
+    floor_ms: MeasurementFloor | None,
 ) -> list[str]:
     out = []
     timeout_s = summary.client_timeout_s
@@ -543,14 +572,14 @@ def _sentences_for(
     out.append(
         f"Under {scenario}, {other}'s signup p95 was {figure_text(p95_o, 'ms', timeout_s)} "
         f"against {figure_text(p95_r, 'ms', timeout_s)} for {reference} "
-        f"({_relation(p95_o, p95_r, 1.0, floor_ms)})."
+        f"({_relation(p95_o, p95_r, 1.0, _tail(floor_ms))})."
     )
     e2e_o, e2e_r = _e2e(data), _e2e(ref)
     if e2e_o.value is not None or e2e_r.value is not None:
         out.append(
             f"Its welcome emails completed end to end at p95 in {figure_text(e2e_o, 'ms')} "
             f"against {figure_text(e2e_r, 'ms')} for {reference} "
-            f"({_relation(e2e_o, e2e_r, 1.0, floor_ms)})."
+            f"({_relation(e2e_o, e2e_r, 1.0, _tail(floor_ms))})."
         )
     err_o = error_rate_reading(data.signup.overall)
     err_r = error_rate_reading(ref.signup.overall)

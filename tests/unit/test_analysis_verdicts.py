@@ -8,6 +8,7 @@ from offload.analysis.claims import CONTRADICTED, NOT_TESTED, SUPPORTED, combine
 from offload.analysis.headline import scenario_headline
 from offload.analysis.verdicts import (
     TIE,
+    MeasurementFloor,
     Reading,
     compare,
     judge,
@@ -301,7 +302,8 @@ def test_differences_within_the_measurement_floor_are_no_difference():
     _with_intervals(data, "sync", "signup", "overall", ci=(8.8, 9.2))
     _with_intervals(data, "async", "signup", "overall", ci=(4.9, 5.1))
     assert _by_key_of(data)["signup_p95_ms"].winner == "async"
-    with_floor = {v.key: v for v in scenario_verdicts(data, floor_ms=4.5)}["signup_p95_ms"]
+    floor = MeasurementFloor(median_ms=0.4, tail_ms=4.5)
+    with_floor = {v.key: v for v in scenario_verdicts(data, floor_ms=floor)}["signup_p95_ms"]
     assert with_floor.winner == TIE
     assert with_floor.factor == "within the measurement floor (4.5 ms)"
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from loadtests.plan import Arrivals
 from offload.analysis.comparison import analyse_scenario
 from offload.analysis.summary import write_summary
-from offload.analysis.verdicts import measurement_floor_ms
+from offload.analysis.verdicts import MeasurementFloor, measurement_floor_ms
 from offload.errors import OffloadError, RunInvalid
 from offload.report.html import render_html
 from offload.report.markdown import render_markdown
@@ -99,7 +99,7 @@ def test_the_summary_carries_the_floor_and_the_verdicts_use_its_p99(tmp_path: Pa
 
     summary = Summary.in_folder(folder)
     assert summary.floor == FLOOR
-    assert measurement_floor_ms(summary) == 0.92
+    assert measurement_floor_ms(summary) == MeasurementFloor(median_ms=0.31, tail_ms=0.92)
     assert json.loads((folder / "summary.json").read_text())["floor"]["cpu_ms_per_request"] == 0.84
 
 
@@ -110,7 +110,7 @@ def test_a_floor_too_short_for_a_p99_has_the_verdicts_use_its_slowest_request(tm
     short = FLOOR.model_copy(update={"latency_from_scheduled": scheduled})
     folder = _run_with(tmp_path, floor=short)
 
-    assert measurement_floor_ms(Summary.in_folder(folder)) == 3.4
+    assert measurement_floor_ms(Summary.in_folder(folder)) == MeasurementFloor(0.31, 3.4)
     markdown, _ = _report_text(folder)
     assert "at or below the floor's slowest request (3.4 ms: its 150 requests are too few" in (
         markdown

@@ -23,7 +23,7 @@ from offload.analysis.controls import (
 )
 from offload.analysis.ranking import BEST, RANK_METRICS, TIED, rank, ranking_line
 from offload.analysis.summary import write_summary
-from offload.analysis.verdicts import Reading
+from offload.analysis.verdicts import MeasurementFloor, Reading
 from offload.report import charts_static
 from offload.report.markdown import render_markdown
 from offload.report.pages import CONTROLS, scenario_document
@@ -35,6 +35,7 @@ from tests.unit.test_analysis_verdicts import PHASES, design, manifest
 pytestmark = pytest.mark.unit
 
 P95 = next(m for m in RANK_METRICS if m.key == "signup_p95_ms")
+P50 = next(m for m in RANK_METRICS if m.key == "signup_p50_ms")
 
 # -- colours ----------------------------------------------------------------------------------
 
@@ -143,7 +144,17 @@ def test_a_percentile_at_the_timeout_ranks_below_every_measured_one_then_by_fail
 def test_differences_within_the_measurement_floor_share_the_place():
     readings = {"a": _reading(3.0, 2.9, 3.1), "b": _reading(6.0, 5.8, 6.2)}
     assert [e.place for e in rank(P95, readings, "s").entries] == [1, 2]
-    assert [e.place for e in rank(P95, readings, "s", floor_ms=4.0).entries] == [1, 1]
+    floor = MeasurementFloor(median_ms=0.7, tail_ms=4.0)
+    assert [e.place for e in rank(P95, readings, "s", floor_ms=floor).entries] == [1, 1]
+
+
+def test_a_median_is_held_to_the_floors_median_not_its_tail():
+    """3.3 ms against 6.0 ms at p50 on a floor of p50 0.7 ms / p99 3.4 ms (the matrix run's
+    slow-downstream): a real difference, which the floor's p99 used to hide."""
+    readings = {"outbox": _reading(3.3, 3.3, 3.5), "async": _reading(6.0, 5.9, 6.1)}
+    floor = MeasurementFloor(median_ms=0.7, tail_ms=3.4)
+    assert [e.place for e in rank(P50, readings, "s", floor_ms=floor).entries] == [1, 2]
+    assert [e.place for e in rank(P95, readings, "s", floor_ms=floor).entries] == [1, 1]
 
 
 # -- the control questions --------------------------------------------------------------------
