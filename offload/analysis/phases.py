@@ -53,6 +53,19 @@ def is_downstream_fault(scenario: Scenario, phase: PhaseRecord) -> bool:
     return provider_profile_at(scenario, phase.start_s) != scenario.provider
 
 
+def is_component_fault(scenario: Scenario, phase: PhaseRecord) -> bool:
+    """A part of the system is down in this phase: the broker stopped or blocked, or the
+    phase starts at a crash of queue workers or API processes (a resize of the worker pool is
+    a configuration, not a fault)."""
+    if scenario.broker_at(phase.start_s) != "up":
+        return True
+    return any(
+        fault.at == phase.start_s
+        and (fault.api is not None or (fault.workers is not None and fault.workers.kill))
+        for fault in scenario.faults
+    )
+
+
 def is_load_change(scenario: Scenario, phase: PhaseRecord) -> bool:
     mean = mean_signup_rate(scenario, phase.start_s, phase.end_s)
     return abs(mean - scenario.load.rate) > 0.05 * scenario.load.rate
@@ -72,12 +85,17 @@ def is_failing_downstream(profile: ProviderProfile, provider_timeout_s: float) -
 
 
 def disturbed_phases(record: ScenarioRecord, phases: list[PhaseRecord]) -> set[str]:
-    """Names of phases with a downstream fault or a changed load (shaded on every chart)."""
+    """Names of phases with a downstream fault, a broken component (broker, workers, API
+    processes) or a changed load (shaded on every chart, named by the headline)."""
     scenario = scenario_model(record)
     if scenario is None:
         return {p.name for p in phases if p.name not in ("healthy", "recovery")}
     return {
-        p.name for p in phases if is_downstream_fault(scenario, p) or is_load_change(scenario, p)
+        p.name
+        for p in phases
+        if is_downstream_fault(scenario, p)
+        or is_component_fault(scenario, p)
+        or is_load_change(scenario, p)
     }
 
 
