@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from offload.errors import ProvisioningError, TargetNotReady
-from offload.ports import LOOPBACK, free_port
+from offload.ports import LOOPBACK, free_port, is_loopback
 from offload.provisioning.broker import Broker
 from offload.provisioning.broker import provision_broker as find_or_start_broker
 from offload.provisioning.broker_access import BrokerAccess, open_access
@@ -183,6 +183,8 @@ class Stack:
                     str(admin_port),
                     "--log",
                     str(log_path),
+                    # an external target's provider_listen, allowed by --allow-remote
+                    *([] if is_loopback(self.host) else ["--allow-remote"]),
                 ),
                 log_path=self.work_dir / "logs" / "provider.log",
             )
