@@ -122,7 +122,7 @@ def test_a_bench_against_an_external_target_is_valid_and_its_ledger_reconciles(
     manifest = json.loads((run_dir / "external" / "manifest.json").read_text())
     entry = manifest["designs"]["ext"]
     assert entry["url"] == by_hand.url and entry["drained"] is True
-    assert entry["processes"] == {}  # offload started none of the target's processes
+    assert entry.get("processes", {}) == {}  # offload started none of the target's processes
     faults = [json.loads(line) for line in (run_dir / "external/ext/faults.jsonl").open()]
     assert [f["kind"] for f in faults] == ["downstream", "downstream"]
 

@@ -70,6 +70,8 @@ def test_the_example_external_manifest_loads():
     example = Path(__file__).resolve().parents[2] / "targets/examples/external-async"
     manifest = load_manifest(example)
     assert manifest.is_external and manifest.jobs_path == "/jobs/{job_id}"
+    prepared = prepare(BenchPlan(scenario_files=[example / "scenario.yaml"], floor=False))
+    assert [d.manifest.name for d in prepared[0].designs] == ["external-async"]
 
 
 @pytest.mark.parametrize(
