@@ -114,7 +114,7 @@ def _print_urls(
 ) -> None:
     table = Table(title="offload is up", show_header=True, header_style="bold")
     table.add_column("component")
-    table.add_column("URL")
+    table.add_column("URL", overflow="fold")
     if provider is not None:
         table.add_row("email provider", provider.url)
         table.add_row("provider admin", provider.admin_url + "/admin/profile")
