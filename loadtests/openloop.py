@@ -42,6 +42,7 @@ __all__ = [
     "OpenLoopUser",
     "PreparedRequest",
     "RequestDropped",
+    "host_allowed",
     "host_is_loopback",
     "worker_records_path",
 ]
@@ -127,8 +128,13 @@ class OpenLoopUser(User):
     def _run_plan(self) -> None:
         plan = self._effective_plan()
         host = self.host or self.environment.host or ""
-        if not host_is_loopback(host):
-            logger.error("refusing to send load to %r: only loopback hosts are targets", host)
+        if not host_allowed(host, plan.allowed_remote_hosts):
+            logger.error(
+                "refusing to send load to %r: only loopback hosts are targets unless the plan "
+                "allows the host (allowed_remote_hosts: %s)",
+                host,
+                plan.allowed_remote_hosts,
+            )
             self.environment.process_exit_code = 2
             self._request_quit()
             return
@@ -386,3 +392,12 @@ def host_is_loopback(host: str) -> bool:
         return ipaddress.ip_address(hostname.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def host_allowed(host: str, allowed_remote_hosts: list[str]) -> bool:
+    """Loopback, or a host the plan names in ``allowed_remote_hosts`` (given by a harness
+    the user told to reach it)."""
+    if host_is_loopback(host):
+        return True
+    hostname = urlparse(host).hostname if "://" in host else host
+    return bool(hostname) and hostname in allowed_remote_hosts

@@ -105,6 +105,9 @@ class LoadPlan(_Strict):
     #: the target's health path, read by the bystander stream (from its manifest)
     health_path: str = Field(default="/healthz", pattern="^/")
     users: int | None = Field(default=None, ge=1)
+    #: hosts other than loopback this plan may send to: set only by a harness the user told
+    #: to (``offload bench --allow-remote``); empty, the generator refuses every other host
+    allowed_remote_hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -35,7 +35,7 @@ from locust.exception import StopUser
 from locust.user.wait_time import constant_throughput
 
 from loadtests.closedloop import ClosedLoopRecorder
-from loadtests.openloop import OpenLoopUser, host_is_loopback
+from loadtests.openloop import OpenLoopUser, host_allowed
 from loadtests.plan import Arrivals, LoadPlan, PlanError, Segment, Stream, load_plan
 from loadtests.prepared import PreparedRequest
 from loadtests.signup_traffic import BYSTANDER, SIGNUP, SignupTraffic
@@ -254,8 +254,11 @@ def _check_run(environment, **_kwargs: Any) -> None:
     if getattr(options, "worker", False):  # its load options arrive from the master at spawn
         return
     host = environment.host
-    if host and not host_is_loopback(host):
-        _refuse(f"refusing --host {host}: offload sends load only to 127.0.0.1, ::1 or localhost")
+    if host and not host_allowed(host, _allowed_remote_hosts(options)):
+        _refuse(
+            f"refusing --host {host}: offload sends load only to 127.0.0.1, ::1 or localhost, "
+            "or to a host its --plan lists in allowed_remote_hosts"
+        )
     classes = environment.user_classes
     if OpenLoopSignupUser in classes and ClosedLoopSignupUser in classes:
         keep = ClosedLoopSignupUser if options.closed_loop else OpenLoopSignupUser
@@ -275,6 +278,17 @@ def _check_run(environment, **_kwargs: Any) -> None:
     if plan.worker_count == 1 and records.exists() and records.stat().st_size > 0:
         _refuse(f"records file {records} exists: remove it or pass another --records path")
     OpenLoopSignupUser.plan = plan
+
+
+def _allowed_remote_hosts(options: Any) -> list[str]:
+    """The plan's allowed remote hosts (none without --plan, or when the plan is unreadable:
+    the plan's own check then says why)."""
+    if not getattr(options, "plan", None):
+        return []
+    try:
+        return load_plan(options.plan).allowed_remote_hosts
+    except PlanError:
+        return []
 
 
 def _refuse(message: str) -> None:

@@ -355,6 +355,8 @@ def tables_missing(design_dir: Path, design: DesignEntry) -> str | None:
     left (the bench stopped before the export). A design that never reached its load has no
     tables to miss: its ledger is the empty one.
     """
+    if design.ledger_not_measured is not None:
+        return design.ledger_not_measured
     if design.tables_error is not None:
         return f"tables could not be exported: {design.tables_error}"
     if design.t0_epoch is not None and not (design_dir / "users.csv").exists():
@@ -387,7 +389,9 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
             invalid.append(noise.invalid_reason(name, generator, machine))
         elif machine is not None and machine.busy:
             warnings.append(noise.busy_warning(name, machine))
-        if summary.tables_missing is not None:
+        if design.ledger_not_measured is not None:
+            warnings.append(f"{name}: {design.ledger_not_measured}")
+        elif summary.tables_missing is not None:
             invalid.append(
                 f"{name}: the database {summary.tables_missing}; the email ledger has no value "
                 "(every expectation on it fails)"

@@ -96,6 +96,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
     parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let an external target name non-loopback addresses (its API, its ledger "
+        "database, offload's provider); each is printed before anything starts",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="progress lines only, without the running design's live figures",
@@ -144,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         reports_dir=args.reports_dir,
         scenario_set=scenario_set,
         set_file=set_file,
+        allow_remote=args.allow_remote,
     )
     run_dir = run_bench(plan, console)
     summaries = [

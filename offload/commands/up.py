@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from offload.errors import TargetNotReady
 from offload.provisioning.broker import Broker, redact_url
@@ -57,6 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where logs and SQLite files go (default: .offload/up-<time>)",
     )
     parser.add_argument(
+        "--port", type=int, default=None, metavar="PORT",
+        help="the design's API port (one --target only; default: a free port)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--provider-url", default=None, metavar="URL",
+        help="the email provider the designs call, instead of starting one: e.g. the one "
+        "offload bench starts for an external target (its provider_listen)",
+    )  # fmt: skip
+    parser.add_argument(
         "--for", dest="duration", type=float, default=None, metavar="SECONDS",
         help="stop by itself after this many seconds (default: until Ctrl-C)",
     )  # fmt: skip
@@ -67,17 +77,26 @@ def run(args: argparse.Namespace) -> int:
     work_dir = (args.work_dir or Path(".offload") / f"up-{stamp}").resolve()
     manifests = [resolve_target(name) for name in (args.targets or ["sync", "async"])]
     config = DesignConfig(server_processes=args.server_processes, workers=args.workers)
+    if args.port is not None and len(manifests) != 1:
+        console.print("--port needs exactly one --target (two designs cannot share a port)")
+        return 2
 
     with terminate_as_interrupt(), Stack(work_dir) as stack:
         if any(m.uses_broker for m in manifests):
             console.print("provisioning the broker ...")
             stack.provision_broker()
-        provider = stack.start_provider()
+        provider = stack.start_provider() if args.provider_url is None else None
         running = [
-            stack.start_target(manifest, config=config, queue_prefix=f"offload.up.{manifest.name}")
+            stack.start_target(
+                manifest,
+                config=config,
+                queue_prefix=f"offload.up.{manifest.name}",
+                port=args.port,
+                provider_url=args.provider_url,
+            )
             for manifest in manifests
         ]
-        _print_urls(provider, running, stack.broker, work_dir)
+        _print_urls(provider, running, stack.broker, work_dir, args.provider_url)
         try:
             _wait(stack.supervisor, args.duration)
         except KeyboardInterrupt:  # the normal way to stop `up`
@@ -87,18 +106,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_urls(
-    provider: RunningProvider, running: list[RunningTarget], broker: Broker | None, work_dir: Path
+    provider: RunningProvider | None,
+    running: list[RunningTarget],
+    broker: Broker | None,
+    work_dir: Path,
+    provider_url: str | None = None,
 ) -> None:
     table = Table(title="offload is up", show_header=True, header_style="bold")
     table.add_column("component")
-    table.add_column("URL")
-    table.add_row("email provider", provider.url)
-    table.add_row("provider admin", provider.admin_url + "/admin/profile")
+    table.add_column("URL", overflow="fold")
+    if provider is not None:
+        table.add_row("email provider", provider.url)
+        table.add_row("provider admin", provider.admin_url + "/admin/profile")
+    else:
+        table.add_row("email provider (not started here)", str(provider_url))
     for target in running:
         table.add_row(f"{target.name} design ({target.manifest.kind})", target.url)
+        # an external manifest's ledger (and schema) when a bench loads this design
+        database = make_url(target.database.url).render_as_string(hide_password=True)
+        schema = f" (schema {target.database.schema})" if target.database.schema else ""
+        table.add_row(f"{target.name} database", database + schema)
     if broker is not None:
         table.add_row(f"broker ({broker.source})", redact_url(broker.url))
     console.print(table)
+    if provider is None:
+        console.print(f"\nLogs: {work_dir}\nCtrl-C stops everything.")
+        return
     first = running[0]
     console.print(
         "\nTry a signup:\n"

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from offload.errors import ManifestError
+from offload.run.remote import RemoteRefused, check_remote, remote_addresses
 from offload.run.supervisor import terminate_as_interrupt
 from offload.target.contract import Bounds, CheckResult
 from offload.target.design_config import DesignConfig
@@ -48,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-logs", type=Path, default=None, metavar="DIR",
         help="keep the processes' logs and the provider's delivery log in DIR "
         "(default: a temporary directory, removed at the end)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-remote", action="store_true",
+        help="an external target may name non-loopback addresses (each is printed first)",
     )  # fmt: skip
     parser.add_argument(
         "--email-timeout", type=_seconds, default=Bounds().email, metavar="SECONDS",
@@ -79,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
             update={"server_processes": args.server_processes, "workers": args.workers}
         )
         bounds = Bounds(email=args.email_timeout)
+        addresses = remote_addresses([manifest])
+        check_remote(addresses, allowed=args.allow_remote, command="verify")
+        for address in addresses:
+            console.print(escape(address.line()))
         console.print(
             f"verifying target [bold]{escape(manifest.name)}[/] ({manifest.kind}) "
             f"from {escape(str(manifest.directory))}"
@@ -91,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                     result = _verify(manifest, Path(scratch), config, bounds)
     except ManifestError as exc:
         err_console.print(f"[red]✗[/] manifest: {escape(str(exc))}")
+        return exc.exit_code
+    except RemoteRefused as exc:
+        err_console.print(f"[red]✗[/] {escape(str(exc))}")
         return exc.exit_code
     _print_verdict(result, args.keep_logs)
     return 0 if result.ok else 1

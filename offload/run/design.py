@@ -219,14 +219,33 @@ def _start_generator(
 ) -> Supervised:
     """Locust, headless: one process, or a master with ``load_workers`` worker processes that
     share the schedule (every n-th arrival each, same t=0) and write a records file each."""
+    return start_generator(
+        supervisor, scenario, target.url, target.manifest.health_path, design_dir, t0, load_workers
+    )
+
+
+def start_generator(
+    supervisor: Supervisor,
+    scenario: Scenario,
+    url: str,
+    health_path: str,
+    design_dir: Path,
+    t0: float,
+    load_workers: int = 1,
+    allowed_remote_hosts: list[str] | None = None,
+) -> Supervised:
+    """Locust against ``url`` (see :func:`_start_generator`); ``allowed_remote_hosts``: the
+    non-loopback hosts the user allowed (``--allow-remote``), written into the plan."""
     records = design_dir / "requests.csv"
     plan = build_plan(
         scenario,
         records_path=records,
         t0_epoch=t0,
         worker_count=load_workers,
-        health_path=target.manifest.health_path,
+        health_path=health_path,
     )
+    if allowed_remote_hosts:
+        plan = plan.model_copy(update={"allowed_remote_hosts": list(allowed_remote_hosts)})
     plan_path = design_dir / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2))
     locust_dir = design_dir / "locust"
@@ -241,7 +260,7 @@ def _start_generator(
         ProcessSpec(
             name="locust",
             argv=locust_argv(
-                target.url,
+                url,
                 plan_path,
                 run_time_s=int(bound_s) + 1,
                 users=users,

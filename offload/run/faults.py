@@ -42,18 +42,7 @@ def timeline_events(ctx: FaultContext) -> list[TimelineEvent]:
     for fault in scenario.faults:
         phase = phase_at.get(fault.at, "")
         if fault.downstream is not None:
-            profile = fault.downstream.applied_to(scenario.provider)
-            payload = profile.admin_payload()
-            events.append(
-                TimelineEvent(
-                    at_s=fault.at,
-                    phase=phase,
-                    kind="downstream",
-                    description=f"provider: {profile.describe()}",
-                    apply=partial(ctx.provider.admin.set_profile, **payload),
-                    payload=payload,
-                )
-            )
+            events.append(downstream_event(scenario, ctx.provider, fault, phase))
         if fault.broker is not None:
             events.append(_broker_event(ctx, fault, phase))
         if fault.workers is not None:
@@ -61,6 +50,23 @@ def timeline_events(ctx: FaultContext) -> list[TimelineEvent]:
         if fault.api is not None:
             events.extend(api_events(ctx.supervisor, ctx.target, fault.at, fault.api, phase))
     return events
+
+
+def downstream_event(
+    scenario: Scenario, provider: RunningProvider, fault: FaultEvent, phase: str
+) -> TimelineEvent:
+    """A provider fault: the provider's new profile, through its admin API."""
+    assert fault.downstream is not None
+    profile = fault.downstream.applied_to(scenario.provider)
+    payload = profile.admin_payload()
+    return TimelineEvent(
+        at_s=fault.at,
+        phase=phase,
+        kind="downstream",
+        description=f"provider: {profile.describe()}",
+        apply=partial(provider.admin.set_profile, **payload),
+        payload=payload,
+    )
 
 
 def _broker_event(ctx: FaultContext, fault: FaultEvent, phase: str) -> TimelineEvent:

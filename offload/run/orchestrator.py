@@ -27,10 +27,12 @@ from offload.errors import OffloadError, ScenarioError
 from offload.provisioning.broker import Broker, provision_broker, redact_url
 from offload.run.bench_floor import FLOOR_DIR, record_floor
 from offload.run.design import DesignRunResult, run_design
+from offload.run.external import check_external_faults, run_external_design
 from offload.run.generator_capacity import check_generator_capacity
 from offload.run.load_workers import LoadWorkers, resolve_load_workers
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
+from offload.run.remote import check_remote, remote_addresses
 from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
@@ -58,6 +60,8 @@ class BenchPlan:
     scenario_set: ScenarioSet | None = None
     #: where the set's file is (its target directories are relative to it)
     set_file: Path | None = None
+    #: ``--allow-remote``: external targets may name non-loopback addresses
+    allow_remote: bool = False
 
 
 @dataclass
@@ -122,6 +126,8 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
         if plan.scenario_set is not None and scenario.breaks_the_broker:
             skipped = {d.name: NO_BROKER for d in designs if not d.manifest.uses_broker}
             designs = [d for d in designs if d.name not in skipped]
+        for design in designs:
+            check_external_faults(file, scenario, design.manifest)
         check_api_faults(file, scenario, designs)
         if designs and scenario.breaks_the_broker and os.environ.get("AMQP_URL"):
             raise ScenarioError(
@@ -168,6 +174,10 @@ def check_api_faults(file: Path, scenario: Scenario, designs: list[PreparedDesig
 
 def run_bench(plan: BenchPlan, console: Console) -> Path:
     prepared = prepare(plan)
+    addresses = remote_addresses(d.manifest for p in prepared for d in p.designs)
+    check_remote(addresses, allowed=plan.allow_remote, command="bench")
+    for address in addresses:
+        console.print(address.line())
     run_dir = new_run_dir(plan.reports_dir)
     run_info = RunInfo(
         command=plan.argv,
@@ -305,6 +315,18 @@ def _run_scenario(
             run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{design.name}"
             result = DesignRunResult()
             try:
+                if design.manifest.is_external:
+                    run_external_design(
+                        scenario=item.scenario,
+                        manifest=design.manifest,
+                        design_name=design.name,
+                        config=design.config,
+                        design_dir=scenario_dir / design.name,
+                        progress=progress,
+                        result=result,
+                        load_workers=resolve_load_workers(plan.load_workers, item.scenario),
+                    )
+                    continue
                 run_design(
                     scenario=item.scenario,
                     manifest=design.manifest,

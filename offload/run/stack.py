@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from offload.errors import ProvisioningError, TargetNotReady
-from offload.ports import LOOPBACK, free_port
+from offload.ports import LOOPBACK, free_port, is_loopback
 from offload.provisioning.broker import Broker
 from offload.provisioning.broker import provision_broker as find_or_start_broker
 from offload.provisioning.broker_access import BrokerAccess, open_access
@@ -163,9 +163,12 @@ class Stack:
         self.broker = broker
         return broker
 
-    def start_provider(self, *, ready_timeout: float = 15) -> RunningProvider:
-        """Start the simulated email provider, its delivery log in the work directory."""
-        port, admin_port = free_port(self.host), free_port(self.host)
+    def start_provider(
+        self, *, ready_timeout: float = 15, port: int | None = None
+    ) -> RunningProvider:
+        """Start the simulated email provider, its delivery log in the work directory;
+        ``port``: where it must listen (an external target calls it there), else a free one."""
+        port, admin_port = port or free_port(self.host), free_port(self.host)
         log_path = self.work_dir / "provider-log.jsonl"
         process = self.supervisor.start(
             ProcessSpec(
@@ -180,6 +183,8 @@ class Stack:
                     str(admin_port),
                     "--log",
                     str(log_path),
+                    # an external target's provider_listen, allowed by --allow-remote
+                    *([] if is_loopback(self.host) else ["--allow-remote"]),
                 ),
                 log_path=self.work_dir / "logs" / "provider.log",
             )
@@ -236,15 +241,20 @@ class Stack:
         access: BrokerAccess | None = None,
         broker: Broker | None = None,
         ready_timeout: float = 30,
+        port: int | None = None,
+        provider_url: str | None = None,
     ) -> RunningTarget:
         """Create the target's tables and queues, start its processes, wait until it is healthy.
 
         ``database`` defaults to a fresh one named after the target. The target reaches the
         broker through ``access`` (from :meth:`open_broker_access`), else through ``broker``
         or the stack's own, with the same credentials for everything. A target that does not
-        start is stopped and its queues removed before the error is raised.
+        start is stopped and its queues removed before the error is raised. ``port``: where
+        the server listens (default: a free port); ``provider_url``: the provider the target
+        calls instead of the stack's (``offload up --provider-url``: the one a bench starts
+        for an external target).
         """
-        if self.provider is None:
+        if self.provider is None and provider_url is None:
             raise RuntimeError("start the provider before any target: the target calls it")
         broker = broker or self.broker
         if access is None and broker is not None:
@@ -259,13 +269,13 @@ class Stack:
         finally:
             engine.dispose()
 
-        port = free_port(self.host)
+        port = port or free_port(self.host)
         values = target_values(
             manifest,
             host=self.host,
             port=port,
             config=config,
-            provider_url=self.provider.url,
+            provider_url=provider_url or (self.provider.url if self.provider else ""),
             database=database,
             amqp_url=access.admin_url if access else "",
             queue_prefix=queue_prefix,

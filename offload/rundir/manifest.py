@@ -173,6 +173,9 @@ class DesignEntry(Record):
     #: why the database tables could not be exported after the run: the figures built on
     #: them (the email ledger, consistency, retries) then have no value and the run is invalid
     tables_error: str | None = None
+    #: why the email figures were not measured by choice (an external target without a
+    #: ledger): they have no value, and the run is not invalid for it
+    ledger_not_measured: str | None = None
 
 
 class ScenarioManifest(RunFile):

@@ -39,7 +39,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from offload.errors import ManifestError
 
@@ -131,6 +138,57 @@ class BrokerHooks(BaseModel):
 Concurrency = Literal["processes", "threads", "event-loop"]
 
 
+class ExternalTarget(BaseModel):
+    """A system offload does not start (``kind = "external"``): where its API answers, which
+    email provider it calls and where its ledger can be read (see docs/targets.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: what the API answers a signup with: 201 (sync) or 202 and a job (async)
+    design: Literal["sync", "async"]
+    #: the API's base URL, e.g. ``http://127.0.0.1:8000``
+    url: str = Field(pattern=r"^https?://[^/\s]+$")
+    #: ``offload``: offload's simulated provider, listening on ``provider_listen`` (the
+    #: target must call it there); ``none``: the target calls its own stub, so offload can
+    #: neither break the provider nor count the emails
+    provider: Literal["offload", "none"] = "offload"
+    #: ``HOST:PORT`` where offload's provider listens (the target's provider URL)
+    provider_listen: str | None = Field(None, pattern=r"^[^:\s]+:[0-9]{1,5}$")
+    #: a SQLAlchemy URL of the target's database (read only: the users and jobs tables), or
+    #: ``none``: the report then says the email figures were not measured
+    ledger: str
+    #: the PostgreSQL schema holding the tables (default: the URL's search path)
+    ledger_schema: str | None = None
+
+    @model_validator(mode="after")
+    def _provider_has_an_address(self) -> ExternalTarget:
+        if self.provider == "offload" and self.provider_listen is None:
+            raise ValueError(
+                'provider = "offload" needs provider_listen = "HOST:PORT" (where offload\'s '
+                "provider listens, and so the URL the target must call)"
+            )
+        if self.provider == "none" and self.provider_listen is not None:
+            raise ValueError('provider_listen is for provider = "offload"; remove it')
+        return self
+
+    @property
+    def provider_host(self) -> str:
+        return (self.provider_listen or ":").rsplit(":", 1)[0]
+
+    @property
+    def provider_port(self) -> int:
+        return int((self.provider_listen or ":0").rsplit(":", 1)[1])
+
+    @property
+    def provider_url(self) -> str | None:
+        return f"http://{self.provider_listen}" if self.provider == "offload" else None
+
+    @property
+    def has_ledger(self) -> bool:
+        """The email ledger needs the users table and the deliveries offload's provider saw."""
+        return self.ledger != "none" and self.provider == "offload"
+
+
 class TargetManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -144,8 +202,11 @@ class TargetManifest(BaseModel):
     #: where a job's state can be read, with ``{job_id}``; async designs
     jobs_path: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
-    process: list[ProcessEntry] = Field(min_length=1)
+    process: list[ProcessEntry] = Field(default_factory=list)
     broker: BrokerHooks | None = None
+    #: ``kind = "external"`` in the file: offload starts nothing (``kind`` is then the
+    #: design's, from ``external.design``)
+    external: ExternalTarget | None = None
     #: set by :func:`load_manifest`: the directory the manifest came from
     directory: Path = Path(".")
 
@@ -156,9 +217,29 @@ class TargetManifest(BaseModel):
             raise ValueError("must be a path starting with /, e.g. /healthz")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _external_kind(cls, data: object) -> object:
+        """``kind = "external"`` needs an ``[external]`` table and no processes to start."""
+        if not isinstance(data, dict) or data.get("kind") != "external":
+            if isinstance(data, dict) and data.get("external") is not None:
+                raise ValueError('an [external] table needs kind = "external"')
+            return data
+        external = data.get("external")
+        if not isinstance(external, dict):
+            raise ValueError('kind = "external" needs an [external] table (design, url, ledger)')
+        if data.get("process") or data.get("broker"):
+            raise ValueError(
+                'kind = "external": offload starts nothing, so [[process]] and [broker] '
+                "have no place here"
+            )
+        return {**data, "kind": external.get("design", "external")}
+
     @field_validator("process")
     @classmethod
     def _one_server(cls, processes: list[ProcessEntry]) -> list[ProcessEntry]:
+        if not processes:
+            return processes  # an external target (checked below); else refused below
         servers = [p for p in processes if p.role == "server"]
         if len(servers) != 1:
             raise ValueError(
@@ -174,6 +255,12 @@ class TargetManifest(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"process names must be unique (got {names})")
         return processes
+
+    @model_validator(mode="after")
+    def _something_to_start(self) -> TargetManifest:
+        if self.external is None and not self.process:
+            raise ValueError('at least one [[process]] (or kind = "external")')
+        return self
 
     @field_validator("metadata", mode="before")
     @classmethod
@@ -193,6 +280,10 @@ class TargetManifest(BaseModel):
     @property
     def server(self) -> ProcessEntry:
         return next(p for p in self.process if p.role == "server")
+
+    @property
+    def is_external(self) -> bool:
+        return self.external is not None
 
     @property
     def uses_broker(self) -> bool:

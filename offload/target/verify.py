@@ -19,11 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from offload.errors import TargetNotReady
-from offload.run.stack import Stack
+from offload.provisioning.database import Database
+from offload.run.external_ledger import read_only_engine
+from offload.run.stack import RunningTarget, Stack
 from offload.target.contract import DEFAULT_BOUNDS, Bounds, CheckResult, ContractRun
 from offload.target.design_config import DesignConfig
-from offload.target.manifest import MANIFEST_NAME, TargetManifest
+from offload.target.manifest import MANIFEST_NAME, ExternalTarget, TargetManifest
 
 #: a contract check needs few processes; the benchmark's budget is the scenario's business
 VERIFY_CONFIG = DesignConfig(server_processes=2, workers=1)
@@ -69,6 +73,9 @@ def verify_target(
         on_check(check)
 
     record(CheckResult("manifest", "pass", f"{manifest.directory / MANIFEST_NAME} loads"))
+    if manifest.external is not None:
+        _verify_external(manifest, manifest.external, work_dir, bounds, record)
+        return result
     with Stack(work_dir) as stack:
         if manifest.uses_broker:
             stack.provision_broker()
@@ -102,3 +109,51 @@ def verify_target(
             server = target.processes[manifest.server.name][0]
             result.server_log_tail = server.tail(SERVER_LOG_LINES)
     return result
+
+
+def _verify_external(
+    manifest: TargetManifest,
+    external: ExternalTarget,
+    work_dir: Path,
+    bounds: Bounds,
+    record: Callable[[CheckResult], None],
+) -> None:
+    """The same checks over HTTP against a target offload did not start: offload's provider
+    on ``provider_listen`` (unless the target calls its own), the tables read only."""
+    with Stack(work_dir, host=external.provider_host or "127.0.0.1") as stack:
+        provider = (
+            stack.start_provider(port=external.provider_port)
+            if external.provider == "offload"
+            else None
+        )
+        target = RunningTarget(
+            manifest=manifest,
+            url=external.url,
+            env={},
+            values={},
+            # not opened: the checks read the ledger through the read-only engine below
+            database=Database(
+                url=external.ledger,
+                kind="postgresql" if external.ledger.startswith("postgres") else "sqlite",
+                schema=external.ledger_schema,
+            ),
+        )
+        health = external.url + manifest.health_path
+        try:
+            response = httpx.get(health, timeout=bounds.request, trust_env=False)
+            ok, detail = response.status_code == 200, f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok, detail = False, type(exc).__name__
+        if not ok:
+            record(CheckResult("starts", "fail", f"GET {health}: {detail}, want 200"))
+            record(CheckResult("contract", "skip", "the target does not answer"))
+            return
+        record(CheckResult("starts", "pass", f"GET {health} answered 200 (external target)"))
+        ledger = (
+            read_only_engine(external.ledger, external.ledger_schema)
+            if external.ledger != "none"
+            else None
+        )
+        with ContractRun(target, provider, bounds, ledger=ledger) as run:
+            for check in run.checks():
+                record(check)

@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--admin-port", type=int, required=True, help="admin API port")
     parser.add_argument("--log", type=Path, required=True, help="delivery log (JSON Lines)")
     parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a non-loopback --host (offload bench --allow-remote, for an external "
+        "target on another host; the admin API listens there too)",
+    )
+    parser.add_argument(
         "--profile", default=None, help="initial fault profile: JSON text, or @file with JSON"
     )
     return parser
@@ -76,10 +82,10 @@ async def _main(server: ProviderServer) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not is_loopback(args.host):
+    if not is_loopback(args.host) and not args.allow_remote:
         print(
             f"refusing to listen on {args.host}: offload only serves loopback addresses "
-            "(127.0.0.1, ::1, localhost)",
+            "(127.0.0.1, ::1, localhost) unless given --allow-remote",
             file=sys.stderr,
         )
         return 2

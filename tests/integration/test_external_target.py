@@ -1,0 +1,143 @@
+"""An external target: the reference async design started by hand (the harness's Stack, as
+``offload up --provider-url`` does), then ``offload verify`` and a short ``offload bench``
+against a ``kind = "external"`` manifest pointing at it. offload starts only its provider (on
+the address the design calls) and the generator; the ledger is read from the design's
+database, read only, or not at all (``ledger = "none"``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from offload.ports import free_port
+from offload.provisioning.broker import Broker
+from offload.report import render_run
+from offload.run.stack import RunningTarget, Stack
+from offload.target.manifest import resolve_target
+from tests.factories.processes import TEST_CONFIG, run_bench
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = """
+name: external
+load: {{rate: 8/s, arrivals: poisson, duration: 8s, warmup: 1s, bystander_rate: 2/s}}
+client: {{timeout: 5s}}
+provider: {{latency: 20ms}}
+faults:
+  - {{at: 3s, phase: slow, downstream: {{latency: 200ms}}}}
+  - {{at: 6s, phase: recovery, downstream: healthy}}
+drain: {{timeout: 30s}}
+targets: [{target}]
+"""
+
+
+@pytest.fixture(scope="module")
+def provider_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def by_hand(
+    tmp_path_factory: pytest.TempPathFactory, broker: Broker, provider_port: int
+) -> Iterator[RunningTarget]:
+    """The async design, started without offload's provider: it calls the one a bench or a
+    verify starts on ``provider_port``."""
+    with Stack(tmp_path_factory.mktemp("by-hand")) as stack:
+        yield stack.start_target(
+            resolve_target("async"),
+            config=TEST_CONFIG,
+            queue_prefix=f"offload.test.external.{uuid.uuid4().hex[:8]}",
+            database=stack.provision_database(f"external-{uuid.uuid4().hex[:6]}"),
+            broker=broker,
+            provider_url=f"http://127.0.0.1:{provider_port}",
+        )
+
+
+def _external(
+    directory: Path, target: RunningTarget, provider_port: int, *, ledger: bool = True
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = [
+        'name = "ext"',
+        'kind = "external"',
+        'jobs_path = "/jobs/{job_id}"',
+        "[external]",
+        'design = "async"',
+        f'url = "{target.url}"',
+        'provider = "offload"',
+        f'provider_listen = "127.0.0.1:{provider_port}"',
+        f'ledger = "{target.database.url if ledger else "none"}"',
+    ]
+    if ledger and target.database.schema:
+        lines.append(f'ledger_schema = "{target.database.schema}"')
+    (directory / "target.toml").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+def _bench(tmp_path: Path, manifest_dir: Path) -> tuple[Path, dict]:
+    scenario = tmp_path / "external.yaml"
+    scenario.write_text(SCENARIO.format(target=manifest_dir))
+    reports = tmp_path / "reports"
+    result = run_bench(scenario, reports)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = (reports / "latest").resolve()
+    return run_dir, json.loads((run_dir / "external" / "summary.json").read_text())
+
+
+def test_verify_checks_the_contract_of_an_external_target(tmp_path, by_hand, provider_port):
+    manifest_dir = _external(tmp_path / "ext", by_hand, provider_port)
+    result = subprocess.run(
+        [sys.executable, "-m", "offload.cli", "verify", str(manifest_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ext honours the target contract" in result.stdout
+    assert "✓ email" in result.stdout and "✓ jobs table" in result.stdout
+
+
+def test_a_bench_against_an_external_target_is_valid_and_its_ledger_reconciles(
+    tmp_path, by_hand, provider_port
+):
+    run_dir, summary = _bench(tmp_path, _external(tmp_path / "ext", by_hand, provider_port))
+    assert summary["valid"], summary["invalid_reasons"]
+    design = summary["designs"]["ext"]
+    emails = design["emails"]
+    assert emails is not None
+    # only this run's users (the database also holds the verify test's): every one is owed
+    # an email, and every one got exactly one
+    assert emails["owed"] > 0
+    assert emails["owed"] == emails["delivered"]
+    assert emails["lost"] == emails["duplicates"] == emails["pending"] == 0
+    assert emails["owed"] - emails["owed_warmup"] == design["signup"]["overall"]["ok"]
+    assert design["consistency"]["acknowledged_but_missing"] == 0
+    manifest = json.loads((run_dir / "external" / "manifest.json").read_text())
+    entry = manifest["designs"]["ext"]
+    assert entry["url"] == by_hand.url and entry["drained"] is True
+    assert entry.get("processes", {}) == {}  # offload started none of the target's processes
+    faults = [json.loads(line) for line in (run_dir / "external/ext/faults.jsonl").open()]
+    assert [f["kind"] for f in faults] == ["downstream", "downstream"]
+
+
+def test_without_a_ledger_the_email_figures_are_null_and_the_report_says_not_measured(
+    tmp_path, by_hand, provider_port
+):
+    manifest_dir = _external(tmp_path / "ext", by_hand, provider_port, ledger=False)
+    run_dir, summary = _bench(tmp_path, manifest_dir)
+    design = summary["designs"]["ext"]
+    assert design["emails"] is None and design["consistency"] is None
+    assert "not measured" in design["tables_missing"]
+    assert summary["valid"], summary["invalid_reasons"]  # chosen, not a failure
+    assert any("not measured" in w for w in summary["warnings"])
+    rendered = render_run(run_dir, pdf=False)
+    assert not rendered.failures, rendered.failures
+    report = (run_dir / "external" / "report.md").read_text()
+    assert "the email figures were not measured" in report
