@@ -28,7 +28,7 @@ SWEEP_FLAGS := $(SWEEP) $(if $(QUICK),--quick) $(ARGS)
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
 	@echo "             (SCENARIO=name for one scenario, QUICK=1 for shortened durations,"
-	@echo "             SET=matrix for a scenario set: every design on four faults, ~19 min)"
+	@echo "             SET=matrix for a scenario set: every design on four faults, ~18 min)"
 	@echo "make sweep   designs x rates x provider latencies (scenarios/sweeps/default.yaml): curves,"
 	@echo "             maximum rate under the SLO, crossover map; within 15 min (QUICK=1: 4 min)"
 	@echo "make test    the type checker, then every test tier (real broker, servers, Locust, benches)"
