@@ -115,6 +115,10 @@ class DesignKnobs(ProcessKnobs):
     )
     #: queue worker processes (async only)
     workers: int = Field(2, ge=0, le=64)
+    #: Prometheus metrics from every component (``targets/common/metrics.py``), scraped each
+    #: second into ``metrics.csv``; off, the components record nothing and serve no metrics
+    #: (to measure what they cost). Left out of a dump at its default, like ``server_threads``.
+    metrics: bool = Field(True, exclude_if=lambda on: on)
 
 
 def _env_text(value: object) -> str:
