@@ -139,8 +139,9 @@ NUMBER_KNOBS = [
 
 
 def test_every_knob_is_either_a_number_or_the_retry_delays():
-    """The edge cases below cover every knob; a new kind of knob needs its own cases here."""
-    assert set(DesignKnobs.model_fields) == {*NUMBER_KNOBS, "retry_delays_s"}
+    """The edge cases below cover every knob; a new kind of knob needs its own cases here
+    (``metrics``, the one switch: test_metrics_switch)."""
+    assert set(DesignKnobs.model_fields) == {*NUMBER_KNOBS, "retry_delays_s", "metrics"}
     assert limits(DesignKnobs.model_fields["provider_timeout_s"].metadata) == {"gt": 0, "le": 120}
 
 
@@ -314,3 +315,15 @@ def test_a_scenario_that_leaves_server_threads_alone_is_recorded_as_before_the_k
     assert (
         Designs.model_validate({"server_threads": 4}).model_dump(mode="json")["server_threads"] == 4
     )
+
+
+def test_metrics_switch():
+    """``metrics: false`` in a scenario turns the components' metrics off; it is the
+    harness's switch (no process reads it) and recorded only when off."""
+    assert Designs.model_validate({}).config().metrics is True
+    off = Designs.model_validate({"metrics": False}).config()
+    assert off.metrics is False
+    assert "OFFLOAD_METRICS" not in off.target_env()
+    assert "metrics" not in DesignKnobs().model_dump() and off.model_dump()["metrics"] is False
+    with pytest.raises(ValidationError):
+        Designs.model_validate({"metrics": "sometimes"})
