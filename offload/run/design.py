@@ -183,11 +183,11 @@ def run_design(
             entry.timeline_errors = timeline.errors
             result.invalid_reasons.extend(f"{design_name}: {e}" for e in timeline.errors)
             progress.update(total_s, "stopping")
+            if scraper is not None:
+                scraper.stop()  # its last scrape holds the final counts: before the stop
             target.stop()
             sampler.stop()
             sampler = None
-            if scraper is not None:
-                scraper.stop()
     except KeyboardInterrupt:
         result.interrupted = True
         result.invalid_reasons.append(f"{design_name}: interrupted before the run completed")
