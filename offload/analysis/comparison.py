@@ -26,6 +26,7 @@ from offload.analysis.headline import HeadlineSentence, scenario_headline
 from offload.analysis.phases import disturbed_phases, phase_labels
 from offload.analysis.ranking import Ranking, scenario_rankings
 from offload.analysis.scenario_data import ScenarioData, load_scenario_dir
+from offload.analysis.server_latency import server_client_table
 from offload.analysis.verdicts import (
     Verdict,
     measurement_floor_ms,
@@ -101,5 +102,6 @@ def analyse_scenario(directory: Path) -> ScenarioAnalysis:
         "claims": tables.claims_table(data.name, analysis.claims),
         "rankings": tables.rankings_table(analysis.rankings),
         "controls": tables.controls_table(data.name, analysis.controls),
+        "server_latency": server_client_table(data),
     }
     return analysis

@@ -75,6 +75,13 @@ def scenario_document(
     queue = sections.queue_table(analysis)
     if queue is not None:
         blocks += [Heading(3, "Queue"), queue]
+    server_latency = sections.server_latency_table(analysis)
+    if server_latency is not None:
+        blocks += [
+            Heading(3, "Server-side vs client-side latency (POST /users)"),
+            server_latency,
+            Paragraph(sections.SERVER_LATENCY_NOTE),
+        ]
     blocks += [
         Heading(3, "Cost"),
         sections.cost_table(analysis),

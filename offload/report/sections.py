@@ -504,6 +504,47 @@ def queue_table(analysis: ScenarioAnalysis) -> Table | None:
     return Table(header, rows, ["l"] + ["r"] * 8)
 
 
+SERVER_LATENCY_NOTE = (
+    "The server's figures come from its own latency histogram (Prometheus, "
+    "`metrics.csv`), estimated within its buckets; the client's are the load generator's, "
+    "sent → answer, of the measured signups that got an answer. The gap is time a request "
+    "waited before the application was handed it: in a busy server's listen backlog, in the "
+    "kernel, on the wire. Designs run without metrics are not listed."
+)
+
+
+def server_latency_table(analysis: ScenarioAnalysis) -> Table | None:
+    """``POST /users`` as the server and as the client measured it (None: no metrics)."""
+    frame = analysis.tables.get("server_latency")
+    if frame is None or frame.empty:
+        return None
+    rows = [
+        [
+            str(row["design"]),
+            numbers.count(row["client_answers"]),
+            numbers.count(row["server_requests"]),
+            *(
+                numbers.ms(row[f"{side}_{q}_ms"])
+                for q in ("p50", "p99")
+                for side in ("client", "server", "gap")
+            ),
+        ]
+        for row in frame.to_dict("records")
+    ]
+    header = [
+        "design",
+        "answers (client)",
+        "requests (server)",
+        "p50 client",
+        "p50 server",
+        "p50 gap",
+        "p99 client",
+        "p99 server",
+        "p99 gap",
+    ]
+    return Table(header, rows, ["l"] + ["r"] * 8)
+
+
 def _recovered(analysis: ScenarioAnalysis, design: DesignData) -> str:
     recovery = backlog_recovery(
         queue_series(design.queues), analysis.data.phases, analysis.disturbed

@@ -28,6 +28,7 @@ from offload.run.export import unfinished_jobs_counter
 from offload.run.faults import FaultContext, timeline_events
 from offload.run.live import LiveWindow
 from offload.run.loadplan import build_plan
+from offload.run.metrics_scraper import MetricsScraper
 from offload.run.progress import BenchProgress
 from offload.run.sampler import Sampler, WatchedProcess
 from offload.run.stack import RunningTarget, Stack
@@ -40,6 +41,7 @@ from offload.rundir.manifest import (
     DesignKnobs,
     TargetRecord,
 )
+from offload.rundir.metrics_csv import FILE_NAME as METRICS_CSV
 from offload.scenario import Scenario
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest
@@ -109,6 +111,7 @@ def run_design(
         {"kind": database.kind, "schema": database.schema}
     )
     sampler: Sampler | None = None
+    scraper: MetricsScraper | None = None
     timeline: Timeline | None = None
     backlog = None
     total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
@@ -117,7 +120,7 @@ def run_design(
         with stack:
             supervisor = stack.supervisor
             progress.update(0, "starting the provider and the target")
-            provider = stack.start_provider()
+            provider = stack.start_provider(metrics=config.metrics)
             provider.admin.set_profile(**scenario.provider.admin_payload())
             access: BrokerAccess | None = None
             if manifest.uses_broker and broker is not None:
@@ -152,6 +155,11 @@ def run_design(
                 machine_path=design_dir / "machine.csv",
                 also_part_of_run=_database_server(database),
             ).start()
+            endpoints = dict(target.metrics_endpoints)
+            if provider.metrics_url is not None:
+                endpoints["provider"] = provider.metrics_url
+            if endpoints:
+                scraper = MetricsScraper(path=design_dir / METRICS_CSV, endpoints=endpoints).start()
             events = timeline_events(
                 FaultContext(scenario, provider, supervisor, target, broker, sampler)
             )
@@ -174,6 +182,8 @@ def run_design(
             entry.timeline_errors = timeline.errors
             result.invalid_reasons.extend(f"{design_name}: {e}" for e in timeline.errors)
             progress.update(total_s, "stopping")
+            if scraper is not None:
+                scraper.stop()  # its last scrape holds the final counts: before the stop
             target.stop()
             sampler.stop()
             sampler = None
@@ -189,6 +199,8 @@ def run_design(
             timeline.stop()
         if sampler is not None:
             sampler.stop()
+        if scraper is not None:
+            scraper.stop()
         if backlog is not None:
             backlog.dispose()
         entry.ended_at = time.time()

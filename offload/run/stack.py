@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -34,8 +35,16 @@ from offload.run.export import export_tables
 from offload.run.provider_admin import ProviderAdmin
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from offload.target.design_config import DesignConfig
-from offload.target.manifest import TargetManifest, process_count, render, render_argv
+from offload.target.manifest import (
+    ProcessEntry,
+    TargetManifest,
+    process_count,
+    render,
+    render_argv,
+)
 from offload.target.reference import PROVIDER_MODULE, create_schema, make_engine
+from targets.common.metrics import MULTIPROC_ENV
+from targets.common.metrics import PORT_ENV as METRICS_PORT_ENV
 
 log = logging.getLogger("offload.run.stack")
 
@@ -51,6 +60,8 @@ class RunningProvider:
     log_path: Path
     admin: ProviderAdmin
     process: Supervised
+    #: where its Prometheus metrics are scraped (None: metrics off)
+    metrics_url: str | None = None
 
 
 @dataclass
@@ -65,6 +76,9 @@ class RunningTarget:
     processes: dict[str, list[Supervised]] = field(default_factory=dict)
     #: (queue name, role) pairs reported by the manifest's ``broker.queues`` hook
     queues: list[tuple[str, str]] = field(default_factory=list)
+    #: component name → URL of its Prometheus metrics (the manifest's ``metrics_path`` and
+    #: ``metrics = true`` processes; empty when the design's ``metrics`` knob is off)
+    metrics_endpoints: dict[str, str] = field(default_factory=dict)
     _queues_released: bool = field(default=False, repr=False)
 
     @property
@@ -164,12 +178,23 @@ class Stack:
         return broker
 
     def start_provider(
-        self, *, ready_timeout: float = 15, port: int | None = None
+        self,
+        *,
+        ready_timeout: float = 15,
+        port: int | None = None,
+        metrics: bool = False,
     ) -> RunningProvider:
         """Start the simulated email provider, its delivery log in the work directory;
-        ``port``: where it must listen (an external target calls it there), else a free one."""
+        ``port``: where it must listen (an external target calls it there), else a free one;
+        with ``metrics``, serving Prometheus metrics on a port of its own."""
         port, admin_port = port or free_port(self.host), free_port(self.host)
         log_path = self.work_dir / "provider-log.jsonl"
+        metrics_env: dict[str, str] = {}
+        metrics_url = None
+        if metrics:
+            metrics_port = free_port(self.host)
+            metrics_env = metrics_process_env(self.work_dir, "provider", metrics_port)
+            metrics_url = f"http://{self.host}:{metrics_port}/metrics"
         process = self.supervisor.start(
             ProcessSpec(
                 name="provider",
@@ -187,6 +212,7 @@ class Stack:
                     *([] if is_loopback(self.host) else ["--allow-remote"]),
                 ),
                 log_path=self.work_dir / "logs" / "provider.log",
+                env=metrics_env,
             )
         )
         self._infrastructure.append(process)
@@ -202,6 +228,7 @@ class Stack:
             log_path=log_path,
             admin=admin,
             process=process,
+            metrics_url=metrics_url,
         )
         return self.provider
 
@@ -411,6 +438,8 @@ def _start_processes(
                 entry.name if count == 1 and entry.role != "worker" else f"{entry.name}-{index + 1}"
             )
             env = {**target.env, **{k: render(v, values) for k, v in entry.env.items()}}
+            if config.metrics:
+                env.update(_metrics_for(target, entry, f"{manifest.name}-{name}", work_dir))
             if entry.role in role_urls:
                 env["OFFLOAD_AMQP_URL"] = role_urls[entry.role]
                 # a least-privilege user may not declare: the harness did it in the hook
@@ -425,6 +454,36 @@ def _start_processes(
                 cpus=frozenset(entry.cpus) if entry.cpus is not None else None,
             )
             started.append(supervisor.start(spec))
+
+
+def metrics_process_env(work_dir: Path, component: str, port: int | None) -> dict[str, str]:
+    """The environment that turns a process's metrics on: a fresh directory of its own for
+    prometheus_client's multi-process files (shared by a server's workers; kept across a
+    restart, so counters continue), and the port to serve them on when it has no API."""
+    directory = work_dir / "prometheus" / component
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    env = {MULTIPROC_ENV: str(directory)}
+    if port is not None:
+        env[METRICS_PORT_ENV] = str(port)
+    return env
+
+
+def _metrics_for(
+    target: RunningTarget, entry: ProcessEntry, component: str, work_dir: Path
+) -> dict[str, str]:
+    """Metrics environment of one process copy, its endpoint recorded on the target."""
+    host = str(target.values["host"])
+    if entry.role == "server" and target.manifest.metrics_path is not None:
+        target.metrics_endpoints[entry.name] = target.url + target.manifest.metrics_path
+        return metrics_process_env(work_dir, component, None)
+    if entry.metrics:
+        port = free_port(host)
+        target.metrics_endpoints[component.removeprefix(f"{target.name}-")] = (
+            f"http://{host}:{port}/metrics"
+        )
+        return metrics_process_env(work_dir, component, port)
+    return {}
 
 
 def replace_process(target: RunningTarget, fresh: Supervised) -> None:

@@ -79,6 +79,10 @@ class ProcessEntry(BaseModel):
     #: a whole number >= 0, or one of COUNT_PLACEHOLDERS (e.g. "{workers}")
     count: int | str = 1
     env: dict[str, str] = Field(default_factory=dict)
+    #: the process serves Prometheus metrics on the port the harness gives it in
+    #: ``OFFLOAD_METRICS_PORT`` (one per copy), at ``/metrics``; a server's are on its own port
+    #: (``metrics_path``). Scraped each second into the design's ``metrics.csv``.
+    metrics: bool = False
     #: CPUs the process (and every process it forks) may run on, e.g. ``[1]``; unset = all.
     #: Placement models separate machines on one host ("workers on their own CPU"); the
     #: supervisor applies it with ``os.sched_setaffinity`` and the run's manifest records it.
@@ -201,6 +205,8 @@ class TargetManifest(BaseModel):
     health_path: str = "/healthz"
     #: where a job's state can be read, with ``{job_id}``; async designs
     jobs_path: str | None = None
+    #: where the server answers Prometheus metrics (never part of the load); unset: none
+    metrics_path: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     process: list[ProcessEntry] = Field(default_factory=list)
     broker: BrokerHooks | None = None
@@ -210,10 +216,10 @@ class TargetManifest(BaseModel):
     #: set by :func:`load_manifest`: the directory the manifest came from
     directory: Path = Path(".")
 
-    @field_validator("health_path")
+    @field_validator("health_path", "metrics_path")
     @classmethod
-    def _absolute_path(cls, value: str) -> str:
-        if not value.startswith("/"):
+    def _absolute_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
             raise ValueError("must be a path starting with /, e.g. /healthz")
         return value
 

@@ -53,6 +53,18 @@ class PublishTimeout(PublishFailed):
     """No confirm within the bound; the message may or may not have been enqueued."""
 
 
+def publish_failure(exc: PublishFailed) -> str:
+    """A failed publish's ``outcome`` label in the metrics: ``refused`` is a nack or an
+    unroutable message, the broker's own answer."""
+    if isinstance(exc, BrokerUnavailable):
+        return "unavailable"
+    if isinstance(exc, BrokerBlocked):
+        return "blocked"
+    if isinstance(exc, PublishTimeout):
+        return "timeout"
+    return "refused"
+
+
 class AmqpClient:
     """One AMQP connection that reopens itself after it drops, on the running event loop.
 

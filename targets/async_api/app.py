@@ -32,6 +32,7 @@ from targets.async_api.amqp import (
     ConfirmingPublisher,
     PublishFailed,
     open_channel,
+    publish_failure,
 )
 from targets.async_api.batching import WriteBatcher
 from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
@@ -46,6 +47,7 @@ from targets.common.asgi import (
 )
 from targets.common.ids import is_id
 from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+from targets.common.metrics import PUBLISH_DURATION, PUBLISHES, count, timed
 from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import SignupRequest, parse_signup
@@ -92,6 +94,18 @@ class JobPublisher:
         self._publisher = None
 
     async def publish(self, job: WelcomeEmailJob) -> None:
+        """Publish and wait for the confirm; counted and timed by result."""
+        outcome = ["confirmed"]
+        with timed(PUBLISH_DURATION, outcome):
+            try:
+                await self._publish(job)
+            except PublishFailed as exc:
+                outcome[0] = publish_failure(exc)
+                count(PUBLISHES, outcome[0])
+                raise
+        count(PUBLISHES, outcome[0])
+
+    async def _publish(self, job: WelcomeEmailJob) -> None:
         if self.client.blocked:
             raise BrokerBlocked("the broker is blocking publishers (resource alarm)")
         publisher = self._publisher

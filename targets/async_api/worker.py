@@ -51,6 +51,16 @@ from targets.common.email import (
     send_welcome_email_async,
 )
 from targets.common.jobs import JobState, WelcomeEmailJob
+from targets.common.metrics import (
+    ATTEMPTS,
+    DEAD_LETTERED,
+    JOBS,
+    RETRIES,
+    SEND_DURATION,
+    count,
+    serve_metrics_port,
+    timed,
+)
 from targets.common.settings import TargetSettings
 from targets.common.store import AttemptOutcome, Job, UserStore, make_engine
 
@@ -187,17 +197,11 @@ class Worker:
         if row.state.finished:
             self._settle(acker, tag, ack=True, outcome="skipped_finished")
             return
-        result = await send_welcome_email_async(
-            self.http,
-            WelcomeEmail(
-                user_id=job.user_id,
-                email=job.email,
-                correlation_id=job.correlation_id,
-                idempotency_key=job.job_id,
-                job_id=job.job_id,
-                attempt=attempt,
-            ),
-        )
+        count(ATTEMPTS)
+        sent = ["unknown"]
+        with timed(SEND_DURATION, sent):
+            result = await self._send(job, attempt)
+            sent[0] = result.outcome.value
         if result.outcome.accepted:
             await self.outcomes.submit(AttemptOutcome(job.job_id, JobState.DELIVERED, attempt))
             self._settle(acker, tag, ack=True, outcome=result.outcome.value)
@@ -206,6 +210,7 @@ class Worker:
                 await self.outcomes.submit(
                     AttemptOutcome(job.job_id, JobState.RETRYING, attempt, result.detail)
                 )
+                count(RETRIES)
                 self._settle(acker, tag, ack=True, outcome="retried")
             else:
                 self._settle(acker, tag, ack=False, requeue=True, outcome="requeued")
@@ -219,6 +224,19 @@ class Worker:
                 AttemptOutcome(job.job_id, JobState.DEAD_LETTERED, attempt, reason)
             )
             self._settle(acker, tag, ack=False, outcome="dead_lettered")
+
+    async def _send(self, job: WelcomeEmailJob, attempt: int) -> SendResult:
+        return await send_welcome_email_async(
+            self.http,
+            WelcomeEmail(
+                user_id=job.user_id,
+                email=job.email,
+                correlation_id=job.correlation_id,
+                idempotency_key=job.job_id,
+                job_id=job.job_id,
+                attempt=attempt,
+            ),
+        )
 
     async def _schedule_retry(
         self, job: WelcomeEmailJob, attempt: int, result: SendResult, properties: Any, body: bytes
@@ -266,6 +284,9 @@ class Worker:
         """Ack or reject on the channel the message came from, if it is still open (if not,
         the broker redelivers it and the next attempt sees its recorded state)."""
         self.counts[outcome] += 1
+        count(JOBS, outcome)
+        if outcome in ("dead_lettered", "malformed"):  # rejected without requeue: to the DLQ
+            count(DEAD_LETTERED)
         if ack:
             acker.ack(tag)
         else:
@@ -318,6 +339,7 @@ def _install_signals(worker: Worker) -> None:
 
 
 async def _main() -> None:
+    serve_metrics_port()
     worker = Worker(TargetSettings())
     _install_signals(worker)
     await worker.run()

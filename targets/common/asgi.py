@@ -19,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from targets.common.edge import EdgeMiddleware
+from targets.common.http_metrics import AsgiMetrics
 from targets.common.ids import is_id
+from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import SignupRequest
@@ -56,8 +58,11 @@ def correlation(request: Request) -> str:
 
 
 def install_edge(app: FastAPI, settings: TargetSettings) -> None:
-    """Correlation ids and the body limit at the edge; every error as a :class:`Problem`."""
+    """Correlation ids and the body limit at the edge; every error as a :class:`Problem`;
+    request metrics and ``GET /metrics`` when metrics are on (``targets.common.metrics``)."""
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    if METRICS_ENABLED:  # added last, so outermost: it times the edge's refusals too
+        app.add_middleware(AsgiMetrics, routes=app.router.routes)
 
     @app.exception_handler(ApiProblem)
     async def _problem(request: Request, problem: ApiProblem) -> JSONResponse:

@@ -115,6 +115,12 @@ class DesignKnobs(ProcessKnobs):
     )
     #: queue worker processes (async only)
     workers: int = Field(2, ge=0, le=64)
+    #: Prometheus metrics from every component (``targets/common/metrics.py``), scraped each
+    #: second into ``metrics.csv``. Off by default: measured side by side, they added 6–15 %
+    #: to the sync design's CPU per signup (docs/observability.md), above the 5 % a default
+    #: may cost; ``metrics: true`` in a scenario's ``designs:`` turns them on. Left out of a
+    #: dump at its default, like ``server_threads``.
+    metrics: bool = Field(False, exclude_if=lambda on: not on)
 
 
 def _env_text(value: object) -> str:

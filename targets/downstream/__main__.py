@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from targets.common.metrics import serve_metrics_port
 from targets.downstream.log import DeliveryLogError
 from targets.downstream.profile import FaultProfile, ProfileError, parse_profile
 from targets.downstream.server import ProviderServer, serve
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad --profile: {exc}", file=sys.stderr)
         return 2
     raise_open_file_limit()
+    try:
+        serve_metrics_port()
+    except OSError as exc:
+        print(f"provider cannot serve metrics: {exc}", file=sys.stderr)
+        return 1
     server = ProviderServer(
         host=args.host,
         port=args.port,

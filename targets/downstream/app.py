@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from targets.common.metrics import PROVIDER_REQUESTS, count
 from targets.downstream.faults import ActiveProfile, Fate
 from targets.downstream.log import DeliveryLog, Outcome, read_log
 from targets.downstream.message import new_record, parse_email
@@ -175,6 +176,7 @@ class Provider:
     ) -> None:
         record.update(outcome=outcome.value, status=status, done_ts=done_ts or time.time())
         self.log.append(record)
+        count(PROVIDER_REQUESTS, outcome.value)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless the provider is stopping; False when cut short."""

@@ -36,6 +36,15 @@ import pika
 from targets.async_api.amqp import AmqpClient, ConfirmingPublisher, PublishFailed, open_channel
 from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
 from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+from targets.common.metrics import ENABLED as METRICS_ENABLED
+from targets.common.metrics import (
+    RELAY_BACKLOG,
+    RELAY_FAILED,
+    RELAY_PUBLISHED,
+    count,
+    serve_metrics_port,
+    set_gauge,
+)
 from targets.common.settings import TargetSettings
 from targets.common.store import OutboxMessage, OutboxStore, make_engine
 
@@ -97,6 +106,7 @@ class Relay:
             return False
         batch = await self._in_db(self.store.unpublished, self.settings.relay_batch)
         if not batch:
+            set_gauge(RELAY_BACKLOG, 0)
             return False
         results = await asyncio.gather(
             *(self._publish(publisher, message) for message in batch), return_exceptions=True
@@ -110,6 +120,16 @@ class Relay:
         # marked even when stopping: the broker has these messages
         await self._in_db(self.store.mark_published, confirmed)
         self.counts["published"] += len(confirmed)
+        count(RELAY_PUBLISHED, amount=len(confirmed))
+        count(RELAY_FAILED, amount=len(failed))
+        if METRICS_ENABLED:
+            # a short batch was all there was; after a full one, the table says what is left
+            left = (
+                len(failed)
+                if len(batch) < self.settings.relay_batch
+                else await self._in_db(self.store.unpublished_count)
+            )
+            set_gauge(RELAY_BACKLOG, left)
         if failed:
             await self._in_db(self.store.count_failed_publishes, [seq for seq, _ in failed])
             self.counts["unconfirmed"] += len(failed)
@@ -201,6 +221,7 @@ def _install_signals(relay: Relay) -> None:
 
 
 async def _main() -> None:
+    serve_metrics_port()
     relay = Relay(TargetSettings())
     _install_signals(relay)
     await relay.run()

@@ -20,7 +20,9 @@ from werkzeug.exceptions import HTTPException
 
 from targets.common.correlation import HEADER, correlation_id_from
 from targets.common.email import Outcome, WelcomeEmail, send_welcome_email
+from targets.common.http_metrics import WsgiMetrics
 from targets.common.ids import is_id
+from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.problems import ApiProblem, body_too_large, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
@@ -106,4 +108,6 @@ def create_app(settings: TargetSettings | None = None) -> Flask:
     def openapi() -> Response:
         return jsonify(openapi_document(max_body_bytes=settings.max_body_bytes))
 
+    if METRICS_ENABLED:
+        app.wsgi_app = WsgiMetrics(app.wsgi_app, app.url_map)  # type: ignore[method-assign]
     return app

@@ -139,8 +139,9 @@ NUMBER_KNOBS = [
 
 
 def test_every_knob_is_either_a_number_or_the_retry_delays():
-    """The edge cases below cover every knob; a new kind of knob needs its own cases here."""
-    assert set(DesignKnobs.model_fields) == {*NUMBER_KNOBS, "retry_delays_s"}
+    """The edge cases below cover every knob; a new kind of knob needs its own cases here
+    (``metrics``, the one switch: test_metrics_switch)."""
+    assert set(DesignKnobs.model_fields) == {*NUMBER_KNOBS, "retry_delays_s", "metrics"}
     assert limits(DesignKnobs.model_fields["provider_timeout_s"].metadata) == {"gt": 0, "le": 120}
 
 
@@ -314,3 +315,16 @@ def test_a_scenario_that_leaves_server_threads_alone_is_recorded_as_before_the_k
     assert (
         Designs.model_validate({"server_threads": 4}).model_dump(mode="json")["server_threads"] == 4
     )
+
+
+def test_metrics_switch():
+    """``metrics: true`` in a scenario turns the components' metrics on (off by default: they
+    cost more than a default may); it is the harness's switch (no process reads it) and
+    recorded only when on."""
+    assert Designs.model_validate({}).config().metrics is False
+    on = Designs.model_validate({"metrics": True}).config()
+    assert on.metrics is True
+    assert "OFFLOAD_METRICS" not in on.target_env()
+    assert "metrics" not in DesignKnobs().model_dump() and on.model_dump()["metrics"] is True
+    with pytest.raises(ValidationError):
+        Designs.model_validate({"metrics": "sometimes"})
