@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from offload.analysis import numbers
-from offload.analysis.cost import cost_figures
 from offload.analysis.uncertainty import wilson
 from offload.analysis.verdicts import (
     METRICS,
@@ -114,13 +113,7 @@ RANK_METRICS: tuple[Metric, ...] = (
         0.0,
         _emails(lambda d: d.emails.duplicates if d.emails else 0),
     ),
-    Metric(
-        "cpu_per_1000_signups_s",
-        "CPU per 1,000 signups",
-        "s",
-        0.05,
-        lambda d: Reading(cost_figures(d).cpu_per_1000_signups),
-    ),
+    _BASE["cpu_per_1000_signups_s"],
 )
 
 

@@ -8,7 +8,7 @@ broker (on SQLite that would serialise every signup behind the slowest email).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,10 +168,19 @@ class UserStore:
         concurrent signups); when one does, each signup again in a transaction of its own, so
         one taken address fails only its own signup.
         """
+        return self._create_in_batch(signups, self._insert_users_and_jobs)
+
+    def _create_in_batch(
+        self,
+        signups: Sequence[tuple[SignupRequest, str]],
+        insert: Callable[[sa.Connection, Sequence[tuple[User, Job]]], None],
+    ) -> list[tuple[User, Job] | None]:
+        """One transaction for the batch; after a collision, one per signup (see
+        :meth:`create_users_with_jobs`). ``insert`` writes the rows of the given pairs."""
         created = [self._new_user_and_job(signup, cid) for signup, cid in signups]
         try:
             with self.engine.begin() as conn:
-                self._insert_users_and_jobs(conn, created)
+                insert(conn, created)
             return list(created)
         except sa.exc.IntegrityError:
             if len(created) == 1:
@@ -180,7 +189,7 @@ class UserStore:
         for pair in created:
             try:
                 with self.engine.begin() as conn:
-                    self._insert_users_and_jobs(conn, [pair])
+                    insert(conn, [pair])
                 outcomes.append(pair)
             except sa.exc.IntegrityError:
                 outcomes.append(None)
@@ -418,23 +427,7 @@ class OutboxStore(UserStore):
     ) -> list[tuple[User, Job] | None]:
         """:meth:`UserStore.create_users_with_jobs`, each job's message written to the outbox
         in the same transaction; ``None`` for a taken address."""
-        created = [self._new_user_and_job(signup, cid) for signup, cid in signups]
-        try:
-            with self.engine.begin() as conn:
-                self._insert_with_outbox(conn, created)
-            return list(created)
-        except sa.exc.IntegrityError:
-            if len(created) == 1:
-                return [None]
-        outcomes: list[tuple[User, Job] | None] = []
-        for pair in created:
-            try:
-                with self.engine.begin() as conn:
-                    self._insert_with_outbox(conn, [pair])
-                outcomes.append(pair)
-            except sa.exc.IntegrityError:
-                outcomes.append(None)
-        return outcomes
+        return self._create_in_batch(signups, self._insert_with_outbox)
 
     @classmethod
     def _insert_with_outbox(cls, conn: sa.Connection, created: Sequence[tuple[User, Job]]) -> None:
