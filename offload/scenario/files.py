@@ -22,27 +22,32 @@ _BUILTIN_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 
 
-def load_scenario(path: Path | str) -> Scenario:
-    """Read and validate one scenario file; every problem becomes one :class:`ScenarioError`."""
-    path = Path(path)
+def read_yaml_mapping(path: Path, kind: str, fields: str) -> dict[str, Any]:
+    """The mapping a YAML file of ``kind`` (scenario, set, sweep) holds; an unreadable file,
+    invalid YAML (with its line and column) or anything but a mapping is one
+    :class:`ScenarioError` naming the file. ``fields``: the main fields, for that message."""
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the scenario file ({exc.strerror})") from exc
+        raise ScenarioError(f"{path}: cannot read the {kind} file ({exc.strerror})") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        where = ""
         mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from exc
     if not isinstance(data, dict):
         raise ScenarioError(
-            f"{path}: expected a mapping of scenario fields (name, load, faults, ...), "
-            f"got {type(data).__name__}"
+            f"{path}: expected a mapping of {kind} fields ({fields}), got {type(data).__name__}"
         )
+    return data
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate one scenario file; every problem becomes one :class:`ScenarioError`."""
+    path = Path(path)
+    data = read_yaml_mapping(path, "scenario", "name, load, faults, ...")
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:

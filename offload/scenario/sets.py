@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from offload.errors import ScenarioError
 from offload.scenario.base import StrictModel
 from offload.scenario.designs import TargetEntry
-from offload.scenario.files import SCENARIOS_DIR, describe_validation_error
+from offload.scenario.files import SCENARIOS_DIR, describe_validation_error, read_yaml_mapping
 from offload.scenario.model import _NAME, TimeScale, unique_design_names
 
 SETS_DIR = SCENARIOS_DIR / "sets"
@@ -63,17 +62,7 @@ def set_path(name_or_path: str) -> Path:
 
 def load_set(path: Path) -> ScenarioSet:
     """Read and validate one set file; every problem becomes one :class:`ScenarioError`."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the set file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            f"{path}: expected a mapping of set fields (name, scenarios, targets, ...), "
-            f"got {type(data).__name__}"
-        )
+    data = read_yaml_mapping(path, "set", "name, scenarios, targets, ...")
     try:
         return ScenarioSet.model_validate(data)
     except ValidationError as exc:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from offload.errors import ScenarioError
 from offload.scenario import SCENARIOS_DIR, describe_validation_error
+from offload.scenario.files import read_yaml_mapping
 from offload.sweep.model import SweepFile
 
 SWEEPS_DIR = SCENARIOS_DIR / "sweeps"
@@ -33,22 +33,9 @@ def sweep_path(name_or_path: str | None) -> Path:
 def load_sweep(path: Path | str) -> SweepFile:
     """Read and validate one sweep file; every problem becomes one :class:`ScenarioError`."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read the sweep file ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}: not valid YAML{where}: {problem}") from exc
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            f"{path}: expected a mapping of sweep fields (name, designs, rates, "
-            f"provider_latencies, cell, slo, search), got {type(data).__name__}"
-        )
+    data = read_yaml_mapping(
+        path, "sweep", "name, designs, rates, provider_latencies, cell, slo, search"
+    )
     try:
         return SweepFile.model_validate(data)
     except ValidationError as exc:
