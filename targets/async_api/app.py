@@ -19,10 +19,8 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pika
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from targets.async_api.amqp import (
@@ -35,22 +33,29 @@ from targets.async_api.amqp import (
     publish_failure,
 )
 from targets.async_api.batching import WriteBatcher
-from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
+from targets.async_api.topology import (
+    ROUTING_KEY,
+    Topology,
+    declare_topology,
+    first_publish_properties,
+)
 from targets.common.asgi import (
     NOT_FOUND,
     SIGNUP_REFUSALS,
-    correlation,
+    SignupAccepted,
+    accepted,
     install_edge,
     install_health,
     install_user_reads,
+    read_signup,
     signup_request_body,
 )
 from targets.common.ids import is_id
-from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+from targets.common.jobs import WelcomeEmailJob
 from targets.common.metrics import PUBLISH_DURATION, PUBLISHES, count, timed
 from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
-from targets.common.signup import SignupRequest, parse_signup
+from targets.common.signup import SignupRequest
 from targets.common.store import Job, User, UserStore, email_taken, make_engine
 
 log = logging.getLogger("offload.async_api")
@@ -63,14 +68,6 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
     },
 }
-
-
-class SignupAccepted(BaseModel):
-    """202 body: the job that will send the welcome email, and where to follow it."""
-
-    job_id: str
-    user_id: str
-    status_url: str
 
 
 class JobPublisher:
@@ -111,15 +108,7 @@ class JobPublisher:
         publisher = self._publisher
         if publisher is None or not publisher.usable:
             raise BrokerUnavailable("not connected to the broker")
-        properties = pika.BasicProperties(
-            content_type="application/json",
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=job.job_id,
-            correlation_id=job.correlation_id,
-            type=JOB_TYPE,
-            timestamp=int(job.created_at),
-            headers={"x-attempt": 1},
-        )
+        properties = first_publish_properties(job)
         await publisher.publish(
             self.topology.jobs_exchange,
             ROUTING_KEY,
@@ -170,9 +159,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     )
     async def create_user(request: Request) -> JSONResponse:
         """Store the user, enqueue the welcome email, answer without waiting for it."""
-        correlation_id = correlation(request)
-        body = await request.body()
-        signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
+        signup, correlation_id = await read_signup(request, settings)
         created = await signups.submit((signup, correlation_id))
         if created is None:
             raise email_taken()
@@ -188,10 +175,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
             raise ApiProblem(
                 503, "queue_unavailable", str(exc), headers={"Retry-After": "1"}
             ) from exc
-        return JSONResponse(
-            {"job_id": job.id, "user_id": user.id, "status_url": f"/jobs/{job.id}"},
-            status_code=202,
-        )
+        return accepted(user.id, job.id)
 
     install_user_reads(app, store)
 

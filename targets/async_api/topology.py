@@ -22,6 +22,8 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+
 ROUTING_KEY = "welcome_email"
 #: redeliveries (worker crash, lost connection) before the broker dead-letters a message
 DELIVERY_LIMIT = 20
@@ -162,3 +164,18 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def first_publish_properties(job: WelcomeEmailJob) -> pika.BasicProperties:
+    """The AMQP properties of a job's first publish onto the jobs exchange: persistent, its id
+    as the message id (what the worker and the provider dedupe on), attempt 1. The async API
+    and the outbox relay publish the same message, so they share this."""
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=job.job_id,
+        correlation_id=job.correlation_id,
+        type=JOB_TYPE,
+        timestamp=int(job.created_at),
+        headers={"x-attempt": 1},
+    )

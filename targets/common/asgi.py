@@ -24,7 +24,7 @@ from targets.common.ids import is_id
 from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
-from targets.common.signup import SignupRequest
+from targets.common.signup import SignupRequest, parse_signup
 from targets.common.store import UserStore
 
 log = logging.getLogger("offload.asgi")
@@ -52,9 +52,34 @@ class UserCreated(BaseModel):
     email_status: Literal["sent", "scheduled"]
 
 
+class SignupAccepted(BaseModel):
+    """202 body of the queue-backed designs: the job that will send the welcome email, and
+    where to follow it."""
+
+    job_id: str
+    user_id: str
+    status_url: str
+
+
+def accepted(user_id: str, job_id: str) -> JSONResponse:
+    """The 202 answer of a signup whose email a job will send (:class:`SignupAccepted`)."""
+    return JSONResponse(
+        {"job_id": job_id, "user_id": user_id, "status_url": f"/jobs/{job_id}"},
+        status_code=202,
+    )
+
+
 def correlation(request: Request) -> str:
     """The request's correlation id, set by :class:`EdgeMiddleware`."""
     return str(request.scope["state"]["correlation_id"])
+
+
+async def read_signup(request: Request, settings: TargetSettings) -> tuple[SignupRequest, str]:
+    """The request's signup, parsed and checked (a refusal raises its problem), and its
+    correlation id: how every FastAPI design's ``POST /users`` begins."""
+    body = await request.body()
+    signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
+    return signup, correlation(request)
 
 
 def install_edge(app: FastAPI, settings: TargetSettings) -> None:

@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from targets.common.asgi import (
     SIGNUP_REFUSALS,
     UserCreated,
-    correlation,
     install_edge,
     install_health,
     install_user_reads,
+    read_signup,
     signup_request_body,
 )
 from targets.common.email import (
@@ -35,7 +35,6 @@ from targets.common.email import (
 )
 from targets.common.problems import ApiProblem, Problem
 from targets.common.settings import TargetSettings
-from targets.common.signup import parse_signup
 from targets.common.store import UserStore, make_engine
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -81,9 +80,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     )
     async def create_user(request: Request) -> JSONResponse:
         """Store the user, send the welcome email, answer once the provider took it."""
-        correlation_id = correlation(request)
-        body = await request.body()
-        signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
+        signup, correlation_id = await read_signup(request, settings)
         user = await run_in_threadpool(store.create_user, signup, correlation_id)
         result = await send_welcome_email_async(
             provider.session,

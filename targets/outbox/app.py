@@ -19,32 +19,25 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from targets.async_api.batching import WriteBatcher
 from targets.common.asgi import (
     NOT_FOUND,
     SIGNUP_REFUSALS,
-    correlation,
+    SignupAccepted,
+    accepted,
     install_edge,
     install_health,
     install_user_reads,
+    read_signup,
     signup_request_body,
 )
 from targets.common.ids import is_id
 from targets.common.problems import not_found
 from targets.common.settings import TargetSettings
-from targets.common.signup import SignupRequest, parse_signup
+from targets.common.signup import SignupRequest
 from targets.common.store import Job, OutboxStore, User, email_taken, make_engine
-
-
-class SignupAccepted(BaseModel):
-    """202 body: the job that will send the welcome email, and where to follow it."""
-
-    job_id: str
-    user_id: str
-    status_url: str
 
 
 def create_app(settings: TargetSettings | None = None) -> FastAPI:
@@ -79,17 +72,12 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     )
     async def create_user(request: Request) -> JSONResponse:
         """Store the user with its job's message, answer without waiting for the broker."""
-        correlation_id = correlation(request)
-        body = await request.body()
-        signup = parse_signup(request.headers.get("content-type"), body, settings.max_body_bytes)
+        signup, correlation_id = await read_signup(request, settings)
         created = await signups.submit((signup, correlation_id))
         if created is None:
             raise email_taken()
         user, job = created
-        return JSONResponse(
-            {"job_id": job.id, "user_id": user.id, "status_url": f"/jobs/{job.id}"},
-            status_code=202,
-        )
+        return accepted(user.id, job.id)
 
     install_user_reads(app, store)
 

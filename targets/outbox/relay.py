@@ -31,11 +31,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pika
-
 from targets.async_api.amqp import AmqpClient, ConfirmingPublisher, PublishFailed, open_channel
-from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
-from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+from targets.async_api.topology import (
+    ROUTING_KEY,
+    Topology,
+    declare_topology,
+    first_publish_properties,
+)
+from targets.common.jobs import WelcomeEmailJob
 from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.metrics import (
     RELAY_BACKLOG,
@@ -147,15 +150,7 @@ class Relay:
 
     async def _publish(self, publisher: ConfirmingPublisher, message: OutboxMessage) -> None:
         job = WelcomeEmailJob.from_bytes(message.payload)
-        properties = pika.BasicProperties(
-            content_type="application/json",
-            delivery_mode=pika.DeliveryMode.Persistent,
-            message_id=job.job_id,
-            correlation_id=job.correlation_id,
-            type=JOB_TYPE,
-            timestamp=int(job.created_at),
-            headers={"x-attempt": 1},
-        )
+        properties = first_publish_properties(job)
         await publisher.publish(
             self.topology.jobs_exchange,
             ROUTING_KEY,
