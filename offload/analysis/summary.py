@@ -283,7 +283,7 @@ def generator_summary(
     not_waiting = sent[~sent["waited_for_slot"].fillna(False).astype(bool)]
     lag_ms = percentiles_ms((not_waiting["sent"] - not_waiting["scheduled"]).to_numpy())
     cpu_share = report.cpu_share_of_one_core
-    saturated = noise.lag_cause(lag_ms["p99"], cpu_share, machine) == "generator"
+    cause = noise.lag_cause(lag_ms["p99"], cpu_share, machine)
     return GeneratorStats(
         processes=report.processes,
         cpu_s=report.cpu_seconds,
@@ -293,7 +293,8 @@ def generator_summary(
         dropped=int((measured["error_class"] == "dropped").sum()),
         late_starts=int(sent["waited_for_slot"].fillna(False).astype(bool).sum()),
         lateness_ms=Lateness(p50=lag_ms["p50"], p99=lag_ms["p99"], max=lag_ms["max"]),
-        saturated=saturated,
+        saturated=cause == "generator",
+        lag_cause=cause,
     )
 
 
@@ -314,7 +315,12 @@ def summarise_design(
     events = records.table(design_dir, "job_events")
     machine = None
     if design.t0_epoch is not None and design.load_end_epoch is not None:
-        machine = machine_load(records.machine(design_dir), design.t0_epoch, design.load_end_epoch)
+        machine = machine_load(
+            records.machine(design_dir),
+            design.t0_epoch,
+            design.load_end_epoch,
+            records.samples(design_dir),
+        )
     missing = tables_missing(design_dir, design)
     summary = DesignSummary(
         kind=design.kind,
@@ -385,7 +391,7 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
         summary = summarise_design(design_dir, design, manifest.phases, load.duration, timeout)
         designs[name] = summary
         generator, machine = summary.generator, summary.machine
-        if generator.saturated or (machine is not None and _fell_behind(generator, machine)):
+        if generator.lag_cause is not None:
             invalid.append(noise.invalid_reason(name, generator, machine))
         elif machine is not None and machine.busy:
             warnings.append(noise.busy_warning(name, machine))
@@ -418,12 +424,6 @@ def write_summary(scenario_dir: Path) -> Summary:
     summary = summarise_scenario(scenario_dir)
     summary.dump(scenario_dir / Summary.FILE_NAME)
     return summary
-
-
-def _fell_behind(generator: GeneratorStats, machine: MachineLoad) -> bool:
-    """Did a busy machine make the generator fall behind (a saturated one is said apart)?"""
-    share = generator.cpu_percent / 100 if generator.cpu_percent is not None else None
-    return noise.lag_cause(generator.lateness_ms.p99, share, machine) == "machine"
 
 
 def _sanity(name: str, summary: DesignSummary) -> list[str]:

@@ -17,6 +17,10 @@ from offload.rundir.files import Figure, Record, RunFile
 from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import PhaseRecord
 
+#: who made the load generator fall behind its schedule: its own loop (``generator``), other
+#: processes or steal (``machine``), or the design under test filling the machine (``design``)
+LagCause = Literal["generator", "machine", "design"]
+
 
 class Interval(Record):
     """A 95 % confidence interval of one figure, in the figure's unit."""
@@ -153,6 +157,8 @@ class GeneratorStats(Record):
     late_starts: int
     lateness_ms: Lateness
     saturated: bool
+    #: None when it kept its schedule; else who made it fall behind (absent in older files)
+    lag_cause: LagCause | None = None
 
 
 class Share(Record):
@@ -183,6 +189,12 @@ class MachineLoad(Record):
     steal_share: Share
     iowait_share: Share
     busy: bool
+    #: the design under test's own processes (its components, the broker included; not the
+    #: rig, not the database server), from ``samples.csv`` (absent in older files)
+    design_share: Share | None = None
+    #: in some second the machine was full and the design used most of it: a generator that
+    #: fell behind then was starved by the system it measured
+    design_filled: bool = False
 
 
 class ResourceUse(Record):
