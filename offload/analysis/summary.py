@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from offload.analysis import noise, records
+from offload.analysis.drain import drain_rate
 from offload.analysis.machine import machine_load
 from offload.analysis.percentiles import PERCENTILES, percentiles_ms
+from offload.analysis.phases import provider_profile_at, scenario_model
 from offload.analysis.uncertainty import (
     bootstrap_percentiles,
     supported,
@@ -26,6 +28,7 @@ from offload.rundir.manifest import DesignEntry, PhaseRecord, ScenarioManifest
 from offload.rundir.summary import (
     Consistency,
     DesignSummary,
+    DrainRate,
     EmailLedger,
     EndpointStats,
     GeneratorStats,
@@ -38,6 +41,7 @@ from offload.rundir.summary import (
     Summary,
     WindowStats,
 )
+from offload.scenario import Scenario
 
 #: the manifest's fields on the generator's floor, which the summary carries unchanged
 FLOOR_FIELDS = frozenset({"floor", "floor_not_measured"})
@@ -304,8 +308,10 @@ def summarise_design(
     phases: list[PhaseRecord],
     duration_s: float,
     timeout_s: float | None = None,
+    scenario: Scenario | None = None,
 ) -> DesignSummary:
-    """Every figure of one design's run (one entry of ``designs`` in summary.json)."""
+    """Every figure of one design's run (one entry of ``designs`` in summary.json);
+    ``scenario`` (as run) gives the provider's latency for the drain rate's ceiling."""
     frame = records.requests(design_dir)
     measured = frame[frame["phase"] == "measured"]
     warmup_signups = frame[(frame["phase"] == "warmup") & (frame["stream"] == "signup")]
@@ -351,7 +357,38 @@ def summarise_design(
             summary.dead_lettered = (
                 int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
             )
+        summary.drain_rate = design_drain_rate(design_dir, design, provider, events, scenario)
     return summary
+
+
+def design_drain_rate(
+    design_dir: Path,
+    design: DesignEntry,
+    provider: pd.DataFrame,
+    events: pd.DataFrame,
+    scenario: Scenario | None,
+) -> DrainRate | None:
+    """The drain rate of a queue-backed design (None: no backlog stood, so no figure)."""
+    config = design.config
+    t0 = design.t0_epoch or 0.0
+    cap = config.provider_timeout_s
+
+    def latency_at(epoch: float) -> float | None:
+        if scenario is None:
+            return None
+        latency = float(provider_profile_at(scenario, epoch - t0).latency)
+        return min(latency, cap) if cap else latency
+
+    return drain_rate(
+        queues=records.queues(design_dir),
+        provider=provider,
+        samples=records.samples(design_dir),
+        machine=records.machine(design_dir),
+        events=events,
+        workers=config.workers or 1,
+        prefetch=config.prefetch or 1,
+        latency_at=latency_at,
+    )
 
 
 def tables_missing(design_dir: Path, design: DesignEntry) -> str | None:
@@ -383,12 +420,15 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
         )
     client = manifest.scenario.client
     timeout = client.timeout if client else None
+    model = scenario_model(manifest.scenario)
     designs: dict[str, DesignSummary] = {}
     for name, design in manifest.designs.items():
         design_dir = scenario_dir / name
         if not design_dir.is_dir():
             continue
-        summary = summarise_design(design_dir, design, manifest.phases, load.duration, timeout)
+        summary = summarise_design(
+            design_dir, design, manifest.phases, load.duration, timeout, model
+        )
         designs[name] = summary
         generator, machine = summary.generator, summary.machine
         if generator.lag_cause is not None:
