@@ -27,10 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from offload.analysis import numbers
+from offload.analysis import numbers, records
 from offload.analysis.phases import mean_signup_rate, provider_profile_at, scenario_model
 from offload.analysis.scenario_data import DesignData, ScenarioData
-from offload.analysis.timeseries import deliveries_per_second, queue_series
+from offload.analysis.summary import design_drain_rate
+from offload.analysis.timeseries import queue_series
 from offload.rundir.manifest import PhaseRecord
 from offload.scenario import ProviderProfile, Scenario
 
@@ -422,26 +423,28 @@ def disagreements(estimates: list[Estimate], families: dict[str, str]) -> list[s
 
 
 def saturated_drain_rates(data: ScenarioData) -> dict[str, float]:
-    """Each queue-backed design's delivery rate (jobs/s) over the seconds its workers were
-    saturated — its backlog above ``workers × prefetch``, the jobs the workers can hold, so
-    jobs were waiting for a worker. That is the rate the workers themselves set, the measure
-    claim 4 compares; a design whose workers were never saturated has none (its rate was set
-    by the arrivals)."""
+    """Each queue-backed design's drain rate (jobs/s) while its backlog stood above
+    ``workers × prefetch`` — jobs waiting for a worker, so the workers themselves set the
+    rate: the measure claim 4 compares. It is ``summary.json``'s ``drain_rate``
+    (:mod:`offload.analysis.drain`), computed from the records for a summary written before
+    that field; a design whose backlog never stood has none (the arrivals set its rate)."""
     rates = {}
+    model = scenario_model(data.scenario)
     for design in data.designs.values():
         if not design.uses_queue:
             continue
-        slots = (design.config.workers or 0) * (design.config.prefetch or 1)
-        end = design.drain_end_s or data.duration_s
-        delivered = deliveries_per_second(design.provider, end)
-        queue = queue_series(design.queues)
-        if queue.empty or delivered.empty:
-            continue
-        saturated = queue[queue["backlog"] > slots]["t_s"].astype(float)
-        seconds = sorted({int(np.floor(t)) for t in saturated})
-        inside = delivered[delivered.index.isin(seconds)]
-        if len(inside) >= 2:
-            rates[design.name] = round(float(inside.mean()), 3)
+        if "drain_rate" in design.summary.model_fields_set:
+            figure = design.summary.drain_rate
+        else:
+            figure = design_drain_rate(
+                design.directory,
+                design.entry,
+                records.provider_log(design.directory),
+                records.table(design.directory, "job_events"),
+                model,
+            )
+        if figure is not None:
+            rates[design.name] = figure.jobs_per_s
     return rates
 
 

@@ -4,7 +4,9 @@ The sampler writes cumulative counters once a second (``offload.run.sampler``): 
 machine's total, busy, steal and iowait CPU seconds over all cores, and the CPU of the run's
 own processes at the same tick. Differences between consecutive rows give per-second shares
 of all cores; what the machine was busy with beyond the run's own processes is what other
-processes used.
+processes used. The design under test's own share comes from ``samples.csv`` (its components'
+cumulative CPU, the rig — provider and generator — left out), read at the same ticks: when
+it filled the machine, a generator that fell behind was starved by the system it measures.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from offload.analysis.noise import machine_busy
+from offload.analysis.cost import is_rig
+from offload.analysis.noise import design_filled_machine, machine_busy
 from offload.rundir.summary import MachineLoad, Share
 
 #: intervals shorter than this (seconds of wall time; the last sample is taken when the
@@ -23,9 +26,12 @@ from offload.rundir.summary import MachineLoad, Share
 MIN_INTERVAL_S = 0.5
 
 
-def machine_load(frame: pd.DataFrame, start: float, end: float) -> MachineLoad | None:
+def machine_load(
+    frame: pd.DataFrame, start: float, end: float, samples: pd.DataFrame | None = None
+) -> MachineLoad | None:
     """Shares of all cores between epochs ``start`` and ``end`` (the measured part); None
-    when the run has no machine record or no whole interval inside the window."""
+    when the run has no machine record or no whole interval inside the window. ``samples``
+    (the design's ``samples.csv``) adds the design's own share; without it there is none."""
     if frame.empty or len(frame) < 2:
         return None
     rows = frame.sort_values("t")
@@ -51,6 +57,14 @@ def machine_load(frame: pd.DataFrame, start: float, end: float) -> MachineLoad |
     iowait = window["iowait_s"].to_numpy(dtype=float)
     other_share = _share(other, total)
     steal_share = _share(steal, total)
+    design = _design_cpu(samples, rows["t"].to_numpy(dtype=float))
+    design_share = None
+    filled = False
+    if design is not None:
+        # the design's processes are part of the run's: never more than the machine was busy
+        used = np.clip(np.diff(design)[np.asarray(inside)], 0.0, busy)
+        design_share = _share(used, total)
+        filled = design_filled_machine(busy / total, used / total)
     return MachineLoad(
         cores=cores,
         seconds=len(window),
@@ -59,7 +73,28 @@ def machine_load(frame: pd.DataFrame, start: float, end: float) -> MachineLoad |
         steal_share=steal_share,
         iowait_share=_share(iowait, total),
         busy=machine_busy(other_share.max, steal_share.max),
+        design_share=design_share,
+        design_filled=filled,
     )
+
+
+def _design_cpu(
+    samples: pd.DataFrame | None, ticks: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any] | None:
+    """Cumulative CPU seconds of the design's own components (not the rig) at each machine
+    tick, interpolated between their samples (the sampler writes both at the same tick)."""
+    if samples is None or samples.empty or "cpu_s" not in samples:
+        return None
+    own = samples[~samples["component"].astype(str).map(is_rig)]
+    if own.empty:
+        return None
+    by_tick = own.pivot_table(index="t", columns="component", values="cpu_s", aggfunc="sum")
+    # a component with no process at a tick keeps what it had used (the sampler's counter)
+    cumulative = by_tick.sort_index().ffill().fillna(0.0).sum(axis=1)
+    if len(cumulative) < 2:
+        return None
+    times = cumulative.index.to_numpy(dtype=float)
+    return np.asarray(np.interp(ticks, times, cumulative.to_numpy(dtype=float)), dtype=float)
 
 
 def _share(used: np.ndarray[Any, Any], total: np.ndarray[Any, Any]) -> Share:

@@ -1,18 +1,24 @@
-"""Why the load generator fell behind its schedule: its own loop, or a busy machine.
+"""Why the load generator fell behind its schedule: its own loop, a busy machine, or the
+design under test filling the machine.
 
 A generator that sends late invalidates a run either way — the offered load was not what the
 scenario asked for — but the remedy differs: a saturated generator needs a lower rate or
 more generator processes (``--load-workers``); a machine that other processes kept busy
-needs a quiet machine. The reason given must be the true one, so it is decided here, from
-the generator's own CPU and the other processes' share of the machine (``machine.csv``).
+needs a quiet machine; a design whose own processes filled the machine has found its limit
+on it — at a sweep's high rates the common case, and a finding in itself ("the design
+saturated the machine at this rate"), though still not a figure to judge. The reason given
+must be the true one, so it is decided here, from the generator's own CPU, the other
+processes' share of the machine (``machine.csv``) and the design's own (``samples.csv``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
+
+import numpy as np
 
 from offload.analysis import numbers
-from offload.rundir.summary import GeneratorStats, MachineLoad
+from offload.rundir.summary import GeneratorStats, LagCause, MachineLoad
 
 #: scheduler lag (p99 of requests that did not wait for a slot) above which the generator fell
 #: behind its schedule: a request sent 20 ms late is 20 ms of latency the target never caused
@@ -31,9 +37,23 @@ BUSY_OTHER_PROCESSES_SHARE = 0.25
 #: cores, from which it explains a lagging generator: a tenth of the machine's CPU taken away
 #: for a second stalls a generator whose every send is due within milliseconds
 BUSY_STEAL_SHARE = 0.1
+#: the machine's busy share of all cores in a second from which it was full: a runnable
+#: generator then waits for a core (the rest is the clock-tick jitter of the counters)
+MACHINE_FULL_SHARE = 0.9
+#: the design's own share of all cores, in that same second, from which it used most of the
+#: machine: more than every other process of the run (generator, provider, harness, database
+#: server) and everybody else together
+DESIGN_MOST_SHARE = 0.5
 
-#: who made the generator fall behind: its own loop, or a machine other processes kept busy
-LagCause = Literal["generator", "machine"]
+__all__ = ["LagCause"]
+
+
+def design_filled_machine(
+    busy_share: np.ndarray[Any, Any], design_share: np.ndarray[Any, Any]
+) -> bool:
+    """Was there a second (per-second shares of all cores) in which the machine was full and
+    the design under test's own processes used most of it?"""
+    return bool(np.any((busy_share >= MACHINE_FULL_SHARE) & (design_share >= DESIGN_MOST_SHARE)))
 
 
 def machine_busy(other_processes_max: float | None, steal_max: float | None) -> bool:
@@ -50,8 +70,9 @@ def lag_cause(
 
     Its own CPU above :data:`SATURATION_CPU_SHARE` is the generator's own doing whatever the
     machine did. A lag with the generator's CPU below that is the machine's doing when other
-    processes or steal crossed their thresholds; otherwise (no machine record, or only the
-    run's own processes were busy) it stays the generator's, as before machine sampling.
+    processes or steal crossed their thresholds; else the design's when its own processes
+    filled the machine in some second (:func:`design_filled_machine`); otherwise (no machine
+    record, or nobody filled it) it stays the generator's, as before machine sampling.
     """
     own_cpu_full = cpu_share is not None and cpu_share > SATURATION_CPU_SHARE
     lagged = lag_p99_ms is not None and lag_p99_ms > SATURATION_LAG_P99_MS
@@ -61,15 +82,34 @@ def lag_cause(
         return None
     if machine is not None and machine.busy:
         return "machine"
+    if machine is not None and machine.design_filled:
+        return "design"
     return "generator"
+
+
+#: a few words per cause, for tables and progress lines (the reason says the rest)
+CAUSE_LABELS: dict[LagCause, str] = {
+    "generator": "generator saturated by its own loop",
+    "machine": "machine busy with other processes",
+    "design": "the design saturated the machine",
+}
 
 
 def invalid_reason(name: str, generator: GeneratorStats, machine: MachineLoad | None) -> str:
     """The validity reason of a design whose generator fell behind, naming the true cause:
-    its own full core (saturated), a busy machine, or — neither shown — only what was seen."""
+    its own full core (saturated), a busy machine, the design filling the machine, or —
+    none shown — only what was seen."""
     lag = f"scheduler lag p99 {numbers.ms(generator.lateness_ms.p99)}"
     own = f"{generator.cpu_percent} % of a core"
     not_asked = "the offered load was not what the scenario asked for"
+    if generator.lag_cause == "design" and machine is not None:
+        return (
+            f"{name}: the design saturated the machine at this rate: "
+            f"{_design_figures(machine)}; the load generator, its own CPU at only {own}, "
+            f"was starved of CPU by the system under test and fell behind its schedule "
+            f"({lag}): {not_asked}, so no latency is judged — the finding is that this design "
+            "needs more CPU than this machine has at this rate"
+        )
     if not generator.saturated and machine is not None:
         return (
             f"{name}: the machine was busy: {_machine_figures(machine)}; the load generator "
@@ -102,6 +142,16 @@ def _machine_figures(machine: MachineLoad) -> str:
         f"other processes used {_percent(other.mean)} of the CPU (steal "
         f"{_percent(steal.mean)}; in the busiest second {_percent(other.max)} and "
         f"{_percent(steal.max)}, of {machine.cores} cores)"
+    )
+
+
+def _design_figures(machine: MachineLoad) -> str:
+    design, busy, other = machine.design_share, machine.busy_share, machine.other_processes_share
+    return (
+        f"its own processes used {_percent(design.mean if design else None)} of the CPU of "
+        f"{machine.cores} cores ({_percent(design.max if design else None)} in their busiest "
+        f"second), the machine was up to {_percent(busy.max)} busy, and other processes used "
+        f"only {_percent(other.mean)}"
     )
 
 

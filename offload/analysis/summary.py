@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from offload.analysis import noise, records
+from offload.analysis.drain import drain_rate
 from offload.analysis.machine import machine_load
 from offload.analysis.percentiles import PERCENTILES, percentiles_ms
+from offload.analysis.phases import provider_profile_at, scenario_model
 from offload.analysis.uncertainty import (
     bootstrap_percentiles,
     supported,
@@ -26,6 +28,7 @@ from offload.rundir.manifest import DesignEntry, PhaseRecord, ScenarioManifest
 from offload.rundir.summary import (
     Consistency,
     DesignSummary,
+    DrainRate,
     EmailLedger,
     EndpointStats,
     GeneratorStats,
@@ -38,6 +41,7 @@ from offload.rundir.summary import (
     Summary,
     WindowStats,
 )
+from offload.scenario import Scenario
 
 #: the manifest's fields on the generator's floor, which the summary carries unchanged
 FLOOR_FIELDS = frozenset({"floor", "floor_not_measured"})
@@ -283,7 +287,7 @@ def generator_summary(
     not_waiting = sent[~sent["waited_for_slot"].fillna(False).astype(bool)]
     lag_ms = percentiles_ms((not_waiting["sent"] - not_waiting["scheduled"]).to_numpy())
     cpu_share = report.cpu_share_of_one_core
-    saturated = noise.lag_cause(lag_ms["p99"], cpu_share, machine) == "generator"
+    cause = noise.lag_cause(lag_ms["p99"], cpu_share, machine)
     return GeneratorStats(
         processes=report.processes,
         cpu_s=report.cpu_seconds,
@@ -293,7 +297,8 @@ def generator_summary(
         dropped=int((measured["error_class"] == "dropped").sum()),
         late_starts=int(sent["waited_for_slot"].fillna(False).astype(bool).sum()),
         lateness_ms=Lateness(p50=lag_ms["p50"], p99=lag_ms["p99"], max=lag_ms["max"]),
-        saturated=saturated,
+        saturated=cause == "generator",
+        lag_cause=cause,
     )
 
 
@@ -303,8 +308,10 @@ def summarise_design(
     phases: list[PhaseRecord],
     duration_s: float,
     timeout_s: float | None = None,
+    scenario: Scenario | None = None,
 ) -> DesignSummary:
-    """Every figure of one design's run (one entry of ``designs`` in summary.json)."""
+    """Every figure of one design's run (one entry of ``designs`` in summary.json);
+    ``scenario`` (as run) gives the provider's latency for the drain rate's ceiling."""
     frame = records.requests(design_dir)
     measured = frame[frame["phase"] == "measured"]
     warmup_signups = frame[(frame["phase"] == "warmup") & (frame["stream"] == "signup")]
@@ -314,7 +321,12 @@ def summarise_design(
     events = records.table(design_dir, "job_events")
     machine = None
     if design.t0_epoch is not None and design.load_end_epoch is not None:
-        machine = machine_load(records.machine(design_dir), design.t0_epoch, design.load_end_epoch)
+        machine = machine_load(
+            records.machine(design_dir),
+            design.t0_epoch,
+            design.load_end_epoch,
+            records.samples(design_dir),
+        )
     missing = tables_missing(design_dir, design)
     summary = DesignSummary(
         kind=design.kind,
@@ -345,7 +357,38 @@ def summarise_design(
             summary.dead_lettered = (
                 int((jobs["state"] == "dead_lettered").sum()) if not jobs.empty else 0
             )
+        summary.drain_rate = design_drain_rate(design_dir, design, provider, events, scenario)
     return summary
+
+
+def design_drain_rate(
+    design_dir: Path,
+    design: DesignEntry,
+    provider: pd.DataFrame,
+    events: pd.DataFrame,
+    scenario: Scenario | None,
+) -> DrainRate | None:
+    """The drain rate of a queue-backed design (None: no backlog stood, so no figure)."""
+    config = design.config
+    t0 = design.t0_epoch or 0.0
+    cap = config.provider_timeout_s
+
+    def latency_at(epoch: float) -> float | None:
+        if scenario is None:
+            return None
+        latency = float(provider_profile_at(scenario, epoch - t0).latency)
+        return min(latency, cap) if cap else latency
+
+    return drain_rate(
+        queues=records.queues(design_dir),
+        provider=provider,
+        samples=records.samples(design_dir),
+        machine=records.machine(design_dir),
+        events=events,
+        workers=config.workers or 1,
+        prefetch=config.prefetch or 1,
+        latency_at=latency_at,
+    )
 
 
 def tables_missing(design_dir: Path, design: DesignEntry) -> str | None:
@@ -377,15 +420,18 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
         )
     client = manifest.scenario.client
     timeout = client.timeout if client else None
+    model = scenario_model(manifest.scenario)
     designs: dict[str, DesignSummary] = {}
     for name, design in manifest.designs.items():
         design_dir = scenario_dir / name
         if not design_dir.is_dir():
             continue
-        summary = summarise_design(design_dir, design, manifest.phases, load.duration, timeout)
+        summary = summarise_design(
+            design_dir, design, manifest.phases, load.duration, timeout, model
+        )
         designs[name] = summary
         generator, machine = summary.generator, summary.machine
-        if generator.saturated or (machine is not None and _fell_behind(generator, machine)):
+        if generator.lag_cause is not None:
             invalid.append(noise.invalid_reason(name, generator, machine))
         elif machine is not None and machine.busy:
             warnings.append(noise.busy_warning(name, machine))
@@ -418,12 +464,6 @@ def write_summary(scenario_dir: Path) -> Summary:
     summary = summarise_scenario(scenario_dir)
     summary.dump(scenario_dir / Summary.FILE_NAME)
     return summary
-
-
-def _fell_behind(generator: GeneratorStats, machine: MachineLoad) -> bool:
-    """Did a busy machine make the generator fall behind (a saturated one is said apart)?"""
-    share = generator.cpu_percent / 100 if generator.cpu_percent is not None else None
-    return noise.lag_cause(generator.lateness_ms.p99, share, machine) == "machine"
 
 
 def _sanity(name: str, summary: DesignSummary) -> list[str]:

@@ -11,6 +11,7 @@ from offload.analysis.verdicts import Verdict, measurement_floor_ms, repeat_verd
 from offload.report import sections
 from offload.report.charts import OVERVIEW
 from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph
+from offload.report.drain_section import drain_blocks
 from offload.report.manifest_section import manifest_details, measured_on
 from offload.rundir.run_info import RunInfo
 
@@ -75,6 +76,7 @@ def scenario_document(
     queue = sections.queue_table(analysis)
     if queue is not None:
         blocks += [Heading(3, "Queue"), queue]
+    blocks += drain_blocks(analysis)
     server_latency = sections.server_latency_table(analysis)
     if server_latency is not None:
         blocks += [

@@ -13,7 +13,12 @@ from offload.analysis.controls import NOT_MEASURED, ControlClaim
 from offload.analysis.cost import cost_figures
 from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
-from offload.analysis.noise import BUSY_OTHER_PROCESSES_SHARE, BUSY_STEAL_SHARE
+from offload.analysis.noise import (
+    BUSY_OTHER_PROCESSES_SHARE,
+    BUSY_STEAL_SHARE,
+    DESIGN_MOST_SHARE,
+    MACHINE_FULL_SHARE,
+)
 from offload.analysis.ranking import Ranking, ranking_line
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
@@ -29,7 +34,7 @@ from offload.report.document import (
     Paragraph,
     Table,
 )
-from offload.rundir.summary import Percentiles, Share, Summary
+from offload.rundir.summary import MachineLoad, Percentiles, Share, Summary
 
 DOCS = "docs/report.md in the offload repository"
 
@@ -599,6 +604,7 @@ def machine_blocks(analysis: ScenarioAnalysis) -> list[Block]:
                 _share_cell(machine.other_processes_share),
                 _share_cell(machine.steal_share),
                 numbers.pct(machine.iowait_share.mean),
+                _design_share_cell(machine),
                 "**BUSY**" if machine.busy else "no",
             ]
         )
@@ -611,10 +617,11 @@ def machine_blocks(analysis: ScenarioAnalysis) -> list[Block]:
         "other processes",
         "steal",
         "iowait",
+        "the design's own",
         "busy machine",
     ]
     return [
-        Table(header, rows, ["l", "r", "r", "r", "r", "r", "l"]),
+        Table(header, rows, ["l", "r", "r", "r", "r", "r", "r", "l"]),
         Paragraph(
             "Shares of all the machine's cores over the measured part: the mean, and the "
             "busiest second in brackets. Other processes = the machine's busy time minus the "
@@ -623,9 +630,20 @@ def machine_blocks(analysis: ScenarioAnalysis) -> list[Block]:
             f"(other processes ≥ {BUSY_OTHER_PROCESSES_SHARE:.0%} or steal ≥ "
             f"{BUSY_STEAL_SHARE:.0%} of all cores in some second) explains a load generator "
             "that fell behind its schedule; such a run is invalid as *the machine was busy*, "
-            "not as a saturated generator."
+            "not as a saturated generator. The design's own = the CPU of its components "
+            "(broker included, not the rig): when the machine was full "
+            f"(≥ {MACHINE_FULL_SHARE:.0%}) and the design used ≥ {DESIGN_MOST_SHARE:.0%} of all "
+            "cores in the same second (**FILLED**), a generator that fell behind was starved by "
+            "the design under test — invalid as *the design saturated the machine*."
         ),
     ]
+
+
+def _design_share_cell(machine: MachineLoad) -> str:
+    """The design's own share of the machine, FILLED when it filled it in some second."""
+    if machine.design_share is None:
+        return numbers.DASH
+    return _share_cell(machine.design_share) + (" **FILLED**" if machine.design_filled else "")
 
 
 def _share_cell(share: Share) -> str:

@@ -17,6 +17,16 @@ from offload.rundir.files import Figure, Record, RunFile
 from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import PhaseRecord
 
+#: who made the load generator fall behind its schedule: its own loop (``generator``), other
+#: processes or steal (``machine``), or the design under test filling the machine (``design``)
+LagCause = Literal["generator", "machine", "design"]
+#: what held a queue-backed design's drain rate (``offload.analysis.drain``): the workers'
+#: windows (``prefetch``: workers × prefetch ÷ provider latency), the provider's slower
+#: answers, the machine's CPU taken by the workers, the broker, the database or another part
+#: (``cpu``), time waiting on the database or the broker with cores to spare, or nothing the
+#: records show (``unexplained``)
+DrainBound = Literal["prefetch", "provider", "workers", "broker", "database", "cpu", "unexplained"]
+
 
 class Interval(Record):
     """A 95 % confidence interval of one figure, in the figure's unit."""
@@ -134,6 +144,44 @@ class QueueStats(Record):
     drained: bool | None
 
 
+class DrainRate(Record):
+    """How fast a queue-backed design's workers drained while a backlog stood (more jobs
+    unfinished than ``workers × prefetch``), beside the capacity
+    model's ceiling and the figures that say what bounded it (``offload/analysis/drain.py``).
+    Absent when no backlog stood: the arrivals set the pace then, and there is no figure."""
+
+    #: emails the provider accepted per second inside the standing intervals
+    jobs_per_s: float
+    delivered: int
+    #: seconds the backlog stood (summed intervals)
+    standing_s: float
+    #: workers × prefetch: jobs the workers can hold at once
+    slots: int
+    #: where the backlog was counted: exactly from the job events, or from the 1 Hz samples
+    backlog_from: Literal["job_events", "samples"] = "samples"
+    peak_backlog: int | None
+    #: the provider's configured latency over those seconds (capped at the provider timeout)
+    provider_ms: Figure
+    #: workers × prefetch ÷ provider latency
+    ceiling_jobs_per_s: Figure
+    #: the provider's mean time per call answered in those seconds
+    provider_measured_ms: Figure
+    #: calls at the provider at once, on average (Little's law: rate × time per call)
+    provider_in_flight: float
+    #: cores used on average in those seconds, per part (workers, API, broker, relay and
+    #: other, the rig, the database server with the harness)
+    cpu_cores: dict[str, float] = Field(default_factory=dict)
+    #: the machine's busy share of all its cores in those seconds
+    machine_busy_share: Figure = None
+    cores: int | None = None
+    #: per delivered job: ``sending`` event → the provider received it (the start-attempt
+    #: write), and the provider's answer → its ``delivered`` event (the outcome's batch)
+    before_call_ms: Figure = None
+    after_call_ms: Figure = None
+    bound: DrainBound
+    bound_reason: str
+
+
 class GeneratorStats(Record):
     """The load generator's own measurement.
 
@@ -153,6 +201,8 @@ class GeneratorStats(Record):
     late_starts: int
     lateness_ms: Lateness
     saturated: bool
+    #: None when it kept its schedule; else who made it fall behind (absent in older files)
+    lag_cause: LagCause | None = None
 
 
 class Share(Record):
@@ -183,6 +233,12 @@ class MachineLoad(Record):
     steal_share: Share
     iowait_share: Share
     busy: bool
+    #: the design under test's own processes (its components, the broker included; not the
+    #: rig, not the database server), from ``samples.csv`` (absent in older files)
+    design_share: Share | None = None
+    #: in some second the machine was full and the design used most of it: a generator that
+    #: fell behind then was starved by the system it measured
+    design_filled: bool = False
 
 
 class ResourceUse(Record):
@@ -212,6 +268,8 @@ class DesignSummary(Record):
     generator: GeneratorStats
     resources: dict[str, ResourceUse] = Field(default_factory=dict)
     queue: QueueStats | None = None
+    #: queue-backed designs whose backlog stood: their drain rate and its bound
+    drain_rate: DrainRate | None = None
     retries: int | None = None
     dead_lettered: int | None = None
     #: the machine's CPU beside the run (absent in older files)

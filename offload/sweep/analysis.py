@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from offload.analysis import numbers
+from offload.analysis.noise import CAUSE_LABELS
 from offload.rundir.manifest import ScenarioManifest
 from offload.rundir.summary import DesignSummary, Interval, Percentiles, Summary
 from offload.sweep.cpu import cpu_per_signup
@@ -48,6 +49,15 @@ def percentile(block: Percentiles, key: str) -> Percentile:
     return Percentile(key=key, value=value, ci=block.ci.get(key) if value is not None else None)
 
 
+def invalid_cause(figures: DesignSummary) -> str:
+    """Why an invalid cell is not judged, in a few words: who took the generator's CPU when
+    its records show it (the reasons in ``invalid_reasons`` give the figures)."""
+    cause = figures.generator.lag_cause
+    if cause is None:
+        return "the run was invalid (see its reasons)"
+    return f"{CAUSE_LABELS[cause]}: the generator fell behind its schedule"
+
+
 def judge(figures: DesignSummary, valid: bool, slo: Slo) -> tuple[Verdict, str, Percentile]:
     """Whether a cell meets the SLO, why, and the latency figure it was judged on.
 
@@ -58,7 +68,7 @@ def judge(figures: DesignSummary, valid: bool, slo: Slo) -> tuple[Verdict, str, 
     supported = "p99" not in latency.unavailable and latency.p99 is not None
     figure = percentile(latency, "p99" if supported else "max")
     if not valid:
-        return "invalid", "the generator or the machine fell behind its schedule", figure
+        return "invalid", invalid_cause(figures), figure
     overall = figures.signup.overall
     if overall.count == 0 or figure.value is None:
         return "invalid", "no signup was measured", figure
@@ -134,6 +144,7 @@ def cell_figures(run_dir: Path, cell: CellRun, slo: Slo) -> CellFigures:
         drained=queue.drained if queue is not None else None,
         generator_processes=design.generator.processes,
         generator_saturated=design.generator.saturated,
+        lag_cause=design.generator.lag_cause,
     )
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from offload.analysis import numbers
+from offload.analysis.noise import CAUSE_LABELS
 from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph, Table
 from offload.report.html import render_html
 from offload.report.index import write_index
@@ -34,8 +35,9 @@ CURVES_CAPTION = (
     "(top; solid p99 with its 95 % interval, dashed p50) and share of failed signups (bottom) "
     "against the offered rate, grid and search cells alike. Where a cell has fewer than 1,000 "
     "signups its p99 is not supported and the slowest signup is drawn instead (▲, an upper "
-    "bound of the p99). Hollow circles are invalid cells (the generator or the machine fell "
-    "behind): drawn, never joined to the curve. Dotted vertical: the knee, the first grid rate "
+    "bound of the p99). Hollow circles are invalid cells (the generator fell behind: its own "
+    "loop, a machine busy with other processes, or the design saturating the machine): drawn, "
+    "never joined to the curve. Dotted vertical: the knee, the first grid rate "
     "that misses the SLO (dash-dot). Dotted blue: the broker's bare publish-confirm p99 from "
     "the probe at the start — no async accept can be faster."
 )
@@ -146,8 +148,7 @@ def page_blocks(
                 "invalid",
                 _count(len(invalid), "invalid cell", "invalid cells")
                 + ": not the system's figures",
-                [f"{c.folder}: {'; '.join(c.invalid_reasons) or c.verdict_reason}" for c in invalid]
-                + problems,
+                [_invalid_line(c) for c in invalid] + problems,
             )
         )
     if record.status != "complete":
@@ -239,8 +240,7 @@ def page_blocks(
                     _cpu(c),
                     _e2e(c),
                     f"{c.verdict}: {c.verdict_reason}",
-                    f"{c.generator_processes} process(es)"
-                    + (", saturated" if c.generator_saturated else ""),
+                    f"{c.generator_processes} process(es)" + _lag_note(c),
                 ]
                 for c in summary.cells
             ],
@@ -276,6 +276,20 @@ def write_page(run_dir: Path, summary: SweepSummary, record: SweepRecord) -> tup
     md.write_text(render_markdown(blocks, md))
     html.write_text(render_html(blocks, f"offload sweep {summary.sweep}", html))
     return md, html
+
+
+def _invalid_line(cell: CellFigures) -> str:
+    """One line of the invalid banner: the cell, who took the generator's CPU (when its
+    records show it), and the reasons with their figures."""
+    cause = f" ({CAUSE_LABELS[cell.lag_cause]})" if cell.lag_cause else ""
+    return f"{cell.folder}{cause}: {'; '.join(cell.invalid_reasons) or cell.verdict_reason}"
+
+
+def _lag_note(cell: CellFigures) -> str:
+    """The generator column's note: who made it fall behind (older files: saturated)."""
+    if cell.lag_cause is not None:
+        return f", fell behind: {CAUSE_LABELS[cell.lag_cause]}"
+    return ", saturated" if cell.generator_saturated else ""
 
 
 def print_summary(console: Console, summary: SweepSummary, html: Path) -> None:

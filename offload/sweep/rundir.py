@@ -15,7 +15,7 @@ from pydantic import Field
 
 from offload.rundir.broker_probe import BrokerProbe
 from offload.rundir.files import Figure, Record, RunFile
-from offload.rundir.summary import Interval
+from offload.rundir.summary import Interval, LagCause
 
 #: why a cell ran: part of the grid, or a step of a design's search
 Purpose = Literal["grid", "search"]
@@ -112,6 +112,9 @@ class CellFigures(Record):
     drained: bool | None = None
     generator_processes: int
     generator_saturated: bool
+    #: who made the generator fall behind (None: it kept its schedule): its own loop, other
+    #: processes, or the design filling the machine — for a sweep at high rates, the design
+    lag_cause: LagCause | None = None
 
 
 class Knee(Record):
