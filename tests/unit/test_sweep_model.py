@@ -42,6 +42,26 @@ def test_the_shipped_sweep_and_its_quick_form_load():
     assert quick.slo == sweep.slo  # the quick form keeps what it does not set
 
 
+@pytest.mark.parametrize(
+    "path", sorted(DEFAULT_SWEEP.parent.glob("*.yaml")), ids=lambda path: path.stem
+)
+def test_every_shipped_sweep_builds_valid_cells_in_both_forms(path):
+    """A shipped sweep that only fails once `make sweep` reaches a cell would cost its user
+    minutes: every cell of every shipped file (and of its quick form) must be a scenario the
+    bench accepts."""
+    for sweep in (load_sweep(path), load_sweep(path).quickened()):
+        cells = [
+            sweep.cell_scenario(design, rate, latency)
+            for design in sweep.design_names
+            for rate in sweep.rates
+            for latency in sweep.provider_latencies
+        ]
+        assert len(cells) == (
+            len(sweep.design_names) * len(sweep.rates) * len(sweep.provider_latencies)
+        )
+        assert {cell.provider.latency for cell in cells} == set(sweep.provider_latencies)
+
+
 def test_a_cell_is_a_scenario_of_one_design_at_one_rate_and_latency(tmp_path):
     sweep = load_sweep(_write(tmp_path, VALID))
     scenario = sweep.cell_scenario("async", 40.0, 1.0)
