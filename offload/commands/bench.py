@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from offload.errors import OffloadError
+from offload.run.bench_result import BenchResult
 from offload.run.closing_summary import print_run_summary
 from offload.run.load_workers import parse_load_workers
 from offload.run.orchestrator import BenchPlan, run_bench
@@ -120,15 +122,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="after the run, gate it against this baseline file and exit with the gate's code "
         "(what `make gate` does)",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result (run directory, each scenario's and design's headline figures, "
+        "exit code) as one JSON document on stdout; progress and tables go to stderr",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.json:
+        return _bench(args, console).exit_code
+    # stdout carries the document alone: what a person reads goes to stderr, where a CI log
+    # that is not a terminal gets the same plain lines it would have got on stdout
+    shown = Console(
+        stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160
+    )
+    try:
+        result = _bench(args, shown)
+    except OffloadError as exc:
+        print(BenchResult.refused(str(exc), exc.exit_code).to_json())
+        raise
+    except KeyboardInterrupt:
+        print(BenchResult.refused("interrupted", 130).to_json())
+        raise
+    print(result.to_json())
+    return result.exit_code
+
+
+def _bench(args: argparse.Namespace, console: Console) -> BenchResult:
+    """Run the bench, show its progress and closing table on ``console``, and say how it
+    ended."""
     if args.repeat < 1:
-        console.print("--repeat must be at least 1")
-        return 2
+        return _refuse(console, "--repeat must be at least 1")
     if args.scenario_set is not None and (args.scenarios or args.tag):
-        console.print("--set runs the set's own scenarios: give --set, --scenario or --tag")
-        return 2
+        return _refuse(
+            console, "--set runs the set's own scenarios: give --set, --scenario or --tag"
+        )
     scenario_set, set_file = None, None
     if args.scenario_set is not None:
         set_file = set_path(args.scenario_set)
@@ -153,12 +183,15 @@ def run(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
     )
     run_dir = run_bench(plan, console)
-    summaries = [
-        Summary.in_folder(d) for d in scenario_dirs(run_dir) if (d / Summary.FILE_NAME).exists()
+    folders = [
+        (d, Summary.in_folder(d))
+        for d in scenario_dirs(run_dir)
+        if (d / Summary.FILE_NAME).exists()
     ]
+    summaries = [summary for _, summary in folders]
     failures = unsummarised(run_dir)
     if not args.no_report:
-        failures += _render(run_dir)
+        failures += _render(run_dir, console)
     print_run_summary(console, run_dir, summaries)
     for failure in failures:
         console.print(f"[red]{failure}[/]")
@@ -168,8 +201,15 @@ def run(args: argparse.Namespace) -> int:
         from offload.gate import GateOptions, run_gate
 
         code = run_gate(run_dir, GateOptions(baseline=args.gate), console=console).exit_code
-        return max(code, 1) if failures else code
-    return 0 if all(s.valid for s in summaries) and summaries and not failures else 1
+        code = max(code, 1) if failures else code
+    else:
+        code = 0 if all(s.valid for s in summaries) and summaries and not failures else 1
+    return BenchResult.of_run(run_dir, folders, failures, code)
+
+
+def _refuse(console: Console, reason: str) -> BenchResult:
+    console.print(reason)
+    return BenchResult.refused(reason, 2)
 
 
 def unsummarised(run_dir: Path) -> list[str]:
@@ -184,13 +224,13 @@ def unsummarised(run_dir: Path) -> list[str]:
     return lines
 
 
-def _render(run_dir: Path) -> list[str]:
+def _render(run_dir: Path, console: Console) -> list[str]:
     """Render the report; one line per scenario that could not be reported."""
     from offload.commands.report import print_pdf_lines
     from offload.report import render_run
 
     result = render_run(run_dir)
-    print_pdf_lines(result.pdfs)
+    print_pdf_lines(result.pdfs, console)
     return [
         f"{name}: the report could not be rendered: {error}"
         for name, error in result.failures.items()

@@ -91,17 +91,18 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.failures else 0
 
 
-def print_pdf_lines(results: list[PdfResult]) -> None:
-    """One line for the PDFs: where they are, or why they were skipped (never an error)."""
+def print_pdf_lines(results: list[PdfResult], shown: Console = console) -> None:
+    """One line for the PDFs: where they are, or why they were skipped (never an error);
+    on ``shown``, which is stderr under ``offload bench --json``."""
     printed = [r.pdf for r in results if r.pdf is not None]
     skipped = [r for r in results if r.pdf is None]
     if printed:
-        console.print(
+        shown.print(
             f"pdf:    {printed[0]}"
             + (f" (+{len(printed) - 1} scenario pages)" if len(printed) > 1 else "")
         )
     if skipped:
-        console.print(
+        shown.print(
             f"[yellow]report.pdf skipped for {len(skipped)} page(s): {skipped[0].reason}[/]"
         )
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from offload.errors import TargetNotReady
 from offload.provisioning.broker import Broker, redact_url
+from offload.run.scrape_config import write_scrape_config
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor, terminate_as_interrupt
 from offload.target.design_config import DesignConfig
@@ -67,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "offload bench starts for an external target (its provider_listen)",
     )  # fmt: skip
     parser.add_argument(
+        "--metrics", action="store_true",
+        help="turn on every component's Prometheus metrics and write a scrape configuration "
+        "for their ports (WORK_DIR/prometheus.yml; docs/observability.md)",
+    )  # fmt: skip
+    parser.add_argument(
         "--for", dest="duration", type=float, default=None, metavar="SECONDS",
         help="stop by itself after this many seconds (default: until Ctrl-C)",
     )  # fmt: skip
@@ -76,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     work_dir = (args.work_dir or Path(".offload") / f"up-{stamp}").resolve()
     manifests = [resolve_target(name) for name in (args.targets or ["sync", "async"])]
-    config = DesignConfig(server_processes=args.server_processes, workers=args.workers)
+    config = DesignConfig(
+        server_processes=args.server_processes, workers=args.workers, metrics=args.metrics
+    )
     if args.port is not None and len(manifests) != 1:
         console.print("--port needs exactly one --target (two designs cannot share a port)")
         return 2
@@ -85,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         if any(m.uses_broker for m in manifests):
             console.print("provisioning the broker ...")
             stack.provision_broker()
-        provider = stack.start_provider() if args.provider_url is None else None
+        provider = stack.start_provider(metrics=args.metrics) if args.provider_url is None else None
         running = [
             stack.start_target(
                 manifest,
@@ -97,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             for manifest in manifests
         ]
         _print_urls(provider, running, stack.broker, work_dir, args.provider_url)
+        if args.metrics:
+            _print_metrics(provider, running, work_dir)
         try:
             _wait(stack.supervisor, args.duration)
         except KeyboardInterrupt:  # the normal way to stop `up`
@@ -144,6 +154,31 @@ def _print_urls(
         f"  .venv/bin/locust -f loadtests/signup.py --headless --host {first.url} "
         "-u 1 -r 1 --run-time 70s --rate 20 --duration 60\n"
         f"\nLogs and the provider's delivery log: {work_dir}\nCtrl-C stops everything."
+    )
+
+
+def _print_metrics(
+    provider: RunningProvider | None, running: list[RunningTarget], work_dir: Path
+) -> None:
+    """Every metrics endpoint, and a Prometheus configuration that scrapes them all."""
+    endpoints = {
+        f"{target.name}/{component}": url
+        for target in running
+        for component, url in target.metrics_endpoints.items()
+    }
+    if provider is not None and provider.metrics_url is not None:
+        endpoints["provider"] = provider.metrics_url
+    table = Table(title="Prometheus metrics", show_header=True, header_style="bold")
+    table.add_column("component")
+    table.add_column("URL", overflow="fold")
+    for name, url in endpoints.items():
+        table.add_row(name, url)
+    console.print(table)
+    path = write_scrape_config(work_dir / "prometheus.yml", endpoints)
+    console.print(
+        f"Prometheus scrape configuration: {path}\n"
+        f"  prometheus --config.file={path}\n"
+        "then import docs/grafana/offload-reference-designs.json into Grafana"
     )
 
 

@@ -1,9 +1,10 @@
 """Progress of a bench on the terminal: which scenario, which design, which phase, time left.
 
 On a terminal, a live rich progress bar with the live figures of the running design under it
-(``offload/run/live.py``); elsewhere (CI logs), a plain line every few seconds with the same
-figures, so that a log shows where a long run was, and how it was doing, when it stopped.
-``offload bench --quiet`` leaves the figures out.
+(``offload/run/live.py``); elsewhere (CI logs, also when ``FORCE_COLOR`` is set, see
+:func:`draws_live`), a plain line every few seconds with the same figures, so that a log
+shows where a long run was, and how it was doing, when it stopped. ``offload bench --quiet``
+leaves the figures out.
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ class _ProgressWithFigures(Progress):
             yield Text(f"  {self.figures}", style="dim", overflow="ellipsis", no_wrap=True)
 
 
+def draws_live(console: Console) -> bool:
+    """Redraw a live progress bar only on an interactive terminal that really is one.
+
+    rich treats any output as a terminal when ``FORCE_COLOR`` is set — which many CI setups do
+    for coloured logs — and would then redraw the bar into the log twice a second (56 KB of
+    escape sequences for a 20 s bench, measured); a CI log gets the plain lines instead.
+    ``TTY_INTERACTIVE=0`` (rich's switch) gives the plain lines on a terminal too.
+    """
+    isatty = getattr(console.file, "isatty", None)
+    try:
+        is_tty = bool(isatty is not None and isatty())
+    except ValueError:  # a closed file: nothing to draw on
+        is_tty = False
+    return console.is_interactive and is_tty
+
+
 class BenchProgress:
     def __init__(
         self,
@@ -48,7 +65,7 @@ class BenchProgress:
         self.line_every_s = line_every_s
         #: show the running design's figures (``offload bench --quiet``: False)
         self.live_figures = live_figures
-        self._live = console.is_terminal
+        self._live = draws_live(console)
         self._figures = ""
         self._progress: _ProgressWithFigures | None = None
         self._task: TaskID | None = None
