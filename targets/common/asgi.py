@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from targets.common import tracing
 from targets.common.edge import EdgeMiddleware
 from targets.common.http_metrics import AsgiMetrics
 from targets.common.ids import is_id
@@ -84,10 +85,15 @@ async def read_signup(request: Request, settings: TargetSettings) -> tuple[Signu
 
 def install_edge(app: FastAPI, settings: TargetSettings) -> None:
     """Correlation ids and the body limit at the edge; every error as a :class:`Problem`;
-    request metrics and ``GET /metrics`` when metrics are on (``targets.common.metrics``)."""
+    request metrics and ``GET /metrics`` when metrics are on (``targets.common.metrics``); a
+    server span per request when tracing is on (``targets.common.tracing``)."""
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
-    if METRICS_ENABLED:  # added last, so outermost: it times the edge's refusals too
+    if METRICS_ENABLED:  # added after the edge, so outside it: it times the edge's refusals too
         app.add_middleware(AsgiMetrics, routes=app.router.routes)
+    if tracing.ENABLED:
+        # FastAPI's own telemetry makes the server span (continuing the caller's traceparent)
+        # once a tracer provider is set; the handler's spans are its children
+        tracing.setup("api")
 
     @app.exception_handler(ApiProblem)
     async def _problem(request: Request, problem: ApiProblem) -> JSONResponse:
