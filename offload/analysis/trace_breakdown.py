@@ -139,8 +139,14 @@ def cross_check(found: Sequence[SignupBreakdown], job_events: pd.DataFrame) -> C
             continue
         sending = events[events["state"] == "sending"]
         delivered = events[events["state"] == "delivered"]
-        checks = [(int(r.attempt), float(r.at)) for r in sending.itertuples()]
-        checks += [(item.accepted_attempt, float(r.at)) for r in delivered.itertuples()]
+        checks = list(
+            zip(
+                sending["attempt"].astype(int).tolist(),
+                sending["at"].astype(float).tolist(),
+                strict=True,
+            )
+        )
+        checks += [(item.accepted_attempt, at) for at in delivered["at"].astype(float).tolist()]
         outside = [
             _outside(at, item.attempts.get(attempt, (np.inf, -np.inf))) for attempt, at in checks
         ]
