@@ -88,8 +88,8 @@ def breakdown(trace: Sequence[SpanRecord]) -> SignupBreakdown | None:
         return None
     before = [a for a in attempts if a.start < accepting.start]
     accepted_at = call.end
-    after = [*before[1:], accepting]
-    gaps = [nxt.start - prev.end for prev, nxt in zip(before, after, strict=True)]
+    used = [*before, accepting]
+    gaps = [nxt.start - prev.end for prev, nxt in zip(used, used[1:], strict=False)]
     return SignupBreakdown(
         trace_id=root.trace_id,
         job_id=str(publish.attributes.get("job_id", accepting.attributes.get("job_id", ""))),
@@ -99,10 +99,14 @@ def breakdown(trace: Sequence[SpanRecord]) -> SignupBreakdown | None:
         retry_delays=sum(gaps),
         sending=sum(a.duration for a in before) + (accepted_at - accepting.start),
         end_to_end=accepted_at - root.start,
-        attempts={int(a.attributes.get("attempt", i + 1)): (a.start, a.end) for i, a in
-                  enumerate([*before, accepting])},
-        accepted_attempt=int(accepting.attributes.get("attempt", len(before) + 1)),
-    )  # fmt: skip
+        attempts={_attempt(a, i + 1): (a.start, a.end) for i, a in enumerate(used)},
+        accepted_attempt=_attempt(accepting, len(used)),
+    )
+
+
+def _attempt(span: SpanRecord, position: int) -> int:
+    """The attempt number the worker recorded on its span (its position if it did not)."""
+    return int(span.attributes.get("attempt", position))
 
 
 def breakdowns(spans: Iterable[SpanRecord], since: float | None = None) -> list[SignupBreakdown]:
