@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -89,7 +90,7 @@ def breakdown(trace: Sequence[SpanRecord]) -> SignupBreakdown | None:
     before = [a for a in attempts if a.start < accepting.start]
     accepted_at = call.end
     used = [*before, accepting]
-    gaps = [nxt.start - prev.end for prev, nxt in zip(used, used[1:], strict=False)]
+    gaps = [nxt.start - prev.end for prev, nxt in pairwise(used)]
     return SignupBreakdown(
         trace_id=root.trace_id,
         job_id=str(publish.attributes.get("job_id", accepting.attributes.get("job_id", ""))),
