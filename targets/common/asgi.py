@@ -7,8 +7,9 @@ differs, and between them and the Flask designs only the framework and the archi
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -94,6 +95,7 @@ def install_edge(app: FastAPI, settings: TargetSettings) -> None:
         # FastAPI's own telemetry makes the server span (continuing the caller's traceparent)
         # once a tracer provider is set; the handler's spans are its children
         tracing.setup("api")
+        _flush_spans_at_shutdown(app)
 
     @app.exception_handler(ApiProblem)
     async def _problem(request: Request, problem: ApiProblem) -> JSONResponse:
@@ -117,6 +119,22 @@ def install_edge(app: FastAPI, settings: TargetSettings) -> None:
         log.exception("unhandled error")
         problem = ApiProblem(500, "internal_error", f"unexpected {type(exc).__name__}")
         return JSONResponse(problem.body(correlation(request)), status_code=500)
+
+
+def _flush_spans_at_shutdown(app: FastAPI) -> None:
+    """Export the spans still held when the app shuts down. A uvicorn worker process never
+    reaches its exit handlers: uvicorn ends it by raising the SIGTERM it caught again."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            tracing.shutdown()
+
+    app.router.lifespan_context = lifespan
 
 
 def install_user_reads(app: FastAPI, store: UserStore) -> None:

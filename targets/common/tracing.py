@@ -17,6 +17,7 @@ provider call made while handling it becomes its child without being handed anyt
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util
 import os
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the SDK is imported only when tracing is on
     from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
 #: the directory a process writes its spans to; tracing is off without it
@@ -36,13 +38,14 @@ TRACEPARENT = "traceparent"
 ENABLED = bool(os.environ.get(DIR_ENV))
 
 _tracer: Tracer | None = None
+_provider: TracerProvider | None = None
 
 
 def setup(service: str) -> None:
     """Start this process's tracer provider as ``service`` (api, worker, provider, ...), when
     tracing is on; safe to call more than once. Spans are batched off the hot path and flushed
     at exit (and every second, so a killed process loses at most about a second of them)."""
-    global _tracer
+    global _tracer, _provider
     if not ENABLED or _tracer is not None:
         return
     from opentelemetry import trace
@@ -52,7 +55,9 @@ def setup(service: str) -> None:
 
     from targets.common.otlp_file import OtlpJsonFileExporter
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}), shutdown_on_exit=False
+    )
     provider.add_span_processor(
         BatchSpanProcessor(OtlpJsonFileExporter(os.environ[DIR_ENV]), schedule_delay_millis=1000)
     )
@@ -60,9 +65,21 @@ def setup(service: str) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    atexit.register(provider.shutdown)
+    # flushed at exit: atexit in a plain process; a multiprocessing child (uvicorn's
+    # workers) leaves through os._exit, running only multiprocessing's exit finalizers
+    atexit.register(shutdown)
+    multiprocessing.util.Finalize(None, shutdown, exitpriority=10)
     trace.set_tracer_provider(provider)
+    _provider = provider
     _tracer = provider.get_tracer("offload")
+
+
+def shutdown() -> None:
+    """Export the spans still held and stop (once, whichever exit path calls it first)."""
+    global _provider
+    provider, _provider = _provider, None
+    if provider is not None:
+        provider.shutdown()
 
 
 def tracer() -> Tracer:
@@ -87,6 +104,14 @@ def inject(carrier: MutableMapping[str, str], context: Context | None = None) ->
     from opentelemetry.propagate import inject as sdk_inject
 
     sdk_inject(carrier, context=context)
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the current span, to store with work that leaves the process
+    later (an outbox row); None when tracing is off."""
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return carrier.get(TRACEPARENT)
 
 
 def context_of(span: Span) -> Context:

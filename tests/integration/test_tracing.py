@@ -23,9 +23,9 @@ from offload.analysis.comparison import analyse_scenario
 from offload.analysis.records import requests as read_requests
 from offload.analysis.trace_breakdown import PARTS, breakdowns
 from offload.run.stack import Stack
-from offload.rundir.traces import FILE_NAME, RAW_DIR, SpanRecord, read_spans
+from offload.rundir.traces import FILE_NAME, RAW_DIR, SpanRecord, gather, read_spans
 from targets.downstream.log import read_log
-from tests.factories.processes import launch, run_bench, wait_until
+from tests.factories.processes import TEST_CONFIG, launch, run_bench, wait_until
 
 SCENARIO = """\
 name: traced
@@ -199,3 +199,37 @@ def test_with_tracing_off_no_process_writes_a_span(tmp_path: Path, broker: Any) 
         wait_until(delivered, timeout=15, interval=0.1)
     assert not list(tmp_path.rglob("*.otlp.jsonl"))
     assert not (tmp_path / RAW_DIR).exists()
+
+
+def test_the_outbox_relay_continues_the_signups_trace(tmp_path: Path, broker: Any) -> None:
+    """The outbox design publishes later, from its relay: the traceparent stored with the
+    message makes the relay's publish a child of the signup's API span, and the worker's
+    attempt a child of that publish. On a stack like ``offload up``'s, the spans joined as
+    the harness joins a run's."""
+    caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    with Stack(tmp_path) as stack:
+        stack.start_provider(tracing=True)
+        target = launch(stack, "outbox", broker=broker, config=TEST_CONFIG.model_copy(
+            update={"tracing": True}))  # fmt: skip
+        answer = httpx.post(
+            f"{target.url}/users",
+            json={"email": "traced-outbox@example.com", "display_name": "T"},
+            headers={"traceparent": caller},
+        )
+        assert answer.status_code == 202
+        job = answer.json()["status_url"]
+
+        def delivered() -> bool:
+            """the outbox job is delivered"""
+            return bool(httpx.get(f"{target.url}{job}").json()["state"] == "delivered")
+
+        wait_until(delivered, timeout=15, interval=0.1)
+    assert gather(tmp_path) > 0
+    spans = [s for s in read_spans(tmp_path / FILE_NAME) if s.trace_id == caller[3:35]]
+    api = next(s for s in spans if s.service == "api" and s.parent_span_id == caller[36:52])
+    assert api.kind == "server" and api.name == "POST /users"
+    (publish,) = [s for s in spans if s.kind == "producer"]
+    assert publish.service == "relay" and descendant(spans, api, publish)
+    attempt = only(spans, "worker", "consumer", publish)
+    call = only(spans, "worker", "client", attempt)
+    assert only(spans, "provider", "server", call).attributes["offload.outcome"] == "delivered"
