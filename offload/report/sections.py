@@ -550,7 +550,7 @@ def server_latency_table(analysis: ScenarioAnalysis) -> Table | None:
 
 
 TRACE_PARTS = {
-    "accept": "accept (sent → job published)",
+    "accept": "accept (sent → publish starts)",
     "queue": "waiting in the queue",
     "retry_delays": "retry delays",
     "sending": "sending (attempts)",
@@ -782,7 +782,8 @@ def data_blocks(prefix: str = "") -> list[Block]:
         Paragraph(
             "Every figure above is computed from the raw records in this folder "
             "(`<design>/requests.csv`, `provider-log.jsonl`, `queues.csv`, `samples.csv`, "
-            f"`machine.csv`, `users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. "
+            "`machine.csv`, `users.csv`, `jobs.csv`, `job_events.csv`; with metrics or "
+            f"tracing on, `metrics.csv` and `traces.otlp.jsonl`); definitions: {DOCS}. "
             "Requests "
             "scheduled during the warm-up are in `requests.csv` (phase `warmup`) but in no "
             "figure; Locust's own files in `<design>/locust/` include the warm-up and are "
