@@ -66,7 +66,7 @@ class WelcomeEmail:
 
     def headers(self) -> dict[str, str]:
         """The request's headers; with tracing on, the ``traceparent`` of the current span
-        (the provider call's own, see :func:`_provider_call`)."""
+        (the provider call's own client span, made by the send functions below)."""
         headers = {
             "Idempotency-Key": self.idempotency_key,
             CORRELATION_HEADER: self.correlation_id,
