@@ -231,8 +231,8 @@ def test_no_process_files_leave_no_trace_file(tmp_path: Path) -> None:
 
 
 def test_tracing_switch() -> None:
-    """``tracing: true`` in a scenario turns tracing on (off by default: its cost is not
-    measured yet); the harness's switch, no process reads it, recorded only when on."""
+    """``tracing: true`` in a scenario turns tracing on (off by default: it costs more than a
+    default may); the harness's switch, no process reads it, recorded only when on."""
     assert Designs.model_validate({}).config().tracing is False
     on = Designs.model_validate({"tracing": True}).config()
     assert on.tracing is True
