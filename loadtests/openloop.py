@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
@@ -37,6 +38,7 @@ from loadtests.prepared import PreparedRequest
 from loadtests.records import ErrorClass, RecordWriter, RequestRecord, classify
 from loadtests.schedule import Arrival, merge_streams, worker_share
 from loadtests.selfmeasure import GeneratorMeter, generator_report_path
+from targets.common import tracing
 
 __all__ = [
     "OpenLoopUser",
@@ -242,16 +244,28 @@ class OpenLoopUser(User):
         self._meter.precise_wait_seconds += self._pacer.wait_until_due(due)
         sent = time.perf_counter()
         self._meter.started(sent - due, waited, len(self._pool), measured=arrival.offset >= 0)
+        span = None
+        if tracing.ENABLED and request.traced:
+            # the trace id is the correlation id: a trace finds its row in requests.csv
+            span = tracing.start_client_span(request.name)
+            request = replace(request, correlation_id=tracing.trace_id_hex(span))
         headers = {**request.headers, "X-Request-ID": request.correlation_id}
+        if span is not None:
+            tracing.inject(headers, tracing.context_of(span))
         try:
             response = self._session.request(
                 request.method, request.path, name=request.name, json=request.json, headers=headers
             )
         except gevent.GreenletExit:
+            if span is not None:
+                span.end()
             if not self._stopped_early:  # outlived timeout_s + 1 after the last arrival
                 self._meter.abandoned += 1
                 self._record(arrival, due, request, sent=sent, waited=waited, error=_abandoned())
             raise
+        if span is not None:
+            tracing.set_attribute(span, "http.response.status_code", response.status_code or 0)
+            span.end()
         self._meter.completed += 1
         self._record(
             arrival,

@@ -24,3 +24,5 @@ class PreparedRequest:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: start a trace for it when tracing is on (signups: the requests that cross the queue)
+    traced: bool = False

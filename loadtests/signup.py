@@ -39,8 +39,11 @@ from loadtests.openloop import OpenLoopUser, host_allowed
 from loadtests.plan import Arrivals, LoadPlan, PlanError, Segment, Stream, load_plan
 from loadtests.prepared import PreparedRequest
 from loadtests.signup_traffic import BYSTANDER, SIGNUP, SignupTraffic
+from targets.common import tracing
 
 logger = logging.getLogger(__name__)
+# with OFFLOAD_TRACES_DIR set, each signup starts a trace (targets.common.tracing)
+tracing.setup("generator")
 
 #: options that describe the load without a plan file, with their defaults
 _PLAIN_DEFAULTS: dict[str, Any] = {

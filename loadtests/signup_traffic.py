@@ -50,6 +50,7 @@ class SignupTraffic:
             path="/users",
             name="POST /users",
             json={"email": f"load-{token}@{domain}", "display_name": f"Load {token[:8]}"},
+            traced=True,
         )
 
     def bystander(self) -> PreparedRequest:

@@ -27,6 +27,7 @@ from offload.analysis.phases import disturbed_phases, phase_labels
 from offload.analysis.ranking import Ranking, scenario_rankings
 from offload.analysis.scenario_data import ScenarioData, load_scenario_dir
 from offload.analysis.server_latency import server_client_table
+from offload.analysis.trace_breakdown import breakdown_tables
 from offload.analysis.verdicts import (
     Verdict,
     measurement_floor_ms,
@@ -104,4 +105,5 @@ def analyse_scenario(directory: Path) -> ScenarioAnalysis:
         "controls": tables.controls_table(data.name, analysis.controls),
         "server_latency": server_client_table(data),
     }
+    analysis.tables["trace_breakdown"], analysis.tables["trace_check"] = breakdown_tables(data)
     return analysis

@@ -84,6 +84,14 @@ def scenario_document(
             server_latency,
             Paragraph(sections.SERVER_LATENCY_NOTE),
         ]
+    breakdown = sections.trace_breakdown_table(analysis)
+    if breakdown is not None:
+        blocks += [
+            Heading(3, "Where the end-to-end time goes (traces)"),
+            breakdown,
+            Paragraph(sections.TRACE_NOTE),
+            Paragraph(sections.trace_check_sentences(analysis)),
+        ]
     blocks += [
         Heading(3, "Cost"),
         sections.cost_table(analysis),

@@ -22,6 +22,7 @@ from offload.analysis.noise import (
 from offload.analysis.ranking import Ranking, ranking_line
 from offload.analysis.scenario_data import DesignData
 from offload.analysis.timeseries import backlog_recovery, queue_series
+from offload.analysis.trace_breakdown import TOLERANCE_S
 from offload.analysis.uncertainty import TAIL_SAMPLES, min_count
 from offload.analysis.verdicts import Verdict, verdict_rows
 from offload.report.charts import CHARTS
@@ -509,6 +510,9 @@ def queue_table(analysis: ScenarioAnalysis) -> Table | None:
     return Table(header, rows, ["l"] + ["r"] * 8)
 
 
+#: how far a job event may lie outside its span and still agree (the cross-check's)
+TRACE_TOLERANCE_MS = TOLERANCE_S * 1000
+
 SERVER_LATENCY_NOTE = (
     "The server's figures come from its own latency histogram (Prometheus, "
     "`metrics.csv`), estimated within its buckets; the client's are the load generator's, "
@@ -548,6 +552,65 @@ def server_latency_table(analysis: ScenarioAnalysis) -> Table | None:
         "p99 gap",
     ]
     return Table(header, rows, ["l"] + ["r"] * 8)
+
+
+TRACE_PARTS = {
+    "accept": "accept (sent → publish starts)",
+    "queue": "waiting in the queue",
+    "retry_delays": "retry delays",
+    "sending": "sending (attempts)",
+    "end_to_end": "end to end (sent → email accepted)",
+}
+
+
+def trace_breakdown_table(analysis: ScenarioAnalysis) -> Table | None:
+    """Where the queue-backed designs' end-to-end time goes, from the traces (None: no
+    design ran with tracing, or none delivered a traced signup)."""
+    frame = analysis.tables.get("trace_breakdown")
+    if frame is None or frame.empty:
+        return None
+    rows = [
+        [
+            str(row["design"]),
+            TRACE_PARTS[str(row["part"])],
+            numbers.count(row["signups"]),
+            numbers.ms(row["mean_ms"]),
+            numbers.ms(row["p50_ms"]),
+            numbers.ms(row["p95_ms"]),
+            f"{row['share_of_mean'] * 100:.0f} %",
+        ]
+        for row in frame.to_dict("records")
+    ]
+    header = ["design", "part", "signups", "mean", "p50", "p95", "share of the mean"]
+    return Table(header, rows, ["l", "l"] + ["r"] * 5)
+
+
+def trace_check_sentences(analysis: ScenarioAnalysis) -> str:
+    """Whether the breakdown agrees with ``job_events.csv``, per design, in words."""
+    frame = analysis.tables.get("trace_check")
+    if frame is None or frame.empty:
+        return ""
+    sentences = []
+    for row in frame.to_dict("records"):
+        verdict = "agrees" if row["agree"] else "does not agree"
+        sentences.append(
+            f"{row['design']}: `job_events.csv` {verdict} with the traces — "
+            f"{row['jobs_agreeing']} of {row['jobs_checked']} jobs have one `sending` event "
+            "per attempt span, each inside its span, and their `delivered` event inside the "
+            f"accepting attempt's (farthest outside: {row['worst_outside_ms']:.1f} ms; "
+            f"tolerance {TRACE_TOLERANCE_MS:g} ms); the parts add up to the end-to-end time "
+            f"within {row['parts_sum_error_ms']:.3f} ms."
+        )
+    return " ".join(sentences)
+
+
+TRACE_NOTE = (
+    "From the spans in `traces.otlp.jsonl` (tracing on), of the measured signups whose email "
+    "was accepted: accept runs from the generator sending the signup to the API starting to "
+    "publish its job; waiting in the queue from there to the first attempt; retry delays "
+    "from each failed attempt's end to the next one's start; sending is the attempts "
+    "themselves, up to the provider's acceptance. Definitions: docs/observability.md."
+)
 
 
 def _recovered(analysis: ScenarioAnalysis, design: DesignData) -> str:
@@ -737,7 +800,8 @@ def data_blocks(prefix: str = "") -> list[Block]:
         Paragraph(
             "Every figure above is computed from the raw records in this folder "
             "(`<design>/requests.csv`, `provider-log.jsonl`, `queues.csv`, `samples.csv`, "
-            f"`machine.csv`, `users.csv`, `jobs.csv`, `job_events.csv`); definitions: {DOCS}. "
+            "`machine.csv`, `users.csv`, `jobs.csv`, `job_events.csv`; with metrics or "
+            f"tracing on, `metrics.csv` and `traces.otlp.jsonl`); definitions: {DOCS}. "
             "Requests "
             "scheduled during the warm-up are in `requests.csv` (phase `warmup`) but in no "
             "figure; Locust's own files in `<design>/locust/` include the warm-up and are "

@@ -31,9 +31,10 @@ from offload.run.loadplan import build_plan
 from offload.run.metrics_scraper import MetricsScraper
 from offload.run.progress import BenchProgress
 from offload.run.sampler import Sampler, WatchedProcess
-from offload.run.stack import RunningTarget, Stack
+from offload.run.stack import RunningTarget, Stack, tracing_process_env
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
 from offload.run.timeline import Timeline
+from offload.rundir import traces
 from offload.rundir.manifest import (
     BrokerAccessRecord,
     DatabaseRecord,
@@ -120,7 +121,7 @@ def run_design(
         with stack:
             supervisor = stack.supervisor
             progress.update(0, "starting the provider and the target")
-            provider = stack.start_provider(metrics=config.metrics)
+            provider = stack.start_provider(metrics=config.metrics, tracing=config.tracing)
             provider.admin.set_profile(**scenario.provider.admin_payload())
             access: BrokerAccess | None = None
             if manifest.uses_broker and broker is not None:
@@ -144,7 +145,9 @@ def run_design(
             t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
-            locust = _start_generator(supervisor, scenario, target, design_dir, t0, load_workers)
+            locust = _start_generator(
+                supervisor, scenario, target, design_dir, t0, load_workers, config.tracing
+            )
             sampler = Sampler(
                 samples_path=design_dir / "samples.csv",
                 queues_path=design_dir / "queues.csv",
@@ -204,6 +207,8 @@ def run_design(
         if backlog is not None:
             backlog.dispose()
         entry.ended_at = time.time()
+        if config.tracing:  # every traced process has stopped: their files are complete
+            traces.gather(design_dir)
         if database in stack.kept_tables:
             entry.tables = stack.kept_tables[database]
         if database in stack.tables_not_kept:
@@ -228,11 +233,20 @@ def _start_generator(
     design_dir: Path,
     t0: float,
     load_workers: int = 1,
+    tracing: bool = False,
 ) -> Supervised:
     """Locust, headless: one process, or a master with ``load_workers`` worker processes that
-    share the schedule (every n-th arrival each, same t=0) and write a records file each."""
+    share the schedule (every n-th arrival each, same t=0) and write a records file each;
+    with ``tracing``, each signup starts a trace."""
     return start_generator(
-        supervisor, scenario, target.url, target.manifest.health_path, design_dir, t0, load_workers
+        supervisor,
+        scenario,
+        target.url,
+        target.manifest.health_path,
+        design_dir,
+        t0,
+        load_workers,
+        tracing=tracing,
     )
 
 
@@ -245,6 +259,7 @@ def start_generator(
     t0: float,
     load_workers: int = 1,
     allowed_remote_hosts: list[str] | None = None,
+    tracing: bool = False,
 ) -> Supervised:
     """Locust against ``url`` (see :func:`_start_generator`); ``allowed_remote_hosts``: the
     non-loopback hosts the user allowed (``--allow-remote``), written into the plan."""
@@ -280,6 +295,7 @@ def start_generator(
             ),
             log_path=locust_dir / "locust.log",
             stop_timeout=10,
+            env=tracing_process_env(design_dir, "generator") if tracing else {},
         )
     )
 

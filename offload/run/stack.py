@@ -34,6 +34,7 @@ from offload.provisioning.database import provision_database as new_database
 from offload.run.export import export_tables
 from offload.run.provider_admin import ProviderAdmin
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
+from offload.rundir.traces import RAW_DIR as TRACES_RAW_DIR
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import (
     ProcessEntry,
@@ -45,6 +46,7 @@ from offload.target.manifest import (
 from offload.target.reference import PROVIDER_MODULE, create_schema, make_engine
 from targets.common.metrics import MULTIPROC_ENV
 from targets.common.metrics import PORT_ENV as METRICS_PORT_ENV
+from targets.common.tracing import DIR_ENV as TRACES_DIR_ENV
 
 log = logging.getLogger("offload.run.stack")
 
@@ -183,10 +185,12 @@ class Stack:
         ready_timeout: float = 15,
         port: int | None = None,
         metrics: bool = False,
+        tracing: bool = False,
     ) -> RunningProvider:
         """Start the simulated email provider, its delivery log in the work directory;
         ``port``: where it must listen (an external target calls it there), else a free one;
-        with ``metrics``, serving Prometheus metrics on a port of its own."""
+        with ``metrics``, serving Prometheus metrics on a port of its own; with ``tracing``,
+        writing its spans under the work directory."""
         port, admin_port = port or free_port(self.host), free_port(self.host)
         log_path = self.work_dir / "provider-log.jsonl"
         metrics_env: dict[str, str] = {}
@@ -195,6 +199,8 @@ class Stack:
             metrics_port = free_port(self.host)
             metrics_env = metrics_process_env(self.work_dir, "provider", metrics_port)
             metrics_url = f"http://{self.host}:{metrics_port}/metrics"
+        if tracing:
+            metrics_env.update(tracing_process_env(self.work_dir, "provider"))
         process = self.supervisor.start(
             ProcessSpec(
                 name="provider",
@@ -440,6 +446,8 @@ def _start_processes(
             env = {**target.env, **{k: render(v, values) for k, v in entry.env.items()}}
             if config.metrics:
                 env.update(_metrics_for(target, entry, f"{manifest.name}-{name}", work_dir))
+            if config.tracing:
+                env.update(tracing_process_env(work_dir, f"{manifest.name}-{name}"))
             if entry.role in role_urls:
                 env["OFFLOAD_AMQP_URL"] = role_urls[entry.role]
                 # a least-privilege user may not declare: the harness did it in the hook
@@ -467,6 +475,16 @@ def metrics_process_env(work_dir: Path, component: str, port: int | None) -> dic
     if port is not None:
         env[METRICS_PORT_ENV] = str(port)
     return env
+
+
+def tracing_process_env(work_dir: Path, component: str) -> dict[str, str]:
+    """The environment that turns a process's tracing on: a fresh directory of its own for
+    its span files (one per pid, so a server's workers and a restarted process never share
+    one); :func:`offload.rundir.traces.gather` joins them after the run."""
+    directory = work_dir / TRACES_RAW_DIR / component
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {TRACES_DIR_ENV: str(directory)}
 
 
 def _metrics_for(

@@ -39,6 +39,7 @@ from targets.async_api.topology import (
     declare_topology,
     first_publish_properties,
 )
+from targets.common import tracing
 from targets.common.asgi import (
     NOT_FOUND,
     SIGNUP_REFUSALS,
@@ -109,13 +110,16 @@ class JobPublisher:
         if publisher is None or not publisher.usable:
             raise BrokerUnavailable("not connected to the broker")
         properties = first_publish_properties(job)
-        await publisher.publish(
-            self.topology.jobs_exchange,
-            ROUTING_KEY,
-            job.to_bytes(),
-            properties,
-            timeout=self.settings.publish_timeout_s,
-        )
+        # the job's trace goes with the message: the worker's attempts continue it
+        with tracing.current_span(f"publish {ROUTING_KEY}", "producer", job_id=job.job_id):
+            tracing.inject(properties.headers)
+            await publisher.publish(
+                self.topology.jobs_exchange,
+                ROUTING_KEY,
+                job.to_bytes(),
+                properties,
+                timeout=self.settings.publish_timeout_s,
+            )
 
 
 def create_app(settings: TargetSettings | None = None) -> FastAPI:

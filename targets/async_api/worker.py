@@ -42,7 +42,8 @@ from pika.channel import Channel
 
 from targets.async_api.amqp import AmqpClient, ConfirmingPublisher, open_channel, set_prefetch
 from targets.async_api.batching import Acker, WriteBatcher
-from targets.async_api.topology import Topology, declare_topology
+from targets.async_api.topology import ROUTING_KEY, Topology, declare_topology
+from targets.common import tracing
 from targets.common.email import (
     Outcome,
     SendResult,
@@ -173,8 +174,17 @@ class Worker:
             return
         headers = properties.headers or {}
         attempt = int(headers.get("x-attempt", 1))
+        # one span per attempt, continuing the trace the API put in the message's headers
+        parent = tracing.extract(headers) if tracing.ENABLED else None
         try:
-            await self._work_on(acker, tag, job, attempt, properties, body)
+            with tracing.current_span(
+                f"process {ROUTING_KEY}",
+                "consumer",
+                parent,
+                job_id=job.job_id,
+                attempt=attempt,
+            ):
+                await self._work_on(acker, tag, job, attempt, properties, body)
         except Exception:
             # a broken database or similar: leave the job to the broker (redelivered later,
             # up to the queue's delivery limit) rather than lose it
@@ -285,6 +295,7 @@ class Worker:
         the broker redelivers it and the next attempt sees its recorded state)."""
         self.counts[outcome] += 1
         count(JOBS, outcome)
+        tracing.set_current_attribute("offload.outcome", outcome)
         if outcome in ("dead_lettered", "malformed"):  # rejected without requeue: to the DLQ
             count(DEAD_LETTERED)
         if ack:
@@ -340,6 +351,7 @@ def _install_signals(worker: Worker) -> None:
 
 async def _main() -> None:
     serve_metrics_port()
+    tracing.setup("worker")
     worker = Worker(TargetSettings())
     _install_signals(worker)
     await worker.run()

@@ -7,8 +7,9 @@ differs, and between them and the Flask designs only the framework and the archi
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from targets.common import tracing
 from targets.common.edge import EdgeMiddleware
 from targets.common.http_metrics import AsgiMetrics
 from targets.common.ids import is_id
@@ -84,10 +86,16 @@ async def read_signup(request: Request, settings: TargetSettings) -> tuple[Signu
 
 def install_edge(app: FastAPI, settings: TargetSettings) -> None:
     """Correlation ids and the body limit at the edge; every error as a :class:`Problem`;
-    request metrics and ``GET /metrics`` when metrics are on (``targets.common.metrics``)."""
+    request metrics and ``GET /metrics`` when metrics are on (``targets.common.metrics``); a
+    server span per request when tracing is on (``targets.common.tracing``)."""
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
-    if METRICS_ENABLED:  # added last, so outermost: it times the edge's refusals too
+    if METRICS_ENABLED:  # added after the edge, so outside it: it times the edge's refusals too
         app.add_middleware(AsgiMetrics, routes=app.router.routes)
+    if tracing.ENABLED:
+        # FastAPI's own telemetry makes the server span (continuing the caller's traceparent)
+        # once a tracer provider is set; the handler's spans are its children
+        tracing.setup("api")
+        _flush_spans_at_shutdown(app)
 
     @app.exception_handler(ApiProblem)
     async def _problem(request: Request, problem: ApiProblem) -> JSONResponse:
@@ -111,6 +119,22 @@ def install_edge(app: FastAPI, settings: TargetSettings) -> None:
         log.exception("unhandled error")
         problem = ApiProblem(500, "internal_error", f"unexpected {type(exc).__name__}")
         return JSONResponse(problem.body(correlation(request)), status_code=500)
+
+
+def _flush_spans_at_shutdown(app: FastAPI) -> None:
+    """Export the spans still held when the app shuts down. A uvicorn worker process never
+    reaches its exit handlers: uvicorn ends it by raising the SIGTERM it caught again."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            tracing.shutdown()
+
+    app.router.lifespan_context = lifespan
 
 
 def install_user_reads(app: FastAPI, store: UserStore) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import httpx
 
+from targets.common import tracing
 from targets.common.correlation import HEADER as CORRELATION_HEADER
 
 EMAILS_PATH = "/emails"
@@ -64,11 +65,15 @@ class WelcomeEmail:
         }
 
     def headers(self) -> dict[str, str]:
-        return {
+        """The request's headers; with tracing on, the ``traceparent`` of the current span
+        (the provider call's own client span, made by the send functions below)."""
+        headers = {
             "Idempotency-Key": self.idempotency_key,
             CORRELATION_HEADER: self.correlation_id,
             "X-Attempt": str(self.attempt),
         }
+        tracing.inject(headers)
+        return headers
 
 
 def classify_response(response: httpx.Response) -> SendResult:
@@ -109,11 +114,15 @@ def _retry_after(value: str | None) -> float | None:
 
 def send_welcome_email(client: httpx.Client, email: WelcomeEmail) -> SendResult:
     """Blocking send (the sync design)."""
-    try:
-        response = client.post(EMAILS_PATH, json=email.json(), headers=email.headers())
-    except httpx.HTTPError as exc:
-        return classify_error(exc)
-    return classify_response(response)
+    with tracing.current_span(f"POST {EMAILS_PATH}", "client", attempt=email.attempt) as span:
+        try:
+            response = client.post(EMAILS_PATH, json=email.json(), headers=email.headers())
+        except httpx.HTTPError as exc:
+            result = classify_error(exc)
+        else:
+            result = classify_response(response)
+        tracing.set_attribute(span, "offload.outcome", result.outcome.value)
+        return result
 
 
 async def send_welcome_email_async(
@@ -125,6 +134,13 @@ async def send_welcome_email_async(
     pool cost a fraction of the CPU per request, which is what a worker spends per job (see
     docs/performance.md). The request and the classification are the same as the sync send.
     """
+    with tracing.current_span(f"POST {EMAILS_PATH}", "client", attempt=email.attempt) as span:
+        result = await _send_async(session, email)
+        tracing.set_attribute(span, "offload.outcome", result.outcome.value)
+        return result
+
+
+async def _send_async(session: aiohttp.ClientSession, email: WelcomeEmail) -> SendResult:
     try:
         async with session.post(
             EMAILS_PATH,

@@ -6,7 +6,7 @@ import json
 import time
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 JOB_TYPE = "SEND_WELCOME_EMAIL"
 
@@ -36,6 +36,10 @@ class WelcomeEmailJob(BaseModel):
     email: str
     correlation_id: str
     created_at: float
+    #: the W3C ``traceparent`` of the signup that made the job, when tracing is on and the
+    #: job waits in a table before it is published (the outbox): the relay's publish then
+    #: continues the signup's trace. Left out of the body when absent.
+    traceparent: str | None = Field(None, exclude_if=lambda value: value is None)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -8,7 +8,7 @@ broker (on SQLite that would serialise every signup behind the slowest email).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -423,14 +423,26 @@ class OutboxStore(UserStore):
     transaction (user, job and message: all or none), and what the relay reads and marks."""
 
     def create_users_with_outbox(
-        self, signups: Sequence[tuple[SignupRequest, str]]
+        self,
+        signups: Sequence[tuple[SignupRequest, str]],
+        traceparents: Mapping[str, str] | None = None,
     ) -> list[tuple[User, Job] | None]:
         """:meth:`UserStore.create_users_with_jobs`, each job's message written to the outbox
-        in the same transaction; ``None`` for a taken address."""
-        return self._create_in_batch(signups, self._insert_with_outbox)
+        in the same transaction; ``None`` for a taken address. ``traceparents``: by email
+        address, the trace each signup's message continues (tracing on); an address is
+        stored at most once, so it names one signup."""
+        parents = traceparents or {}
+        return self._create_in_batch(
+            signups, lambda conn, created: self._insert_with_outbox(conn, created, parents)
+        )
 
     @classmethod
-    def _insert_with_outbox(cls, conn: sa.Connection, created: Sequence[tuple[User, Job]]) -> None:
+    def _insert_with_outbox(
+        cls,
+        conn: sa.Connection,
+        created: Sequence[tuple[User, Job]],
+        traceparents: Mapping[str, str],
+    ) -> None:
         cls._insert_users_and_jobs(conn, created)
         conn.execute(
             outbox.insert(),
@@ -443,6 +455,7 @@ class OutboxStore(UserStore):
                         email=user.email,
                         correlation_id=job.correlation_id,
                         created_at=job.created_at,
+                        traceparent=traceparents.get(user.email),
                     )
                     .to_bytes()
                     .decode(),

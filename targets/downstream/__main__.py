@@ -18,6 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
+from targets.common import tracing
 from targets.common.metrics import serve_metrics_port
 from targets.downstream.log import DeliveryLogError
 from targets.downstream.profile import FaultProfile, ProfileError, parse_profile
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"provider cannot serve metrics: {exc}", file=sys.stderr)
         return 1
+    tracing.setup("provider")
     server = ProviderServer(
         host=args.host,
         port=args.port,

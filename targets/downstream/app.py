@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from targets.common import tracing
 from targets.common.metrics import PROVIDER_REQUESTS, count
 from targets.downstream.faults import ActiveProfile, Fate
 from targets.downstream.log import DeliveryLog, Outcome, read_log
@@ -79,8 +80,10 @@ class Provider:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.busy_connections[connection] += 1
+        parent = tracing.extract(request.headers) if tracing.ENABLED else None
         try:
-            return await self._serve(request, received, active, fate)
+            with tracing.current_span("POST /emails", "server", parent):
+                return await self._serve(request, received, active, fate)
         finally:
             self.in_flight -= 1
             self.busy_connections[connection] -= 1
@@ -177,6 +180,7 @@ class Provider:
         record.update(outcome=outcome.value, status=status, done_ts=done_ts or time.time())
         self.log.append(record)
         count(PROVIDER_REQUESTS, outcome.value)
+        tracing.set_current_attribute("offload.outcome", outcome.value)
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless the provider is stopping; False when cut short."""

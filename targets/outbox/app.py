@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from targets.async_api.batching import WriteBatcher
+from targets.common import tracing
 from targets.common.asgi import (
     NOT_FOUND,
     SIGNUP_REFUSALS,
@@ -44,9 +45,20 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     """Application factory (``uvicorn --factory``); each worker process builds its own."""
     settings = settings or TargetSettings()
     store = OutboxStore(make_engine(settings.database_url, settings.db_schema))
+
+    def create_users(
+        batch: list[tuple[SignupRequest, str, str | None]],
+    ) -> list[tuple[User, Job] | None]:
+        # the first signup of an address is the one stored: its trace goes with the message
+        traceparents: dict[str, str] = {}
+        for signup, _, traceparent in batch:
+            if traceparent:
+                traceparents.setdefault(signup.email, traceparent)
+        return store.create_users_with_outbox([(s, c) for s, c, _ in batch], traceparents)
+
     # concurrent signups of this process share one transaction and one thread hop
-    signups: WriteBatcher[tuple[SignupRequest, str], tuple[User, Job] | None] = WriteBatcher(
-        store.create_users_with_outbox, name="signups"
+    signups: WriteBatcher[tuple[SignupRequest, str, str | None], tuple[User, Job] | None] = (
+        WriteBatcher(create_users, name="signups")
     )
 
     @contextlib.asynccontextmanager
@@ -73,7 +85,7 @@ def create_app(settings: TargetSettings | None = None) -> FastAPI:
     async def create_user(request: Request) -> JSONResponse:
         """Store the user with its job's message, answer without waiting for the broker."""
         signup, correlation_id = await read_signup(request, settings)
-        created = await signups.submit((signup, correlation_id))
+        created = await signups.submit((signup, correlation_id, tracing.current_traceparent()))
         if created is None:
             raise email_taken()
         user, job = created

@@ -38,6 +38,7 @@ from targets.async_api.topology import (
     declare_topology,
     first_publish_properties,
 )
+from targets.common import tracing
 from targets.common.jobs import WelcomeEmailJob
 from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.metrics import (
@@ -151,13 +152,21 @@ class Relay:
     async def _publish(self, publisher: ConfirmingPublisher, message: OutboxMessage) -> None:
         job = WelcomeEmailJob.from_bytes(message.payload)
         properties = first_publish_properties(job)
-        await publisher.publish(
-            self.topology.jobs_exchange,
-            ROUTING_KEY,
-            message.payload,
-            properties,
-            timeout=self.settings.publish_timeout_s,
+        # the signup's trace, stored with the message, continues here and on the queue
+        parent = (
+            tracing.extract({tracing.TRACEPARENT: job.traceparent or ""})
+            if tracing.ENABLED
+            else None
         )
+        with tracing.current_span(f"publish {ROUTING_KEY}", "producer", parent, job_id=job.job_id):
+            tracing.inject(properties.headers)
+            await publisher.publish(
+                self.topology.jobs_exchange,
+                ROUTING_KEY,
+                message.payload,
+                properties,
+                timeout=self.settings.publish_timeout_s,
+            )
 
     async def _in_db(self, call: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, call, *args)
@@ -217,6 +226,7 @@ def _install_signals(relay: Relay) -> None:
 
 async def _main() -> None:
     serve_metrics_port()
+    tracing.setup("relay")
     relay = Relay(TargetSettings())
     _install_signals(relay)
     await relay.run()

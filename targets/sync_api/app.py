@@ -18,9 +18,11 @@ import httpx
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from targets.common import tracing
 from targets.common.correlation import HEADER, correlation_id_from
 from targets.common.email import Outcome, WelcomeEmail, send_welcome_email
 from targets.common.http_metrics import WsgiMetrics
+from targets.common.http_tracing import WsgiTracing
 from targets.common.ids import is_id
 from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.problems import ApiProblem, body_too_large, not_found
@@ -110,4 +112,7 @@ def create_app(settings: TargetSettings | None = None) -> Flask:
 
     if METRICS_ENABLED:
         app.wsgi_app = WsgiMetrics(app.wsgi_app, app.url_map)  # type: ignore[method-assign]
+    if tracing.ENABLED:  # outermost: the server span covers everything the server does
+        tracing.setup("api")
+        app.wsgi_app = WsgiTracing(app.wsgi_app)  # type: ignore[method-assign]
     return app

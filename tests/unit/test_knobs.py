@@ -140,8 +140,13 @@ NUMBER_KNOBS = [
 
 def test_every_knob_is_either_a_number_or_the_retry_delays():
     """The edge cases below cover every knob; a new kind of knob needs its own cases here
-    (``metrics``, the one switch: test_metrics_switch)."""
-    assert set(DesignKnobs.model_fields) == {*NUMBER_KNOBS, "retry_delays_s", "metrics"}
+    (``metrics`` and ``tracing``, the switches: test_metrics_switch, test_tracing_switch)."""
+    assert set(DesignKnobs.model_fields) == {
+        *NUMBER_KNOBS,
+        "retry_delays_s",
+        "metrics",
+        "tracing",
+    }
     assert limits(DesignKnobs.model_fields["provider_timeout_s"].metadata) == {"gt": 0, "le": 120}
 
 
