@@ -30,6 +30,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
     from offload import cli
 
     capsys.readouterr()
-    code = cli.main(list(args))
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exit_:  # argparse refuses a bad argument with exit 2, as the CLI does
+        code = exit_.code if isinstance(exit_.code, int) else 1
     out, err = capsys.readouterr()
     return CliResult(code, out, err)
