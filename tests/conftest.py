@@ -6,9 +6,11 @@ once; tests that change the provider's fault profile restore it through ``provid
 
 from __future__ import annotations
 
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -16,6 +18,9 @@ from offload.provisioning.broker import Broker, provision_broker
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor
 from tests.factories.processes import E2E_SCENARIO, TEST_CONFIG, launch, run_bench
+
+if TYPE_CHECKING:  # the report package imports matplotlib: only the tests that render pay it
+    from offload.report import RenderedRun
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -125,6 +130,17 @@ def e2e_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     latest = reports / "latest"
     assert latest.is_symlink()
     return latest.resolve()
+
+
+@pytest.fixture(scope="session")
+def e2e_rendered(e2e_run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RenderedRun:
+    """A copy of the shared real run (``reports/runs/<stamp>``), rendered once, PDFs included
+    (~15 s): read, never changed, by the report tests and the browser tests alike."""
+    from offload.report import render_run
+
+    run_dir = tmp_path_factory.mktemp("rendered") / "reports" / "runs" / e2e_run_dir.name
+    shutil.copytree(e2e_run_dir, run_dir)
+    return render_run(run_dir)
 
 
 _TIERS = ("unit", "integration", "e2e")

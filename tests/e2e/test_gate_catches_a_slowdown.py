@@ -2,16 +2,18 @@
 with the metric named. The "code change" is a copy of the async target whose API sleeps 30 ms
 in every signup, dropped in under the same name and path as the unchanged copy, so the
 baseline's identity (scenario, targets, config, versions) matches and only the code differs.
+The benches run as a user starts them; saving the baseline and gating a run only read run
+directories, so they go through the CLI's ``main`` in this process (tests/factories/cli.py).
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from offload import cli
+from tests.factories.cli import run_cli
 from tests.factories.processes import run_bench
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,16 +67,6 @@ def experiment(root: Path, *, slowed: bool) -> Path:
     return root / "scenario.yaml"
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "offload.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def bench(scenario: Path, reports: Path, repeat: int = 3) -> Path:
     result = run_bench(scenario, reports, "--repeat", str(repeat))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -86,25 +78,26 @@ def baseline(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("gate-probe")
     run_dir = bench(experiment(base / "baseline", slowed=False), base / "reports-baseline")
     file = base / "baseline.json"
-    result = run("baseline", "save", str(run_dir), "--to", str(file))
-    assert result.returncode == 0, result.stdout + result.stderr
+    # in this process (reading a run directory starts nothing): what it prints is in the
+    # test's captured output should it fail
+    assert cli.main(["baseline", "save", str(run_dir), "--to", str(file)]) == 0
     return file
 
 
-def test_an_unchanged_rerun_passes_the_gate(baseline, tmp_path):
+def test_an_unchanged_rerun_passes_the_gate(baseline, tmp_path, capsys):
     run_dir = bench(experiment(tmp_path / "again", slowed=False), tmp_path / "reports")
 
-    result = run("gate", str(run_dir), "--baseline", str(baseline))
+    result = run_cli(capsys, "gate", str(run_dir), "--baseline", str(baseline))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in (run_dir / "gate" / "gate.md").read_text()
 
 
-def test_a_real_slowdown_fails_the_gate_naming_the_metric(baseline, tmp_path):
+def test_a_real_slowdown_fails_the_gate_naming_the_metric(baseline, tmp_path, capsys):
     # one run is enough for a 30 ms slowdown: with fewer than 3 repeats the tolerance decides
     run_dir = bench(experiment(tmp_path / "slowed", slowed=True), tmp_path / "reports", repeat=1)
 
-    result = run("gate", str(run_dir), "--baseline", str(baseline))
+    result = run_cli(capsys, "gate", str(run_dir), "--baseline", str(baseline))
 
     assert result.returncode == 1, result.stdout + result.stderr
     junit = (run_dir / "gate" / "junit.xml").read_text()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories.processes import run_bench
+from tests.factories.cli import run_cli
+from tests.factories.processes import SCENARIOS, run_bench
 
 
 def bench(scenario: str, reports: Path, *extra: str, env: dict | None = None):
@@ -62,9 +63,13 @@ def test_broker_faults_lose_no_acknowledged_signup(broker_faults):
     assert figures["consistency"]["acknowledged_but_missing"] == 0
 
 
-def test_broker_fault_scenarios_refuse_a_broker_offload_does_not_own(tmp_path):
-    env = {**os.environ, "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/%2F"}
-    result = bench("e2e-broker-faults.yaml", tmp_path, env=env)
+def test_broker_fault_scenarios_refuse_a_broker_offload_does_not_own(tmp_path, monkeypatch, capsys):
+    # refused before anything starts: the command runs in this process (tests/factories/cli.py)
+    monkeypatch.setenv("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+    scenario = SCENARIOS / "e2e-broker-faults.yaml"
+    result = run_cli(
+        capsys, "bench", "--scenario", str(scenario), "--reports-dir", str(tmp_path), "--no-report"
+    )
     assert result.returncode == 2
     assert "AMQP_URL" in result.stderr and "refuses" in result.stderr
     assert not (tmp_path / "runs").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from offload.report import RenderedRun, render_run
+from offload.report import RenderedRun
 from offload.report.browser import find_chromium
 
 pytestmark = [
@@ -75,12 +75,10 @@ MARKDOWN_MARKERS = (
 
 
 @pytest.fixture(scope="module")
-def rendered(e2e_run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> RenderedRun:
-    """A copy of the shared real run (both designs, a slow-provider phase), rendered once,
-    PDFs included."""
-    run_dir = tmp_path_factory.mktemp("browser") / "reports" / "runs" / e2e_run_dir.name
-    shutil.copytree(e2e_run_dir, run_dir)
-    return render_run(run_dir)
+def rendered(e2e_rendered: RenderedRun) -> RenderedRun:
+    """The shared real run (both designs, a slow-provider phase), rendered once for the
+    session, PDFs included (tests/conftest.py)."""
+    return e2e_rendered
 
 
 def _pages(rendered: RenderedRun) -> list[Path]:

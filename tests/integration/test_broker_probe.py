@@ -9,23 +9,25 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
+from collections.abc import Callable
 
 import pytest
 
 from offload.rundir.broker_probe import BrokerProbe
+from tests.factories.cli import CliResult, run_cli
 
 pytestmark = pytest.mark.integration
 
 
-def _probe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "offload.cli", "probe", "broker", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@pytest.fixture
+def probe(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """``offload probe broker ARGS`` in this process (tests/factories/cli.py): it publishes
+    from its own thread, as the command does, without a new interpreter's imports."""
+
+    def run(*args: str) -> CliResult:
+        return run_cli(capsys, "probe", "broker", *args)
+
+    return run
 
 
 def _probe_queues() -> list[str]:
@@ -42,9 +44,11 @@ def _probe_queues() -> list[str]:
     return [line for line in result.stdout.split() if line.startswith("offload.probe.")]
 
 
-def test_the_probe_confirms_every_scheduled_publish_and_leaves_no_queue_behind():
+def test_the_probe_confirms_every_scheduled_publish_and_leaves_no_queue_behind(
+    probe: Callable[..., CliResult],
+):
     before = _probe_queues()
-    result = _probe("--rate", "50", "--duration", "1", "--json")
+    result = probe("--rate", "50", "--duration", "1", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     [probe] = [BrokerProbe.model_validate(doc) for doc in json.loads(result.stdout)]
     assert probe.paced.confirmed == 50
@@ -59,8 +63,10 @@ def test_the_probe_confirms_every_scheduled_publish_and_leaves_no_queue_behind()
     assert _probe_queues() == before
 
 
-def test_the_table_names_the_broker_and_prints_one_line_per_repeat():
-    result = _probe("--rate", "20", "--duration", "0.5", "--repeat", "2")
+def test_the_table_names_the_broker_and_prints_one_line_per_repeat(
+    probe: Callable[..., CliResult],
+):
+    result = probe("--rate", "20", "--duration", "0.5", "--repeat", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("broker: amqp://guest:***@")
@@ -68,7 +74,7 @@ def test_the_table_names_the_broker_and_prints_one_line_per_repeat():
     assert [line.split()[0] for line in lines[3:]] == ["20", "20"]
 
 
-def test_a_rate_of_zero_is_refused_with_the_reason():
-    result = _probe("--rate", "0")
+def test_a_rate_of_zero_is_refused_with_the_reason(probe: Callable[..., CliResult]):
+    result = probe("--rate", "0")
     assert result.returncode == 2
     assert "must be > 0, got 0" in result.stderr

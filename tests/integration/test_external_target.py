@@ -7,8 +7,6 @@ database, read only, or not at all (``ledger = "none"``)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from offload.provisioning.broker import Broker
 from offload.report import render_run
 from offload.run.stack import RunningTarget, Stack
 from offload.target.manifest import resolve_target
+from tests.factories.cli import run_cli
 from tests.factories.processes import TEST_CONFIG, run_bench
 
 pytestmark = pytest.mark.integration
@@ -90,15 +89,9 @@ def _bench(tmp_path: Path, manifest_dir: Path) -> tuple[Path, dict]:
     return run_dir, json.loads((run_dir / "external" / "summary.json").read_text())
 
 
-def test_verify_checks_the_contract_of_an_external_target(tmp_path, by_hand, provider_port):
+def test_verify_checks_the_contract_of_an_external_target(tmp_path, by_hand, provider_port, capsys):
     manifest_dir = _external(tmp_path / "ext", by_hand, provider_port)
-    result = subprocess.run(
-        [sys.executable, "-m", "offload.cli", "verify", str(manifest_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli(capsys, "verify", str(manifest_dir))  # in-process, as in test_verify.py
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ext honours the target contract" in result.stdout
     assert "✓ email" in result.stdout and "✓ jobs table" in result.stdout

@@ -4,16 +4,15 @@ The floor tests run the real generator (Locust with the signup locustfile, as th
 starts it) against the built-in instant server: run them under the heavy-command lock. The
 bounds are generous for a loaded CI machine; on this machine kind the generator measured
 lateness p50 0.02–0.07 ms and p99 0.14–5.3 ms at 10/s over 10 s (there the p99 is the worst
-one or two requests: the test runs 20 s), p50 0.02–0.04 ms and p99 0.25–1.13 ms at 500/s
-(docs/measurement.md).
+one or two requests), p50 0.02–0.04 ms and p99 0.25–1.13 ms at 500/s (docs/measurement.md).
+The slow rate runs 5 s: its 50 requests support the p50 bound it is held to (20 needed; a
+p99 needs 1,000, which only the fast rate reaches), as 100 did.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from loadtests.selfmeasure import GeneratorMeter, generator_report_path
 from offload.analysis.uncertainty import min_count
 from offload.run.floor import InstantServer, floor_from_records, measure_floor
 from offload.rundir.floor import GeneratorFloor
+from tests.factories.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,7 +92,7 @@ def test_the_floor_counts_only_the_measured_answers_and_times_them_three_ways(tm
     assert GeneratorFloor.model_validate_json(floor.model_dump_json()) == floor
 
 
-@pytest.mark.parametrize(("rate", "duration_s"), [(10, 10), (500, 5)])
+@pytest.mark.parametrize(("rate", "duration_s"), [(10, 5), (500, 5)])
 def test_the_generator_sends_on_time(tmp_path, monkeypatch, rate, duration_s):
     # a relative work directory, as `make bench` gives (reports/runs/...): the generator runs
     # elsewhere and must still find its plan
@@ -115,21 +115,13 @@ def test_the_generator_sends_on_time(tmp_path, monkeypatch, rate, duration_s):
     assert floor.cpu_ms_per_request is not None and floor.cpu_ms_per_request > 0
 
 
-def test_offload_probe_generator_prints_the_floor_as_json(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "offload.cli",
-            "probe",
-            "generator",
-            *("--rate", "50", "--duration", "2", "--json", "--keep", str(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
+def test_offload_probe_generator_prints_the_floor_as_json(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    # the command in this process (tests/factories/cli.py); the generator is its own process
+    result = run_cli(
+        capsys,
+        *("probe", "generator", "--rate", "50", "--duration", "2", "--json"),
+        *("--keep", str(tmp_path)),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (floor,) = [GeneratorFloor.model_validate(item) for item in json.loads(result.stdout)]

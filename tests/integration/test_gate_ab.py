@@ -3,6 +3,10 @@ message), an unchanged candidate that passes, and a committed slowdown that fail
 metric. Every clone holds this working tree as its HEAD commit, so the code under test is the
 code in front of you, committed or not. Benches are tiny (one design, 3 s) to keep the tier
 short; the gate's real settings are measured by `make gate`, not here.
+
+The refusals happen before any bench, so they call the CLI's ``main`` in this process (the
+clone's code is this tree's code) instead of paying a new interpreter's ~4 s of imports each;
+the two tests that run benches start ``offload gate`` as a user does.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.factories.cli import CliResult, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,10 +73,9 @@ def clone_of_this_tree(where: Path) -> Path:
     return clone
 
 
-def gate(clone: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+def gate(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``offload gate ARGS`` in ``clone`` as a user starts it: a new process on the clone's code."""
     env = {**os.environ, "PYTHONPATH": str(clone), "XDG_CACHE_HOME": str(clone.parent / "cache")}
-    if path is not None:
-        env["PATH"] = path
     return subprocess.run(
         [sys.executable, "-m", "offload.cli", "gate", *args],
         cwd=clone,
@@ -81,10 +87,33 @@ def gate(clone: Path, *args: str, path: str | None = None) -> subprocess.Complet
     )
 
 
-def tiny_gate(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def tiny_args(clone: Path, *args: str) -> list[str]:
     reports = clone.parent / "reports"
     # --full: the tiny scenario's own 3 s (quick would cut it to fewer signups than a p50 needs)
-    return gate(clone, "--scenario", "ab-tiny.yaml", "--full", "--reports-dir", str(reports), *args)
+    return ["--scenario", "ab-tiny.yaml", "--full", "--reports-dir", str(reports), *args]
+
+
+def tiny_gate(clone: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return gate(clone, *tiny_args(clone, *args))
+
+
+@pytest.fixture
+def refuse(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., CliResult]:
+    """``offload gate ARGS`` run in ``clone`` as its working directory, in this process, with
+    ``PATH`` replaced when ``path`` is given: for the refusals, which end before any bench."""
+
+    def run(clone: Path, *args: str, path: str | None = None, tiny: bool = True) -> CliResult:
+        monkeypatch.chdir(clone)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(clone.parent / "cache"))
+        if path is not None:
+            monkeypatch.setenv("PATH", path)
+        result = run_cli(capsys, "gate", *(tiny_args(clone, *args) if tiny else args))
+        monkeypatch.undo()
+        return result
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +124,12 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- refusals: exit 2 and one message that says what to do ---------------------------------
 
 
-def test_a_dirty_working_tree_is_refused(clone: Path):
+def test_a_dirty_working_tree_is_refused(clone: Path, refuse: Callable[..., CliResult]):
     readme = clone / "README.md"
     original = readme.read_text()
     readme.write_text(original + "\nan uncommitted edit\n")
     try:
-        result = tiny_gate(clone, "--base", "HEAD")
+        result = refuse(clone, "--base", "HEAD")
     finally:
         readme.write_text(original)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -108,43 +137,49 @@ def test_a_dirty_working_tree_is_refused(clone: Path):
     assert "git stash" in result.stderr
 
 
-def test_an_unknown_base_is_refused(clone: Path):
-    result = tiny_gate(clone, "--base", "no-such-branch")
+def test_an_unknown_base_is_refused(clone: Path, refuse: Callable[..., CliResult]):
+    result = refuse(clone, "--base", "no-such-branch")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "'no-such-branch' does not name a commit" in result.stderr
 
 
-def test_a_shallow_clone_without_the_base_says_how_to_fetch_it(clone: Path, tmp_path: Path):
+def test_a_shallow_clone_without_the_base_says_how_to_fetch_it(
+    clone: Path, tmp_path: Path, refuse: Callable[..., CliResult]
+):
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{clone}", str(shallow))
     base = git(clone, "rev-parse", "HEAD~1")
-    result = tiny_gate(shallow, "--base", base)
+    result = refuse(shallow, "--base", base)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "shallow clone" in result.stderr
     assert "git fetch --unshallow" in result.stderr
     assert "fetch-depth: 0" in result.stderr
 
 
-def test_no_git_on_path_is_refused(clone: Path, tmp_path: Path):
+def test_no_git_on_path_is_refused(clone: Path, tmp_path: Path, refuse: Callable[..., CliResult]):
     empty = tmp_path / "bin"
     empty.mkdir()
-    result = gate(clone, "--base", "HEAD", path=str(empty))
+    result = refuse(clone, "--base", "HEAD", path=str(empty), tiny=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "git is not on PATH" in result.stderr
 
 
-def test_a_base_without_the_offload_package_is_refused(tmp_path: Path):
+def test_a_base_without_the_offload_package_is_refused(
+    tmp_path: Path, refuse: Callable[..., CliResult]
+):
     clone = clone_of_this_tree(tmp_path)
     git(clone, "rm", "-rq", "offload")
     base = commit_all(clone, "before the harness existed")
     git(clone, "revert", "--no-edit", "HEAD")
-    result = tiny_gate(clone, "--base", base)
+    result = refuse(clone, "--base", base)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "has no offload package" in result.stderr
     assert not _extra_worktrees(clone)
 
 
-def test_a_base_that_cannot_load_the_candidates_scenario_is_refused(tmp_path: Path):
+def test_a_base_that_cannot_load_the_candidates_scenario_is_refused(
+    tmp_path: Path, refuse: Callable[..., CliResult]
+):
     clone = clone_of_this_tree(tmp_path)
     load = clone / "offload" / "scenario" / "load.py"
     text = load.read_text()
@@ -154,7 +189,7 @@ def test_a_base_that_cannot_load_the_candidates_scenario_is_refused(tmp_path: Pa
     base = commit_all(clone, "a harness without constant arrivals")
     load.write_text(text)
     commit_all(clone, "constant arrivals")
-    result = tiny_gate(clone, "--base", base)
+    result = refuse(clone, "--base", base)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "cannot run the candidate's scenario file" in result.stderr
     assert "arrivals" in result.stderr
@@ -194,8 +229,10 @@ def test_a_committed_slowdown_fails_naming_the_p50(tmp_path: Path):
     app.write_text(text.replace(handler, handler + "        await asyncio.sleep(0.030)\n", 1))
     commit_all(clone, "a 30 ms slower signup")
 
-    # two pairs, both slower: the smallest sign-flip p of 2 pairs is 1/4
-    result = tiny_gate(clone, "--base", "HEAD~1", "--pairs", "2", "--alpha", "0.25")
+    # one pair, slower: the smallest sign-flip p of 1 pair is 1/2, so alpha 0.5 lets it decide
+    # (a 30 ms step on a ~10 ms p50 is far beyond the tolerance; the sign-flip test over
+    # several pairs is tests/unit/test_gate_paired.py's), at half the benches of two pairs
+    result = tiny_gate(clone, "--base", "HEAD~1", "--pairs", "1", "--alpha", "0.5")
 
     assert result.returncode == 1, result.stdout + result.stderr
     records = (clone.parent / "reports" / "latest").resolve()

@@ -1,5 +1,9 @@
 """Rendering reports: every chart, Markdown whose links resolve, one HTML file that needs no
-network, banners for invalid runs, and words that follow the numbers."""
+network, banners for invalid runs, and words that follow the numbers.
+
+The synthetic runs are rendered without their PDFs (``pdf=False``: a Chromium per page, and
+nothing here reads them); the shared real run is rendered with them, and
+tests/e2e/test_report_in_browser.py checks those, as does the report command's test here."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import pytest
 from offload.analysis import numbers
 from offload.commands import report as report_command
 from offload.errors import RunInvalid
-from offload.report import render_run
+from offload.report import RenderedRun, render_run
 from offload.report.charts import CHARTS
 from tests.factories.records import build_run
 
@@ -22,12 +26,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def rendered(e2e_run_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A copy of the shared real run (``reports/runs/<stamp>``), rendered once."""
-    reports = tmp_path_factory.mktemp("rendered") / "reports"
-    run_dir = reports / "runs" / e2e_run_dir.name
-    shutil.copytree(e2e_run_dir, run_dir)
-    return render_run(run_dir)
+def rendered(e2e_rendered: RenderedRun) -> RenderedRun:
+    """The shared real run, rendered once for the session (tests/conftest.py)."""
+    return e2e_rendered
 
 
 def _links(markdown: str) -> list[str]:
@@ -108,7 +109,7 @@ def test_scenario_tables_and_reports_index(rendered):
 
 def test_invalid_run_shows_a_red_banner(tmp_path: Path):
     run_dir = build_run(tmp_path, invalid=["sync: component sync-api exited with code 1"])
-    result = render_run(run_dir)
+    result = render_run(run_dir, pdf=False)
     for page in (run_dir / "report.html", run_dir / "synthetic" / "report.html"):
         text = page.read_text()
         assert 'class="banner invalid"' in text
@@ -120,8 +121,8 @@ def test_invalid_run_shows_a_red_banner(tmp_path: Path):
 def test_verdicts_change_when_the_numbers_change(tmp_path: Path):
     slow_emails = build_run(tmp_path / "a")
     fast_emails = build_run(tmp_path / "b", async_emails_faster=True)
-    render_run(slow_emails)
-    render_run(fast_emails)
+    render_run(slow_emails, pdf=False)
+    render_run(fast_emails, pdf=False)
     first = (slow_emails / "synthetic" / "report.md").read_text()
     second = (fast_emails / "synthetic" / "report.md").read_text()
     # 18 emails cannot support an end-to-end p95 (it needs 200): the verdict says so
@@ -145,7 +146,7 @@ def test_a_scenario_with_one_design_still_gets_every_chart(tmp_path: Path):
     del manifest["designs"]["async"]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "summary.json").unlink()
-    result = render_run(run_dir)
+    result = render_run(run_dir, pdf=False)
     assert not result.failures and result.scenarios[0].problems == []
     for chart in CHARTS:
         if chart.name != "scaling":

@@ -8,35 +8,27 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.factories.cli import CliResult, run_cli
 
 pytestmark = pytest.mark.unit
 
 V1 = Path(__file__).resolve().parents[1] / "data" / "rundir-v1"
 
 
-def _offload(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "offload.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_a_passing_gate_prints_its_checks_as_json_and_the_table_on_stderr(tmp_path: Path):
+def test_a_passing_gate_prints_its_checks_as_json_and_the_table_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     run_dir = tmp_path / "reports" / "runs" / "20261201T202524Z"
     shutil.copytree(V1, run_dir)
     baseline = tmp_path / "baseline.json"
-    saved = _offload("baseline", "save", str(run_dir), "--to", str(baseline))
+    saved = run_cli(capsys, "baseline", "save", str(run_dir), "--to", str(baseline))
     assert saved.returncode == 0, saved.stdout + saved.stderr
 
-    result = _offload("gate", str(run_dir), "--baseline", str(baseline), "--json")
+    result = run_cli(capsys, "gate", str(run_dir), "--baseline", str(baseline), "--json")
 
     assert result.returncode == 0, result.stdout + result.stderr
     document = json.loads(result.stdout)
@@ -48,8 +40,10 @@ def test_a_passing_gate_prints_its_checks_as_json_and_the_table_on_stderr(tmp_pa
     assert "async.emails.lost == 0" in result.stderr  # the human table, off stdout
 
 
-def test_a_refused_gate_prints_an_error_document_with_the_reason(tmp_path: Path):
-    result = _offload("gate", "--json")
+def test_a_refused_gate_prints_an_error_document_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+):
+    result: CliResult = run_cli(capsys, "gate", "--json")
     assert result.returncode == 2
     document = json.loads(result.stdout)
     assert document == {

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from offload.report.openmetrics import openmetrics_text
 from offload.rundir.summary import Summary
+from tests.factories.cli import run_cli
 
 pytestmark = pytest.mark.unit
 
@@ -89,22 +88,14 @@ def test_what_the_run_could_not_measure_is_absent_not_zero(tmp_path: Path):
     assert _key("offload_request_latency_seconds", **where, percentile="0.5") in samples
 
 
-def _export(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "offload.cli", "export", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_the_command_writes_the_file_and_refuses_a_folder_that_is_not_a_run(tmp_path: Path):
+def test_the_command_writes_the_file_and_refuses_a_folder_that_is_not_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     out = tmp_path / "run.om"
-    result = _export(str(FIXTURE), "--output", str(out))
+    result = run_cli(capsys, "export", str(FIXTURE), "--output", str(out))
     assert result.returncode == 0, result.stderr
     assert out.read_text().endswith("# EOF\n")
 
-    refused = _export(str(tmp_path))
+    refused = run_cli(capsys, "export", str(tmp_path))
     assert refused.returncode == 2
     assert "no scenario folder with a manifest.json" in refused.stderr
