@@ -15,9 +15,12 @@ every worker (``offload load-worker``):
    the harness learns t=0. Locust delivers a connection's messages in order, so the plan
    arrives before the spawn that starts the worker's user.
 3. **At the end** each worker sends its records file and its ``.generator.json`` in chunks of
-   at most :data:`CHUNK_BYTES`, with a SHA-256 of the whole, before Locust's own ``quit``; the
-   master writes each file beside its own records once every chunk arrived and the digest
-   matches, and rewrites :data:`RUN_FILE` with the clocks and the files received.
+   at most :data:`~loadtests.multihost.CHUNK_BYTES`, with a SHA-256 of the whole, then says
+   it is done, and waits: a worker that quit on its own would make the master hand its user
+   to another worker mid-run (measured: a 71 ms stall of that worker's schedule). The master
+   writes each file beside its own records once every chunk arrived and the digest matches;
+   when every worker is done it quits them all and rewrites :data:`RUN_FILE` with the clocks
+   and the files received.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -36,6 +40,7 @@ from loadtests.multihost import (
     MSG_CLOCK_REPLY,
     MSG_PLAN,
     MSG_RECORDS,
+    MSG_WORKER_DONE,
     MSG_WORKER_READY,
     RECEIVED_PLAN_FILE,
     RUN_FILE,
@@ -72,6 +77,8 @@ class _Master:
         self.runner.register_message(MSG_WORKER_READY, self.on_ready)
         self.runner.register_message(MSG_CLOCK_REPLY, self.on_clock_reply)
         self.runner.register_message(MSG_RECORDS, self.on_records)
+        self.runner.register_message(MSG_WORKER_DONE, self.on_done)
+        self.done: set[str] = set()
         events.test_start.add_listener(self.on_start)
         events.quitting.add_listener(self.on_quit)
 
@@ -138,6 +145,14 @@ class _Master:
             worker.records_received.append(name)
             logger.info("records %s from worker %d: %d bytes", name, worker.index, len(data))
 
+    def on_done(self, msg: Any, **_kw: Any) -> None:
+        """A worker ran its share and sent its records (earlier on the same connection):
+        once every worker is done, end the run for all at once."""
+        self.done.add(msg.node_id)
+        if self.run is not None and len(self.done) >= self.run.worker_count:
+            logger.info("every worker is done: quitting")
+            gevent.spawn(self.runner.quit)
+
     def on_quit(self, **_kw: Any) -> None:
         for sender, name in self.assembler.incomplete():
             self.worker(sender).transfer_errors.append(f"{name}: not every chunk arrived")
@@ -162,10 +177,15 @@ class _Worker:
         self.plan: LoadPlan | None = None
         self.runner.register_message(MSG_CLOCK, self.on_clock)
         self.runner.register_message(MSG_PLAN, self.on_plan)
-        # test_stop, not quitting: Locust fires quitting's listeners in reverse, its own
-        # "quit" to the master first, and the master stops listening once the last one quits
+        OpenLoopUser.on_plan_done = self.plan_done
+        # also on test_stop (a run the master stopped early), not quitting: Locust fires
+        # quitting's listeners in reverse, its own "quit" to the master first
         events.test_stop.add_listener(self.send_records)
         self.runner.send_message(MSG_WORKER_READY)
+
+    def plan_done(self, environment: Any) -> None:
+        self.send_records()
+        self.runner.send_message(MSG_WORKER_DONE)
 
     def on_clock(self, msg: Any, **_kw: Any) -> None:
         self.runner.send_message(MSG_CLOCK_REPLY, {"t1": msg.data["t1"], "t2": time.time()})
@@ -186,6 +206,7 @@ class _Worker:
         )  # fmt: skip
 
     def send_records(self, **_kw: Any) -> None:
+        """Send this worker's two files (once; nothing before the plan arrived)."""
         if self.plan is None:
             return
         records = worker_records_path(self.plan)

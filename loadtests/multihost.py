@@ -47,6 +47,7 @@ START_LEAD_S = 1.5
 CHUNK_BYTES = 1 << 20
 
 MSG_WORKER_READY = "offload_worker_ready"
+MSG_WORKER_DONE = "offload_worker_done"
 MSG_PLAN = "offload_plan"
 MSG_CLOCK = "offload_clock"
 MSG_CLOCK_REPLY = "offload_clock_reply"

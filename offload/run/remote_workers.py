@@ -120,8 +120,9 @@ def collect(design_dir: Path, workers: int) -> tuple[list[WorkerClock], list[str
     problems: list[str] = []
     if not run.complete:
         problems.append(f"the Locust master did not finish ({RUN_FILE} incomplete)")
-    if len(run.workers) < workers:
-        problems.append(f"{len(run.workers)} of {workers} load workers joined")
+    if len(run.workers) != workers:
+        # Locust gives its N users to N of the workers: an extra one's share goes unsent
+        problems.append(f"{len(run.workers)} load workers joined, {workers} expected")
     for worker in run.workers:
         if len(worker.records_received) < 2:
             problems.append(
