@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 
 import pytest
@@ -214,3 +215,21 @@ def test_bench_refuses_a_loopback_target_behind_a_remote_master(tmp_path, capsys
     assert code == 2
     assert "cannot reach" in capsys.readouterr().err
     assert not reports.exists()
+
+
+def test_a_skewed_worker_in_the_manifest_makes_the_summary_invalid(tmp_path) -> None:
+    from offload.analysis.summary import summarise_scenario
+    from tests.factories.records import build_run
+
+    folder = build_run(tmp_path) / "synthetic"
+    assert summarise_scenario(folder).valid
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["designs"]["async"]["remote_workers"] = [
+        {"index": 0, "client_id": "host-a_1", "offset_s": 0.0004, "round_trip_s": 0.0003},
+        {"index": 1, "client_id": "host-b_2", "offset_s": 0.0210, "round_trip_s": 0.0006},
+    ]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    summary = summarise_scenario(folder)
+    assert not summary.valid
+    [reason] = summary.invalid_reasons
+    assert reason.startswith("async: load worker 1 (host-b_2): clock skew +21.00 ms ± 0.30 ms")
