@@ -55,7 +55,7 @@ from loadtests.multihost import (
     clock_sample,
 )
 from loadtests.openloop import OpenLoopUser, worker_records_path
-from loadtests.plan import LoadPlan, load_plan
+from loadtests.plan import LoadPlan, PlanError, load_plan
 from loadtests.selfmeasure import generator_report_path
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,6 @@ class _Worker:
         self.plan: LoadPlan | None = None
         self.runner.register_message(MSG_CLOCK, self.on_clock)
         self.runner.register_message(MSG_PLAN, self.on_plan)
-        OpenLoopUser.on_plan_done = self.plan_done
         # also on test_stop (a run the master stopped early), not quitting: Locust fires
         # quitting's listeners in reverse, its own "quit" to the master first
         events.test_stop.add_listener(self.send_records)
@@ -199,6 +198,9 @@ class _Worker:
         # the open-loop user runs this plan instead of building one from the master's
         # options (whose --plan path exists on the master's host only)
         OpenLoopUser.plan = self.plan
+        # and, done, hands its records to this worker instead of quitting (only with a plan
+        # from the master: a master without --distribute expects its workers to quit)
+        OpenLoopUser.on_plan_done = self.plan_done
         logger.info(
             "plan received: worker %d of %d, t0 in %.2f s",
             self.plan.worker_index, self.plan.worker_count,
@@ -248,6 +250,14 @@ def _attach(environment: Any, **_kw: Any) -> None:
     if options is None:
         return
     if isinstance(runner, MasterRunner) and options.distribute:
-        _Master(environment, load_plan(options.plan))
+        if not options.plan:
+            logger.error("--distribute sends the --plan FILE to the workers: give one")
+            raise SystemExit(2)
+        try:
+            plan = load_plan(options.plan)
+        except PlanError as exc:
+            logger.error("%s", exc)
+            raise SystemExit(2) from None
+        _Master(environment, plan)
     elif isinstance(runner, WorkerRunner) and options.records_dir:
         _Worker(environment, Path(options.records_dir))
