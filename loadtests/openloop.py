@@ -19,9 +19,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import gevent
@@ -89,6 +90,11 @@ class OpenLoopUser(User):
     #: seconds to wait after the last answer before quitting, so Locust's CSV is complete
     #: (only with ``--csv``: see ``_quit_grace``)
     quit_grace_s: ClassVar[float] = 2.0
+    #: called with the environment once the plan is done and its records are written,
+    #: instead of quitting Locust: a worker on another host (``loadtests.distributed``) sends
+    #: its records and waits for the master, which ends the run when every worker is done
+    #: (a worker that quits on its own makes the master hand its user to another worker)
+    on_plan_done: ClassVar[Callable[[Any], None] | None] = None
 
     def __init__(self, environment) -> None:
         super().__init__(environment)
@@ -185,6 +191,9 @@ class OpenLoopUser(User):
             self._records_path,
         )
         gevent.sleep(self._quit_grace())
+        if OpenLoopUser.on_plan_done is not None:
+            OpenLoopUser.on_plan_done(self.environment)
+            raise StopUser  # never run the plan twice
         self._request_quit()
 
     def _quit_grace(self) -> float:

@@ -34,6 +34,7 @@ from locust.contrib.fasthttp import FastResponse
 from locust.exception import StopUser
 from locust.user.wait_time import constant_throughput
 
+import loadtests.distributed  # noqa: F401  (workers on other hosts: plan, clocks, records)
 from loadtests.closedloop import ClosedLoopRecorder
 from loadtests.openloop import OpenLoopUser, host_allowed
 from loadtests.plan import Arrivals, LoadPlan, PlanError, Segment, Stream, load_plan

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "export": "offload.commands.export",
     "completion": "offload.commands.completion",
     "sweep": "offload.commands.sweep",
+    "load-worker": "offload.commands.load_worker",
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)

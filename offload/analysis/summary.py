@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from offload.analysis import noise, records
+from offload.analysis import clock_skew, noise, records
 from offload.analysis.drain import drain_rate
 from offload.analysis.machine import machine_load
 from offload.analysis.percentiles import PERCENTILES, percentiles_ms
@@ -443,6 +443,7 @@ def summarise_scenario(scenario_dir: Path) -> Summary:
                 "(every expectation on it fails)"
             )
         warnings.extend(_sanity(name, summary))
+        invalid.extend(clock_skew.invalid_reasons(name, design.remote_workers))
     # carried as recorded: a manifest from before offload measured the floor has neither
     floor = {key: getattr(manifest, key) for key in FLOOR_FIELDS & manifest.model_fields_set}
     return Summary(

@@ -21,6 +21,7 @@ from offload.run.bench_result import BenchResult
 from offload.run.closing_summary import print_run_summary
 from offload.run.load_workers import parse_load_workers
 from offload.run.orchestrator import BenchPlan, run_bench
+from offload.run.remote_workers import JOIN_TIMEOUT_S, RemoteMaster, parse_master_address
 from offload.rundir.paths import REPORTS_DIR, scenario_dirs
 from offload.rundir.run_info import RunInfo
 from offload.rundir.summary import Summary
@@ -88,6 +89,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="generate the load with a Locust master and N worker processes (same total rate); "
         "auto: as many as each scenario's peak rate needs (1,000 requests/s per process)",
+    )
+    parser.add_argument(
+        "--master-bind",
+        type=parse_master_address,
+        default=None,
+        metavar="ADDR:PORT",
+        help="the --load-workers N workers run on other hosts (`offload load-worker --master "
+        "ADDR:PORT` there): the Locust master listens here and waits for them "
+        "(non-loopback: needs --allow-remote; docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--join-timeout",
+        type=float,
+        default=JOIN_TIMEOUT_S,
+        metavar="S",
+        help=f"with --master-bind: give up if the workers have not all joined after S seconds "
+        f"(default {JOIN_TIMEOUT_S:g})",
     )
     parser.add_argument(
         "--reports-dir",
@@ -181,6 +199,9 @@ def _bench(args: argparse.Namespace, console: Console) -> BenchResult:
         scenario_set=scenario_set,
         set_file=set_file,
         allow_remote=args.allow_remote,
+        master=None
+        if args.master_bind is None
+        else RemoteMaster(args.master_bind, join_timeout_s=args.join_timeout),
     )
     run_dir = run_bench(plan, console)
     folders = [

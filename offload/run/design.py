@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 from sqlalchemy.engine import make_url
 
+from loadtests.multihost import START_LEAD_S
 from offload.errors import OffloadError, TargetNotReady
 from offload.provisioning.broker import Broker
 from offload.provisioning.broker_access import BrokerAccess
@@ -30,6 +31,7 @@ from offload.run.live import LiveWindow
 from offload.run.loadplan import build_plan
 from offload.run.metrics_scraper import MetricsScraper
 from offload.run.progress import BenchProgress
+from offload.run.remote_workers import RemoteMaster, collect, master_options, wait_for_t0
 from offload.run.sampler import Sampler, WatchedProcess
 from offload.run.stack import RunningTarget, Stack, tracing_process_env
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
@@ -88,6 +90,7 @@ def run_design(
     result: DesignRunResult,
     run_name: str = "run",
     load_workers: int = 1,
+    master: RemoteMaster | None = None,
 ) -> DesignRunResult:
     """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails."""
     design_dir.mkdir(parents=True, exist_ok=True)
@@ -142,12 +145,12 @@ def run_design(
             if manifest.kind == "async":
                 backlog = unfinished_jobs_counter(database.url, database.schema)
 
-            t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
+            locust, t0 = launch_generator(
+                supervisor, scenario, target.url, target.manifest.health_path, design_dir,
+                load_workers, progress=progress, master=master, tracing=config.tracing,
+            )  # fmt: skip
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
-            locust = _start_generator(
-                supervisor, scenario, target, design_dir, t0, load_workers, config.tracing
-            )
             sampler = Sampler(
                 samples_path=design_dir / "samples.csv",
                 queues_path=design_dir / "queues.csv",
@@ -170,6 +173,8 @@ def run_design(
 
             _follow_load(scenario, supervisor, locust, t0, progress, result, design_dir)
             entry.locust_exit_code = locust.returncode
+            if master is not None:
+                collect_remote_workers(entry, result, design_name, design_dir, load_workers)
             if backlog is not None and not result.invalid_reasons:
                 entry.drain_end_epoch, entry.drained, entry.unfinished_after_drain = _drain(
                     scenario, backlog, progress, total_s
@@ -226,28 +231,45 @@ def run_design(
     return result
 
 
-def _start_generator(
+def launch_generator(
     supervisor: Supervisor,
     scenario: Scenario,
-    target: RunningTarget,
+    url: str,
+    health_path: str,
     design_dir: Path,
-    t0: float,
-    load_workers: int = 1,
+    load_workers: int,
+    *,
+    progress: BenchProgress,
+    allowed_remote_hosts: list[str] | None = None,
+    master: RemoteMaster | None = None,
     tracing: bool = False,
-) -> Supervised:
-    """Locust, headless: one process, or a master with ``load_workers`` worker processes that
-    share the schedule (every n-th arrival each, same t=0) and write a records file each;
-    with ``tracing``, each signup starts a trace."""
-    return start_generator(
-        supervisor,
-        scenario,
-        target.url,
-        target.manifest.health_path,
-        design_dir,
-        t0,
-        load_workers,
-        tracing=tracing,
-    )
+) -> tuple[Supervised, float]:
+    """Start Locust and return it with t=0: fixed here for processes on this machine, or by
+    the master once every remote worker joined (``master``: ``--master-bind``); with
+    ``tracing``, each signup starts a trace (in processes on this machine only: remote workers
+    get no tracing environment)."""
+    if master is None:
+        t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
+        locust = start_generator(
+            supervisor, scenario, url, health_path, design_dir, t0, load_workers,
+            allowed_remote_hosts=allowed_remote_hosts, tracing=tracing,
+        )  # fmt: skip
+        return locust, t0
+    locust = start_generator(
+        supervisor, scenario, url, health_path, design_dir, None, load_workers,
+        allowed_remote_hosts=allowed_remote_hosts, master=master, tracing=tracing,
+    )  # fmt: skip
+    progress.update(0, f"waiting for {load_workers} load worker(s) to join at {master.bind}")
+    return locust, wait_for_t0(design_dir, locust, master)
+
+
+def collect_remote_workers(
+    entry: DesignEntry, result: DesignRunResult, design_name: str, design_dir: Path, count: int
+) -> None:
+    """Record each remote worker's clock and share in the manifest; a worker whose records
+    did not come back makes the run invalid (its arrivals would look unsent)."""
+    entry.remote_workers, problems = collect(design_dir, count)
+    result.invalid_reasons.extend(f"{design_name}: {p}" for p in problems)
 
 
 def start_generator(
@@ -256,13 +278,17 @@ def start_generator(
     url: str,
     health_path: str,
     design_dir: Path,
-    t0: float,
+    t0: float | None,
     load_workers: int = 1,
     allowed_remote_hosts: list[str] | None = None,
     tracing: bool = False,
+    master: RemoteMaster | None = None,
 ) -> Supervised:
-    """Locust against ``url`` (see :func:`_start_generator`); ``allowed_remote_hosts``: the
-    non-loopback hosts the user allowed (``--allow-remote``), written into the plan."""
+    """Locust, headless, against ``url``: one process, a master with ``load_workers``
+    worker processes here that share the schedule (every n-th arrival each, same t=0), or
+    (``master``) a master waiting for that many workers on other hosts, which fixes t=0
+    itself (``t0`` None). ``allowed_remote_hosts``: the non-loopback hosts the user allowed
+    (``--allow-remote``), written into the plan."""
     records = design_dir / "requests.csv"
     plan = build_plan(
         scenario,
@@ -277,11 +303,15 @@ def start_generator(
     plan_path.write_text(plan.model_dump_json(indent=2))
     locust_dir = design_dir / "locust"
     locust_dir.mkdir(exist_ok=True)
-    bound_s = (t0 - time.time()) + scenario.load.duration + scenario.client.timeout + 15
+    # a master's --run-time starts once its workers joined, START_LEAD_S before the warm-up
+    lead = START_LEAD_S + scenario.load.warmup if t0 is None else t0 - time.time()
+    bound_s = lead + scenario.load.duration + scenario.client.timeout + 15
     users = ["-u", str(load_workers), "-r", str(load_workers)]
     if plan.mode == "closed":
         users = ["--closed-loop", "-u", str(plan.users), "-r", str(plan.users)]
-    if load_workers > 1:
+    if master is not None:
+        users += master_options(master, load_workers)
+    elif load_workers > 1:
         users += ["--processes", str(load_workers)]
     return supervisor.start(
         ProcessSpec(

@@ -25,13 +25,15 @@ from offload.run.design import (
     DesignRunResult,
     _drain,
     _follow_load,
+    collect_remote_workers,
+    launch_generator,
     recorded_knobs,
-    start_generator,
 )
 from offload.run.external_ledger import ExternalBacklog, export_run_rows
 from offload.run.faults import downstream_event
 from offload.run.progress import BenchProgress
 from offload.run.remote import url_host
+from offload.run.remote_workers import RemoteMaster
 from offload.run.sampler import Sampler, WatchedProcess
 from offload.run.stack import Stack
 from offload.run.supervisor import Supervisor
@@ -113,6 +115,7 @@ def run_external_design(
     progress: BenchProgress,
     result: DesignRunResult,
     load_workers: int = 1,
+    master: RemoteMaster | None = None,
 ) -> DesignRunResult:
     """Load an external target; ``result`` (the caller's) is filled as the run goes."""
     external = manifest.external
@@ -164,19 +167,13 @@ def run_external_design(
             _wait_healthy(external.url + manifest.health_path, timeout=15)
             if manifest.kind == "async" and not_measured is None:
                 backlog = ExternalBacklog(external.ledger, external.ledger_schema, since)
-            t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
+            locust, t0 = launch_generator(
+                supervisor, scenario, external.url, manifest.health_path, design_dir,
+                load_workers, progress=progress, master=master,
+                allowed_remote_hosts=remote_hosts_for_generator(external),
+            )  # fmt: skip
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
-            locust = start_generator(
-                supervisor,
-                scenario,
-                external.url,
-                manifest.health_path,
-                design_dir,
-                t0,
-                load_workers,
-                allowed_remote_hosts=remote_hosts_for_generator(external),
-            )
             sampler = Sampler(
                 samples_path=design_dir / "samples.csv",
                 queues_path=design_dir / "queues.csv",
@@ -187,6 +184,8 @@ def run_external_design(
             timeline = Timeline(events, t0, design_dir / "faults.jsonl").start()
             _follow_load(scenario, supervisor, locust, t0, progress, result, design_dir)
             entry.locust_exit_code = locust.returncode
+            if master is not None:
+                collect_remote_workers(entry, result, design_name, design_dir, load_workers)
             if backlog is not None and not result.invalid_reasons:
                 entry.drain_end_epoch, entry.drained, entry.unfinished_after_drain = _drain(
                     scenario, backlog, progress, total_s

@@ -24,6 +24,7 @@ from rich.console import Console
 
 from offload.analysis.summary import write_summary
 from offload.errors import OffloadError, ScenarioError
+from offload.ports import is_loopback
 from offload.provisioning.broker import Broker, provision_broker, redact_url
 from offload.run.bench_floor import FLOOR_DIR, record_floor
 from offload.run.design import DesignRunResult, run_design
@@ -32,7 +33,8 @@ from offload.run.generator_capacity import check_generator_capacity
 from offload.run.load_workers import LoadWorkers, resolve_load_workers
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
 from offload.run.progress import BenchProgress
-from offload.run.remote import check_remote, remote_addresses
+from offload.run.remote import check_remote, remote_addresses, url_host
+from offload.run.remote_workers import RemoteMaster, check_master_address
 from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
@@ -62,6 +64,8 @@ class BenchPlan:
     set_file: Path | None = None
     #: ``--allow-remote``: external targets may name non-loopback addresses
     allow_remote: bool = False
+    #: ``--master-bind``: the load comes from ``load_workers`` Locust workers on other hosts
+    master: RemoteMaster | None = None
 
 
 @dataclass
@@ -172,12 +176,44 @@ def check_api_faults(file: Path, scenario: Scenario, designs: list[PreparedDesig
         raise ScenarioError("\n".join(problems))
 
 
+def check_remote_master(
+    plan: BenchPlan, master: RemoteMaster, prepared: list[PreparedScenario], console: Console
+) -> None:
+    """Refuse, before anything starts, what remote workers cannot do: an ``auto`` count (no
+    one here can start them), the closed loop (its workers read the plan from a path), and a
+    loopback target behind a non-loopback master (each worker would load its own host)."""
+    line = check_master_address(master.bind, allowed=plan.allow_remote, command="bench")
+    if plan.load_workers == "auto":
+        raise ScenarioError("--master-bind needs --load-workers N: how many workers to wait for")
+    for item in prepared:
+        if item.scenario.load.mode == "closed":
+            raise ScenarioError(
+                f"{item.file}: field 'load.mode': the closed loop runs on one host only, "
+                "not with --master-bind"
+            )
+        if master.bind.is_loopback:
+            continue
+        for design in item.designs:
+            external = design.manifest.external
+            host = url_host(external.url) if external is not None else "127.0.0.1"
+            if host is None or is_loopback(host):
+                raise ScenarioError(
+                    f"{item.file}: design {design.name!r} listens on loopback ({host}), which "
+                    f"a load worker on another host cannot reach: give --master-bind a "
+                    "loopback address, or bench an external target the workers can reach"
+                )
+    if line is not None:
+        console.print(line)
+
+
 def run_bench(plan: BenchPlan, console: Console) -> Path:
     prepared = prepare(plan)
     addresses = remote_addresses(d.manifest for p in prepared for d in p.designs)
     check_remote(addresses, allowed=plan.allow_remote, command="bench")
     for address in addresses:
         console.print(address.line())
+    if plan.master is not None:
+        check_remote_master(plan, plan.master, prepared, console)
     run_dir = new_run_dir(plan.reports_dir)
     run_info = RunInfo(
         command=plan.argv,
@@ -325,6 +361,7 @@ def _run_scenario(
                         progress=progress,
                         result=result,
                         load_workers=resolve_load_workers(plan.load_workers, item.scenario),
+                        master=plan.master,
                     )
                     continue
                 run_design(
@@ -339,6 +376,7 @@ def _run_scenario(
                     result=result,
                     run_name=run_name,
                     load_workers=resolve_load_workers(plan.load_workers, item.scenario),
+                    master=plan.master,
                 )
             finally:
                 if result.entry is not None:

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
+from loadtests.multihost import WorkerClock
 from offload.rundir.files import Record, RunFile
 from offload.rundir.floor import GeneratorFloor
 from offload.rundir.run_info import GitInfo, MachineInfo
@@ -176,6 +177,9 @@ class DesignEntry(Record):
     #: why the email figures were not measured by choice (an external target without a
     #: ledger): they have no value, and the run is not invalid for it
     ledger_not_measured: str | None = None
+    #: ``--master-bind``: each Locust worker on another host, its share and its clock offset
+    #: from the master's, measured at join (the analysis judges it against MAX_CLOCK_SKEW_S)
+    remote_workers: list[WorkerClock] = Field(default_factory=list)
 
 
 class ScenarioManifest(RunFile):
