@@ -44,7 +44,7 @@ TOLERANCE_S = 0.001
 BREAKDOWN_COLUMNS = ["design", "part", "signups", "mean_ms", "p50_ms", "p95_ms", "share_of_mean"]
 CHECK_COLUMNS = [
     "design", "traced_signups", "jobs_checked", "jobs_agreeing", "worst_outside_ms",
-    "parts_sum_error_ms", "agree",
+    "parts_sum_error_ms", "agree", "services",
 ]  # fmt: skip
 
 
@@ -186,7 +186,10 @@ def breakdown_tables(data: ScenarioData) -> tuple[pd.DataFrame, pd.DataFrame]:
         if spans is None:
             continue
         found = breakdowns(spans, since=design.t0)
+        services = ", ".join(sorted({span.service for span in spans})) or "none"
         if not found:
+            if design.uses_queue:  # tracing was on, yet no signup could be followed
+                checks.append({"design": name, "traced_signups": 0, "services": services})
             continue
         total_mean = float(np.mean([b.end_to_end for b in found]))
         for part in (*PARTS, END_TO_END):
@@ -213,6 +216,7 @@ def breakdown_tables(data: ScenarioData) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "worst_outside_ms": check.worst_outside_ms,
                 "parts_sum_error_ms": sum_error * 1000,
                 "agree": check.agree,
+                "services": services,
             }
         )
     return (

@@ -85,13 +85,12 @@ def scenario_document(
             Paragraph(sections.SERVER_LATENCY_NOTE),
         ]
     breakdown = sections.trace_breakdown_table(analysis)
-    if breakdown is not None:
-        blocks += [
-            Heading(3, "Where the end-to-end time goes (traces)"),
-            breakdown,
-            Paragraph(sections.TRACE_NOTE),
-            Paragraph(sections.trace_check_sentences(analysis)),
-        ]
+    trace_check = sections.trace_check_sentences(analysis)
+    if breakdown is not None or trace_check:
+        blocks.append(Heading(3, "Where the end-to-end time goes (traces)"))
+        if breakdown is not None:
+            blocks += [breakdown, Paragraph(sections.TRACE_NOTE)]
+        blocks.append(Paragraph(trace_check))
     blocks += [
         Heading(3, "Cost"),
         sections.cost_table(analysis),

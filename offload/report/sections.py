@@ -592,6 +592,13 @@ def trace_check_sentences(analysis: ScenarioAnalysis) -> str:
         return ""
     sentences = []
     for row in frame.to_dict("records"):
+        if not row["traced_signups"]:
+            sentences.append(
+                f"**{row['design']}: tracing was on, but not one measured signup's trace is "
+                f"complete** (spans came only from: {row['services']}), so its time is not "
+                "split: a component wrote no spans — see its log."
+            )
+            continue
         verdict = "agrees" if row["agree"] else "does not agree"
         sentences.append(
             f"{row['design']}: `job_events.csv` {verdict} with the traces — "

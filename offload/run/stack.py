@@ -468,7 +468,9 @@ def metrics_process_env(work_dir: Path, component: str, port: int | None) -> dic
     """The environment that turns a process's metrics on: a fresh directory of its own for
     prometheus_client's multi-process files (shared by a server's workers; kept across a
     restart, so counters continue), and the port to serve them on when it has no API."""
-    directory = work_dir / "prometheus" / component
+    # absolute: the process runs in its target's directory, not ours, and a relative run
+    # directory (the default `reports/`) would point it somewhere that does not exist
+    directory = (work_dir / "prometheus" / component).absolute()
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     env = {MULTIPROC_ENV: str(directory)}
@@ -481,7 +483,7 @@ def tracing_process_env(work_dir: Path, component: str) -> dict[str, str]:
     """The environment that turns a process's tracing on: a fresh directory of its own for
     its span files (one per pid, so a server's workers and a restarted process never share
     one); :func:`offload.rundir.traces.gather` joins them after the run."""
-    directory = work_dir / TRACES_RAW_DIR / component
+    directory = (work_dir / TRACES_RAW_DIR / component).absolute()  # as for metrics, above
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return {TRACES_DIR_ENV: str(directory)}

@@ -238,3 +238,22 @@ def test_tracing_switch() -> None:
     assert on.tracing is True
     assert not any("TRAC" in name for name in on.target_env())
     assert "tracing" not in DesignKnobs().model_dump() and on.model_dump()["tracing"] is True
+
+
+def test_a_traced_queue_design_without_one_complete_trace_is_said_not_hidden() -> None:
+    """Tracing on, spans only from the generator and the provider (a component could not
+    write its own): the page must say the split is missing and why, not leave it out."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from offload.analysis.trace_breakdown import CHECK_COLUMNS
+    from offload.report.sections import trace_check_sentences
+
+    checks = pd.DataFrame(
+        [{"design": "async", "traced_signups": 0, "services": "generator, provider"}],
+        columns=CHECK_COLUMNS,
+    )
+    text = trace_check_sentences(SimpleNamespace(tables={"trace_check": checks}))  # type: ignore[arg-type]
+    assert "async: tracing was on, but not one measured signup's trace is complete" in text
+    assert "generator, provider" in text
