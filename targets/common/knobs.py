@@ -116,14 +116,14 @@ class DesignKnobs(ProcessKnobs):
     #: queue worker processes (async only)
     workers: int = Field(2, ge=0, le=64)
     #: Prometheus metrics from every component (``targets/common/metrics.py``), scraped each
-    #: second into ``metrics.csv``. Off by default: measured side by side, they added 6–15 %
-    #: to the sync design's CPU per signup (docs/observability.md), above the 5 % a default
-    #: may cost; ``metrics: true`` in a scenario's ``designs:`` turns them on. Left out of a
+    #: second into ``metrics.csv``. Off by default: measured side by side, they added about
+    #: 10 % to the async design's CPU per signup (docs/observability.md), above the 5 % a
+    #: default may cost; ``metrics: true`` in a scenario's ``designs:`` turns them on. Left out of a
     #: dump at its default, like ``server_threads``.
     metrics: bool = Field(False, exclude_if=lambda on: not on)
     #: OpenTelemetry traces from the generator, the API, the worker and the provider
     #: (``targets/common/tracing.py``), gathered into ``traces.otlp.jsonl``. Off by default:
-    #: measured side by side, it added 16–34 % to the CPU per signup (docs/observability.md);
+    #: measured side by side, it added 28–35 % to the async design's CPU per signup (docs/observability.md);
     #: ``tracing: true`` in a scenario's ``designs:`` turns it on. Left out of a dump at its
     #: default, like ``metrics``.
     tracing: bool = Field(False, exclude_if=lambda on: not on)
