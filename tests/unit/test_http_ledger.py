@@ -63,6 +63,8 @@ def test_an_http_ledger_is_read_from_its_endpoint(tmp_path):
     assert external.ledger_kind == "http" and external.has_ledger
     assert _load(tmp_path, "sqlite:///x.db").external.ledger_kind == "database"  # type: ignore[union-attr]
     assert _load(tmp_path, "none").external.ledger_kind == "none"  # type: ignore[union-attr]
+    example = Path(__file__).resolve().parents[2] / "targets/examples/external-async-http-ledger"
+    assert load_manifest(example).external.ledger_kind == "http"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
