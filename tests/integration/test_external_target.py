@@ -89,9 +89,19 @@ def _external(
     return directory
 
 
-def _bench(tmp_path: Path, manifest_dir: Path) -> tuple[Path, dict]:
+#: a few seconds of load, no faults: enough signups and jobs to compare two ledgers
+SHORT_SCENARIO = """
+name: external
+load: {{rate: 8/s, arrivals: poisson, duration: 3s, warmup: 1s, bystander_rate: 2/s}}
+client: {{timeout: 5s}}
+drain: {{timeout: 30s}}
+targets: [{target}]
+"""
+
+
+def _bench(tmp_path: Path, manifest_dir: Path, scenario_text: str = SCENARIO) -> tuple[Path, dict]:
     scenario = tmp_path / "external.yaml"
-    scenario.write_text(SCENARIO.format(target=manifest_dir))
+    scenario.write_text(scenario_text.format(target=manifest_dir))
     reports = tmp_path / "reports"
     result = run_bench(scenario, reports)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -159,7 +169,7 @@ def test_an_http_ledger_gives_the_figures_the_database_gives_for_the_same_run(
     """The run's ledger read from ``GET /ledger`` (and its drain polled there) against the
     same run's rows read from the database: the same users, jobs and transitions."""
     manifest_dir = _external(tmp_path / "ext", by_hand, provider_port, http_ledger=True)
-    run_dir, summary = _bench(tmp_path, manifest_dir)
+    run_dir, summary = _bench(tmp_path, manifest_dir, SHORT_SCENARIO)
     assert summary["valid"], summary["invalid_reasons"]
     emails = summary["designs"]["ext"]["emails"]
     assert emails["owed"] > 0 and emails["owed"] == emails["delivered"]
@@ -167,6 +177,8 @@ def test_an_http_ledger_gives_the_figures_the_database_gives_for_the_same_run(
     entry = json.loads((run_dir / "external" / "manifest.json").read_text())["designs"]["ext"]
     assert entry["drained"] is True and entry["database"]["kind"] == "http ledger endpoint"
     design_dir = run_dir / "external" / "ext"
+    queues = pd.read_csv(design_dir / "queues.csv")
+    assert (queues["role"] == "backlog").any()  # the sampler read the endpoint's backlog too
     from_database = tmp_path / "from-database"
     from_database.mkdir()
     counts = export_run_rows(
