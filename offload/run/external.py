@@ -4,8 +4,10 @@ The target runs already (a staging system, or a design started by hand with ``of
 offload starts only what it owns — its email provider where the target calls it (``provider
 = "offload"``) and the load generator — breaks that provider on the scenario's schedule,
 waits for the run's jobs to finish (read only, from the target's database) and copies the
-run's rows of the ledger tables into the design's folder. Without a ledger (``ledger =
-"none"``, or the target's own provider), the email figures are recorded as not measured.
+run's rows of the ledger tables into the design's folder — from its database, or from its
+ledger endpoint (``ledger = "http(s)://..."``, :mod:`offload.run.http_ledger`), the drain then
+polling that endpoint. Without a ledger (``ledger = "none"``, or the target's own provider),
+the email figures are recorded as not measured.
 What cannot be done to a system offload does not own (kill its workers or its server, break
 its broker) is refused before anything starts (:func:`check_external_faults`).
 """
@@ -31,6 +33,7 @@ from offload.run.design import (
 )
 from offload.run.external_ledger import ExternalBacklog, export_run_rows
 from offload.run.faults import downstream_event
+from offload.run.http_ledger import HttpBacklog, export_http_rows
 from offload.run.progress import BenchProgress
 from offload.run.remote import url_host
 from offload.run.remote_workers import RemoteMaster
@@ -138,7 +141,9 @@ def run_external_design(
     )
     if not_measured is not None:
         entry.ledger_not_measured = not_measured
-    elif external.ledger != "none":
+    elif external.ledger_kind == "http":
+        entry.database = DatabaseRecord.model_validate({"kind": "http ledger endpoint"})
+    elif external.ledger_kind == "database":
         entry.database = DatabaseRecord.model_validate(
             {"kind": make_url(external.ledger).get_backend_name(), "schema": external.ledger_schema}
         )
@@ -146,7 +151,7 @@ def run_external_design(
     assert since is not None
     sampler: Sampler | None = None
     timeline: Timeline | None = None
-    backlog: ExternalBacklog | None = None
+    backlog: ExternalBacklog | HttpBacklog | None = None
     total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
     progress.start_run(scenario.name, design_name, total_s)
     stack = Stack(design_dir, host=external.provider_host or "127.0.0.1")
@@ -166,7 +171,7 @@ def run_external_design(
                 ]
             _wait_healthy(external.url + manifest.health_path, timeout=15)
             if manifest.kind == "async" and not_measured is None:
-                backlog = ExternalBacklog(external.ledger, external.ledger_schema, since)
+                backlog = _backlog(external, since)
             locust, t0 = launch_generator(
                 supervisor, scenario, external.url, manifest.health_path, design_dir,
                 load_workers, progress=progress, master=master,
@@ -214,8 +219,10 @@ def run_external_design(
             backlog.dispose()
         if not_measured is None and entry.t0_epoch is not None:
             try:
-                entry.tables = export_run_rows(
-                    external.ledger, external.ledger_schema, design_dir, since
+                entry.tables = (
+                    export_http_rows(external.ledger, design_dir, since)
+                    if external.ledger_kind == "http"
+                    else export_run_rows(external.ledger, external.ledger_schema, design_dir, since)
                 )
             except Exception as exc:  # any driver error: the summary says the ledger is missing
                 entry.tables_error = f"{type(exc).__name__}: {exc}"
@@ -230,6 +237,13 @@ def run_external_design(
             else ("invalid" if result.invalid_reasons else "done")
         )
     return result
+
+
+def _backlog(external: ExternalTarget, since: float) -> ExternalBacklog | HttpBacklog:
+    """The drain's count of the run's unfinished jobs, read where the ledger is."""
+    if external.ledger_kind == "http":
+        return HttpBacklog(external.ledger, since)
+    return ExternalBacklog(external.ledger, external.ledger_schema, since)
 
 
 def _wait_healthy(url: str, timeout: float) -> None:

@@ -1,8 +1,9 @@
 """Which addresses outside this machine a run would talk to, and the consent it needs.
 
 offload sends load to loopback only unless the user says otherwise: an external target's API,
-its ledger database and the address offload's provider listens on are named before anything
-starts, and a non-loopback one is refused without ``--allow-remote`` (and printed with it).
+its ledger database or ledger endpoint and the address offload's provider listens on are
+named before anything starts, and a non-loopback one is refused without ``--allow-remote``
+(and printed with it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class RemoteRefused(OffloadError):
 class RemoteAddress:
     #: the target's name
     target: str
-    #: what talks to it: "API", "ledger database", "provider"
+    #: what talks to it: "API", "ledger database", "ledger endpoint", "provider"
     role: str
     host: str
 
@@ -58,8 +59,10 @@ def remote_addresses(manifests: Iterable[TargetManifest]) -> list[RemoteAddress]
         if external is None:
             continue
         candidates = [("API", url_host(external.url))]
-        if external.ledger != "none":
+        if external.ledger_kind == "database":
             candidates.append(("ledger database", database_host(external.ledger)))
+        elif external.ledger_kind == "http":
+            candidates.append(("ledger endpoint", url_host(external.ledger)))
         if external.provider == "offload":
             candidates.append(("provider", external.provider_host))
         for role, host in candidates:

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from offload.run.stack import RunningProvider, RunningTarget
+from offload.target.ledger_reader import LedgerReader, SqlLedgerReader
 from offload.target.manifest import render
 from offload.target.reference import make_engine, read_log
 
@@ -88,18 +87,21 @@ class ContractRun:
         provider: RunningProvider | None,
         bounds: Bounds,
         *,
-        ledger: Engine | Literal["own"] | None = "own",
+        ledger: LedgerReader | Literal["own"] | None = "own",
     ) -> None:
         """``provider``: None when the target calls its own (the email is not checked);
-        ``ledger``: the engine reading the target's tables ("own": the target's database;
-        None: no ledger, so what is stored is not checked)."""
+        ``ledger``: what reads the target's users and jobs ("own": the target's database;
+        an external target's: its database read only, or its ledger endpoint; None: no
+        ledger, so what is stored is not checked)."""
         self.target = target
         self.provider = provider
         self.bounds = bounds
         self.kind = target.manifest.kind
         self.client = httpx.Client(base_url=target.url, timeout=bounds.request, trust_env=False)
-        self.engine = (
-            make_engine(target.database.url, target.database.schema) if ledger == "own" else ledger
+        self.ledger: LedgerReader | None = (
+            SqlLedgerReader(make_engine(target.database.url, target.database.schema))
+            if ledger == "own"
+            else ledger
         )
         token = uuid.uuid4().hex[:12]
         self.email = f"verify-{token}@example.com"
@@ -112,8 +114,8 @@ class ContractRun:
 
     def __exit__(self, *exc_info: object) -> None:
         self.client.close()
-        if self.engine is not None:
-            self.engine.dispose()
+        if self.ledger is not None:
+            self.ledger.close()
 
     def checks(self) -> Iterator[CheckResult]:
         yield from self.signup()
@@ -173,20 +175,20 @@ class ContractRun:
 
     def stored(self) -> CheckResult:
         name = "stored"
-        if self.engine is None:
+        if self.ledger is None:
             return CheckResult(name, "skip", 'no ledger (ledger = "none"): not checked')
+        assert self.user_id is not None
         try:
-            rows = self._rows(
-                "select id, correlation_id from users where id = :id", id=self.user_id
+            row = self.ledger.user(self.user_id)
+        except Exception as exc:  # any driver or HTTP error: what offload's ledger reads fails
+            return _fail(
+                name, f"cannot read {self.ledger.where}, which offload's ledger reads: {exc}"
             )
-        except Exception as exc:  # any driver error: the table offload reads is not usable
-            return _fail(name, f"cannot read the users table offload's ledger reads: {exc}")
-        row = rows[0] if rows else None
         if row is None:
             return _fail(
                 name,
-                f"no row with id {self.user_id!r} in the users table: the ledger owes an email "
-                "to every row there, so the target must store users in it",
+                f"no user with id {self.user_id!r} in {self.ledger.where}: the ledger owes an "
+                "email to every user there, so the target must store users in it",
             )
         if str(row.correlation_id) != self.request_id:
             return _fail(
@@ -337,15 +339,15 @@ class ContractRun:
 
     def jobs_table(self) -> CheckResult:
         name = "jobs table"
-        query = "select state from jobs where user_id = :user_id"
-        if self.engine is None:
+        if self.ledger is None:
             return CheckResult(name, "skip", 'no ledger (ledger = "none"): not checked')
         if self.user_id is None:
             return CheckResult(name, "skip", "no user id from the signup")
+        ledger, user_id = self.ledger, self.user_id
         states: list[str] = []
 
         def delivered() -> bool:
-            states[:] = [str(row.state) for row in self._rows(query, user_id=self.user_id)]
+            states[:] = ledger.job_states(user_id)
             return states == ["delivered"]
 
         try:
@@ -353,7 +355,9 @@ class ContractRun:
                 return CheckResult(name, "pass", "the jobs table has the user's job as 'delivered'")
         except Exception as exc:  # the table or its columns are missing
             return _fail(
-                name, f"cannot read jobs.state / jobs.user_id (the drain and ledger do): {exc}"
+                name,
+                f"cannot read the user's jobs' states from {ledger.where} (the drain and the "
+                f"ledger do): {exc}",
             )
         return _fail(
             name,
@@ -371,18 +375,12 @@ class ContractRun:
             died = "".join(f"; {p.name} exited with code {p.returncode}" for p in dead)
             return None, f"{type(exc).__name__}{died}"
 
-    def _rows(self, sql: str, **params: Any) -> list[Any]:
-        if self.engine is None:
-            raise LookupError("no ledger to read")
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.text(sql), params))
-
     def _users(self) -> int | None:
         """Rows in ``users`` (None when the table cannot be read: the stored check says why)."""
-        if self.engine is None:
+        if self.ledger is None:
             return None
         with contextlib.suppress(Exception):
-            return int(self._rows("select count(*) from users")[0][0])
+            return self.ledger.user_count()
         return None
 
     def _delivered(self, user_id: str | None) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -158,11 +159,33 @@ class ExternalTarget(BaseModel):
     provider: Literal["offload", "none"] = "offload"
     #: ``HOST:PORT`` where offload's provider listens (the target's provider URL)
     provider_listen: str | None = Field(None, pattern=r"^[^:\s]+:[0-9]{1,5}$")
-    #: a SQLAlchemy URL of the target's database (read only: the users and jobs tables), or
-    #: ``none``: the report then says the email figures were not measured
+    #: where the run's users and jobs are read: a SQLAlchemy URL of the target's database
+    #: (read only: the users and jobs tables); an ``http(s)://`` URL of its ledger endpoint
+    #: (``GET`` with ``since``/``after``/``limit``, targets/common/ledger.py); or ``none``: the
+    #: report then says the email figures were not measured
     ledger: str
     #: the PostgreSQL schema holding the tables (default: the URL's search path)
     ledger_schema: str | None = None
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger_form(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            return value
+        parts = urlsplit(value)
+        if not parts.hostname or parts.query or parts.fragment or not parts.path.startswith("/"):
+            raise ValueError(
+                "an HTTP ledger is the endpoint's full URL with a path and no query, e.g. "
+                '"http://127.0.0.1:18000/ledger"'
+            )
+        return value
+
+    @property
+    def ledger_kind(self) -> Literal["database", "http", "none"]:
+        """How the ledger is read: from the database, from the ledger endpoint, or not."""
+        if self.ledger == "none":
+            return "none"
+        return "http" if self.ledger.startswith(("http://", "https://")) else "database"
 
     @model_validator(mode="after")
     def _provider_has_an_address(self) -> ExternalTarget:
@@ -173,6 +196,8 @@ class ExternalTarget(BaseModel):
             )
         if self.provider == "none" and self.provider_listen is not None:
             raise ValueError('provider_listen is for provider = "offload"; remove it')
+        if self.ledger_kind != "database" and self.ledger_schema is not None:
+            raise ValueError("ledger_schema is for a database ledger (a SQLAlchemy URL); remove it")
         return self
 
     @property

@@ -27,6 +27,7 @@ from offload.run.external_ledger import read_only_engine
 from offload.run.stack import RunningTarget, Stack
 from offload.target.contract import DEFAULT_BOUNDS, Bounds, CheckResult, ContractRun
 from offload.target.design_config import DesignConfig
+from offload.target.ledger_reader import HttpLedgerReader, LedgerReader, SqlLedgerReader
 from offload.target.manifest import MANIFEST_NAME, ExternalTarget, TargetManifest
 
 #: a contract check needs few processes; the benchmark's budget is the scenario's business
@@ -119,7 +120,8 @@ def _verify_external(
     record: Callable[[CheckResult], None],
 ) -> None:
     """The same checks over HTTP against a target offload did not start: offload's provider
-    on ``provider_listen`` (unless the target calls its own), the tables read only."""
+    on ``provider_listen`` (unless the target calls its own), the tables read only or the
+    ledger endpoint."""
     with Stack(work_dir, host=external.provider_host or "127.0.0.1") as stack:
         provider = (
             stack.start_provider(port=external.provider_port)
@@ -131,7 +133,7 @@ def _verify_external(
             url=external.url,
             env={},
             values={},
-            # not opened: the checks read the ledger through the read-only engine below
+            # not opened: the checks read the ledger through the reader below
             database=Database(
                 url=external.ledger,
                 kind="postgresql" if external.ledger.startswith("postgres") else "sqlite",
@@ -149,11 +151,16 @@ def _verify_external(
             record(CheckResult("contract", "skip", "the target does not answer"))
             return
         record(CheckResult("starts", "pass", f"GET {health} answered 200 (external target)"))
-        ledger = (
-            read_only_engine(external.ledger, external.ledger_schema)
-            if external.ledger != "none"
-            else None
-        )
+        ledger = _ledger_reader(external)
         with ContractRun(target, provider, bounds, ledger=ledger) as run:
             for check in run.checks():
                 record(check)
+
+
+def _ledger_reader(external: ExternalTarget) -> LedgerReader | None:
+    """The database read only, the ledger endpoint, or nothing (``ledger = "none"``)."""
+    if external.ledger_kind == "http":
+        return HttpLedgerReader(external.ledger)
+    if external.ledger_kind == "database":
+        return SqlLedgerReader(read_only_engine(external.ledger, external.ledger_schema))
+    return None

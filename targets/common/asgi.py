@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -23,6 +23,7 @@ from targets.common import tracing
 from targets.common.edge import EdgeMiddleware
 from targets.common.http_metrics import AsgiMetrics
 from targets.common.ids import is_id
+from targets.common.ledger import LedgerPage, LedgerQuery, read_ledger_page
 from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.problems import ApiProblem, Problem, not_found
 from targets.common.settings import TargetSettings
@@ -38,6 +39,9 @@ SIGNUP_REFUSALS: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "Body too large"},
     415: {"model": Problem, "description": "Content-Type is not application/json"},
     422: {"model": Problem, "description": "Body does not match the schema"},
+}
+LEDGER_REFUSALS: dict[int | str, dict[str, Any]] = {
+    422: {"model": Problem, "description": "A query parameter is missing, unknown or invalid"}
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such id"}}
 
@@ -138,7 +142,12 @@ def _flush_spans_at_shutdown(app: FastAPI) -> None:
 
 
 def install_user_reads(app: FastAPI, store: UserStore) -> None:
-    """``GET /users/{id}``: the bystander endpoint (no provider, no broker)."""
+    """``GET /users/{id}``: the bystander endpoint (no provider, no broker); and ``GET
+    /ledger``, the run's users and jobs for offload's HTTP ledger (never part of the load)."""
+
+    @app.get("/ledger", response_model=LedgerPage, responses=LEDGER_REFUSALS)
+    async def ledger(query: Annotated[LedgerQuery, Query()]) -> LedgerPage:
+        return await run_in_threadpool(read_ledger_page, store.engine, query)
 
     @app.get("/users/{user_id}", responses=NOT_FOUND)
     async def get_user(user_id: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from targets.common.email import Outcome, WelcomeEmail, send_welcome_email
 from targets.common.http_metrics import WsgiMetrics
 from targets.common.http_tracing import WsgiTracing
 from targets.common.ids import is_id
+from targets.common.ledger import parse_ledger_query, read_ledger_page
 from targets.common.metrics import ENABLED as METRICS_ENABLED
 from targets.common.problems import ApiProblem, body_too_large, not_found
 from targets.common.settings import TargetSettings
@@ -101,6 +102,12 @@ def create_app(settings: TargetSettings | None = None) -> Flask:
         if user is None:
             raise not_found("user")
         return jsonify(user.public())
+
+    @app.get("/ledger")
+    def ledger() -> Response:
+        """The run's users and jobs for offload's HTTP ledger (targets/common/ledger.py)."""
+        query = parse_ledger_query(request.args.to_dict(flat=False))
+        return jsonify(read_ledger_page(store.engine, query).model_dump(mode="json"))
 
     @app.get("/healthz")
     def healthz() -> Response:

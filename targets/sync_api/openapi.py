@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from targets.common.correlation import HEADER
+from targets.common.ledger import LedgerPage, LedgerQuery
 from targets.common.signup import SignupRequest
 
 OPENAPI_VERSION = "3.1.0"
@@ -35,9 +36,11 @@ def openapi_document(*, max_body_bytes: int) -> dict[str, Any]:
             "/users": {"post": _create_user(max_body_bytes)},
             "/users/{user_id}": {"get": _get_user()},
             "/healthz": {"get": _healthz()},
+            "/ledger": {"get": _ledger()},
         },
         "components": {
             "schemas": {
+                **_ledger_schemas(),
                 "SignupRequest": SignupRequest.model_json_schema(),
                 "User": _USER,
                 "UserCreated": _USER_CREATED,
@@ -98,6 +101,32 @@ def _get_user() -> dict[str, Any]:
             "404": _problem("No user with that id (not_found)"),
         },
     }
+
+
+def _ledger() -> dict[str, Any]:
+    """Its parameters are ``LedgerQuery``'s fields, as in the FastAPI designs' document."""
+    schema = LedgerQuery.model_json_schema()
+    required = set(schema.get("required", []))
+    return {
+        "operationId": "ledger",
+        "summary": "The users created since a time, with their jobs (offload's HTTP ledger)",
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": field}
+            for name, field in schema["properties"].items()
+        ],
+        "responses": {
+            "200": _response("One page of the ledger", "LedgerPage"),
+            "422": _problem("A query parameter is missing, unknown or invalid (validation_failed)"),
+        },
+    }
+
+
+def _ledger_schemas() -> dict[str, Any]:
+    """``LedgerPage`` and the models it nests, from the pydantic models that write it."""
+    page = LedgerPage.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    return {**page.pop("$defs"), "LedgerPage": page}
 
 
 def _healthz() -> dict[str, Any]:

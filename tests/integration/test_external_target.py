@@ -2,7 +2,8 @@
 ``offload up --provider-url`` does), then ``offload verify`` and a short ``offload bench``
 against a ``kind = "external"`` manifest pointing at it. offload starts only its provider (on
 the address the design calls) and the generator; the ledger is read from the design's
-database, read only, or not at all (``ledger = "none"``)."""
+database, read only, from the design's ledger endpoint (``GET /ledger``), or not at all
+(``ledger = "none"``)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from offload.ports import free_port
 from offload.provisioning.broker import Broker
 from offload.report import render_run
+from offload.run.external_ledger import export_run_rows
 from offload.run.stack import RunningTarget, Stack
 from offload.target.manifest import resolve_target
 from tests.factories.cli import run_cli
@@ -59,7 +62,12 @@ def by_hand(
 
 
 def _external(
-    directory: Path, target: RunningTarget, provider_port: int, *, ledger: bool = True
+    directory: Path,
+    target: RunningTarget,
+    provider_port: int,
+    *,
+    ledger: bool = True,
+    http_ledger: bool = False,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -71,17 +79,29 @@ def _external(
         f'url = "{target.url}"',
         'provider = "offload"',
         f'provider_listen = "127.0.0.1:{provider_port}"',
-        f'ledger = "{target.database.url if ledger else "none"}"',
+        f'ledger = "{target.database.url if ledger else "none"}"'
+        if not http_ledger
+        else f'ledger = "{target.url}/ledger"',
     ]
-    if ledger and target.database.schema:
+    if ledger and not http_ledger and target.database.schema:
         lines.append(f'ledger_schema = "{target.database.schema}"')
     (directory / "target.toml").write_text("\n".join(lines) + "\n")
     return directory
 
 
-def _bench(tmp_path: Path, manifest_dir: Path) -> tuple[Path, dict]:
+#: a few seconds of load, no faults: enough signups and jobs to compare two ledgers
+SHORT_SCENARIO = """
+name: external
+load: {{rate: 8/s, arrivals: poisson, duration: 3s, warmup: 1s, bystander_rate: 2/s}}
+client: {{timeout: 5s}}
+drain: {{timeout: 30s}}
+targets: [{target}]
+"""
+
+
+def _bench(tmp_path: Path, manifest_dir: Path, scenario_text: str = SCENARIO) -> tuple[Path, dict]:
     scenario = tmp_path / "external.yaml"
-    scenario.write_text(SCENARIO.format(target=manifest_dir))
+    scenario.write_text(scenario_text.format(target=manifest_dir))
     reports = tmp_path / "reports"
     result = run_bench(scenario, reports)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -134,3 +154,42 @@ def test_without_a_ledger_the_email_figures_are_null_and_the_report_says_not_mea
     assert not rendered.failures, rendered.failures
     report = (run_dir / "external" / "report.md").read_text()
     assert "the email figures were not measured" in report
+
+
+def test_verify_reads_the_ledger_from_the_endpoint(tmp_path, by_hand, provider_port, capsys):
+    manifest_dir = _external(tmp_path / "ext", by_hand, provider_port, http_ledger=True)
+    result = run_cli(capsys, "verify", str(manifest_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ stored" in result.stdout and "✓ jobs table" in result.stdout
+
+
+def test_an_http_ledger_gives_the_figures_the_database_gives_for_the_same_run(
+    tmp_path, by_hand, provider_port
+):
+    """The run's ledger read from ``GET /ledger`` (and its drain polled there) against the
+    same run's rows read from the database: the same users, jobs and transitions."""
+    manifest_dir = _external(tmp_path / "ext", by_hand, provider_port, http_ledger=True)
+    run_dir, summary = _bench(tmp_path, manifest_dir, SHORT_SCENARIO)
+    assert summary["valid"], summary["invalid_reasons"]
+    emails = summary["designs"]["ext"]["emails"]
+    assert emails["owed"] > 0 and emails["owed"] == emails["delivered"]
+    assert emails["lost"] == emails["duplicates"] == emails["pending"] == 0
+    entry = json.loads((run_dir / "external" / "manifest.json").read_text())["designs"]["ext"]
+    assert entry["drained"] is True and entry["database"]["kind"] == "http ledger endpoint"
+    design_dir = run_dir / "external" / "ext"
+    queues = pd.read_csv(design_dir / "queues.csv")
+    assert (queues["role"] == "backlog").any()  # the sampler read the endpoint's backlog too
+    from_database = tmp_path / "from-database"
+    from_database.mkdir()
+    counts = export_run_rows(
+        by_hand.database.url, by_hand.database.schema, from_database, entry["started_at"]
+    )
+    assert entry["tables"] == counts
+    for table, key, columns in [
+        ("users", "id", ["id", "correlation_id", "created_at"]),
+        ("jobs", "id", ["id", "user_id", "state", "attempts"]),
+        ("job_events", "seq", ["seq", "job_id", "state", "attempt", "at"]),
+    ]:
+        http = pd.read_csv(design_dir / f"{table}.csv").sort_values(key)[columns]
+        database = pd.read_csv(from_database / f"{table}.csv").sort_values(key)[columns]
+        pd.testing.assert_frame_equal(http.reset_index(drop=True), database.reset_index(drop=True))
