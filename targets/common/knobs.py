@@ -123,9 +123,9 @@ class DesignKnobs(ProcessKnobs):
     metrics: bool = Field(False, exclude_if=lambda on: not on)
     #: OpenTelemetry traces from the generator, the API, the worker and the provider
     #: (``targets/common/tracing.py``), gathered into ``traces.otlp.jsonl``. Off by default:
-    #: measured side by side, it added 28–35 % to the async design's CPU per signup (docs/observability.md);
-    #: ``tracing: true`` in a scenario's ``designs:`` turns it on. Left out of a dump at its
-    #: default, like ``metrics``.
+    #: measured side by side, it added 28–35 % to the async design's CPU per signup
+    #: (docs/observability.md); ``tracing: true`` in a scenario's ``designs:`` turns it on.
+    #: Left out of a dump at its default, like ``metrics``.
     tracing: bool = Field(False, exclude_if=lambda on: not on)
 
 
