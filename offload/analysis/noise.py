@@ -89,7 +89,8 @@ def lag_cause(
 
 #: a few words per cause, for tables and progress lines (the reason says the rest)
 CAUSE_LABELS: dict[LagCause, str] = {
-    "generator": "generator saturated by its own loop",
+    # its own doing, but not always a full core: a run's mean CPU can hide seconds at 100 %
+    "generator": "the generator fell behind on its own (not the machine, not the design)",
     "machine": "machine busy with other processes",
     "design": "the design saturated the machine",
 }
