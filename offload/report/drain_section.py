@@ -26,16 +26,16 @@ NOTE = (
 
 def _row(name: str, figure: DrainRate | None) -> list[str]:
     if figure is None:
-        return [name, "no figure: no backlog stood above workers × prefetch", *["–"] * 6]
+        return [name, "no figure: no backlog stood above workers × prefetch", *["–"] * 5]
     ceiling = figure.ceiling_jobs_per_s
+    reached = f"; {numbers.pct(figure.jobs_per_s / ceiling)} reached" if ceiling else ""
     return [
         name,
         numbers.rate(figure.jobs_per_s),
         f"{numbers.count(figure.delivered)} in {numbers.seconds(figure.standing_s)}",
-        f"{numbers.rate(ceiling)} ({figure.slots} ÷ {numbers.ms(figure.provider_ms)})",
-        numbers.pct(figure.jobs_per_s / ceiling) if ceiling else "–",
+        f"{numbers.rate(ceiling)} ({figure.slots} ÷ {numbers.ms(figure.provider_ms)}{reached})",
         f"{figure.provider_in_flight:.1f} of {figure.slots}",
-        f"{numbers.ms(figure.provider_measured_ms)} (configured {numbers.ms(figure.provider_ms)})",
+        f"{numbers.ms(figure.provider_measured_ms)} (set {numbers.ms(figure.provider_ms)})",
         f"**{figure.bound}**",
     ]
 
@@ -54,7 +54,6 @@ def drain_blocks(analysis: ScenarioAnalysis) -> list[Block]:
         "drain rate",
         "delivered while the backlog stood",
         "ceiling (slots ÷ latency)",
-        "of the ceiling",
         "at the provider at once",
         "provider time per call",
         "bound",
@@ -77,7 +76,7 @@ def drain_blocks(analysis: ScenarioAnalysis) -> list[Block]:
         )
     blocks: list[Block] = [
         Heading(3, "Drain rate"),
-        Table(header, [_row(n, f) for n, f in queued.items()], ["l"] + ["r"] * 6 + ["l"]),
+        Table(header, [_row(n, f) for n, f in queued.items()], ["l"] + ["r"] * 5 + ["l"]),
         Paragraph(NOTE),
     ]
     if reasons:
