@@ -11,11 +11,11 @@ floor (the generator alone against an instant server, ~10 s) and every report st
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
+from offload.commands.consoles import human_console
 from offload.errors import OffloadError
 from offload.run.bench_result import BenchResult
 from offload.run.closing_summary import print_run_summary
@@ -44,7 +44,7 @@ EPILOG = """exit codes:
   130  interrupted (Ctrl-C); the run directory keeps what was recorded"""
 
 #: CI logs are not terminals and do not wrap: give the summary table room there
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+console = human_console()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,9 +153,7 @@ def run(args: argparse.Namespace) -> int:
         return _bench(args, console).exit_code
     # stdout carries the document alone: what a person reads goes to stderr, where a CI log
     # that is not a terminal gets the same plain lines it would have got on stdout
-    shown = Console(
-        stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160
-    )
+    shown = human_console(stderr=True)
     try:
         result = _bench(args, shown)
     except OffloadError as exc:

@@ -14,11 +14,11 @@ docs/gate.md explains both modes, the statistics and the expression language.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
+from offload.commands.consoles import human_console
 from offload.errors import GateFailed, OffloadError
 from offload.gate import GateOptions, GateReport, run_gate
 from offload.gate.ab import DEFAULT_TAG, GATE_REPORTS, ABOptions, run_ab_gate
@@ -36,7 +36,7 @@ EPILOG = """exit codes:
        experiment or machine, a bad expression or an unknown path"""
 
 #: CI logs are not terminals and do not wrap: give the table room there
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+console = human_console()
 
 #: flags that belong to one mode only, for the error that says so
 _STORED_ONLY = ("baseline", "allow_invalid", "ignore_identity", "out")
@@ -144,9 +144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.json:
         return _gate(args, console).exit_code
-    shown = Console(
-        stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 160
-    )
+    shown = human_console(stderr=True)
     try:
         report = _gate(args, shown)
     except OffloadError as exc:
