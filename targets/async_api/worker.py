@@ -175,7 +175,7 @@ class Worker:
         headers = properties.headers or {}
         attempt = int(headers.get("x-attempt", 1))
         # one span per attempt, continuing the trace the API put in the message's headers
-        parent = tracing.extract(headers) if tracing.ENABLED else None
+        parent = tracing.extract(headers)
         try:
             with tracing.current_span(
                 f"process {ROUTING_KEY}",

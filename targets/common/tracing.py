@@ -89,8 +89,11 @@ def tracer() -> Tracer:
     return _tracer
 
 
-def extract(carrier: Mapping[str, Any] | None) -> Context:
-    """The remote parent in ``carrier`` (HTTP or AMQP headers); an empty context if none."""
+def extract(carrier: Mapping[str, Any] | None) -> Context | None:
+    """The remote parent in ``carrier`` (HTTP or AMQP headers); an empty context if none, and
+    None when tracing is off (what :func:`current_span` takes as "no parent")."""
+    if not ENABLED:
+        return None
     from opentelemetry.propagate import extract as sdk_extract
 
     # header names arrive in any case (HTTP) or as bytes-free text (AMQP): one spelling

@@ -80,7 +80,7 @@ class Provider:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self.busy_connections[connection] += 1
-        parent = tracing.extract(request.headers) if tracing.ENABLED else None
+        parent = tracing.extract(request.headers)
         try:
             with tracing.current_span("POST /emails", "server", parent):
                 return await self._serve(request, received, active, fate)
