@@ -34,12 +34,10 @@ from targets.async_api.amqp import (
 )
 from targets.async_api.batching import WriteBatcher
 from targets.async_api.topology import (
-    ROUTING_KEY,
     Topology,
     declare_topology,
-    first_publish_properties,
+    publish_first,
 )
-from targets.common import tracing
 from targets.common.asgi import (
     NOT_FOUND,
     SIGNUP_REFUSALS,
@@ -109,17 +107,13 @@ class JobPublisher:
         publisher = self._publisher
         if publisher is None or not publisher.usable:
             raise BrokerUnavailable("not connected to the broker")
-        properties = first_publish_properties(job)
-        # the job's trace goes with the message: the worker's attempts continue it
-        with tracing.current_span(f"publish {ROUTING_KEY}", "producer", job_id=job.job_id):
-            tracing.inject(properties.headers)
-            await publisher.publish(
-                self.topology.jobs_exchange,
-                ROUTING_KEY,
-                job.to_bytes(),
-                properties,
-                timeout=self.settings.publish_timeout_s,
-            )
+        await publish_first(
+            publisher,
+            self.topology.jobs_exchange,
+            job,
+            job.to_bytes(),
+            timeout=self.settings.publish_timeout_s,
+        )
 
 
 def create_app(settings: TargetSettings | None = None) -> FastAPI:

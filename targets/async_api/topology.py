@@ -17,12 +17,18 @@ forever. Everything is durable and every message persistent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from targets.common import tracing
 from targets.common.jobs import JOB_TYPE, WelcomeEmailJob
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+
+    from targets.async_api.amqp import ConfirmingPublisher
 
 ROUTING_KEY = "welcome_email"
 #: redeliveries (worker crash, lost connection) before the broker dead-letters a message
@@ -168,8 +174,7 @@ if __name__ == "__main__":
 
 def first_publish_properties(job: WelcomeEmailJob) -> pika.BasicProperties:
     """The AMQP properties of a job's first publish onto the jobs exchange: persistent, its id
-    as the message id (what the worker and the provider dedupe on), attempt 1. The async API
-    and the outbox relay publish the same message, so they share this."""
+    as the message id (what the worker and the provider dedupe on), attempt 1."""
     return pika.BasicProperties(
         content_type="application/json",
         delivery_mode=pika.DeliveryMode.Persistent,
@@ -179,3 +184,21 @@ def first_publish_properties(job: WelcomeEmailJob) -> pika.BasicProperties:
         timestamp=int(job.created_at),
         headers={"x-attempt": 1},
     )
+
+
+async def publish_first(
+    publisher: ConfirmingPublisher,
+    exchange: str,
+    job: WelcomeEmailJob,
+    body: bytes,
+    timeout: float,
+    parent: Context | None = None,
+) -> None:
+    """A job's first publish onto the jobs exchange, confirmed, as one producer span whose
+    ``traceparent`` rides in the message's headers (the worker's attempts continue it).
+    ``parent``: the trace to continue when it is not the current one (the outbox relay
+    publishes a signup's message long after its request ended)."""
+    properties = first_publish_properties(job)
+    with tracing.current_span(f"publish {ROUTING_KEY}", "producer", parent, job_id=job.job_id):
+        tracing.inject(properties.headers)
+        await publisher.publish(exchange, ROUTING_KEY, body, properties, timeout=timeout)

@@ -33,10 +33,9 @@ from typing import Any
 
 from targets.async_api.amqp import AmqpClient, ConfirmingPublisher, PublishFailed, open_channel
 from targets.async_api.topology import (
-    ROUTING_KEY,
     Topology,
     declare_topology,
-    first_publish_properties,
+    publish_first,
 )
 from targets.common import tracing
 from targets.common.jobs import WelcomeEmailJob
@@ -151,22 +150,15 @@ class Relay:
 
     async def _publish(self, publisher: ConfirmingPublisher, message: OutboxMessage) -> None:
         job = WelcomeEmailJob.from_bytes(message.payload)
-        properties = first_publish_properties(job)
         # the signup's trace, stored with the message, continues here and on the queue
-        parent = (
-            tracing.extract({tracing.TRACEPARENT: job.traceparent or ""})
-            if tracing.ENABLED
-            else None
+        await publish_first(
+            publisher,
+            self.topology.jobs_exchange,
+            job,
+            message.payload,
+            timeout=self.settings.publish_timeout_s,
+            parent=tracing.extract({tracing.TRACEPARENT: job.traceparent or ""}),
         )
-        with tracing.current_span(f"publish {ROUTING_KEY}", "producer", parent, job_id=job.job_id):
-            tracing.inject(properties.headers)
-            await publisher.publish(
-                self.topology.jobs_exchange,
-                ROUTING_KEY,
-                message.payload,
-                properties,
-                timeout=self.settings.publish_timeout_s,
-            )
 
     async def _in_db(self, call: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, call, *args)
