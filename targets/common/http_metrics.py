@@ -75,6 +75,32 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+class StatusRecorder:
+    """A ``start_response`` that remembers the status code the application answered with
+    (``500`` until it answers: an application that raised answered nothing)."""
+
+    def __init__(self, start_response: StartResponse) -> None:
+        self.code = "500"
+        self._start_response = start_response
+
+    def __call__(self, code: str, headers: Any, *args: Any) -> Any:
+        self.code = code.split(" ", 1)[0]
+        return self._start_response(code, headers, *args)
+
+
+def read_answer(app: WSGIApp, environ: dict[str, Any], start: StatusRecorder) -> list[bytes]:
+    """Call ``app`` and read its whole answer, closed as WSGI asks. Flask builds the body
+    inside the call, so reading it here is the answer's end: what a middleware times or
+    spans around it covers the whole request."""
+    answer = app(environ, start)
+    try:
+        return list(answer)
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+
+
 class WsgiMetrics:
     """The same for the Flask designs: wraps ``app.wsgi_app``, reads templates from the
     application's URL map."""
@@ -105,24 +131,12 @@ class WsgiMetrics:
             start_response("200 OK", [("Content-Type", content_type)])
             return [body]
         route = self._template(environ)
-        status = ["500"]
-
-        def start_with_status(code: str, headers: Any, *args: Any) -> Any:
-            status[0] = code.split(" ", 1)[0]
-            return start_response(code, headers, *args)
-
+        status = StatusRecorder(start_response)
         in_flight = HTTP_IN_FLIGHT.labels(method, route)
         in_flight.inc()
         start = time.perf_counter()
         try:
-            # Flask builds the whole body inside the call: reading it here is the answer's end
-            answer = self.app(environ, start_with_status)
-            try:
-                return list(answer)
-            finally:
-                close = getattr(answer, "close", None)
-                if close is not None:
-                    close()
+            return read_answer(self.app, environ, status)
         finally:
-            HTTP_DURATION.labels(method, route, status[0]).observe(time.perf_counter() - start)
+            HTTP_DURATION.labels(method, route, status.code).observe(time.perf_counter() - start)
             in_flight.dec()

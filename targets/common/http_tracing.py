@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from targets.common import tracing
-from targets.common.http_metrics import StartResponse, WSGIApp
+from targets.common.http_metrics import StartResponse, StatusRecorder, WSGIApp, read_answer
 from targets.common.metrics import METRICS_PATH
 
 
@@ -31,22 +31,12 @@ class WsgiTracing:
         parent = tracing.extract({"traceparent": environ.get("HTTP_TRACEPARENT", "")})
         method = environ.get("REQUEST_METHOD", "GET")
         with tracing.current_span(method, "server", parent) as span:
-            status = ["500"]
-
-            def start_with_status(code: str, headers: Any, *args: Any) -> Any:
-                status[0] = code.split(" ", 1)[0]
-                return start_response(code, headers, *args)
-
-            answer = self.app(environ, start_with_status)
+            status = StatusRecorder(start_response)
             try:
-                # Flask builds the whole body inside the call: reading it here is the answer
-                return list(answer)
+                return read_answer(self.app, environ, status)
             finally:
-                close = getattr(answer, "close", None)
-                if close is not None:
-                    close()
                 rule = environ.get("werkzeug.request")
                 route = getattr(getattr(rule, "url_rule", None), "rule", None)
                 if span is not None:
                     span.update_name(f"{method} {route or environ.get('PATH_INFO', '')}")
-                    span.set_attribute("http.response.status_code", int(status[0]))
+                    span.set_attribute("http.response.status_code", int(status.code))
