@@ -9,7 +9,6 @@ namespace (and the veth pair with it) is removed in a ``finally``.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.factories.netns import add_namespace_or_skip, delete_namespace, ip
 from tests.factories.processes import run_bench
 
 pytestmark = pytest.mark.integration
@@ -48,34 +48,24 @@ ledger = "none"
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
-
-
 @pytest.fixture
 def namespace() -> Iterator[str]:
     """A namespace joined to this one by a veth pair; skipped where it cannot be made."""
-    if shutil.which("ip") is None:
-        pytest.skip("no `ip` command: network namespaces cannot be created here")
     name = f"offload-{uuid.uuid4().hex[:6]}"
     host_end, target_end = f"vo{name[-6:]}h", f"vo{name[-6:]}t"
+    add_namespace_or_skip(name)
     try:
-        _ip("netns", "add", name)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        pytest.skip(f"cannot create a network namespace (`ip netns add`): {detail.strip()}")
-    try:
-        _ip("link", "add", host_end, "type", "veth", "peer", "name", target_end)
-        _ip("link", "set", target_end, "netns", name)
-        _ip("addr", "add", f"{HOST_ADDRESS}/30", "dev", host_end)
-        _ip("link", "set", host_end, "up")
-        _ip("-n", name, "addr", "add", f"{TARGET_ADDRESS}/30", "dev", target_end)
-        _ip("-n", name, "link", "set", target_end, "up")
-        _ip("-n", name, "link", "set", "lo", "up")
+        ip("link", "add", host_end, "type", "veth", "peer", "name", target_end)
+        ip("link", "set", target_end, "netns", name)
+        ip("addr", "add", f"{HOST_ADDRESS}/30", "dev", host_end)
+        ip("link", "set", host_end, "up")
+        ip("-n", name, "addr", "add", f"{TARGET_ADDRESS}/30", "dev", target_end)
+        ip("-n", name, "link", "set", target_end, "up")
+        ip("-n", name, "link", "set", "lo", "up")
         yield name
     finally:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        delete_namespace(name)
 
 
 @pytest.fixture

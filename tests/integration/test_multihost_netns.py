@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 from loadtests.plan import LoadPlan
 from loadtests.schedule import merge_streams
 from offload.ports import free_port
+from tests.factories.netns import add_namespace_or_skip, delete_namespace, ip
 
 pytestmark = pytest.mark.integration
 
@@ -57,46 +57,36 @@ ledger = "none"
 """
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=10)
-
-
 @pytest.fixture
 def hosts() -> Iterator[dict[str, str]]:
     """A namespace per host name in ADDRESSES, all on one bridge; skipped where namespaces
     cannot be made. Yields host name -> namespace name."""
-    if shutil.which("ip") is None:
-        pytest.skip("no `ip` command: network namespaces cannot be created here")
     tag = uuid.uuid4().hex[:5]
     switch = f"offload-sw-{tag}"
-    try:
-        _ip("netns", "add", switch)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        pytest.skip(f"cannot create a network namespace (`ip netns add`): {detail.strip()}")
+    add_namespace_or_skip(switch)
     made = [switch]
     try:
-        _ip("-n", switch, "link", "add", "br0", "type", "bridge")
-        _ip("-n", switch, "link", "set", "br0", "up")
+        ip("-n", switch, "link", "add", "br0", "type", "bridge")
+        ip("-n", switch, "link", "set", "br0", "up")
         namespaces = {}
         for i, (host, address) in enumerate(ADDRESSES.items()):
             namespace = f"offload-{host}-{tag}"
-            _ip("netns", "add", namespace)
+            ip("netns", "add", namespace)
             made.append(namespace)
             inside, port = f"vo{tag}{i}h", f"vo{tag}{i}s"
-            _ip("link", "add", inside, "type", "veth", "peer", "name", port)
-            _ip("link", "set", port, "netns", switch)
-            _ip("link", "set", inside, "netns", namespace)
-            _ip("-n", switch, "link", "set", port, "master", "br0")
-            _ip("-n", switch, "link", "set", port, "up")
-            _ip("-n", namespace, "addr", "add", f"{address}/24", "dev", inside)
-            _ip("-n", namespace, "link", "set", inside, "up")
-            _ip("-n", namespace, "link", "set", "lo", "up")
+            ip("link", "add", inside, "type", "veth", "peer", "name", port)
+            ip("link", "set", port, "netns", switch)
+            ip("link", "set", inside, "netns", namespace)
+            ip("-n", switch, "link", "set", port, "master", "br0")
+            ip("-n", switch, "link", "set", port, "up")
+            ip("-n", namespace, "addr", "add", f"{address}/24", "dev", inside)
+            ip("-n", namespace, "link", "set", inside, "up")
+            ip("-n", namespace, "link", "set", "lo", "up")
             namespaces[host] = namespace
         yield namespaces
     finally:
         for namespace in reversed(made):
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
+            delete_namespace(namespace)
 
 
 def in_namespace(namespace: str, argv: list[str], log: Path) -> subprocess.Popen[str]:
