@@ -175,7 +175,10 @@ def test_faults_take_effect_at_their_offsets(run_dir: Path, design: str):
 
 
 def test_async_answers_faster_than_sync_under_the_slow_provider(summary: dict):
-    sync = summary["designs"]["sync"]["signup"]["phases"]["slow"]["latency_ms"]["p95"]
-    async_ = summary["designs"]["async"]["signup"]["phases"]["slow"]["latency_ms"]["p95"]
-    assert sync > 300  # each sync signup waits for the provider
-    assert async_ < 100
+    sync = summary["designs"]["sync"]["signup"]["phases"]["slow"]["latency_ms"]
+    async_ = summary["designs"]["async"]["signup"]["phases"]["slow"]["latency_ms"]
+    assert sync["p95"] > 300  # each sync signup waits for the 300 ms provider
+    # no async signup waits for it; a loaded CI machine's disk stalls a few commits (a p95 of
+    # 104 ms was seen there, against ~10 ms here), so the bound is the provider's own delay
+    assert async_["p95"] < 300
+    assert async_["p50"] < sync["p50"] / 5

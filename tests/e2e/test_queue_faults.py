@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from offload.analysis import records
 from tests.factories.cli import run_cli
 from tests.factories.processes import SCENARIOS, run_bench
 
@@ -32,14 +33,24 @@ def broker_faults(tmp_path_factory) -> dict:
     assert manifest["broker"] == {"source": "private", "owned": True}
     summary = summary_of(reports, "e2e-broker-faults")
     assert summary["valid"], summary["invalid_reasons"]
+    summary["design_dir"] = reports / "latest" / "e2e-broker-faults" / "async"
     return summary
 
 
 def test_broker_down_gives_fast_503s_and_recovers_by_itself(broker_faults):
     phases = broker_faults["designs"]["async"]["signup"]["phases"]
     down = phases["broker-down"]
-    assert down["http_5xx"] >= 0.8 * down["count"]  # refused, not hung
     assert down["timeouts"] == 0
+    # refused, not hung, from the moment the broker is really down: `rabbitmqctl stop_app`
+    # takes 1-2 s on a slow machine, and signups sent before it finished were rightly accepted
+    faults = {f["description"]: f for f in records.faults(broker_faults["design_dir"])}
+    went_down, came_back = faults["broker down"]["done_epoch"], faults["broker up"]["planned_epoch"]
+    signups = records.requests(broker_faults["design_dir"])
+    signups = signups[signups["stream"] == "signup"]
+    while_down = signups[(signups["sent"] > went_down) & (signups["sent"] < came_back)]
+    assert len(while_down) >= 10
+    refused = while_down["status"].between(500, 599).sum()
+    assert refused >= 0.9 * len(while_down), while_down[["sent", "status", "error_class"]]
     assert down["latency_ms"]["p99"] < 1500  # within the 1 s publish bound
     back = phases["back"]
     assert back["ok"] > 0.5 * back["count"]  # reconnected without help
