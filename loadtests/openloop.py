@@ -36,7 +36,7 @@ from locust.runners import WorkerRunner
 from loadtests.pacing import Pacer
 from loadtests.plan import LoadPlan
 from loadtests.prepared import PreparedRequest
-from loadtests.records import ErrorClass, RecordWriter, RequestRecord, classify
+from loadtests.records import FLUSH_INTERVAL_S, ErrorClass, RecordWriter, RequestRecord, classify
 from loadtests.schedule import Arrival, merge_streams, worker_share
 from loadtests.selfmeasure import GeneratorMeter, generator_report_path
 from targets.common import tracing
@@ -86,7 +86,7 @@ class OpenLoopUser(User):
     #: the plan to run; subclasses may instead override ``load_plan``
     plan: ClassVar[LoadPlan | None] = None
     #: seconds between appends of records to the CSV file
-    flush_interval_s: ClassVar[float] = 1.0
+    flush_interval_s: ClassVar[float] = FLUSH_INTERVAL_S
     #: seconds to wait after the last answer before quitting, so Locust's CSV is complete
     #: (only with ``--csv``: see ``_quit_grace``)
     quit_grace_s: ClassVar[float] = 2.0

@@ -112,6 +112,11 @@ def record_row(record: RequestRecord) -> tuple[str | int, ...]:
     )
 
 
+#: seconds between the generator's appends of its records to the CSV file: a reader of the
+#: file while the load runs (the live view) sees requests that ended up to this long ago
+FLUSH_INTERVAL_S = 1.0
+
+
 class RecordWriter:
     """Appends records to a CSV file, writing the header only when the file is new or empty.
 

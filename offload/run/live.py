@@ -10,6 +10,9 @@ flushes them, ``queues.csv`` as the sampler writes it, ``plan.json`` for the off
 tailing them: no second measurement path. A request is counted when its record is written,
 i.e. when it ended, so in a slow phase the window shows the requests that finished, not those
 still in flight; the report, computed from every record by scheduled time, is the reference.
+The generator appends its records once a second, so the window ends :data:`LAG_S` before
+now: a window ending now lacked its last second's answers and read the answered rate up to a
+third low (measured: 20.6/s answered of 30/s offered, with no error and no timeout).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from loadtests.plan import LoadPlan, PlanError, Segment, load_plan
+from loadtests.records import FLUSH_INTERVAL_S
 
 #: seconds of records the live percentiles and rates cover
 WINDOW_S = 5.0
+#: how long before now the window ends: every request that ended before it is on disk
+LAG_S = FLUSH_INTERVAL_S + 0.5
 
 
 class CsvTail:
