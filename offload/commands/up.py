@@ -17,7 +17,9 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from offload.errors import TargetNotReady
+from offload.ports import LOOPBACK, is_loopback
 from offload.provisioning.broker import Broker, redact_url
+from offload.run.remote import RemoteRefused
 from offload.run.scrape_config import write_scrape_config
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor, terminate_as_interrupt
@@ -73,6 +75,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "for their ports (WORK_DIR/prometheus.yml; docs/observability.md)",
     )  # fmt: skip
     parser.add_argument(
+        "--host", default=LOOPBACK, metavar="ADDR",
+        help="the address the designs and the provider listen on (default: %(default)s); "
+        "another address needs --allow-remote, e.g. a design on another host that an "
+        "external-target bench loads (docs/scale-out.md)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-remote", action="store_true",
+        help="listen on a non-loopback --host (printed before anything starts)",
+    )  # fmt: skip
+    parser.add_argument(
         "--for", dest="duration", type=float, default=None, metavar="SECONDS",
         help="stop by itself after this many seconds (default: until Ctrl-C)",
     )  # fmt: skip
@@ -88,8 +100,15 @@ def run(args: argparse.Namespace) -> int:
     if args.port is not None and len(manifests) != 1:
         console.print("--port needs exactly one --target (two designs cannot share a port)")
         return 2
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            raise RemoteRefused(
+                f"refusing to listen on {args.host}: offload serves loopback addresses only "
+                "unless given --allow-remote"
+            )
+        console.print(f"remote address: {args.host} (where the designs and the provider listen)")
 
-    with terminate_as_interrupt(), Stack(work_dir) as stack:
+    with terminate_as_interrupt(), Stack(work_dir, host=args.host) as stack:
         if any(m.uses_broker for m in manifests):
             console.print("provisioning the broker ...")
             stack.provision_broker()

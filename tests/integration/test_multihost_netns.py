@@ -4,6 +4,10 @@ network namespace of its own, joined by a bridge in a fifth namespace, with addr
 benchmarking range 198.18.0.0/15 (RFC 2544) only. Nothing is added to this machine's own
 namespace; every namespace (and its veth ends with it) is removed in a ``finally``.
 
+The target is the reference sync design, started by ``offload up --host`` in its namespace:
+an external target to the bench, which starts offload's provider on the master's address for
+it to call and reads its ledger from the design's ``GET /ledger`` across the bridge.
+
 Skipped, with the reason, where namespaces cannot be created (not root, no ``ip``). The
 bounds (a master whose workers never join, a worker whose master never answers) need no
 namespace and run on loopback.
@@ -33,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = [sys.executable, "-m", "offload"]
 #: one /24 of 198.18.0.0/15 on the bridge: every "host" gets one address of it
 ADDRESSES = {"master": "198.18.0.1", "target": "198.18.0.2", "w0": "198.18.0.3", "w1": "198.18.0.4"}
-PORT, MASTER_PORT = 8000, 5557
+PORT, MASTER_PORT, PROVIDER_PORT = 8000, 5557, 18025
 RATE, DURATION, WARMUP = 10, 4, 1
 
 SCENARIO = f"""
@@ -54,6 +58,22 @@ design = "sync"
 url = "http://{host}:{port}"
 provider = "none"
 ledger = "none"
+"""
+
+
+def reference_design(host: str, port: int, provider: str) -> str:
+    """The reference sync design on ``host``, calling offload's provider on ``provider``
+    (HOST:PORT), its ledger read from its own ledger endpoint."""
+    return f"""
+name = "remote"
+kind = "external"
+
+[external]
+design = "sync"
+url = "http://{host}:{port}"
+provider = "offload"
+provider_listen = "{provider}"
+ledger = "http://{host}:{port}/ledger"
 """
 
 
@@ -97,7 +117,7 @@ def in_namespace(namespace: str, argv: list[str], log: Path) -> subprocess.Popen
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], namespace: str | None = None) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     probe = ["ip", "netns", "exec", namespace] if namespace else []
     while True:
         check = subprocess.run(
@@ -109,7 +129,7 @@ def wait_healthy(url: str, process: subprocess.Popen[str], namespace: str | None
         if check.returncode == 0:
             return
         if time.monotonic() > deadline or process.poll() is not None:
-            pytest.fail(f"the stall server did not answer at {url}")
+            pytest.fail(f"the target did not answer at {url}")
         time.sleep(0.3)
 
 
@@ -126,16 +146,19 @@ def test_two_workers_on_other_hosts_send_the_schedule_and_their_records_come_bac
     tmp_path: Path, hosts: dict[str, str]
 ) -> None:
     target, master = ADDRESSES["target"], f"{ADDRESSES['master']}:{MASTER_PORT}"
+    provider = f"{ADDRESSES['master']}:{PROVIDER_PORT}"
     (tmp_path / "remote").mkdir()
-    (tmp_path / "remote" / "target.toml").write_text(manifest(target, PORT))
+    (tmp_path / "remote" / "target.toml").write_text(reference_design(target, PORT, provider))
     scenario = tmp_path / "multihost.yaml"
     scenario.write_text(SCENARIO)
     logs = {name: tmp_path / f"{name}.log" for name in ("server", "bench", "w0", "w1")}
     server = in_namespace(
         hosts["target"],
-        [sys.executable, "-m", "tests.stall_server", "--host", target, "--port", str(PORT)],
+        [*PYTHON, "up", "--target", "sync", "--server-processes", "2", "--host", target,
+         "--port", str(PORT), "--provider-url", f"http://{provider}", "--allow-remote",
+         "--work-dir", str(tmp_path / "up"), "--for", "150"],
         logs["server"],
-    )
+    )  # fmt: skip
     workers: list[subprocess.Popen[str]] = []
     bench = None
     try:
@@ -211,6 +234,12 @@ def test_two_workers_on_other_hosts_send_the_schedule_and_their_records_come_bac
     overall = summary["designs"]["remote"]["signup"]["overall"]
     assert overall["count"] == RATE * DURATION and overall["ok"] == RATE * DURATION
     assert summary["designs"]["remote"]["generator"]["processes"] == 2
+    # the ledger holds across the hosts: every user the design stored (warm-up included) got
+    # its email from the provider on the master's host, once
+    emails = summary["designs"]["remote"]["emails"]
+    assert emails["owed"] == RATE * (DURATION + WARMUP), emails
+    assert emails["delivered"] == emails["owed"], emails
+    assert emails["lost"] == emails["duplicates"] == emails["pending"] == 0, emails
 
 
 def _stall_server_on_loopback(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:

@@ -139,6 +139,16 @@ def test_bench_refuses_a_remote_target_without_the_flag_before_anything_starts(t
     assert not reports.exists()  # nothing was started, no run directory
 
 
+def test_up_refuses_to_listen_on_a_remote_address_without_the_flag(tmp_path, capsys):
+    code = main(
+        ["up", "--target", "sync", "--host", "198.18.0.2", "--work-dir", str(tmp_path / "up")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "refusing to listen on 198.18.0.2" in err and "--allow-remote" in err
+    assert not (tmp_path / "up").exists()  # nothing was started
+
+
 def test_verify_refuses_a_remote_target_without_the_flag(tmp_path, capsys):
     directory = _manifest(tmp_path, url="http://198.18.0.2:8000")
     code = main(["verify", str(directory)])
