@@ -150,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
     except OffloadError as exc:
         print(refused_json(str(exc), exc.exit_code))
         raise
+    except KeyboardInterrupt:  # a consumer still gets its document, as from bench --json
+        print(refused_json("interrupted", 130))
+        raise
     print(gate_json(report))
     return report.exit_code
 

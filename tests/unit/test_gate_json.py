@@ -51,3 +51,22 @@ def test_a_refused_gate_prints_an_error_document_with_the_reason(
         "exit_code": 2,
         "error": "give a run directory (RUN_DIR --baseline FILE) or a base (--base REF)",
     }
+
+
+def test_an_interrupted_gate_still_prints_a_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """Ctrl-C during the gate's runs: the script reading stdout gets an ERROR document, and
+    the command exits 130 as an interrupted bench does."""
+    from offload.commands import gate
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gate, "_gate", interrupted)
+    result = run_cli(
+        capsys, "gate", str(tmp_path), "--baseline", str(tmp_path / "b.json"), "--json"
+    )
+    assert result.returncode == 130
+    document = json.loads(result.stdout)
+    assert document == {"status": "ERROR", "exit_code": 130, "error": "interrupted"}
