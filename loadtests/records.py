@@ -112,6 +112,18 @@ def record_row(record: RequestRecord) -> tuple[str | int, ...]:
     )
 
 
+def unlink_failure(error: BaseException | None, depth: int = 5) -> None:
+    """Drop the tracebacks of a recorded failure's exception and of those it wraps
+    (geventhttpclient's ``RetriesExceeded.original``, ``__cause__``, ``__context__``), so
+    that reference counting frees them instead of the cyclic GC."""
+    while error is not None and depth > 0:
+        error.__traceback__ = None
+        inner = getattr(error, "original", None) or error.__cause__ or error.__context__
+        error.__cause__ = error.__context__ = None
+        error = inner if isinstance(inner, BaseException) else None
+        depth -= 1
+
+
 #: seconds between the generator's appends of its records to the CSV file: a reader of the
 #: file while the load runs (the live view) sees requests that ended up to this long ago
 FLUSH_INTERVAL_S = 1.0
