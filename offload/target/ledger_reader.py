@@ -47,10 +47,12 @@ class SqlLedgerReader:
     """The ``users`` and ``jobs`` tables through ``engine`` (the caller made it read only
     where the database is not offload's)."""
 
-    where = "the users table"
-
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # the URL, so that "unable to open database file" says which file (a relative SQLite
+        # path is relative to the directory offload runs in)
+        url = engine.url.render_as_string(hide_password=True)
+        self.where = f"the users table at {url}"
 
     def user(self, user_id: str) -> StoredUser | None:
         query = sa.text("select id, correlation_id from users where id = :id")
