@@ -21,20 +21,58 @@ from rich.console import Console
 from offload import __version__
 from offload.errors import OffloadError
 
-#: subcommand name → module providing ``add_arguments(parser)`` and ``run(args) -> int``
-COMMANDS: dict[str, str] = {
-    "up": "offload.commands.up",
-    "bench": "offload.commands.bench",
-    "report": "offload.commands.report",
-    "gate": "offload.commands.gate",
-    "baseline": "offload.commands.baseline",
-    "verify": "offload.commands.verify",
-    "dlq": "offload.commands.dlq",
-    "probe": "offload.commands.probe",
-    "export": "offload.commands.export",
-    "completion": "offload.commands.completion",
-    "sweep": "offload.commands.sweep",
-    "load-worker": "offload.commands.load_worker",
+#: subcommand name → (module providing ``add_arguments(parser)`` and ``run(args) -> int``,
+#: the one-line help). The help lives here, not in the module, so that ``offload --help``
+#: lists every command without importing any (they import pandas, scipy, matplotlib).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": (
+        "offload.commands.up",
+        "start the provider and both designs for exploring by hand",
+    ),
+    "bench": (
+        "offload.commands.bench",
+        "run scenarios against the designs and record a run directory",
+    ),
+    "report": (
+        "offload.commands.report",
+        "re-render a run directory's reports (charts, report.md, report.html, report.pdf, index)",
+    ),
+    "gate": (
+        "offload.commands.gate",
+        "gate a change against a base revision (A/B) or a run against a baseline (exit 0, 1, 2)",
+    ),
+    "baseline": (
+        "offload.commands.baseline",
+        "save a run as a baseline file for `offload gate --baseline`, or show one",
+    ),
+    "verify": (
+        "offload.commands.verify",
+        "check that a target honours the contract before benchmarking it",
+    ),
+    "dlq": (
+        "offload.commands.dlq",
+        "list the async design's dead letters, or send them back to the work queue",
+    ),
+    "probe": (
+        "offload.commands.probe",
+        "measure the harness itself (the load generator's floor) or the broker alone",
+    ),
+    "export": (
+        "offload.commands.export",
+        "write a run's figures as OpenMetrics text (Prometheus, Grafana)",
+    ),
+    "completion": (
+        "offload.commands.completion",
+        "print a bash or zsh completion script",
+    ),
+    "sweep": (
+        "offload.commands.sweep",
+        "cross designs × rates × provider latencies: curves, maximum rates, crossover map",
+    ),
+    "load-worker": (
+        "offload.commands.load_worker",
+        "join a bench on another host as a Locust load worker (offload bench --master-bind)",
+    ),
 }
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -75,12 +113,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
 
 def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
-    module: ModuleType = importlib.import_module(COMMANDS[name])
+    module_name, help_text = COMMANDS[name]
+    module: ModuleType = importlib.import_module(module_name)
     epilog = getattr(module, "EPILOG", None)
     command = sub.add_parser(
         name,
-        help=unmarked(module.HELP),
-        description=plain(module.__doc__ or module.HELP),
+        help=unmarked(help_text),
+        description=plain(module.__doc__ or help_text),
         epilog=epilog,
     )
     module.add_arguments(command)
@@ -104,7 +143,9 @@ def _tidy(parser: argparse.ArgumentParser) -> None:
                 _tidy(nested)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, that command's options in full and every other
+    command by its name and help alone (nothing imported for them)."""
     parser = argparse.ArgumentParser(
         prog="offload",
         description="Compare a synchronous API with a queue-backed one under the same load.",
@@ -112,13 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"offload {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        _add_command(sub, name)
+    for name, (_, help_text) in COMMANDS.items():
+        if only is None or name == only:
+            _add_command(sub, name)
+        else:
+            sub.add_parser(name, help=unmarked(help_text))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # only the command asked for is imported; `offload --help` and a mistyped command import
+    # none (the command name is the first word that is not an option: the top-level options
+    # take no value)
+    chosen = next((word for word in argv if not word.startswith("-")), "")
+    parser = build_parser(only=chosen if chosen in COMMANDS else "")
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args._run
     try:

@@ -1,1 +1,2 @@
-"""One module per ``offload`` subcommand: ``HELP``, ``add_arguments(parser)``, ``run(args)``."""
+"""One module per ``offload`` subcommand: ``add_arguments(parser)`` and ``run(args)`` (its one-line
+help is in ``offload.cli.COMMANDS``)."""

@@ -22,8 +22,6 @@ from offload.expect.paths import shortened
 from offload.gate.baseline import build_baseline, load_baseline, save_baseline
 from offload.gate.rundir import load_run_dir, refuse_invalid
 
-HELP = "save a run as a baseline file for `offload gate --baseline`, or show one"
-
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 

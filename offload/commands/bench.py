@@ -33,7 +33,6 @@ from offload.scenario import (
     shipped_scenarios,
 )
 
-HELP = "run scenarios against the designs and record a run directory"
 EPILOG = """exit codes:
   0    every scenario ran and is valid (with --gate: every gate check passed)
   1    a scenario is invalid or recorded nothing, could not be summarised, or its

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "print a bash or zsh completion script"
 SHELLS = ("bash", "zsh")
 
 

@@ -28,8 +28,6 @@ from offload.dlq import (
     resolve_amqp_url,
 )
 
-HELP = "list the async design's dead letters, or send them back to the work queue"
-
 console = Console(highlight=False, soft_wrap=True)
 
 _VERBS = {

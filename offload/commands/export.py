@@ -18,7 +18,6 @@ from offload.report.openmetrics import openmetrics_text
 from offload.rundir.paths import scenario_dirs
 from offload.rundir.summary import Summary
 
-HELP = "write a run's figures as OpenMetrics text (Prometheus, Grafana)"
 FORMATS = ("openmetrics",)
 
 

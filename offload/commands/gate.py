@@ -26,7 +26,6 @@ from offload.gate.environments import default_cache_dir
 from offload.gate.json_result import gate_json, refused_json
 from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS
 
-HELP = "gate a change against a base revision (A/B) or a run against a baseline (exit 0, 1, 2)"
 EPILOG = """exit codes:
   0    every check passed
   1    a regression or a failed expectation

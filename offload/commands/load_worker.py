@@ -34,7 +34,6 @@ from offload.run.remote_workers import (
     parse_master_address,
 )
 
-HELP = "join a bench on another host as a Locust load worker (offload bench --master-bind)"
 #: seconds past the plan's last arrival and client timeout before the worker is stopped: the
 #: records' transfer and Locust's shutdown take well under this
 END_MARGIN_S = 60.0

@@ -28,8 +28,6 @@ from offload.run.floor import measure_floor
 from offload.rundir.broker_probe import BrokerProbe
 from offload.rundir.floor import GeneratorFloor, Quantiles
 
-HELP = "measure the harness itself (the load generator's floor) or the broker alone"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="probe_what", metavar="WHAT", required=True)

@@ -22,7 +22,6 @@ from offload.rundir.paths import resolve_run_dir, scenario_dirs
 if TYPE_CHECKING:
     from offload.report.browser import PdfResult
 
-HELP = "re-render a run directory's reports (charts, report.md, report.html, report.pdf, index)"
 EPILOG = """exit codes:
   0    every scenario was reported
   1    a scenario could not be analysed or drawn (the others are reported, and

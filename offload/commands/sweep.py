@@ -21,7 +21,6 @@ from offload.run.load_workers import parse_load_workers
 from offload.rundir.paths import REPORTS_DIR
 from offload.sweep.files import sweep_path
 
-HELP = "cross designs × rates × provider latencies: curves, maximum rates, crossover map"
 EPILOG = """exit codes:
   0    every cell ran and is valid
   1    a cell is invalid (its generator or the machine fell behind) or could not be

@@ -26,8 +26,6 @@ from offload.run.supervisor import Supervisor, terminate_as_interrupt
 from offload.target.design_config import DesignConfig
 from offload.target.manifest import resolve_target
 
-HELP = "start the provider and both designs for exploring by hand"
-
 console = Console(highlight=False, soft_wrap=True)
 
 

@@ -27,8 +27,6 @@ from offload.target.design_config import DesignConfig
 from offload.target.manifest import TargetManifest, resolve_target
 from offload.target.verify import VERIFY_CONFIG, VerifyResult, verify_target
 
-HELP = "check that a target honours the contract before benchmarking it"
-
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -259,6 +259,6 @@ def test_the_command_modules_follow_the_cli_pattern():
     code = (
         "from offload.commands import gate, baseline\n"
         "for m in (gate, baseline):\n"
-        "    assert m.HELP and m.__doc__ and callable(m.add_arguments) and callable(m.run)\n"
+        "    assert m.__doc__ and callable(m.add_arguments) and callable(m.run)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
