@@ -128,19 +128,22 @@ class LiveWindow:
         self._read_queues()
         while self._recent and self._recent[0].ended < now - self.window_s:
             self._recent.popleft()
-        signups = [r.latency_s for r in self._recent if r.stream == "signup"]
-        bystanders = [r.latency_s for r in self._recent if r.stream != "signup"]
+        # the files hold requests that ended after ``now`` too (the caller's now lags the
+        # clock), and several generator files interleave, so the deque is not in end order
+        window = [r for r in self._recent if now - self.window_s <= r.ended <= now]
+        signups = [r.latency_s for r in window if r.stream == "signup"]
+        bystanders = [r.latency_s for r in window if r.stream != "signup"]
         return LiveFigures(
             offered_rate=self._offered(now - t0),
             # early in the measured part the window is shorter than WINDOW_S (warm-up is left out)
-            answered_rate=len(self._recent) / max(min(self.window_s, now - t0), 0.5),
+            answered_rate=len(window) / max(min(self.window_s, now - t0), 0.5),
             signup_p50_ms=_percentile_ms(signups, 50),
             signup_p99_ms=_percentile_ms(signups, 99),
             errors=self._errors,
             timeouts=self._timeouts,
             bystander_p99_ms=_percentile_ms(bystanders, 99),
             queue_depth=sum(self._depth.values()) if self._depth else None,
-            lateness_p99_ms=_percentile_ms([r.lateness_s for r in self._recent], 99),
+            lateness_p99_ms=_percentile_ms([r.lateness_s for r in window], 99),
         )
 
     def _read_requests(self, t0: float) -> None:

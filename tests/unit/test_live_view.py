@@ -101,6 +101,19 @@ def test_early_in_the_measured_part_the_rate_is_over_the_seconds_since_t0(tmp_pa
     assert early.answered_rate == pytest.approx(10 / 2)  # not 10 / 5 s: only 2 s were measured
 
 
+def test_requests_that_ended_after_the_window_are_left_for_the_next_one(tmp_path: Path):
+    """The bench asks for the window ending 1.5 s ago (the generator writes its records once
+    a second); what the file already holds beyond that end is not counted in it."""
+    design_dir = _design_dir(tmp_path)
+    writer = RecordWriter(design_dir / "requests.csv")
+    for i in range(100):  # 20/s for 5 s, each answered in 10 ms
+        writer.add(_record("signup", T0 + 5 + i * 0.05, 0.010))
+    writer.flush()
+    figures = LiveWindow(design_dir).figures(now=T0 + 8.5, t0=T0)
+    # ended at T0+5.01 .. T0+9.96: only the 70 that ended by T0+8.5 count, over the 5 s window
+    assert figures.answered_rate == pytest.approx(70 / 5)
+
+
 def test_a_row_still_being_written_is_read_whole_at_the_next_poll(tmp_path: Path):
     path = tmp_path / "requests.csv"
     path.write_text("stream,scheduled\nsignup,1.0\nsign")
