@@ -48,7 +48,17 @@ targets: [remote]
 """
 
 
-def manifest(host: str, port: int) -> str:
+def manifest(host: str, port: int, provider: str | None = None) -> str:
+    """An external sync target at ``host:port``. With ``provider`` (HOST:PORT): the reference
+    design, calling offload's provider there, its ledger read from its own ledger endpoint;
+    without: any server, no provider and no ledger."""
+    if provider is None:
+        sources = 'provider = "none"\nledger = "none"'
+    else:
+        sources = (
+            f'provider = "offload"\nprovider_listen = "{provider}"\n'
+            f'ledger = "http://{host}:{port}/ledger"'
+        )
     return f"""
 name = "remote"
 kind = "external"
@@ -56,24 +66,7 @@ kind = "external"
 [external]
 design = "sync"
 url = "http://{host}:{port}"
-provider = "none"
-ledger = "none"
-"""
-
-
-def reference_design(host: str, port: int, provider: str) -> str:
-    """The reference sync design on ``host``, calling offload's provider on ``provider``
-    (HOST:PORT), its ledger read from its own ledger endpoint."""
-    return f"""
-name = "remote"
-kind = "external"
-
-[external]
-design = "sync"
-url = "http://{host}:{port}"
-provider = "offload"
-provider_listen = "{provider}"
-ledger = "http://{host}:{port}/ledger"
+{sources}
 """
 
 
@@ -148,7 +141,7 @@ def test_two_workers_on_other_hosts_send_the_schedule_and_their_records_come_bac
     target, master = ADDRESSES["target"], f"{ADDRESSES['master']}:{MASTER_PORT}"
     provider = f"{ADDRESSES['master']}:{PROVIDER_PORT}"
     (tmp_path / "remote").mkdir()
-    (tmp_path / "remote" / "target.toml").write_text(reference_design(target, PORT, provider))
+    (tmp_path / "remote" / "target.toml").write_text(manifest(target, PORT, provider))
     scenario = tmp_path / "multihost.yaml"
     scenario.write_text(SCENARIO)
     logs = {name: tmp_path / f"{name}.log" for name in ("server", "bench", "w0", "w1")}
