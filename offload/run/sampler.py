@@ -96,6 +96,9 @@ class Sampler:
         self._cpu_seen: dict[str, dict[tuple[int, float], float]] = {}
         #: component → CPU seconds used since sampling began
         self._cpu_used: dict[str, float] = {}
+        #: when the first sample was taken (epoch): a process started after it is the run's
+        #: from its start, one started before only from then
+        self._began: float | None = None
 
     def start(self) -> Sampler:
         self._thread.start()
@@ -128,6 +131,8 @@ class Sampler:
 
     def sample_once(self) -> None:
         now = round(time.time(), 3)
+        if self._began is None:
+            self._began = time.time()
         machine = machine_times() if self._machine_file is not None else None
         for watched in self.processes:
             count, cpu, rss = self._tree_usage(watched.component, watched.pids(), watched.tree)
@@ -170,14 +175,17 @@ class Sampler:
     ) -> tuple[int, float, int]:
         """Processes, CPU seconds used since sampling began, and RSS of a component's trees.
 
-        CPU is accumulated per process: a process seen at the first sample counts from then
-        (a shared broker's lifetime CPU is not this run's), one that appears later counts
-        from its start, and one that exits takes nothing away. So the series never drops when
-        helper processes come and go (a broker's short-lived children, gunicorn's workers).
+        CPU is accumulated per process: a process that was running when sampling began counts
+        from then (a shared broker's lifetime CPU is not this run's), one started later counts
+        from its start — also when its component is watched only from mid-run (a worker
+        started by a scale-up fault, whose ~1 s of imports was once counted as "other
+        processes" and flagged the machine busy) — and one that exits takes nothing away. So
+        the series never drops when helper processes come and go (a broker's short-lived
+        children, gunicorn's workers).
         """
         count, rss = 0, 0
         seen = self._cpu_seen.setdefault(component, {})
-        first_sample = component not in self._cpu_used
+        began = self._began if self._began is not None else time.time()
         used = self._cpu_used.setdefault(component, 0.0)
         for pid in roots:
             root = self._process(pid)
@@ -199,7 +207,7 @@ class Sampler:
                 count += 1
                 previous = seen.get(key)
                 if previous is None:
-                    previous = total if first_sample else 0.0
+                    previous = 0.0 if key[1] >= began else total
                 used += max(0.0, total - previous)
                 seen[key] = total
         self._cpu_used[component] = used

@@ -87,3 +87,30 @@ def test_the_machine_record_counts_a_watched_process_as_the_runs_and_the_rest_as
     # some of it, so the bounds are loose: what matters is on which side each one lands
     assert run_share > 0.25 / (cores / 2), rows
     assert other_share > 0.25 / (cores / 2), rows
+
+
+def test_a_component_watched_from_mid_run_counts_its_cpu_from_its_start(tmp_path):
+    """A worker started by a scale-up fault is watched from the next tick: the CPU it used
+    before that tick (its imports) is the run's, not another process's."""
+    sampler = Sampler(
+        samples_path=tmp_path / "samples.csv",
+        queues_path=tmp_path / "queues.csv",
+        processes=[],
+        machine_path=tmp_path / "machine.csv",
+        interval_s=0.2,
+    ).start()
+    time.sleep(0.5)
+    spin_then_idle = (
+        "import time\nend = time.time() + 1\nwhile time.time() < end: pass\ntime.sleep(2)"
+    )
+    late = subprocess.Popen([sys.executable, "-c", spin_then_idle])
+    time.sleep(1.2)  # it has spun for a second before anyone watches it
+    before = psutil.Process(late.pid).cpu_times()
+    sampler.watch(WatchedProcess("late-worker", "worker", lambda: [late.pid]))
+    late.wait(timeout=30)
+    sampler.stop()
+
+    rows = [r for r in csv.DictReader((tmp_path / "samples.csv").open()) if r["cpu_s"]]
+    assert rows, "the late component was never sampled"
+    counted = max(float(r["cpu_s"]) for r in rows)
+    assert counted >= 0.9 * (before.user + before.system) > 0.5, rows
