@@ -27,7 +27,6 @@ from offload.provisioning.broker_access import BrokerAccess
 from offload.provisioning.database import Database
 from offload.run.export import unfinished_jobs_counter
 from offload.run.faults import FaultContext, timeline_events
-from offload.run.live import LAG_S as LIVE_LAG_S
 from offload.run.live import LiveWindow
 from offload.run.loadplan import build_plan
 from offload.run.metrics_scraper import MetricsScraper
@@ -371,7 +370,7 @@ def _follow_load(
             if offset >= scenario.load.duration:
                 detail = "finishing requests in flight"
             if live is not None:
-                progress.figures(live.figures(now - LIVE_LAG_S, t0).line())
+                progress.figures(live.figures(now, t0).line())
         progress.update(now - started, detail, total_s)
         crashed = [c for c in supervisor.crashed() if c is not locust]
         if crashed:

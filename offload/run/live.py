@@ -114,6 +114,9 @@ class LiveWindow:
 
     design_dir: Path
     window_s: float = WINDOW_S
+    #: the window ends this long before the ``now`` it is asked about (0 for records that are
+    #: complete, as in a replay of a finished run)
+    lag_s: float = LAG_S
     _tails: dict[Path, CsvTail] = field(default_factory=dict)
     _queues: CsvTail | None = None
     _recent: deque[_Request] = field(default_factory=deque)
@@ -123,20 +126,22 @@ class LiveWindow:
     _plan: LoadPlan | None = None
 
     def figures(self, now: float, t0: float) -> LiveFigures:
-        """Read what was written since the last call and summarise the window ending ``now``."""
+        """Read what was written since the last call and summarise the window ending
+        :attr:`lag_s` before ``now``."""
         self._read_requests(t0)
         self._read_queues()
-        while self._recent and self._recent[0].ended < now - self.window_s:
+        end = now - self.lag_s
+        while self._recent and self._recent[0].ended < end - self.window_s:
             self._recent.popleft()
-        # the files hold requests that ended after ``now`` too (the caller's now lags the
-        # clock), and several generator files interleave, so the deque is not in end order
-        window = [r for r in self._recent if now - self.window_s <= r.ended <= now]
+        # the files hold requests that ended after the window's end too, and several
+        # generator files interleave, so the deque is not in end order
+        window = [r for r in self._recent if end - self.window_s <= r.ended <= end]
         signups = [r.latency_s for r in window if r.stream == "signup"]
         bystanders = [r.latency_s for r in window if r.stream != "signup"]
         return LiveFigures(
-            offered_rate=self._offered(now - t0),
+            offered_rate=self._offered(end - t0),
             # early in the measured part the window is shorter than WINDOW_S (warm-up is left out)
-            answered_rate=len(window) / max(min(self.window_s, now - t0), 0.5),
+            answered_rate=len(window) / max(min(self.window_s, end - t0), 0.5),
             signup_p50_ms=_percentile_ms(signups, 50),
             signup_p99_ms=_percentile_ms(signups, 99),
             errors=self._errors,

@@ -80,7 +80,7 @@ def test_the_live_view_at_a_phase_end_shows_that_phases_figures(
         timeouts_so_far += signups.timeouts + bystanders.timeouts
         replay = _as_written_by(design_dir, tmp_path / phase.name, t0 + phase.end_s)
 
-        live = LiveWindow(replay).figures(now=t0 + phase.end_s, t0=t0)
+        live = LiveWindow(replay, lag_s=0).figures(now=t0 + phase.end_s, t0=t0)
 
         edges = _straddling(design_dir, t0, phase)
         answered = signups.count - signups.dropped + bystanders.count - bystanders.dropped

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from loadtests.plan import LoadPlan, Segment, Stream
 from loadtests.records import RecordWriter, RequestRecord
-from offload.run.live import CsvTail, LiveWindow
+from offload.run.live import LAG_S, CsvTail, LiveWindow
 from offload.run.progress import BenchProgress
 
 pytestmark = pytest.mark.unit
@@ -74,7 +74,7 @@ def test_the_window_holds_the_last_seconds_and_counts_errors_since_t0(tmp_path: 
         "t,queue,role,depth\n1,q.work,work,3\n1,q.retry,retry,2\n1,q.dead,dead,7\n2,q.work,work,12\n"
     )
 
-    figures = LiveWindow(design_dir).figures(now=T0 + 10, t0=T0)
+    figures = LiveWindow(design_dir, lag_s=0).figures(now=T0 + 10, t0=T0)
 
     assert figures.signup_p50_ms == pytest.approx(40, abs=0.5)
     # a timed-out signup counts at the latency it had (as in the report): it shows in the p99
@@ -97,19 +97,19 @@ def test_early_in_the_measured_part_the_rate_is_over_the_seconds_since_t0(tmp_pa
         writer.add(_record("signup", T0 - 2 + i * 0.1, 0.010))  # warm-up: left out
         writer.add(_record("signup", T0 + i * 0.1, 0.010))
     writer.flush()
-    early = LiveWindow(design_dir).figures(now=T0 + 2, t0=T0)
+    early = LiveWindow(design_dir, lag_s=0).figures(now=T0 + 2, t0=T0)
     assert early.answered_rate == pytest.approx(10 / 2)  # not 10 / 5 s: only 2 s were measured
 
 
 def test_requests_that_ended_after_the_window_are_left_for_the_next_one(tmp_path: Path):
-    """The bench asks for the window ending 1.5 s ago (the generator writes its records once
-    a second); what the file already holds beyond that end is not counted in it."""
+    """The window ends 1.5 s ago (the generator writes its records once a second); what the
+    file already holds beyond that end is not counted in it."""
     design_dir = _design_dir(tmp_path)
     writer = RecordWriter(design_dir / "requests.csv")
     for i in range(100):  # 20/s for 5 s, each answered in 10 ms
         writer.add(_record("signup", T0 + 5 + i * 0.05, 0.010))
     writer.flush()
-    figures = LiveWindow(design_dir).figures(now=T0 + 8.5, t0=T0)
+    figures = LiveWindow(design_dir).figures(now=T0 + 8.5 + LAG_S, t0=T0)
     # ended at T0+5.01 .. T0+9.96: only the 70 that ended by T0+8.5 count, over the 5 s window
     assert figures.answered_rate == pytest.approx(70 / 5)
 
