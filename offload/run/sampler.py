@@ -132,7 +132,7 @@ class Sampler:
     def sample_once(self) -> None:
         now = round(time.time(), 3)
         if self._began is None:
-            self._began = time.time()
+            self._began = now
         machine = machine_times() if self._machine_file is not None else None
         for watched in self.processes:
             count, cpu, rss = self._tree_usage(watched.component, watched.pids(), watched.tree)
@@ -185,7 +185,8 @@ class Sampler:
         """
         count, rss = 0, 0
         seen = self._cpu_seen.setdefault(component, {})
-        began = self._began if self._began is not None else time.time()
+        began = self._began
+        assert began is not None  # set by sample_once, the only caller
         used = self._cpu_used.setdefault(component, 0.0)
         for pid in roots:
             root = self._process(pid)
