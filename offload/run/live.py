@@ -34,6 +34,10 @@ from loadtests.records import FLUSH_INTERVAL_S
 WINDOW_S = 5.0
 #: how long before now the window ends: every request that ended before it is on disk
 LAG_S = FLUSH_INTERVAL_S + 0.5
+#: measured seconds the window must hold before its rates are shown: in the first second a
+#: request or two over half a second read "30/s offered, 4.0/s answered" in a CI log, and a
+#: window still ending before t=0 "0/s offered" — both wrong, and alarming
+MIN_SPAN_S = 2.0
 
 
 class CsvTail:
@@ -82,7 +86,8 @@ class LiveFigures:
     """What the live line shows; None where the window holds nothing to show."""
 
     offered_rate: float | None
-    answered_rate: float
+    #: None until the window holds :data:`MIN_SPAN_S` of the measured part
+    answered_rate: float | None
     signup_p50_ms: float | None
     signup_p99_ms: float | None
     errors: int
@@ -94,6 +99,8 @@ class LiveFigures:
     def line(self) -> str:
         """One compact line: ``20/s offered, 19.8/s answered · signup p50 12 ms p99 40 ms
         (last 5 s) · 0 errors, 0 timeouts · bystander p99 3.1 ms · queue 12 · late p99 0.4 ms``."""
+        if self.answered_rate is None:
+            return f"measuring (rates from {MIN_SPAN_S:g} s into the measured part)"
         offered = "" if self.offered_rate is None else f"{self.offered_rate:g}/s offered, "
         parts = [
             f"{offered}{self.answered_rate:.1f}/s answered",
@@ -138,10 +145,12 @@ class LiveWindow:
         window = [r for r in self._recent if end - self.window_s <= r.ended <= end]
         signups = [r.latency_s for r in window if r.stream == "signup"]
         bystanders = [r.latency_s for r in window if r.stream != "signup"]
+        # early in the measured part the window is shorter than WINDOW_S (warm-up is left out)
+        measured_s = min(self.window_s, end - t0)
+        early = measured_s < MIN_SPAN_S
         return LiveFigures(
-            offered_rate=self._offered(end - t0),
-            # early in the measured part the window is shorter than WINDOW_S (warm-up is left out)
-            answered_rate=len(window) / max(min(self.window_s, end - t0), 0.5),
+            offered_rate=None if early else self._offered(end - t0),
+            answered_rate=None if early else len(window) / measured_s,
             signup_p50_ms=_percentile_ms(signups, 50),
             signup_p99_ms=_percentile_ms(signups, 99),
             errors=self._errors,

@@ -138,3 +138,19 @@ def test_a_ci_log_gets_the_figures_on_its_plain_line_and_quiet_leaves_them_out()
         line = out.getvalue().splitlines()[1]
         assert line.startswith("[1/1] slow-downstream · async: phase slow (12s, 48s left)")
         assert ("— 20/s offered, 19.8/s answered" in line) is not quiet
+
+
+def test_before_two_measured_seconds_the_line_shows_no_rate(tmp_path: Path):
+    """A CI log once read "30/s offered, 4.0/s answered" a moment after t=0 (two requests
+    over half a second), and "0/s offered" while the lagged window still ended before t=0."""
+    design_dir = _design_dir(tmp_path)
+    writer = RecordWriter(design_dir / "requests.csv")
+    for i in range(3):
+        writer.add(_record("signup", T0 + i * 0.1, 0.010))
+    writer.flush()
+    for now in (T0 + 0.5, T0 + 1.9, T0 + 1.0 + LAG_S):
+        figures = LiveWindow(design_dir).figures(now=now, t0=T0)
+        assert figures.answered_rate is None and figures.offered_rate is None
+        assert figures.line().startswith("measuring")
+    later = LiveWindow(design_dir).figures(now=T0 + 2.0 + LAG_S, t0=T0)
+    assert later.answered_rate == pytest.approx(3 / 2)
