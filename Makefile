@@ -106,9 +106,7 @@ gate-aa: $(STAMP)
 	  printf '%s\t%s\t%s\n' "$$i" "$$code" "$$(readlink -f reports/gate-aa/latest)" >> reports/gate-aa/results.tsv; \
 	done; \
 	echo "A/A: $$(awk -F'\t' '$$2 != 0' reports/gate-aa/results.tsv | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
-	echo "checks that failed, by count:"; \
-	for dir in $$(cut -f3 reports/gate-aa/results.tsv); do grep -h '^- ❌' "$$dir/gate.md" 2>/dev/null; done \
-	  | sed -E 's/^- ❌ \*\*([^*]*)\*\* · [a-z]+ · `([^`]*)`.*/  \1 \2/' | sort | uniq -c | sort -rn
+	$(BIN)/offload spread reports/gate-aa/runs --markdown reports/gate-aa/spread.md
 
 report: $(STAMP) browser
 	$(BIN)/offload report reports/latest

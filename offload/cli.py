@@ -57,6 +57,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "offload.commands.probe",
         "measure the harness itself (the load generator's floor) or the broker alone",
     ),
+    "spread": (
+        "offload.commands.spread",
+        "how far the gate's metrics move on unchanged code (A/A runs of make gate-aa)",
+    ),
     "export": (
         "offload.commands.export",
         "write a run's figures as OpenMetrics text (Prometheus, Grafana)",

@@ -1,0 +1,247 @@
+"""How far the gate's metrics move when nothing changed: the A/A spread over gate runs.
+
+Why: a tolerance is only as good as the evidence behind it. ``make gate-aa`` runs the A/B gate
+again and again with the base *being* the candidate, so every pair there is two runs of the
+same code and its per-pair change is noise and nothing else. Gathered over many gate runs,
+those changes show which metrics the default tolerances hold (the largest adverse change stays
+inside), which come near them (only the "every pair worse" rule keeps them from failing), and
+which are too noisy to gate; and, re-judged run by run with the gate's own rule, how many gate
+runs would have failed — the false-positive rate a CI job would see on this runner.
+
+The pairs are read from the gate's own run directories (``<gate run>/{base,candidate}/pair-K``;
+a pair the gate ran again is read from its last attempt, the one it judged), so the figures
+are the ones the gate decided on. The suggested tolerance is the smallest (in 5 % steps) at
+which resampled sets of the gate's pair count would fail no more often than the per-metric
+share of a 1-in-20 budget: a statement about this runner, to be copied into a policy by a
+person, never applied by itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from offload.errors import RunInvalid
+from offload.expect.paths import shortened
+from offload.gate.checks import Verdict
+from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS, relative_change
+from offload.gate.pairs import RunPair, check_pairs
+from offload.gate.policy import MetricPolicy, default_policy, metric_value
+from offload.gate.rundir import RunDirectory, load_run_dir
+
+#: the share of gate runs allowed to fail on unchanged code (issue: at most 1 in 20)
+FALSE_POSITIVE_BUDGET = 0.05
+#: resampled pair sets per metric when there are too many combinations to enumerate
+RESAMPLES = 20_000
+#: tolerances tried for the suggestion: 5 %, 10 %, ... 200 %
+TOLERANCE_STEPS = tuple(round(0.05 * k, 2) for k in range(1, 41))
+
+_PAIR_FOLDER = re.compile(r"^pair-(\d+)(?:-rerun-(\d+))?$")
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """One gate run's judged pairs, and the checks that failed when it is judged again."""
+
+    directory: Path
+    pairs: list[RunPair]
+    failed: list[str]
+
+
+@dataclass
+class MetricSpread:
+    """One metric's per-pair changes over every A/A pair (positive: the candidate was worse)."""
+
+    scenario: str
+    policy: MetricPolicy
+    label: str
+    #: oriented per-pair change: relative for relative metrics, in the unit otherwise
+    changes: list[float] = field(default_factory=list)
+    #: oriented per-pair difference in the metric's unit (for min_delta)
+    differences: list[float] = field(default_factory=list)
+    runs_failed: int = 0
+
+    @property
+    def relative(self) -> bool:
+        return self.policy.kind == "relative"
+
+    def beyond(self, change: float, difference: float, tolerance: float) -> bool:
+        if self.relative:
+            return change > tolerance and difference > self.policy.min_delta
+        return difference > max(tolerance, 0.0) and difference > self.policy.min_delta
+
+    @property
+    def pairs_beyond(self) -> int:
+        """Single pairs worse than the tolerance (the gate would need all of a run's pairs)."""
+        return sum(
+            self.beyond(c, d, self.policy.tolerance)
+            for c, d in zip(self.changes, self.differences, strict=True)
+        )
+
+    def false_positive_rate(self, tolerance: float, pairs: int, seed: int = 0) -> float:
+        """How often a gate of ``pairs`` pairs drawn from these would fail at ``tolerance``:
+        every pair worse (the sign-flip test's smallest p, at the default alpha) and the median
+        change beyond the tolerance and ``min_delta``."""
+        indices = range(len(self.changes))
+        if len(self.changes) < pairs:
+            return math.nan
+        if math.comb(len(self.changes), pairs) <= RESAMPLES:
+            draws: Sequence[Sequence[int]] = list(itertools.combinations(indices, pairs))
+        else:
+            rng = random.Random(seed)
+            draws = [rng.sample(indices, pairs) for _ in range(RESAMPLES)]
+        failed = 0
+        for draw in draws:
+            changes = [self.changes[i] for i in draw]
+            differences = [self.differences[i] for i in draw]
+            if min(differences) <= 0:
+                continue
+            if self.beyond(statistics.median(changes), statistics.median(differences), tolerance):
+                failed += 1
+        return failed / len(draws)
+
+    def suggested_tolerance(self, pairs: int, budget: float) -> float | None:
+        """The smallest tolerance step whose resampled false-positive rate is within
+        ``budget``; None when even the largest step is not (too noisy to gate)."""
+        if not self.relative:
+            return None
+        for step in TOLERANCE_STEPS:
+            if self.false_positive_rate(step, pairs) <= budget:
+                return step
+        return None
+
+
+@dataclass
+class Spread:
+    runs: list[GateRun]
+    metrics: list[MetricSpread]
+
+    @property
+    def pairs(self) -> int:
+        return sum(len(run.pairs) for run in self.runs)
+
+    @property
+    def runs_failed(self) -> int:
+        return sum(1 for run in self.runs if run.failed)
+
+    @property
+    def pairs_per_run(self) -> int:
+        counts = [len(run.pairs) for run in self.runs]
+        return min(counts) if counts else DEFAULT_PAIRS
+
+    @property
+    def per_metric_budget(self) -> float:
+        gated = [m for m in self.metrics if m.policy.statistic == "median"]
+        return FALSE_POSITIVE_BUDGET / max(len(gated), 1)
+
+
+def gate_run_dirs(paths: Sequence[Path]) -> list[Path]:
+    """Each path is a gate run (it holds ``base/`` and ``candidate/``) or a folder of them."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            raise RunInvalid(f"{path}: no such directory")
+        if _is_gate_run(path):
+            found.append(path)
+            continue
+        inside = sorted(p for p in path.iterdir() if p.is_dir() and _is_gate_run(p))
+        if not inside:
+            raise RunInvalid(
+                f"{path}: not a gate run directory (no base/ and candidate/ folders) and holds "
+                "none; give reports/gate-aa/runs or one of its runs"
+            )
+        found += inside
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def load_gate_run(directory: Path) -> GateRun:
+    """The pairs a gate run judged, and what it would fail on when judged again."""
+    attempts: dict[int, list[tuple[int, str]]] = {}
+    for folder in (directory / "candidate").iterdir():
+        match = _PAIR_FOLDER.match(folder.name)
+        if match and (directory / "base" / folder.name).is_dir():
+            number, attempt = int(match.group(1)), int(match.group(2) or 0)
+            attempts.setdefault(number, []).append((attempt, folder.name))
+    pairs: list[RunPair] = []
+    for number in sorted(attempts):
+        _, name = max(attempts[number])
+        base = _side_run(directory / "base" / name)
+        candidate = _side_run(directory / "candidate" / name)
+        if base is None or candidate is None:
+            continue  # the gate stopped before this pair finished (interrupted)
+        if _invalid(base) or _invalid(candidate):
+            continue  # invalid twice: the gate refused to judge it
+        order = "AB" if _started(base) <= _started(candidate) else "BA"
+        pairs.append(RunPair(number, order, base, candidate))
+    if not pairs:
+        raise RunInvalid(f"{directory}: the gate run holds no finished, valid pair")
+    judged = check_pairs(pairs, alpha=DEFAULT_ALPHA, tolerance_scale=1.0, expectations=True)
+    failed = [f"{c.scenario}: {c.label}" for c in judged.checks if c.verdict is Verdict.FAIL]
+    return GateRun(directory=directory, pairs=pairs, failed=failed)
+
+
+def measure_spread(runs: Sequence[GateRun]) -> Spread:
+    """Every metric of the default policy, its per-pair changes over every run's pairs."""
+    metrics: dict[tuple[str, str], MetricSpread] = {}
+    for run in runs:
+        for scenario in run.pairs[0].candidate.scenarios:
+            first = run.pairs[0].candidate.scenarios[scenario].repeats[0]
+            targets = first.manifest.scenario.target_names or None
+            for entry in default_policy(first.figures, targets):
+                key = (scenario, entry.metric)
+                spread = metrics.get(key)
+                if spread is None:
+                    label = shortened(entry.expression())
+                    spread = metrics[key] = MetricSpread(scenario, entry, label)
+                _add_pairs(spread, run.pairs)
+                if f"{scenario}: {spread.label}" in run.failed:
+                    spread.runs_failed += 1
+    return Spread(runs=list(runs), metrics=list(metrics.values()))
+
+
+def _add_pairs(spread: MetricSpread, pairs: Sequence[RunPair]) -> None:
+    orient = 1.0 if spread.policy.direction == "lower" else -1.0
+    expression = spread.policy.expression()
+    for pair in pairs:
+        base_runs = pair.base.scenarios.get(spread.scenario)
+        candidate_runs = pair.candidate.scenarios.get(spread.scenario)
+        if base_runs is None or candidate_runs is None:
+            continue
+        old = metric_value(expression, base_runs.repeats[0].figures)
+        new = metric_value(expression, candidate_runs.repeats[0].figures)
+        if old is None or new is None:
+            continue
+        difference = (new - old) * orient
+        change = relative_change(old, new) * orient if spread.relative else difference
+        if math.isinf(change):
+            change = math.copysign(10.0, change)  # from 0 to something: shown as +1000 %
+        spread.changes.append(change)
+        spread.differences.append(difference)
+
+
+def _is_gate_run(path: Path) -> bool:
+    return (path / "base").is_dir() and (path / "candidate").is_dir()
+
+
+def _side_run(folder: Path) -> RunDirectory | None:
+    runs = sorted(p for p in (folder / "runs").glob("*") if p.is_dir()) if folder.is_dir() else []
+    for run in reversed(runs):
+        try:
+            return load_run_dir(run)
+        except RunInvalid:
+            continue
+    return None
+
+
+def _invalid(run: RunDirectory) -> bool:
+    return any(scenario.invalid for scenario in run.scenarios.values())
+
+
+def _started(run: RunDirectory) -> float:
+    return run.invocation.started_at if run.invocation is not None else 0.0

@@ -1,0 +1,120 @@
+"""The A/A spread as a Markdown page (``spread.md``) and a terminal table.
+
+One row per gated metric: how far it moved between two runs of the same code, against the
+tolerance the gate gives it — so a reader sees at once which metrics their runner can gate
+and which it cannot.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from offload.analysis.uncertainty import wilson
+from offload.gate.spread import MetricSpread, Spread
+
+
+def headline(spread: Spread) -> str:
+    """How many gate runs failed on unchanged code, with the 95 % interval of that rate."""
+    runs, failed = len(spread.runs), spread.runs_failed
+    interval = wilson(failed, runs)
+    rate = f"{failed} of {runs} gate runs failed on unchanged code"
+    if interval is not None:
+        rate += f" (95 % interval {interval[0]:.0%}–{interval[1]:.0%} of runs)"
+    return (
+        f"{rate}; {spread.pairs} A/A pairs, {spread.pairs_per_run} per gate run. "
+        f"Suggested tolerance: the smallest 5 % step at which resampled sets of "
+        f"{spread.pairs_per_run} pairs fail at most {spread.per_metric_budget:.2%} of the "
+        f"time (a 1-in-20 budget shared by the gated metrics)."
+    )
+
+
+def rows(spread: Spread) -> list[list[str]]:
+    table = []
+    for metric in spread.metrics:
+        if metric.policy.statistic == "worst" or not metric.changes:
+            continue
+        magnitudes = [abs(c) for c in metric.changes]
+        suggested = metric.suggested_tolerance(spread.pairs_per_run, spread.per_metric_budget)
+        table.append(
+            [
+                metric.scenario,
+                metric.label,
+                str(len(metric.changes)),
+                _change(metric, statistics.median(magnitudes)),
+                _change(metric, max(magnitudes)),
+                f"{_change(metric, min(metric.changes), True)} … "
+                f"{_change(metric, max(metric.changes), True)}",
+                metric.policy.describe_tolerance()
+                + (f" and ≥ {metric.policy.min_delta:g}" if metric.policy.min_delta else ""),
+                str(metric.pairs_beyond),
+                f"{metric.runs_failed} of {len(spread.runs)}",
+                _suggestion(metric, suggested),
+            ]
+        )
+    return table
+
+
+HEADINGS = [
+    "scenario",
+    "metric",
+    "pairs",
+    "median |change|",
+    "max |change|",
+    "range (+ = worse)",
+    "tolerance",
+    "pairs beyond it",
+    "gate runs failed on it",
+    "suggested tolerance",
+]
+
+
+def render_markdown(spread: Spread) -> str:
+    lines = [
+        "# A/A spread of the gate's metrics",
+        "",
+        headline(spread),
+        "",
+        "Each pair is two runs of the same code in one gate run; its change is the "
+        "candidate's figure against the base's, oriented so that + is worse. The facts "
+        "gated on the worst run (emails lost or duplicated) are not listed: any change "
+        "there fails.",
+        "",
+        "| " + " | ".join(HEADINGS) + " |",
+        "|" + "|".join("---" for _ in HEADINGS) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(spread)]
+    lines += ["", "## Gate runs", "", "| gate run | pairs | failed checks |", "|---|---:|---|"]
+    for run in spread.runs:
+        failed = "; ".join(run.failed) or "none"
+        lines.append(f"| `{run.directory.name}` | {len(run.pairs)} | {failed} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_spread(spread: Spread, console: Console) -> None:
+    table = Table(title="A/A spread of the gated metrics (+ = the candidate was worse)")
+    for heading in HEADINGS:
+        table.add_column(heading, overflow="fold")
+    for row in rows(spread):
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    console.print(escape(headline(spread)))
+
+
+def _change(metric: MetricSpread, value: float, signed: bool = False) -> str:
+    sign = "+" if signed and value > 0 else ""
+    if metric.relative:
+        return f"{sign}{value:.1%}"
+    return f"{sign}{value:.4g}"
+
+
+def _suggestion(metric: MetricSpread, suggested: float | None) -> str:
+    if not metric.relative:
+        return "—"
+    if suggested is None:
+        return "too noisy to gate"
+    verdict = "holds" if suggested <= metric.policy.tolerance else "too tight"
+    return f"{suggested:.0%} (default {verdict})"

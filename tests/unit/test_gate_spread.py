@@ -1,0 +1,121 @@
+"""``offload spread``: the A/A evidence read back from the gate's own run directories
+(synthetic gate runs here; `make gate-aa` makes real ones). A user relies on it to say how
+many gate runs failed on unchanged code and which tolerances their runner supports."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from offload.commands import spread as spread_command
+from offload.errors import RunInvalid
+from offload.gate.policy import MetricPolicy
+from offload.gate.spread import MetricSpread, gate_run_dirs, load_gate_run, measure_spread
+from offload.gate.spread_report import render_markdown
+from tests.factories.rundirs import scale_latencies, write_run
+
+pytestmark = pytest.mark.unit
+
+P50 = "designs.async.signup.overall.latency_ms.p50"
+
+
+def gate_run(root: Path, name: str, factors: Sequence[float], rerun: int | None = None) -> Path:
+    """A gate run directory as `offload gate --base` leaves it: one pair per factor, the
+    candidate's async latencies the base's times the factor; ``rerun``: that pair was run
+    again, and only its second attempt (the one the gate judged) is unchanged."""
+    gate = root / name
+    for number, factor in enumerate(factors, start=1):
+        folders = [f"pair-{number}"]
+        if rerun == number:
+            folders.append(f"pair-{number}-rerun-1")
+        for attempt, folder in enumerate(folders):
+            judged = attempt == len(folders) - 1
+            write_run(gate / "base" / folder / "runs", name="20261202T100000Z")
+            write_run(
+                gate / "candidate" / folder / "runs",
+                name="20261202T100100Z",
+                valid=judged,
+                variant=lambda s, _k, f=factor: scale_latencies(s, f, design="async"),
+            )
+    return gate
+
+
+def test_unchanged_code_gives_no_failed_run_and_the_largest_change_it_saw(tmp_path: Path):
+    runs_dir = tmp_path / "runs"
+    for k, factors in enumerate([(1.02, 0.98, 1.01), (0.99, 1.03, 1.0), (1.01, 1.0, 0.97)]):
+        gate_run(runs_dir, f"2026120{k}T100000Z", factors)
+    spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([runs_dir])])
+
+    assert spread.runs_failed == 0 and spread.pairs == 9
+    p50 = next(m for m in spread.metrics if m.policy.metric == P50)
+    assert len(p50.changes) == 9
+    assert max(p50.changes) == pytest.approx(0.03) and min(p50.changes) == pytest.approx(-0.03)
+    page = render_markdown(spread)
+    assert "0 of 3 gate runs failed on unchanged code" in page
+    assert "+3.0%" in page
+
+
+def test_a_gate_run_that_would_fail_is_counted_with_the_check_it_fails(tmp_path: Path):
+    gate_run(tmp_path, "20261201T100000Z", (1.0, 1.01, 0.99))
+    gate_run(tmp_path, "20261202T100000Z", (2.0, 2.1, 1.9))
+    spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([tmp_path])])
+
+    assert spread.runs_failed == 1
+    failed = [run for run in spread.runs if run.failed]
+    assert failed[0].directory.name == "20261202T100000Z"
+    assert any("async.signup.p50" in check for check in failed[0].failed)
+    p50 = next(m for m in spread.metrics if m.policy.metric == P50)
+    assert p50.runs_failed == 1 and p50.pairs_beyond == 3
+
+
+def test_a_pair_run_again_is_read_from_the_attempt_the_gate_judged(tmp_path: Path):
+    gate = gate_run(tmp_path, "20261202T100000Z", (1.0, 1.05, 1.0), rerun=2)
+    run = load_gate_run(gate)
+    assert [pair.number for pair in run.pairs] == [1, 2, 3]
+    assert run.pairs[1].candidate.path.parent.parent.name == "pair-2-rerun-1"
+
+
+def test_a_folder_without_gate_runs_is_refused_by_name(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunInvalid, match="empty: not a gate run directory"):
+        gate_run_dirs([tmp_path / "empty"])
+
+
+def test_the_command_writes_the_table_as_markdown(tmp_path: Path, capsys):
+    gate_run(tmp_path / "runs", "20261202T100000Z", (1.0, 1.02, 0.99))
+    page = tmp_path / "spread.md"
+    code = spread_command.run(argparse.Namespace(gate_runs=[tmp_path / "runs"], markdown=page))
+    assert code == 0
+    assert "0 of 1 gate runs failed" in page.read_text()
+    assert "A/A spread" in capsys.readouterr().out
+
+
+def metric(changes: list[float], min_delta: float = 0.0) -> MetricSpread:
+    policy = MetricPolicy(
+        metric=P50, direction="lower", kind="relative", tolerance=0.2, min_delta=min_delta
+    )
+    spread = MetricSpread("ci-gate", policy, "async.signup.p50")
+    spread.changes = changes
+    spread.differences = [c * 10 for c in changes]  # a 10 ms base
+    return spread
+
+
+def test_a_runner_whose_pairs_stay_within_5_percent_supports_a_tight_tolerance():
+    quiet = metric([0.04, -0.03, 0.02, -0.05, 0.01, 0.03, -0.02, 0.05, -0.04, 0.0])
+    assert quiet.false_positive_rate(0.05, 3) == 0.0
+    assert quiet.suggested_tolerance(3, 0.005) == 0.05
+
+
+def test_a_runner_whose_pairs_often_move_by_a_third_needs_a_wider_one():
+    noisy = metric([0.35, 0.3, 0.4, -0.3, 0.33, 0.1, 0.38, -0.2, 0.31, 0.36])
+    assert noisy.false_positive_rate(0.2, 3) > 0.1
+    suggested = noisy.suggested_tolerance(3, 0.005)
+    assert suggested is not None and suggested >= 0.4
+
+
+def test_min_delta_keeps_a_small_absolute_change_from_counting():
+    small = metric([0.5, 0.5, 0.5], min_delta=10.0)  # +5 ms each, under a 10 ms floor
+    assert small.false_positive_rate(0.2, 3) == 0.0
