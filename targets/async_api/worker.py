@@ -14,9 +14,10 @@ once (the provider call is the slow part and it is awaited, not blocked on). For
    moves the message to the dead-letter queue.
 
 The state is recorded before the ack, so a crash between the two redelivers a job that the
-next attempt recognises as finished. The database writes of jobs that reach the same step
-together share one transaction, and their acks one frame when they can (``batching.py``):
-what a job costs in CPU then falls as the rate rises, instead of starving the API.
+next attempt recognises as finished. The database writes of jobs that reach a step together
+(an attempt starting, or ending) share one transaction, and their acks one frame when they can
+(``batching.py``): what a job costs in CPU then falls as the rate rises, instead of starving
+the API.
 
 SIGTERM stops consuming and lets the jobs in hand finish (bounded); a second SIGTERM stops at
 once, leaving unacknowledged jobs to the broker.
@@ -67,6 +68,9 @@ from targets.common.store import AttemptOutcome, Job, UserStore, make_engine
 
 log = logging.getLogger("offload.worker")
 
+#: what the worker writes for a job: an attempt that starts (job id, attempt) or one that ended
+JobStep = tuple[str, int] | AttemptOutcome
+
 
 class Worker:
     #: the provider's client, made by :meth:`run` (an aiohttp session belongs to its loop)
@@ -76,11 +80,12 @@ class Worker:
         self.settings = settings
         self.topology = Topology(settings.queue_prefix, settings.retry_delays_s)
         self.store = UserStore(make_engine(settings.database_url, settings.db_schema))
-        self.attempts: WriteBatcher[tuple[str, int], Job | None] = WriteBatcher(
-            self.store.start_attempts, name="start-attempts"
-        )
-        self.outcomes: WriteBatcher[AttemptOutcome, None] = WriteBatcher(
-            self._record_outcomes, name="record-outcomes"
+        # one batcher for both steps of a job: attempts that start and attempts that ended
+        # share a transaction (profiled at 300 jobs/s with a batcher per step: beginning and
+        # committing transactions and the hops to and from the writer thread were about a
+        # fifth of a worker's samples; docs/performance.md)
+        self.steps: WriteBatcher[JobStep, Job | None] = WriteBatcher(
+            self._write_steps, name="job-steps"
         )
         self.amqp = AmqpClient(
             settings.amqp_url, name=f"offload-worker-{os.getpid()}", on_connected=self._on_connected
@@ -126,8 +131,7 @@ class Worker:
             reporter.cancel()
             await self.amqp.stop()
             await self.http.close()
-            self.attempts.close()
-            self.outcomes.close()
+            self.steps.close()
             log.info("done, quitting (%s)", self._summary())
 
     async def _on_connected(self, connection: Any) -> None:
@@ -200,7 +204,7 @@ class Worker:
         properties: Any,
         body: bytes,
     ) -> None:
-        row = await self.attempts.submit((job.job_id, attempt))
+        row = await self.steps.submit((job.job_id, attempt))
         if row is None:
             self._settle(acker, tag, ack=True, outcome="skipped_undone")
             return
@@ -213,11 +217,11 @@ class Worker:
             result = await self._send(job, attempt)
             sent[0] = result.outcome.value
         if result.outcome.accepted:
-            await self.outcomes.submit(AttemptOutcome(job.job_id, JobState.DELIVERED, attempt))
+            await self.steps.submit(AttemptOutcome(job.job_id, JobState.DELIVERED, attempt))
             self._settle(acker, tag, ack=True, outcome=result.outcome.value)
         elif result.outcome is Outcome.TRANSIENT and attempt < self.settings.max_attempts:
             if await self._schedule_retry(job, attempt, result, properties, body):
-                await self.outcomes.submit(
+                await self.steps.submit(
                     AttemptOutcome(job.job_id, JobState.RETRYING, attempt, result.detail)
                 )
                 count(RETRIES)
@@ -230,7 +234,7 @@ class Worker:
                 if result.outcome is Outcome.PERMANENT
                 else f"gave up after {attempt} attempts: {result.detail}"
             )
-            await self.outcomes.submit(
+            await self.steps.submit(
                 AttemptOutcome(job.job_id, JobState.DEAD_LETTERED, attempt, reason)
             )
             self._settle(acker, tag, ack=False, outcome="dead_lettered")
@@ -284,9 +288,13 @@ class Worker:
             return False
         return True
 
-    def _record_outcomes(self, outcomes: list[AttemptOutcome]) -> list[None]:
-        self.store.record_outcomes(outcomes)
-        return [None] * len(outcomes)
+    def _write_steps(self, steps: list[JobStep]) -> list[Job | None]:
+        """A batch of both steps in one transaction: each attempt that starts gets its job
+        (None: gone), each recorded outcome None."""
+        attempts = [step for step in steps if not isinstance(step, AttemptOutcome)]
+        outcomes = [step for step in steps if isinstance(step, AttemptOutcome)]
+        started = iter(self.store.record_job_steps(attempts, outcomes))
+        return [None if isinstance(step, AttemptOutcome) else next(started) for step in steps]
 
     def _settle(
         self, acker: Acker, tag: int, *, ack: bool, outcome: str, requeue: bool = False

@@ -255,52 +255,71 @@ class UserStore:
         return self.start_attempts([(job_id, attempt)])[0]
 
     def start_attempts(self, attempts: Sequence[tuple[str, int]]) -> list[Job | None]:
-        """:meth:`start_attempt` for several jobs in one transaction (a worker's batch).
+        """:meth:`start_attempt` for several jobs in one transaction (a worker's batch)."""
+        return self.record_job_steps(attempts, [])
 
-        One UPDATE marks every unfinished job of the batch as sending and returns it; one
-        SELECT reads the others (finished, or gone); one INSERT records the events.
+    def record_job_steps(
+        self, attempts: Sequence[tuple[str, int]], outcomes: Sequence[AttemptOutcome]
+    ) -> list[Job | None]:
+        """Attempts that start and outcomes of attempts that ended, in one transaction.
+
+        Why one: a busy worker has jobs at both steps at once, and SQLite commits one writer
+        at a time; a transaction (and a thread hop) per batch instead of two halves what each
+        job pays in fixed costs. A job never has both steps in one batch (its outcome comes
+        after the provider call its start allowed). Returns the jobs of ``attempts``, in order.
         """
+        with self.engine.begin() as conn:
+            started = self._start_attempts(conn, attempts) if attempts else []
+            if outcomes:
+                self._record_outcomes(conn, outcomes)
+        return started
+
+    @staticmethod
+    def _start_attempts(
+        conn: sa.Connection, attempts: Sequence[tuple[str, int]]
+    ) -> list[Job | None]:
+        """One UPDATE marks every unfinished job of the batch as sending and returns it; one
+        SELECT reads the others (finished, or gone); one INSERT records the events."""
         now = time.time()
         attempt_of = dict(attempts)
         ids = list(attempt_of)
         unfinished = [s.value for s in JobState if s.finished]
-        with self.engine.begin() as conn:
-            started = {
-                row["id"]: _job(row)
-                for row in conn.execute(
-                    jobs.update()
-                    .where(jobs.c.id.in_(ids))
-                    .where(jobs.c.state.notin_(unfinished))
-                    .values(
-                        state=JobState.SENDING.value,
-                        attempts=sa.case(attempt_of, value=jobs.c.id),
-                        updated_at=now,
-                    )
-                    .returning(*jobs.c)
-                ).mappings()
-            }
-            others = [job_id for job_id in ids if job_id not in started]
-            found = (
-                {
-                    row["id"]: _job(row)
-                    for row in conn.execute(sa.select(jobs).where(jobs.c.id.in_(others))).mappings()
-                }
-                if others
-                else {}
-            )
-            if started:
-                conn.execute(
-                    job_events.insert(),
-                    [
-                        {
-                            "job_id": job_id,
-                            "state": JobState.SENDING.value,
-                            "attempt": attempt_of[job_id],
-                            "at": now,
-                        }
-                        for job_id in started
-                    ],
+        started = {
+            row["id"]: _job(row)
+            for row in conn.execute(
+                jobs.update()
+                .where(jobs.c.id.in_(ids))
+                .where(jobs.c.state.notin_(unfinished))
+                .values(
+                    state=JobState.SENDING.value,
+                    attempts=sa.case(attempt_of, value=jobs.c.id),
+                    updated_at=now,
                 )
+                .returning(*jobs.c)
+            ).mappings()
+        }
+        others = [job_id for job_id in ids if job_id not in started]
+        found = (
+            {
+                row["id"]: _job(row)
+                for row in conn.execute(sa.select(jobs).where(jobs.c.id.in_(others))).mappings()
+            }
+            if others
+            else {}
+        )
+        if started:
+            conn.execute(
+                job_events.insert(),
+                [
+                    {
+                        "job_id": job_id,
+                        "state": JobState.SENDING.value,
+                        "attempt": attempt_of[job_id],
+                        "at": now,
+                    }
+                    for job_id in started
+                ],
+            )
         return [started.get(job_id) or found.get(job_id) for job_id, _ in attempts]
 
     def record_outcome(
@@ -311,8 +330,11 @@ class UserStore:
 
     def record_outcomes(self, outcomes: Sequence[AttemptOutcome]) -> None:
         """:meth:`record_outcome` for several jobs in one transaction (a worker's batch)."""
-        if not outcomes:
-            return
+        if outcomes:
+            self.record_job_steps([], outcomes)
+
+    @staticmethod
+    def _record_outcomes(conn: sa.Connection, outcomes: Sequence[AttemptOutcome]) -> None:
         now = time.time()
         rows = [
             {
@@ -325,24 +347,23 @@ class UserStore:
         ]
         delivered = [row for row in rows if row["b_state"] == JobState.DELIVERED.value]
         failed = [row for row in rows if row["b_state"] != JobState.DELIVERED.value]
-        with self.engine.begin() as conn:
-            if delivered:
-                conn.execute(_RECORD_DELIVERED, [{**row, "b_now": now} for row in delivered])
-            if failed:
-                conn.execute(_RECORD_FAILED, [{**row, "b_now": now} for row in failed])
-            conn.execute(
-                job_events.insert(),
-                [
-                    {
-                        "job_id": row["b_id"],
-                        "state": row["b_state"],
-                        "attempt": row["b_attempts"],
-                        "at": now,
-                        "detail": row["b_error"],
-                    }
-                    for row in rows
-                ],
-            )
+        if delivered:
+            conn.execute(_RECORD_DELIVERED, [{**row, "b_now": now} for row in delivered])
+        if failed:
+            conn.execute(_RECORD_FAILED, [{**row, "b_now": now} for row in failed])
+        conn.execute(
+            job_events.insert(),
+            [
+                {
+                    "job_id": row["b_id"],
+                    "state": row["b_state"],
+                    "attempt": row["b_attempts"],
+                    "at": now,
+                    "detail": row["b_error"],
+                }
+                for row in rows
+            ],
+        )
 
     def unfinished_jobs(self) -> int:
         """Jobs not yet delivered or dead-lettered: zero means the async design has drained."""
