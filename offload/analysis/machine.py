@@ -52,7 +52,7 @@ def machine_load(
     total = window["total_s"].to_numpy(dtype=float)
     busy = window["busy_s"].to_numpy(dtype=float)
     # the run's processes and the machine are read a few ms apart: clip to what is possible
-    other = np.clip(busy - window["run_cpu_s"].to_numpy(dtype=float), 0.0, busy)
+    other = np.clip(_settled_other(rows)[np.asarray(inside)], 0.0, busy)
     steal = window["steal_s"].to_numpy(dtype=float)
     iowait = window["iowait_s"].to_numpy(dtype=float)
     other_share = _share(other, total)
@@ -76,6 +76,23 @@ def machine_load(
         design_share=design_share,
         design_filled=filled,
     )
+
+
+def _settled_other(rows: pd.DataFrame) -> np.ndarray[Any, Any]:
+    """Per interval, the machine's busy CPU that no process of the run accounts for, with CPU
+    the run's counters credited late given back to the second it was used.
+
+    A process the sampler starts watching a tick after it started (a worker started mid-run)
+    is counted from its start, so its first second lands one tick late: the raw difference
+    "busy minus the run's" reads half a core of "other processes" in one second and as much
+    *negative* in the next — on a quiet machine, enough to flag it busy (seen in every
+    drain-rate run). CPU that other processes used is never credited back to the run, so
+    the cumulative difference only ever falls by such late credit: its running minimum taken
+    from the end (what it never again goes below) is the other processes' cumulative CPU.
+    """
+    cumulative = (rows["busy_s"] - rows["run_cpu_s"]).to_numpy(dtype=float)
+    settled = np.minimum.accumulate(cumulative[::-1])[::-1]
+    return np.asarray(np.diff(settled), dtype=float)
 
 
 def _design_cpu(

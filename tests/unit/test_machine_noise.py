@@ -170,3 +170,27 @@ def test_the_report_shows_each_designs_machine_figures_and_names_the_busy_one(ru
 
 def test_the_report_of_a_run_without_machine_records_has_no_machine_section(run):
     assert machine_blocks(analyse_scenario(run / "synthetic")) == []
+
+
+def test_run_cpu_credited_a_second_late_is_not_another_process():
+    """A worker watched from the tick after it started: the machine counts its first half
+    core in second 3, the run's counters in second 4 (raw "other" +0.5 then -0.5). Every
+    drain-rate run on a quiet machine was flagged busy for this."""
+    frame = _frame([(0, 0, 0, 0), (1, 1, 1, 0), (2, 2, 2, 0), (3, 3.5, 3, 0), (4, 4.5, 4.5, 0)])
+    load = machine_load(frame, 0, 4)
+    assert load is not None
+    assert load.other_processes_share.max == pytest.approx(0.0)
+    assert not load.busy
+
+
+def test_another_process_is_counted_in_full_beside_a_late_credit():
+    # half a core of another process in seconds 2-4; in second 4 the run's counters also catch
+    # up on a quarter core they credited late (used in second 3)
+    frame = _frame([(0, 0, 0, 0), (1, 1, 1, 0), (2, 2.5, 2, 0), (3, 4.25, 3, 0), (4, 5.75, 4.5, 0)])
+    load = machine_load(frame, 0, 4)
+    assert load is not None
+    # cumulative raw "other": 0, 0, 0.5, 1.25, 1.25 — the other process's 0.5 a second stays
+    # (the late quarter core is not told apart from it when they overlap: at most over-counted)
+    assert load.other_processes_share.max == pytest.approx(0.75 / 2)
+    assert load.other_processes_share.mean == pytest.approx(1.25 / 8, abs=1e-4)  # rounded
+    assert load.busy
