@@ -18,12 +18,13 @@ GATE_BASE  ?=
 GATE_PAIRS ?= 3
 # `make gate-aa N=20`: that many A/A gate runs (the same commit on both sides), tabulated
 N ?= 20
+SLOWDOWN ?= async-2ms
 BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(SET),--set $(SET)) $(if $(QUICK),--quick) $(ARGS)
 # `make sweep SWEEP=path/to/sweep.yaml QUICK=1`; default: scenarios/sweeps/default.yaml
 SWEEP ?=
 SWEEP_FLAGS := $(SWEEP) $(if $(QUICK),--quick) $(ARGS)
 
-.PHONY: help bench sweep test test-fast typecheck gate gate-baseline gate-aa report up lint clean venv browser
+.PHONY: help bench sweep test test-fast typecheck gate gate-baseline gate-aa gate-sensitivity report up lint clean venv browser
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
@@ -37,6 +38,7 @@ help:
 	@echo "             interleaved pairs (GATE_BASE=REF; default: the merge-base with main)"
 	@echo "make gate-baseline  quick scenario set against the stored baselines/ci.json (its machine only)"
 	@echo "make gate-aa N=20   N A/A gate runs (HEAD against itself): the false-positive rate"
+	@echo "make gate-sensitivity SLOWDOWN=async-2ms N=20   N gate runs against a committed slowdown"
 	@echo "make report  re-render reports/latest"
 	@echo "make up      start both designs and the provider for exploring by hand"
 	@echo "make lint    ruff and the type checker (mypy --strict on offload/)"
@@ -107,6 +109,20 @@ gate-aa: $(STAMP)
 	done; \
 	echo "A/A: $$(awk -F'\t' '$$2 != 0' reports/gate-aa/results.tsv | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
 	$(BIN)/offload spread reports/gate-aa/runs --markdown reports/gate-aa/spread.md
+
+# N gate runs against a known slowdown, committed in a temporary clone of HEAD (SLOWDOWN:
+# async-2ms, async-30ms or sync-12ms; tests/factories/slowdowns.py): every run that passes is
+# a regression the gate missed
+gate-sensitivity: $(STAMP)
+	@set -e; records="$(CURDIR)/reports/gate-sensitivity/$(SLOWDOWN)"; clone="$$(mktemp -d)/clone"; \
+	git clone -q . "$$clone"; \
+	what="$$($(BIN)/python tests/factories/slowdowns.py $(SLOWDOWN) "$$clone")"; echo "$$what"; \
+	git -C "$$clone" commit -qam "slowdown $$what"; \
+	for i in $$(seq 1 $(N)); do \
+	  (cd "$$clone" && "$(CURDIR)/$(BIN)/offload" gate --base HEAD~1 --pairs $(GATE_PAIRS) --reports-dir "$$records" $(ARGS)) || true; \
+	done; \
+	rm -rf "$$(dirname "$$clone")"; \
+	$(BIN)/offload spread "$$records/runs" --known-change "$$what" --markdown "$$records/spread.md"
 
 report: $(STAMP) browser
 	$(BIN)/offload report reports/latest

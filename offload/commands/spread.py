@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a gate run directory or a folder of them, e.g. reports/gate-aa/runs",
     )
     parser.add_argument(
+        "--known-change",
+        metavar="TEXT",
+        help="the candidates carry this known change (make gate-sensitivity): count the gate "
+        "runs that caught it instead of false positives, e.g. 'async API +2 ms per signup'",
+    )
+    parser.add_argument(
         "--markdown",
         type=Path,
         metavar="FILE",
@@ -56,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     if not runs:
         raise RunInvalid(f"none of the {len(directories)} gate run(s) holds a finished, valid pair")
     spread = measure_spread(runs)
-    print_spread(spread, console)
+    print_spread(spread, console, args.known_change)
     if args.markdown is not None:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(render_markdown(spread), encoding="utf-8")
+        args.markdown.write_text(render_markdown(spread, args.known_change), encoding="utf-8")
         console.print(f"written: {args.markdown}")
     return 0

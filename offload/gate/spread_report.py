@@ -17,22 +17,28 @@ from offload.analysis.uncertainty import wilson
 from offload.gate.spread import MetricSpread, Spread
 
 
-def headline(spread: Spread) -> str:
-    """How many gate runs failed on unchanged code, with the 95 % interval of that rate."""
+def headline(spread: Spread, known_change: str | None = None) -> str:
+    """How many gate runs failed — false positives on unchanged code, or, with a known change
+    in the candidate, the runs that caught it — with the 95 % interval of that rate."""
     runs, failed = len(spread.runs), spread.runs_failed
     interval = wilson(failed, runs)
-    rate = f"{failed} of {runs} gate runs failed on unchanged code"
+    if known_change is None:
+        rate = f"{failed} of {runs} gate runs failed on unchanged code"
+    else:
+        rate = f"{failed} of {runs} gate runs caught the change ({known_change})"
     if interval is not None:
         rate += f" (95 % interval {interval[0]:.0%}–{interval[1]:.0%} of runs)"
-    return (
-        f"{rate}; {spread.pairs} A/A pairs, {spread.pairs_per_run} per gate run. "
-        f"Suggested tolerance: the smallest 5 % step at which resampled sets of "
-        f"{spread.pairs_per_run} pairs fail at most {spread.per_metric_budget:.2%} of the "
-        f"time (a 1-in-20 budget shared by the gated metrics)."
-    )
+    text = f"{rate}; {spread.pairs} pairs, {spread.pairs_per_run} per gate run."
+    if known_change is None:
+        text += (
+            f" Suggested tolerance: the smallest 5 % step at which resampled sets of "
+            f"{spread.pairs_per_run} pairs fail at most {spread.per_metric_budget:.2%} of the "
+            f"time (a 1-in-20 budget shared by the gated metrics)."
+        )
+    return text
 
 
-def rows(spread: Spread) -> list[list[str]]:
+def rows(spread: Spread, known_change: str | None = None) -> list[list[str]]:
     table = []
     for metric in spread.metrics:
         if metric.policy.statistic == "worst" or not metric.changes:
@@ -52,7 +58,7 @@ def rows(spread: Spread) -> list[list[str]]:
                 + (f" and ≥ {metric.policy.min_delta:g}" if metric.policy.min_delta else ""),
                 str(metric.pairs_beyond),
                 f"{metric.runs_failed} of {len(spread.runs)}",
-                _suggestion(metric, suggested),
+                _suggestion(metric, suggested) if known_change is None else "—",
             ]
         )
     return table
@@ -72,13 +78,20 @@ HEADINGS = [
 ]
 
 
-def render_markdown(spread: Spread) -> str:
+def render_markdown(spread: Spread, known_change: str | None = None) -> str:
+    what = (
+        "two runs of the same code"
+        if known_change is None
+        else f"the base and a candidate with a known change ({known_change})"
+    )
     lines = [
-        "# A/A spread of the gate's metrics",
+        "# A/A spread of the gate's metrics"
+        if known_change is None
+        else "# The gate against a known change",
         "",
-        headline(spread),
+        headline(spread, known_change),
         "",
-        "Each pair is two runs of the same code in one gate run; its change is the "
+        f"Each pair is {what}, run side by side in one gate run; its change is the "
         "candidate's figure against the base's, oriented so that + is worse. The facts "
         "gated on the worst run (emails lost or duplicated) are not listed: any change "
         "there fails.",
@@ -86,7 +99,7 @@ def render_markdown(spread: Spread) -> str:
         "| " + " | ".join(HEADINGS) + " |",
         "|" + "|".join("---" for _ in HEADINGS) + "|",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(spread)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(spread, known_change)]
     lines += ["", "## Gate runs", "", "| gate run | pairs | failed checks |", "|---|---:|---|"]
     for run in spread.runs:
         failed = "; ".join(run.failed) or "none"
@@ -94,14 +107,14 @@ def render_markdown(spread: Spread) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_spread(spread: Spread, console: Console) -> None:
-    table = Table(title="A/A spread of the gated metrics (+ = the candidate was worse)")
+def print_spread(spread: Spread, console: Console, known_change: str | None = None) -> None:
+    table = Table(title="per-pair change of the gated metrics (+ = the candidate was worse)")
     for heading in HEADINGS:
         table.add_column(heading, overflow="fold")
-    for row in rows(spread):
+    for row in rows(spread, known_change):
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-    console.print(escape(headline(spread)))
+    console.print(escape(headline(spread, known_change)))
 
 
 def _change(metric: MetricSpread, value: float, signed: bool = False) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories.cli import CliResult, run_cli
+from tests.factories.slowdowns import apply_slowdown
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -222,11 +223,7 @@ def test_an_unchanged_candidate_passes_against_head(clone: Path):
 
 def test_a_committed_slowdown_fails_naming_the_p50(tmp_path: Path):
     clone = clone_of_this_tree(tmp_path)
-    app = clone / "targets" / "async_api" / "app.py"
-    text = app.read_text()
-    handler = '''answer without waiting for it."""\n'''  # the POST /users handler's docstring
-    assert handler in text
-    app.write_text(text.replace(handler, handler + "        await asyncio.sleep(0.030)\n", 1))
+    apply_slowdown("async-30ms", clone)
     commit_all(clone, "a 30 ms slower signup")
 
     # two pairs, both slower: the smallest sign-flip p of 2 pairs is 1/4. One pair at alpha

@@ -87,10 +87,21 @@ def test_a_folder_without_gate_runs_is_refused_by_name(tmp_path: Path):
 def test_the_command_writes_the_table_as_markdown(tmp_path: Path, capsys):
     gate_run(tmp_path / "runs", "20261202T100000Z", (1.0, 1.02, 0.99))
     page = tmp_path / "spread.md"
-    code = spread_command.run(argparse.Namespace(gate_runs=[tmp_path / "runs"], markdown=page))
+    code = spread_command.run(
+        argparse.Namespace(gate_runs=[tmp_path / "runs"], markdown=page, known_change=None)
+    )
     assert code == 0
     assert "0 of 1 gate runs failed" in page.read_text()
-    assert "A/A spread" in capsys.readouterr().out
+    assert "0 of 1 gate runs failed on unchanged code" in capsys.readouterr().out
+
+
+def test_with_a_known_change_the_runs_that_failed_are_the_ones_that_caught_it(tmp_path: Path):
+    gate_run(tmp_path, "20261201T100000Z", (1.5, 1.6, 1.4))  # caught
+    gate_run(tmp_path, "20261202T100000Z", (1.5, 0.9, 1.4))  # one pair contradicts: missed
+    spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([tmp_path])])
+    page = render_markdown(spread, known_change="async API +50 %")
+    assert "1 of 2 gate runs caught the change (async API +50 %)" in page
+    assert "Suggested tolerance" not in page
 
 
 def metric(changes: list[float], min_delta: float = 0.0) -> MetricSpread:
