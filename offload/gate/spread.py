@@ -30,7 +30,7 @@ from pathlib import Path
 from offload.errors import RunInvalid
 from offload.expect.paths import shortened
 from offload.gate.checks import Verdict
-from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS, relative_change
+from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS, relative_change, sign_flip_p_value
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.policy import MetricPolicy, default_policy, metric_value
 from offload.gate.rundir import RunDirectory, load_run_dir
@@ -66,6 +66,7 @@ class MetricSpread:
     #: oriented per-pair difference in the metric's unit (for min_delta)
     differences: list[float] = field(default_factory=list)
     runs_failed: int = 0
+    _drawn: dict[int, list[tuple[float, float, bool]]] = field(default_factory=dict, repr=False)
 
     @property
     def relative(self) -> bool:
@@ -84,27 +85,47 @@ class MetricSpread:
             for c, d in zip(self.changes, self.differences, strict=True)
         )
 
-    def false_positive_rate(self, tolerance: float, pairs: int, seed: int = 0) -> float:
-        """How often a gate of ``pairs`` pairs drawn from these would fail at ``tolerance``:
-        every pair worse (the sign-flip test's smallest p, at the default alpha) and the median
-        change beyond the tolerance and ``min_delta``."""
-        indices = range(len(self.changes))
-        if len(self.changes) < pairs:
+    def false_positive_rate(self, tolerance: float, pairs: int) -> float:
+        """How often a gate of ``pairs`` pairs drawn from these would fail at ``tolerance``,
+        by the gate's own rule: the median change beyond the tolerance and ``min_delta``, and
+        the sign-flip test at the default alpha (with 3 pairs: every pair worse)."""
+        draws = self._draws(pairs)
+        if not draws:
             return math.nan
-        if math.comb(len(self.changes), pairs) <= RESAMPLES:
-            draws: Sequence[Sequence[int]] = list(itertools.combinations(indices, pairs))
-        else:
-            rng = random.Random(seed)
-            draws = [rng.sample(indices, pairs) for _ in range(RESAMPLES)]
-        failed = 0
-        for draw in draws:
-            changes = [self.changes[i] for i in draw]
-            differences = [self.differences[i] for i in draw]
-            if min(differences) <= 0:
-                continue
-            if self.beyond(statistics.median(changes), statistics.median(differences), tolerance):
-                failed += 1
+        failed = sum(
+            1
+            for change, difference, consistent in draws
+            if consistent and self.beyond(change, difference, tolerance)
+        )
         return failed / len(draws)
+
+    def _draws(self, pairs: int) -> list[tuple[float, float, bool]]:
+        """Every set of ``pairs`` of these pairs (or a fixed-seed sample of them): its median
+        change, median difference, and whether the sign-flip test rejects "no change"."""
+        cached = self._drawn.get(pairs)
+        if cached is not None:
+            return cached
+        indices = range(len(self.changes))
+        sets: Sequence[Sequence[int]]
+        if len(self.changes) < pairs:
+            sets = []
+        elif math.comb(len(self.changes), pairs) <= RESAMPLES:
+            sets = list(itertools.combinations(indices, pairs))
+        else:
+            rng = random.Random(0)
+            sets = [rng.sample(indices, pairs) for _ in range(RESAMPLES)]
+        drawn = []
+        for chosen in sets:
+            differences = [self.differences[i] for i in chosen]
+            drawn.append(
+                (
+                    statistics.median(self.changes[i] for i in chosen),
+                    statistics.median(differences),
+                    sign_flip_p_value(differences) <= DEFAULT_ALPHA,
+                )
+            )
+        self._drawn[pairs] = drawn
+        return drawn
 
     def suggested_tolerance(self, pairs: int, budget: float) -> float | None:
         """The smallest tolerance step whose resampled false-positive rate is within
