@@ -78,6 +78,25 @@ class MetricSpread:
         return difference > max(tolerance, 0.0) and difference > self.policy.min_delta
 
     @property
+    def candidate_worse(self) -> tuple[int, int]:
+        """Pairs in which the candidate was worse, of the pairs that differed at all."""
+        worse = sum(1 for d in self.differences if d > 0)
+        return worse, sum(1 for d in self.differences if d != 0)
+
+    @property
+    def side_bias_p(self) -> float | None:
+        """Two-sided sign test of "the candidate is as often worse as better". On unchanged
+        code it should not reject: a small p says the two sides differ by more than chance
+        (something about how each side runs, not the code), which the gate then reads as a
+        regression or hides one."""
+        worse, differing = self.candidate_worse
+        if differing == 0:
+            return None
+        from scipy.stats import binomtest  # loaded only here: the gate itself does not need it
+
+        return float(binomtest(worse, differing, 0.5).pvalue)
+
+    @property
     def pairs_beyond(self) -> int:
         """Single pairs worse than the tolerance (the gate would need all of a run's pairs)."""
         return sum(

@@ -16,6 +16,9 @@ from rich.table import Table
 from offload.analysis.uncertainty import wilson
 from offload.gate.spread import MetricSpread, Spread
 
+#: a sign test below this on unchanged code is reported as a difference between the sides
+SIDE_BIAS_P = 0.01
+
 
 def headline(spread: Spread, known_change: str | None = None) -> str:
     """How many gate runs failed — false positives on unchanged code, or, with a known change
@@ -29,6 +32,17 @@ def headline(spread: Spread, known_change: str | None = None) -> str:
     if interval is not None:
         rate += f" (95 % interval {interval[0]:.0%}–{interval[1]:.0%} of runs)"
     text = f"{rate}; {spread.pairs} pairs, {spread.pairs_per_run} per gate run."
+    biased = [
+        m.label
+        for m in spread.metrics
+        if m.policy.statistic == "median" and (m.side_bias_p or 1.0) < SIDE_BIAS_P
+    ]
+    if known_change is None and biased:
+        text += (
+            f" The candidate side was worse more often than chance allows (sign test "
+            f"p < {SIDE_BIAS_P:g}) on: {', '.join(biased)} — on unchanged code that is a "
+            "difference between how the two sides run, not noise."
+        )
     if known_change is None:
         text += (
             f" Suggested tolerance: the smallest 5 % step at which resampled sets of "
@@ -56,6 +70,7 @@ def rows(spread: Spread, known_change: str | None = None) -> list[list[str]]:
                 f"{_change(metric, max(metric.changes), True)}",
                 metric.policy.describe_tolerance()
                 + (f" and ≥ {metric.policy.min_delta:g}" if metric.policy.min_delta else ""),
+                _sides(metric),
                 str(metric.pairs_beyond),
                 f"{metric.runs_failed} of {len(spread.runs)}",
                 _suggestion(metric, suggested) if known_change is None else "—",
@@ -72,6 +87,7 @@ HEADINGS = [
     "max |change|",
     "range (+ = worse)",
     "tolerance",
+    "candidate worse (sign test)",
     "pairs beyond it",
     "gate runs failed on it",
     "suggested tolerance",
@@ -122,6 +138,12 @@ def _change(metric: MetricSpread, value: float, signed: bool = False) -> str:
     if metric.relative:
         return f"{sign}{value:.1%}"
     return f"{sign}{value:.4g}"
+
+
+def _sides(metric: MetricSpread) -> str:
+    worse, differing = metric.candidate_worse
+    p = metric.side_bias_p
+    return f"{worse} of {differing}" + ("" if p is None else f" (p={p:.2g})")
 
 
 def _suggestion(metric: MetricSpread, suggested: float | None) -> str:

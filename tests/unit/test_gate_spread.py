@@ -104,6 +104,22 @@ def test_with_a_known_change_the_runs_that_failed_are_the_ones_that_caught_it(tm
     assert "Suggested tolerance" not in page
 
 
+def test_a_candidate_side_that_is_always_a_little_worse_is_called_a_side_difference(
+    tmp_path: Path,
+):
+    """Within every tolerance, so no gate run fails; but 12 of 12 pairs worse on unchanged
+    code is not chance: something about how the sides run differs."""
+    for k in range(4):
+        gate_run(tmp_path, f"2026120{k}T100000Z", (1.03, 1.04, 1.02))
+    spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([tmp_path])])
+    assert spread.runs_failed == 0
+    p50 = next(m for m in spread.metrics if m.policy.metric == P50)
+    assert p50.candidate_worse == (12, 12)
+    assert p50.side_bias_p is not None and p50.side_bias_p < 0.001
+    page = render_markdown(spread)
+    assert "worse more often than chance allows" in page and "async.signup.p50" in page
+
+
 def metric(changes: list[float], min_delta: float = 0.0) -> MetricSpread:
     policy = MetricPolicy(
         metric=P50, direction="lower", kind="relative", tolerance=0.2, min_delta=min_delta
