@@ -33,14 +33,14 @@ def headline(spread: Spread, known_change: str | None = None) -> str:
         rate += f" (95 % interval {interval[0]:.0%}–{interval[1]:.0%} of runs)"
     text = f"{rate}; {spread.pairs} pairs, {spread.pairs_per_run} per gate run."
     biased = [
-        m.label
+        f"{m.label} (candidate worse in {m.candidate_worse[0]} of {m.candidate_worse[1]})"
         for m in spread.metrics
         if m.policy.statistic == "median" and (m.side_bias_p or 1.0) < SIDE_BIAS_P
     ]
     if known_change is None and biased:
         text += (
-            f" The candidate side was worse more often than chance allows (sign test "
-            f"p < {SIDE_BIAS_P:g}) on: {', '.join(biased)} — on unchanged code that is a "
+            f" One side was better more often than chance allows (sign test p < "
+            f"{SIDE_BIAS_P:g}) on: {'; '.join(biased)} — on unchanged code that is a "
             "difference between how the two sides run, not noise."
         )
     if known_change is None:

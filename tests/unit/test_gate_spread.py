@@ -117,7 +117,8 @@ def test_a_candidate_side_that_is_always_a_little_worse_is_called_a_side_differe
     assert p50.candidate_worse == (12, 12)
     assert p50.side_bias_p is not None and p50.side_bias_p < 0.001
     page = render_markdown(spread)
-    assert "worse more often than chance allows" in page and "async.signup.p50" in page
+    assert "better more often than chance allows" in page
+    assert "async.signup.p50 (candidate worse in 12 of 12)" in page
 
 
 def metric(changes: list[float], min_delta: float = 0.0) -> MetricSpread:
