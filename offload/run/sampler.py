@@ -96,9 +96,12 @@ class Sampler:
         self._cpu_seen: dict[str, dict[tuple[int, float], float]] = {}
         #: component → CPU seconds used since sampling began
         self._cpu_used: dict[str, float] = {}
-        #: when the first sample was taken (epoch): a process started after it is the run's
-        #: from its start, one started before only from then
-        self._began: float | None = None
+        #: every process alive at the first sample, as (pid, start time): one of them counts
+        #: only from then, any other process from its start. A set of processes, not a time:
+        #: psutil derives start times from the kernel's boot time in whole seconds, so
+        #: comparing one with the clock misjudged processes started within a second of the
+        #: first sample (a worker started 0.5 s later lost its first second of CPU)
+        self._present_at_start: set[tuple[int, float]] | None = None
 
     def start(self) -> Sampler:
         self._thread.start()
@@ -131,8 +134,12 @@ class Sampler:
 
     def sample_once(self) -> None:
         now = round(time.time(), 3)
-        if self._began is None:
-            self._began = now
+        if self._present_at_start is None:
+            self._present_at_start = {
+                (proc.pid, proc.info["create_time"])
+                for proc in psutil.process_iter(["create_time"])
+                if proc.info["create_time"] is not None
+            }
         machine = machine_times() if self._machine_file is not None else None
         for watched in self.processes:
             count, cpu, rss = self._tree_usage(watched.component, watched.pids(), watched.tree)
@@ -185,8 +192,8 @@ class Sampler:
         """
         count, rss = 0, 0
         seen = self._cpu_seen.setdefault(component, {})
-        began = self._began
-        assert began is not None  # set by sample_once, the only caller
+        present = self._present_at_start
+        assert present is not None  # set by sample_once, the only caller
         used = self._cpu_used.setdefault(component, 0.0)
         for pid in roots:
             root = self._process(pid)
@@ -208,7 +215,7 @@ class Sampler:
                 count += 1
                 previous = seen.get(key)
                 if previous is None:
-                    previous = 0.0 if key[1] >= began else total
+                    previous = total if key in present else 0.0
                 used += max(0.0, total - previous)
                 seen[key] = total
         self._cpu_used[component] = used
