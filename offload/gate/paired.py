@@ -128,7 +128,7 @@ def compare_pairs(
         old, new = pick(p.base for p in pairs), pick(p.candidate for p in pairs)
         worse_by = (new - old) * orient
         change = relative_change(old, new) if policy.kind == "relative" else new - old
-        beyond = _beyond(policy, change * orient, worse_by, tolerance)
+        beyond = beyond_tolerance(policy, change * orient, worse_by, tolerance)
         runs = f"{len(pairs)} pair(s)"
         return PairedComparison(
             regressed=beyond,
@@ -147,7 +147,7 @@ def compare_pairs(
         change = float(statistics.median(relative_change(p.base, p.candidate) for p in pairs))
     else:
         change = float(statistics.median(p.difference for p in pairs))
-    beyond = _beyond(policy, change * orient, absolute_effect, tolerance)
+    beyond = beyond_tolerance(policy, change * orient, absolute_effect, tolerance)
     p_value = sign_flip_p_value(differences)
     regressed = beyond and p_value <= alpha
     worse = sum(1 for d in differences if d > 0)
@@ -170,7 +170,9 @@ def compare_pairs(
     )  # fmt: skip
 
 
-def _beyond(policy: MetricPolicy, worse_change: float, worse_by: float, tolerance: float) -> bool:
+def beyond_tolerance(
+    policy: MetricPolicy, worse_change: float, worse_by: float, tolerance: float
+) -> bool:
     """Worse than the tolerance (relative or in the unit) and than ``min_delta``."""
     if policy.kind == "relative":
         return worse_change > tolerance and worse_by > policy.min_delta

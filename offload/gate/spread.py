@@ -30,7 +30,13 @@ from pathlib import Path
 from offload.errors import RunInvalid
 from offload.expect.paths import shortened
 from offload.gate.checks import Verdict
-from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS, relative_change, sign_flip_p_value
+from offload.gate.paired import (
+    DEFAULT_ALPHA,
+    DEFAULT_PAIRS,
+    beyond_tolerance,
+    relative_change,
+    sign_flip_p_value,
+)
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.policy import MetricPolicy, default_policy, metric_value
 from offload.gate.rundir import RunDirectory, load_run_dir
@@ -73,9 +79,8 @@ class MetricSpread:
         return self.policy.kind == "relative"
 
     def beyond(self, change: float, difference: float, tolerance: float) -> bool:
-        if self.relative:
-            return change > tolerance and difference > self.policy.min_delta
-        return difference > max(tolerance, 0.0) and difference > self.policy.min_delta
+        """Worse than ``tolerance`` by the gate's own rule (both figures oriented: + = worse)."""
+        return beyond_tolerance(self.policy, change, difference, tolerance)
 
     @property
     def candidate_worse(self) -> tuple[int, int]:
