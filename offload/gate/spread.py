@@ -71,6 +71,8 @@ class MetricSpread:
     changes: list[float] = field(default_factory=list)
     #: oriented per-pair difference in the metric's unit (for min_delta)
     differences: list[float] = field(default_factory=list)
+    #: the same differences as "the pair's second bench against its first" (+ = second worse)
+    second_minus_first: list[float] = field(default_factory=list)
     runs_failed: int = 0
     _drawn: dict[int, list[tuple[float, float, bool]]] = field(default_factory=dict, repr=False)
 
@@ -85,8 +87,7 @@ class MetricSpread:
     @property
     def candidate_worse(self) -> tuple[int, int]:
         """Pairs in which the candidate was worse, of the pairs that differed at all."""
-        worse = sum(1 for d in self.differences if d > 0)
-        return worse, sum(1 for d in self.differences if d != 0)
+        return _worse_of(self.differences)
 
     @property
     def side_bias_p(self) -> float | None:
@@ -94,12 +95,20 @@ class MetricSpread:
         code it should not reject: a small p says the two sides differ by more than chance
         (something about how each side runs, not the code), which the gate then reads as a
         regression or hides one."""
-        worse, differing = self.candidate_worse
-        if differing == 0:
-            return None
-        from scipy.stats import binomtest  # loaded only here: the gate itself does not need it
+        return _sign_test_p(*self.candidate_worse)
 
-        return float(binomtest(worse, differing, 0.5).pvalue)
+    @property
+    def second_worse(self) -> tuple[int, int]:
+        """Pairs in which the bench run second was worse, of the pairs that differed at all."""
+        return _worse_of(self.second_minus_first)
+
+    @property
+    def order_bias_p(self) -> float | None:
+        """Two-sided sign test of "the second bench of a pair is as often worse as better".
+        A small p is an order effect (a warm broker, page cache, or a machine that slows as a
+        job goes on): the gate's balanced, shuffled order cancels it on average, but it widens
+        every pair's spread, and it would become a side bias if the orders were unbalanced."""
+        return _sign_test_p(*self.second_worse)
 
     @property
     def pairs_beyond(self) -> int:
@@ -268,6 +277,21 @@ def _add_pairs(spread: MetricSpread, pairs: Sequence[RunPair]) -> None:
             change = math.copysign(10.0, change)  # from 0 to something: shown as +1000 %
         spread.changes.append(change)
         spread.differences.append(difference)
+        spread.second_minus_first.append(difference if pair.order == "AB" else -difference)
+
+
+def _worse_of(differences: Sequence[float]) -> tuple[int, int]:
+    """How many of these oriented differences are worse (+), of those that are not 0."""
+    return sum(1 for d in differences if d > 0), sum(1 for d in differences if d != 0)
+
+
+def _sign_test_p(worse: int, differing: int) -> float | None:
+    """Two-sided exact binomial test of ``worse`` of ``differing`` against one half."""
+    if differing == 0:
+        return None
+    from scipy.stats import binomtest  # loaded only here: the gate itself does not need it
+
+    return float(binomtest(worse, differing, 0.5).pvalue)
 
 
 def _is_gate_run(path: Path) -> bool:

@@ -43,6 +43,17 @@ def headline(spread: Spread, known_change: str | None = None) -> str:
             f"{SIDE_BIAS_P:g}) on: {'; '.join(biased)} — on unchanged code that is a "
             "difference between how the two sides run, not noise."
         )
+    ordered = [
+        f"{m.label} (second bench worse in {m.second_worse[0]} of {m.second_worse[1]})"
+        for m in spread.metrics
+        if m.policy.statistic == "median" and (m.order_bias_p or 1.0) < SIDE_BIAS_P
+    ]
+    if ordered:
+        text += (
+            f" The bench run second in a pair differed more often than chance allows (sign "
+            f"test p < {SIDE_BIAS_P:g}) on: {'; '.join(ordered)} — an order effect: the "
+            "balanced, shuffled order cancels it on average, but it widens every pair's spread."
+        )
     if known_change is None:
         text += (
             f" Suggested tolerance: the smallest 5 % step at which resampled sets of "
@@ -71,6 +82,7 @@ def rows(spread: Spread, known_change: str | None = None) -> list[list[str]]:
                 metric.policy.describe_tolerance()
                 + (f" and ≥ {metric.policy.min_delta:g}" if metric.policy.min_delta else ""),
                 _sides(metric),
+                _order(metric),
                 str(metric.pairs_beyond),
                 f"{metric.runs_failed} of {len(spread.runs)}",
                 _suggestion(metric, suggested) if known_change is None else "—",
@@ -88,6 +100,7 @@ HEADINGS = [
     "range (+ = worse)",
     "tolerance",
     "candidate worse (sign test)",
+    "second bench worse (sign test)",
     "pairs beyond it",
     "gate runs failed on it",
     "suggested tolerance",
@@ -143,6 +156,12 @@ def _change(metric: MetricSpread, value: float, signed: bool = False) -> str:
 def _sides(metric: MetricSpread) -> str:
     worse, differing = metric.candidate_worse
     p = metric.side_bias_p
+    return f"{worse} of {differing}" + ("" if p is None else f" (p={p:.2g})")
+
+
+def _order(metric: MetricSpread) -> str:
+    worse, differing = metric.second_worse
+    p = metric.order_bias_p
     return f"{worse} of {differing}" + ("" if p is None else f" (p={p:.2g})")
 
 

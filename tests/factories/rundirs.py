@@ -295,6 +295,7 @@ def write_run(
     manifest: dict[str, Any] | None = None,
     valid: bool = True,
     status: RunStatus = "complete",
+    started_at: float = 1764324900.0,
 ) -> Path:
     """A run directory with ``repeats`` runs of one scenario; ``variant(summary, k)`` edits
     repeat k's summary (k from 1) before it is written; ``status``: how the bench ended."""
@@ -309,9 +310,9 @@ def write_run(
     RunInfo(
         command=["offload", "bench"],
         scenarios=[scenario],
-        started_at=1764324900.0,
+        started_at=started_at,
         status=status,
-        ended_at=1764325100.0,
+        ended_at=started_at + 200.0,
     ).dump(run_dir / "run.json")
     return run_dir
 

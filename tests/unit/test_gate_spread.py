@@ -22,10 +22,17 @@ pytestmark = pytest.mark.unit
 P50 = "designs.async.signup.overall.latency_ms.p50"
 
 
-def gate_run(root: Path, name: str, factors: Sequence[float], rerun: int | None = None) -> Path:
+def gate_run(
+    root: Path,
+    name: str,
+    factors: Sequence[float],
+    rerun: int | None = None,
+    orders: Sequence[str] = (),
+) -> Path:
     """A gate run directory as `offload gate --base` leaves it: one pair per factor, the
     candidate's async latencies the base's times the factor; ``rerun``: that pair was run
-    again, and only its second attempt (the one the gate judged) is unchanged."""
+    again, and only its second attempt (the one the gate judged) is unchanged; ``orders``:
+    which side of each pair started first ("AB": the base; all AB when not given)."""
     gate = root / name
     for number, factor in enumerate(factors, start=1):
         folders = [f"pair-{number}"]
@@ -33,10 +40,16 @@ def gate_run(root: Path, name: str, factors: Sequence[float], rerun: int | None 
             folders.append(f"pair-{number}-rerun-1")
         for attempt, folder in enumerate(folders):
             judged = attempt == len(folders) - 1
-            write_run(gate / "base" / folder / "runs", name="20261202T100000Z")
+            base_first = number > len(orders) or orders[number - 1] == "AB"
+            write_run(
+                gate / "base" / folder / "runs",
+                name="20261202T100000Z",
+                started_at=1764324900.0 if base_first else 1764325000.0,
+            )
             write_run(
                 gate / "candidate" / folder / "runs",
                 name="20261202T100100Z",
+                started_at=1764325000.0 if base_first else 1764324900.0,
                 valid=judged,
                 variant=lambda s, _k, f=factor: scale_latencies(s, f, design="async"),
             )
@@ -119,6 +132,26 @@ def test_a_candidate_side_that_is_always_a_little_worse_is_called_a_side_differe
     page = render_markdown(spread)
     assert "better more often than chance allows" in page
     assert "async.signup.p50 (candidate worse in 12 of 12)" in page
+
+
+def test_a_second_bench_that_is_always_a_little_worse_is_called_an_order_effect(
+    tmp_path: Path,
+):
+    """The bench run second in each pair is 3 % slower, whichever side it is: the candidate
+    is worse in half the pairs (no side bias), but 12 of 12 second benches were worse."""
+    slower = 1.03
+    for k, orders in enumerate([("AB", "BA", "AB"), ("BA", "AB", "BA")] * 2):
+        factors = [slower if order == "AB" else 1 / slower for order in orders]
+        gate_run(tmp_path, f"2026120{k}T100000Z", factors, orders=orders)
+    spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([tmp_path])])
+    p50 = next(m for m in spread.metrics if m.policy.metric == P50)
+    assert p50.candidate_worse == (6, 12) and (p50.side_bias_p or 0) > 0.5
+    assert p50.second_worse == (12, 12)
+    assert p50.order_bias_p is not None and p50.order_bias_p < 0.001
+    page = render_markdown(spread)
+    assert "better more often than chance allows" not in page
+    assert "async.signup.p50 (second bench worse in 12 of 12)" in page
+    assert "an order effect" in page
 
 
 def metric(changes: list[float], min_delta: float = 0.0) -> MetricSpread:
