@@ -21,6 +21,7 @@ from offload.run.bench_result import BenchResult
 from offload.run.closing_summary import print_run_summary
 from offload.run.load_workers import parse_load_workers
 from offload.run.orchestrator import BenchPlan, run_bench
+from offload.run.remote import add_allow_remote_argument
 from offload.run.remote_workers import JOIN_TIMEOUT_S, RemoteMaster, parse_master_address
 from offload.rundir.paths import REPORTS_DIR, scenario_dirs
 from offload.rundir.run_info import RunInfo
@@ -114,11 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where runs/<UTC time>/, latest and index.html go",
     )
     parser.add_argument("--no-report", action="store_true", help="do not render the report")
-    parser.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="let an external target name non-loopback addresses (its API, its ledger "
-        "database, offload's provider); each is printed before anything starts",
+    add_allow_remote_argument(
+        parser,
+        lets="let an external target name non-loopback addresses (its API, its ledger "
+        "database, offload's provider) and --master-bind a non-loopback address",
     )
     parser.add_argument(
         "--quiet",

@@ -27,6 +27,7 @@ from loadtests.multihost import RECEIVED_PLAN_FILE
 from loadtests.plan import PlanError, load_plan
 from offload.errors import OffloadError
 from offload.run.design import LOCUSTFILE
+from offload.run.remote import add_allow_remote_argument
 from offload.run.remote_workers import (
     JOIN_TIMEOUT_S,
     MasterAddress,
@@ -53,11 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR:PORT",
         help="the address `offload bench --master-bind` listens on",
     )
-    parser.add_argument(
-        "--allow-remote",
-        action="store_true",
-        help="let --master be a non-loopback address (printed before the worker starts)",
-    )
+    add_allow_remote_argument(parser, lets="let --master be a non-loopback address")
     parser.add_argument(
         "--join-timeout",
         type=float,

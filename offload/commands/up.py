@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from offload.errors import TargetNotReady
 from offload.ports import LOOPBACK, is_loopback
 from offload.provisioning.broker import Broker, redact_url
-from offload.run.remote import RemoteRefused
+from offload.run.remote import ALLOW_REMOTE, RemoteRefused, add_allow_remote_argument
 from offload.run.scrape_config import write_scrape_config
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor, terminate_as_interrupt
@@ -78,10 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "another address needs --allow-remote, e.g. a design on another host that an "
         "external-target bench loads (docs/scale-out.md)",
     )  # fmt: skip
-    parser.add_argument(
-        "--allow-remote", action="store_true",
-        help="listen on a non-loopback --host (printed before anything starts)",
-    )  # fmt: skip
+    add_allow_remote_argument(parser, lets="listen on a non-loopback --host")
     parser.add_argument(
         "--for", dest="duration", type=float, default=None, metavar="SECONDS",
         help="stop by itself after this many seconds (default: until Ctrl-C)",
@@ -102,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.allow_remote:
             raise RemoteRefused(
                 f"refusing to listen on {args.host}: offload serves loopback addresses only "
-                "unless given --allow-remote"
+                f"unless given {ALLOW_REMOTE}"
             )
         console.print(f"remote address: {args.host} (where the designs and the provider listen)")
 

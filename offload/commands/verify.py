@@ -20,7 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from offload.errors import ManifestError
-from offload.run.remote import RemoteRefused, check_remote, remote_addresses
+from offload.run.remote import (
+    RemoteRefused,
+    add_allow_remote_argument,
+    check_remote,
+    remote_addresses,
+)
 from offload.run.supervisor import terminate_as_interrupt
 from offload.target.contract import Bounds, CheckResult
 from offload.target.design_config import DesignConfig
@@ -48,10 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the processes' logs and the provider's delivery log in DIR "
         "(default: a temporary directory, removed at the end)",
     )  # fmt: skip
-    parser.add_argument(
-        "--allow-remote", action="store_true",
-        help="an external target may name non-loopback addresses (each is printed first)",
-    )  # fmt: skip
+    add_allow_remote_argument(parser, lets="an external target may name non-loopback addresses")
     parser.add_argument(
         "--email-timeout", type=_seconds, default=Bounds().email, metavar="SECONDS",
         help=f"how long the email may take to reach the provider (default {Bounds().email:g})",

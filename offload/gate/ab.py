@@ -30,7 +30,7 @@ from offload.errors import GateFailed, OffloadError
 from offload.gate.checks import GateReport
 from offload.gate.environments import base_python, default_cache_dir
 from offload.gate.evaluate import write_reports
-from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS
+from offload.gate.paired import DEFAULT_ALPHA, DEFAULT_PAIRS, PAIRED_LEGEND
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.revisions import (
     Revision,
@@ -73,6 +73,19 @@ class ABOptions:
     venv_cache: Path = field(default_factory=default_cache_dir)
 
 
+def paired_report(run_dir: Path, *, context: str) -> GateReport:
+    """An empty report of the A/B gate: its sides are the candidate and the base, and its
+    change is the median of the pairs' changes, which the table's legend says."""
+    return GateReport(
+        run_dir=run_dir,
+        context=context,
+        value_heading="candidate",
+        baseline_heading="base",
+        change_heading="paired change",
+        legend=PAIRED_LEGEND,
+    )
+
+
 def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
     """Check, measure, judge and report; raises GateFailed (exit 2) for unusable input."""
     if options.pairs < 1:
@@ -94,15 +107,13 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
         f"{escape(_label(candidate_revision, 'working tree'))}; {options.pairs} pair(s) "
         f"in order {' '.join(orders)} (seed {seed}); records: {gate_dir}"
     )
-    report = GateReport(
-        run_dir=gate_dir,
+    report = paired_report(
+        gate_dir,
         context=(
             f"Base: `{_label(base_revision)}` · candidate: "
             f"`{_label(candidate_revision, 'working tree')}` · {options.pairs} pairs, "
             f"order {' '.join(orders)} (seed {seed}) · records: `{gate_dir}`"
         ),
-        value_heading="candidate",
-        baseline_heading="base",
     )
     try:
         with terminate_as_interrupt(), ExitStack() as stack:

@@ -91,6 +91,9 @@ class GateReport:
     #: the table's headings for the two sides
     value_heading: str = "value"
     baseline_heading: str = "baseline"
+    change_heading: str = "change"
+    #: one sentence under the table on how its columns relate (empty: none needed)
+    legend: str = ""
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for check in self.checks if check.verdict is verdict)

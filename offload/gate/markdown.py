@@ -46,7 +46,7 @@ def render_markdown(report: GateReport, *, refusal: str | None = None) -> str:
         "### Checks",
         "",
         f"| | scenario | kind | check | {report.value_heading} | {report.baseline_heading} "
-        "| change |",
+        f"| {report.change_heading} |",
         "|---|---|---|---|---|---|---|",
     ]
     for check in report.ordered():
@@ -60,6 +60,8 @@ def render_markdown(report: GateReport, *, refusal: str | None = None) -> str:
             _cell(check.change),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if report.legend:
+        lines += ["", _inline(report.legend)]
     lines += _pair_tables(report)
     return "\n".join(lines) + "\n"
 

@@ -34,6 +34,13 @@ from offload.gate.stats import format_change, tolerance_text
 #: with 3 pairs the smallest one-sided p is 1/8: "every pair was worse" is what decides
 DEFAULT_ALPHA = 0.125
 DEFAULT_PAIRS = 3
+#: how the verdict table's numbers relate: a reader who sees "candidate 8.9, base 9.0,
+#: +24 %" should not have to guess that the change is not computed from the two medians
+PAIRED_LEGEND = (
+    "candidate, base: each side's median over the pairs (its worst, for a check judged on the "
+    "worst run); paired change: the median of the pairs' own changes, which is what the gate "
+    "judges, so it can differ from, or even have the other sign than, the two medians beside it"
+)
 #: exact enumeration of 2^n sign assignments up to this many pairs (then a fixed-seed sample)
 EXACT_UP_TO = 16
 SAMPLED_PERMUTATIONS = 20_000

@@ -13,9 +13,14 @@ HEADLINE_STYLES = {"PASS": "bold green", "FAIL": "bold red", "ERROR": "bold mage
 
 
 def print_report(report: GateReport, console: Console) -> None:
-    table = Table(title=f"offload gate — {report.run_dir}", header_style="bold", expand=False)
+    table = Table(
+        title=f"offload gate — {report.run_dir}",
+        caption=escape(report.legend) or None,
+        header_style="bold",
+        expand=False,
+    )
     columns = ("verdict", "kind", "scenario", "check", report.value_heading)
-    for column in (*columns, report.baseline_heading, "change"):
+    for column in (*columns, report.baseline_heading, report.change_heading):
         table.add_column(column, overflow="fold")
     for check in report.checks:
         style = STYLES[check.verdict]

@@ -8,6 +8,7 @@ named before anything starts, and a non-loopback one is refused without ``--allo
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,6 +19,30 @@ from sqlalchemy.exc import ArgumentError
 from offload.errors import OffloadError
 from offload.ports import is_loopback
 from offload.target.manifest import TargetManifest
+
+#: the one flag that lets a command reach past loopback, in every command that can
+ALLOW_REMOTE = "--allow-remote"
+
+
+def add_allow_remote_argument(parser: argparse.ArgumentParser, *, lets: str) -> None:
+    """Declare ``--allow-remote`` on a command. Four commands can reach past loopback; the
+    flag is declared here once so that its name, its meaning (consent, with every address
+    printed first) and its default cannot drift apart between them. ``lets`` says what it
+    lets this command do."""
+    parser.add_argument(
+        ALLOW_REMOTE,
+        dest="allow_remote",
+        action="store_true",
+        help=f"{lets}; each address is printed before anything starts",
+    )
+
+
+def refusal_hint(command: str) -> str:
+    """The end of every refusal: how to give consent."""
+    return (
+        "offload talks only to loopback addresses unless told to; "
+        f"run `offload {command} {ALLOW_REMOTE}` to allow it"
+    )
 
 
 class RemoteRefused(OffloadError):
@@ -76,7 +101,4 @@ def check_remote(addresses: list[RemoteAddress], *, allowed: bool, command: str)
     """Refuse non-loopback addresses unless ``allowed`` (``--allow-remote``)."""
     if addresses and not allowed:
         named = ", ".join(f"{a.host} ({a.target}'s {a.role})" for a in addresses)
-        raise RemoteRefused(
-            f"refusing to reach {named}: offload talks only to loopback addresses unless "
-            f"told to; run `offload {command} --allow-remote` to allow it"
-        )
+        raise RemoteRefused(f"refusing to reach {named}: {refusal_hint(command)}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from loadtests.multihost import RUN_FILE, DistributedRun, WorkerClock
 from offload.errors import OffloadError
 from offload.ports import is_loopback
-from offload.run.remote import RemoteRefused
+from offload.run.remote import RemoteRefused, refusal_hint
 from offload.run.supervisor import Supervised
 
 #: seconds the master waits for every worker to join, and a worker for its master to
@@ -77,8 +77,7 @@ def check_master_address(address: MasterAddress, *, allowed: bool, command: str)
         return None
     if not allowed:
         raise RemoteRefused(
-            f"refusing the Locust master address {address}: offload talks only to loopback "
-            f"addresses unless told to; run `offload {command} --allow-remote` to allow it"
+            f"refusing the Locust master address {address}: {refusal_hint(command)}"
         )
     return f"remote address: {address} (Locust master)"
 

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from offload.errors import GateFailed
-from offload.gate.ab import ABOptions, _measure
+from offload.gate.ab import ABOptions, _measure, paired_report
 from offload.gate.checks import GateReport, Verdict
 from offload.gate.junit import render_junit
 from offload.gate.markdown import render_markdown
@@ -103,16 +103,14 @@ def test_the_reports_show_every_pair_and_junit_stays_valid(tmp_path: Path):
     import xmlschema
 
     judged = judge(pairs_of(tmp_path, [2.0, 2.1, 1.9]))
-    report = GateReport(
-        run_dir=tmp_path,
-        checks=judged.checks,
-        context="Base: `main (abc)` · candidate: `working tree at def`",
-        value_heading="candidate",
-        baseline_heading="base",
+    report = paired_report(
+        tmp_path, context="Base: `main (abc)` · candidate: `working tree at def`"
     )
+    report.checks = judged.checks
     markdown = render_markdown(report)
     assert markdown.startswith("## ❌ offload gate: FAIL")
-    assert "| | scenario | kind | check | candidate | base | change |" in markdown
+    assert "| | scenario | kind | check | candidate | base | paired change |" in markdown
+    assert "paired change: the median of the pairs' own changes" in markdown
     assert "<details open><summary>❌ slow-downstream · <code>async.signup.p50</code>" in markdown
     junit = render_junit(report)
     xmlschema.XMLSchema(str(Path(__file__).resolve().parents[1] / "data" / "junit.xsd")).validate(

@@ -104,3 +104,12 @@ def test_the_top_level_help_lists_every_command_without_importing_them():
         [sys.executable, "-c", code, "export", "--help"], capture_output=True, text=True, timeout=60
     )
     assert one.stdout.splitlines()[-1].split()[:-1] == ["offload.commands.export"]
+
+
+def test_every_command_that_can_reach_past_loopback_says_the_same_about_allow_remote():
+    """One consent flag: wherever it exists it promises that the addresses are printed first."""
+    with_flag = [words for words in _every_help() if words and "--allow-remote" in _help(*words)]
+    assert sorted(with_flag) == [("bench",), ("load-worker",), ("up",), ("verify",)]
+    for words in with_flag:
+        text = " ".join(_help(*words).split())
+        assert "each address is printed before anything starts" in text, words
