@@ -52,8 +52,11 @@ def test_broker_down_gives_fast_503s_and_recovers_by_itself(broker_faults):
     refused = while_down["status"].between(500, 599).sum()
     assert refused >= 0.9 * len(while_down), while_down[["sent", "status", "error_class"]]
     assert down["latency_ms"]["p99"] < 1500  # within the 1 s publish bound
-    back = phases["back"]
-    assert back["ok"] > 0.5 * back["count"]  # reconnected without help
+    # reconnected without help, once `rabbitmqctl start_app` had really finished (it takes
+    # seconds on a busy machine: the "back" phase's first half can still be the broker starting)
+    after = _sent_between(signups, faults["broker up"]["done_epoch"], faults["broker blocked"])
+    assert len(after) >= 10
+    assert after["status"].between(200, 299).sum() > 0.5 * len(after), after[["sent", "status"]]
 
 
 def test_a_blocked_broker_bounds_the_latency_and_never_hangs(broker_faults):
@@ -62,7 +65,21 @@ def test_a_blocked_broker_bounds_the_latency_and_never_hangs(broker_faults):
     assert blocked["timeouts"] == 0
     assert blocked["latency_ms"]["max"] < 1500
     assert blocked["http_5xx"] > 0
-    assert phases["unblocked"]["ok"] > 0.8 * phases["unblocked"]["count"]
+    # served again once `rabbitmqctl` had really lifted the alarm (seconds on a busy machine)
+    faults = {f["description"]: f for f in records.faults(broker_faults["design_dir"])}
+    signups = records.requests(broker_faults["design_dir"])
+    signups = signups[signups["stream"] == "signup"]
+    after = _sent_between(signups, faults["broker unblocked"]["done_epoch"], None)
+    assert len(after) >= 10
+    assert after["status"].between(200, 299).sum() > 0.8 * len(after), after[["sent", "status"]]
+
+
+def _sent_between(signups, start: float, next_fault: dict | None):
+    """The signups sent after ``start`` and before the next fault was planned (or the end)."""
+    chosen = signups[signups["sent"] > start]
+    if next_fault is not None:
+        chosen = chosen[chosen["sent"] < next_fault["planned_epoch"]]
+    return chosen
 
 
 def test_broker_faults_lose_no_acknowledged_signup(broker_faults):
