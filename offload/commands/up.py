@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from offload.errors import TargetNotReady
 from offload.ports import LOOPBACK, is_loopback
 from offload.provisioning.broker import Broker, redact_url
-from offload.run.remote import ALLOW_REMOTE, RemoteRefused, add_allow_remote_argument
+from offload.run.remote import RemoteRefused, add_allow_remote_argument, refusal_hint
 from offload.run.scrape_config import write_scrape_config
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.run.supervisor import Supervisor, terminate_as_interrupt
@@ -97,10 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not is_loopback(args.host):
         if not args.allow_remote:
-            raise RemoteRefused(
-                f"refusing to listen on {args.host}: offload serves loopback addresses only "
-                f"unless given {ALLOW_REMOTE}"
-            )
+            raise RemoteRefused(f"refusing to listen on {args.host}: {refusal_hint('up')}")
         console.print(f"remote address: {args.host} (where the designs and the provider listen)")
 
     with terminate_as_interrupt(), Stack(work_dir, host=args.host) as stack:

@@ -81,8 +81,8 @@ def rows(spread: Spread, known_change: str | None = None) -> list[list[str]]:
                 f"{_change(metric, max(metric.changes), True)}",
                 metric.policy.describe_tolerance()
                 + (f" and ≥ {metric.policy.min_delta:g}" if metric.policy.min_delta else ""),
-                _sides(metric),
-                _order(metric),
+                _sign_test_cell(metric.candidate_worse, metric.side_bias_p),
+                _sign_test_cell(metric.second_worse, metric.order_bias_p),
                 str(metric.pairs_beyond),
                 f"{metric.runs_failed} of {len(spread.runs)}",
                 _suggestion(metric, suggested) if known_change is None else "—",
@@ -153,15 +153,9 @@ def _change(metric: MetricSpread, value: float, signed: bool = False) -> str:
     return f"{sign}{value:.4g}"
 
 
-def _sides(metric: MetricSpread) -> str:
-    worse, differing = metric.candidate_worse
-    p = metric.side_bias_p
-    return f"{worse} of {differing}" + ("" if p is None else f" (p={p:.2g})")
-
-
-def _order(metric: MetricSpread) -> str:
-    worse, differing = metric.second_worse
-    p = metric.order_bias_p
+def _sign_test_cell(counts: tuple[int, int], p: float | None) -> str:
+    """ "k of n (p=…)": how often one side (or one place in the order) was worse."""
+    worse, differing = counts
     return f"{worse} of {differing}" + ("" if p is None else f" (p={p:.2g})")
 
 

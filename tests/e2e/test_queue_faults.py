@@ -43,11 +43,9 @@ def test_broker_down_gives_fast_503s_and_recovers_by_itself(broker_faults):
     assert down["timeouts"] == 0
     # refused, not hung, from the moment the broker is really down: `rabbitmqctl stop_app`
     # takes 1-2 s on a slow machine, and signups sent before it finished were rightly accepted
-    faults = {f["description"]: f for f in records.faults(broker_faults["design_dir"])}
-    went_down, came_back = faults["broker down"]["done_epoch"], faults["broker up"]["planned_epoch"]
-    signups = records.requests(broker_faults["design_dir"])
-    signups = signups[signups["stream"] == "signup"]
-    while_down = signups[(signups["sent"] > went_down) & (signups["sent"] < came_back)]
+    faults, signups = _faults_and_signups(broker_faults)
+    went_down = faults["broker down"]["done_epoch"]
+    while_down = _sent_between(signups, went_down, faults["broker up"])
     assert len(while_down) >= 10
     refused = while_down["status"].between(500, 599).sum()
     assert refused >= 0.9 * len(while_down), while_down[["sent", "status", "error_class"]]
@@ -66,12 +64,17 @@ def test_a_blocked_broker_bounds_the_latency_and_never_hangs(broker_faults):
     assert blocked["latency_ms"]["max"] < 1500
     assert blocked["http_5xx"] > 0
     # served again once `rabbitmqctl` had really lifted the alarm (seconds on a busy machine)
-    faults = {f["description"]: f for f in records.faults(broker_faults["design_dir"])}
-    signups = records.requests(broker_faults["design_dir"])
-    signups = signups[signups["stream"] == "signup"]
+    faults, signups = _faults_and_signups(broker_faults)
     after = _sent_between(signups, faults["broker unblocked"]["done_epoch"], None)
     assert len(after) >= 10
     assert after["status"].between(200, 299).sum() > 0.8 * len(after), after[["sent", "status"]]
+
+
+def _faults_and_signups(broker_faults):
+    """The run's faults by description, and its signup requests."""
+    faults = {f["description"]: f for f in records.faults(broker_faults["design_dir"])}
+    requests = records.requests(broker_faults["design_dir"])
+    return faults, requests[requests["stream"] == "signup"]
 
 
 def _sent_between(signups, start: float, next_fault: dict | None):
