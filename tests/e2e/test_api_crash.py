@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories.processes import run_bench
+from tests.factories.validity import assert_measured
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def _records(design_dir: Path) -> list[dict]:
 
 def test_the_run_is_valid_and_no_kill_counts_as_a_crash(crashed):
     summary = json.loads((crashed / "summary.json").read_text())
-    assert summary["valid"], summary["invalid_reasons"]
+    assert_measured(summary)
     for design in ("sync", "inline-async", "single"):
         assert summary["designs"][design]["signup"]["overall"]["ok"] > 0
 

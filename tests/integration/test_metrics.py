@@ -23,6 +23,7 @@ from offload.analysis.server_latency import route_buckets
 from offload.run.stack import RunningProvider, RunningTarget, Stack
 from offload.rundir.metrics_csv import UP, MetricSample, read_samples
 from tests.factories.processes import TEST_CONFIG, launch, run_bench
+from tests.factories.validity import assert_measured
 
 SCENARIO = """\
 name: metrics-agree
@@ -61,7 +62,7 @@ def _last(samples: list[MetricSample], component: str, name: str, **labels: str)
 @pytest.mark.parametrize("design", ["sync", "async"])
 def test_scraped_counters_agree_with_the_raw_records(run, design):
     summary, folder = run
-    assert summary["valid"], summary.get("invalid_reasons")
+    assert_measured(summary)
     samples = list(read_samples(folder / design / "metrics.csv"))
     components = {s.component for s in samples}
     expected = {"api", "provider"} | ({"worker-1", "worker-2"} if design == "async" else set())

@@ -26,6 +26,7 @@ from offload.run.stack import Stack
 from offload.rundir.traces import FILE_NAME, RAW_DIR, SpanRecord, gather, read_spans
 from targets.downstream.log import read_log
 from tests.factories.processes import TEST_CONFIG, launch, run_bench, wait_until
+from tests.factories.validity import assert_measured
 
 SCENARIO = """\
 name: traced
@@ -52,7 +53,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = (tmp_path / "reports" / "latest").resolve() / "traced"
     summary = folder / "summary.json"
     assert summary.exists(), result.stdout[-3000:] + result.stderr[-3000:]
-    assert json.loads(summary.read_text())["valid"], result.stdout[-3000:]
+    assert_measured(json.loads(summary.read_text()), result.stdout[-3000:])
     return folder
 
 
