@@ -1,4 +1,5 @@
-"""Durations and rates as people write them in scenario files: ``150s``, ``200ms``, ``40/s``.
+"""Durations, rates and shares as people write them in scenario files: ``150s``, ``200ms``,
+``40/s``, ``10%``.
 
 Plain numbers are seconds and requests per second. Values are parsed into floats once, at
 load time, so everything downstream works in seconds and requests/s.
@@ -15,6 +16,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
 _DURATION_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|m|min))?\s*$")
 _RATE_UNITS = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 1 / 60, "min": 1 / 60}
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 def parse_duration(value: object) -> float:
@@ -39,8 +41,20 @@ def parse_rate(value: object) -> float:
     raise ValueError(f"expected a rate such as 40/s or 600/min, got {value!r}")
 
 
+def parse_share(value: object) -> float:
+    """A fraction from ``10%`` or a plain number (``0.1``)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a share such as 10% or 0.1")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and (match := _PERCENT.match(value)):
+        return float(match.group(1)) / 100
+    raise ValueError(f"expected a share such as 10% or 0.1, got {value!r}")
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Rate = Annotated[float, BeforeValidator(parse_rate)]
+Share = Annotated[float, BeforeValidator(parse_share)]
 
 
 def format_duration(seconds: float) -> str:

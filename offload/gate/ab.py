@@ -3,7 +3,8 @@
 A stored baseline is evidence about the machine that recorded it, and machines of one kind
 differ by tens of percent; so this gate measures both revisions on the machine at hand, in one
 job: the base checked out into a temporary worktree with its own environment, the candidate
-being the working tree, both running the candidate's scenario files against one broker, in
+being the working tree, both running the candidate's scenario files (the base's copies without
+their ``gate`` section, which only the candidate's gate reads) against one broker, in
 interleaved pairs (AB BA ...) whose order a printed seed shuffles. Each bench keeps its run
 directory under ``reports/gate/runs/<time>/{base,candidate}/pair-K/``; gate.md and junit.xml sit
 beside them and ``reports/gate/latest`` points at the newest.
@@ -23,6 +24,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.markup import escape
 
@@ -125,8 +127,8 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
                 CANDIDATE, root, Path(sys.executable), _label(candidate_revision, "working tree")
             )
             for side in (base, candidate):
-                side.preflight(copies)
-            amqp_url = stack.enter_context(_shared_broker(copies, gate_dir, console))
+                side.preflight(copies[side.name])
+            amqp_url = stack.enter_context(_shared_broker(copies[CANDIDATE], gate_dir, console))
             pairs = _measure(base, candidate, copies, orders, gate_dir, options, amqp_url, report,
                              console)  # fmt: skip
         judged = check_pairs(
@@ -154,7 +156,7 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
 def _measure(
     base: Side,
     candidate: Side,
-    scenario_files: list[Path],
+    scenario_files: dict[str, list[Path]],
     orders: list[str],
     gate_dir: Path,
     options: ABOptions,
@@ -171,8 +173,9 @@ def _measure(
             runs: dict[str, RunDirectory] = {}
             for side in sides:
                 console.print(f"pair {number}/{len(orders)} ({order}): {side.name} ...")
-                runs[side.name] = _bench(side, scenario_files, gate_dir / side.name / folder,
-                                         options, amqp_url)  # fmt: skip
+                files = scenario_files[side.name]
+                runs[side.name] = _bench(side, files, gate_dir / side.name / folder, options,
+                                         amqp_url)  # fmt: skip
             problems = [
                 f"{name}: {repeat.directory.name}: "
                 + ("; ".join(repeat.invalid_reasons) or "no reason given")
@@ -255,17 +258,31 @@ def _scenario_files(root: Path, options: ABOptions) -> list[Path]:
     return tagged
 
 
-def _copy_scenarios(files: list[Path], folder: Path) -> list[Path]:
-    """The candidate's files, copied aside: both sides run these exact bytes."""
-    folder.mkdir(parents=True, exist_ok=True)
-    copies = []
+def _copy_scenarios(files: list[Path], folder: Path) -> dict[str, list[Path]]:
+    """The candidate's files, copied aside, per side: the candidate runs these exact bytes;
+    the base runs them without their ``gate`` section (tolerances, which only the candidate's
+    gate reads, and which a base older than the section could not load)."""
+    copies: dict[str, list[Path]] = {CANDIDATE: [], BASE: []}
+    for side in copies:
+        (folder / side).mkdir(parents=True, exist_ok=True)
     for file in files:
-        copy = folder / file.name
+        copy = folder / CANDIDATE / file.name
         if copy.exists():
             raise GateFailed(f"two scenario files are named {file.name}: rename one")
         shutil.copyfile(file, copy)
-        copies.append(copy)
+        copies[CANDIDATE].append(copy)
+        copies[BASE].append(_without_gate_section(copy, folder / BASE / file.name))
     return copies
+
+
+def _without_gate_section(file: Path, copy: Path) -> Path:
+    data = yaml.safe_load(file.read_text())
+    if isinstance(data, dict) and "gate" in data:
+        del data["gate"]
+        copy.write_text(yaml.safe_dump(data, sort_keys=False))
+    else:
+        shutil.copyfile(file, copy)
+    return copy
 
 
 def _label(revision: Revision, what: str = "") -> str:

@@ -258,8 +258,10 @@ def _load_entry(where: _Where, at: str, entry: Any) -> MetricPolicy:
 
 
 def _default_policy(scenario: ScenarioRuns) -> list[MetricPolicy]:
-    targets = scenario.manifest.scenario.target_names
-    return default_policy(scenario.repeats[0].figures, targets or None)
+    recorded = scenario.manifest.scenario
+    return default_policy(
+        scenario.repeats[0].figures, recorded.target_names or None, recorded.gate_tolerances
+    )
 
 
 def _measure(policy: list[MetricPolicy], summary: Mapping[str, Any]) -> dict[str, float | None]:

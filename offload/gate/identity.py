@@ -1,13 +1,13 @@
 """What must match before two runs of a scenario may be compared, and what merely should.
 
 A baseline is only evidence about the same experiment: the same scenario (load, faults, client,
-drain — its ``expect``, ``description`` and ``tags`` may change freely), the same quick flag,
-the same targets with the same design configuration and target metadata, and the same versions
-of the frameworks the designs run on. Like pyperf's ``_CHECKED_METADATA``, a difference there
-refuses the comparison and says which field differs. The machine (host name, CPUs, memory,
-platform) is checked too (:func:`machine_differences`): machines of one kind differ by tens of
-percent on these figures, so a stored baseline is evidence about its own machine only;
-comparing on another takes ``--ignore-identity machine``.
+drain — its ``expect``, ``gate``, ``description`` and ``tags`` may change freely), the same
+quick flag, the same targets with the same design configuration and target metadata, and the
+same versions of the frameworks the designs run on. Like pyperf's ``_CHECKED_METADATA``, a
+difference there refuses the comparison and says which field differs. The machine (host name,
+CPUs, memory, platform) is checked too (:func:`machine_differences`): machines of one kind
+differ by tens of percent on these figures, so a stored baseline is evidence about its own
+machine only; comparing on another takes ``--ignore-identity machine``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from offload.rundir.manifest import ScenarioManifest, TargetRecord
 from offload.rundir.run_info import MachineInfo
 
 #: scenario fields that do not change what is measured
-UNCOMPARED_SCENARIO_FIELDS = ("expect", "description", "tags")
+UNCOMPARED_SCENARIO_FIELDS = ("expect", "gate", "description", "tags")
 #: the frameworks the reference designs run on (python compared by major.minor)
 IDENTITY_VERSIONS = ("python", "flask", "gunicorn", "fastapi", "uvicorn", "pika", "rabbitmq")
 #: fields of a design's target that identify it (its directory differs per checkout)

@@ -62,8 +62,9 @@ def check_pairs(
             result.checks += check_expectations(ScenarioRuns(name, runs), unit="pair")
         first = candidate[0]
         assert first is not None
-        targets = first.manifest.scenario.target_names or None
-        for entry in default_policy(first.figures, targets):
+        recorded = first.manifest.scenario  # the candidate's: the base's has no gate section
+        targets = recorded.target_names or None
+        for entry in default_policy(first.figures, targets, recorded.gate_tolerances):
             check = _check_metric(
                 name,
                 entry,

@@ -93,15 +93,23 @@ _DEFAULTS: tuple[tuple[str, Direction, Kind, float, Statistic, float], ...] = (
     ("emails.duplicates", "lower", "absolute", 0.0, "worst", 0.0),
     ("queue.drain_seconds", "lower", "relative", 0.35, "median", 1.0),
 )
+#: the metrics a scenario's ``gate.tolerances`` may set, after the design's name
+GATED_SHORTHANDS: tuple[str, ...] = tuple(short for short, *_ in _DEFAULTS)
 #: tolerance of the CPU cost per signup and of ratios between designs
 CPU_TOLERANCE = 0.50
 RATIO_TOLERANCE = 0.35
 
 
 def default_policy(
-    summary: Mapping[str, Any], targets: list[str] | None = None
+    summary: Mapping[str, Any],
+    targets: list[str] | None = None,
+    tolerances: Mapping[str, float] | None = None,
 ) -> list[MetricPolicy]:
     """The metrics worth gating in this summary: those of the list above that have a value.
+
+    ``tolerances`` (``{"sync.signup.p50": 0.1}``, the scenario's ``gate.tolerances``) replace
+    the defaults for those metrics: a scenario whose figure is steadier than the defaults
+    assume (measured A/A) can be gated more tightly, and one that is noisier more loosely.
 
     Written as full summary.json paths, so the baseline file reads without knowing the
     shorthand. Adds each design's CPU cost per successful signup and, when a run has several
@@ -112,7 +120,8 @@ def default_policy(
     designs += [d for d in summary["designs"] if d not in designs]
     policy: list[MetricPolicy] = []
     for design in designs:
-        for short, direction, kind, tolerance, statistic, min_delta in _DEFAULTS:
+        for short, direction, kind, default, statistic, min_delta in _DEFAULTS:
+            tolerance = (tolerances or {}).get(f"{design}.{short}", default)
             path = parse_metric(f"{design}.{short}").paths[0]
             full = _full_text(summary, path)
             if full is None or not _percentile_supported(summary, full):

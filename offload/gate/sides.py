@@ -3,7 +3,7 @@
 Each side runs ``offload bench`` as a child process with its own code: the interpreter of its
 environment, its tree as the working directory and as ``PYTHONPATH`` — so the base's harness and
 targets run, not the installed copy. Both sides get the same scenario files (the candidate's,
-copied aside) and the same broker (``AMQP_URL``).
+copied aside; the base's without their ``gate`` section) and the same broker (``AMQP_URL``).
 """
 
 from __future__ import annotations

@@ -246,8 +246,9 @@ def measure_spread(runs: Sequence[GateRun]) -> Spread:
     for run in runs:
         for scenario in run.pairs[0].candidate.scenarios:
             first = run.pairs[0].candidate.scenarios[scenario].repeats[0]
-            targets = first.manifest.scenario.target_names or None
-            for entry in default_policy(first.figures, targets):
+            recorded = first.manifest.scenario
+            targets = recorded.target_names or None
+            for entry in default_policy(first.figures, targets, recorded.gate_tolerances):
                 key = (scenario, entry.metric)
                 spread = metrics.get(key)
                 if spread is None:

@@ -59,6 +59,12 @@ class TargetChoice(Record):
     name: str | None = None
 
 
+class GateRecord(Record):
+    """The scenario's ``gate`` section: ``{"sync.signup.p50": 0.1}``, fractions."""
+
+    tolerances: dict[str, float] = Field(default_factory=dict)
+
+
 class ScenarioRecord(Record):
     """The scenario exactly as it ran (already shortened by ``--quick``).
 
@@ -78,7 +84,14 @@ class ScenarioRecord(Record):
     faults: list[JsonValue] | None = None
     drain: dict[str, JsonValue] | None = None
     expect: list[str] = Field(default_factory=list)
+    #: the tolerances the scenario gives the gate (absent in runs recorded before it could)
+    gate: GateRecord | None = None
     quick: QuickRecord | None = None
+
+    @property
+    def gate_tolerances(self) -> dict[str, float]:
+        """The scenario's own gate tolerances by ``<design>.<metric>`` (none: the defaults)."""
+        return dict(self.gate.tolerances) if self.gate is not None else {}
 
     @property
     def target_names(self) -> list[str]:

@@ -53,6 +53,7 @@ def load_scenario(path: Path | str) -> Scenario:
     except ValidationError as exc:
         raise ScenarioError(describe_validation_error(path, exc)) from exc
     check_expectation_paths(path, scenario)
+    check_gate_designs(path, scenario)
     return scenario
 
 
@@ -68,6 +69,17 @@ def check_expectation_paths(path: Path, scenario: Scenario) -> None:
                 "summary.json: see reports/README.md and docs/gate.md)"
                 for index, message in problems
             )
+        )
+
+
+def check_gate_designs(path: Path, scenario: Scenario) -> None:
+    """Refuse a ``gate.tolerances`` entry for a design the scenario does not run."""
+    names = _design_names(path, scenario)
+    unknown = sorted(scenario.gate.designs() - set(names)) if names is not None else []
+    if unknown:
+        raise ScenarioError(
+            f"{path}: field 'gate.tolerances': no design named {', '.join(unknown)} in this "
+            f"scenario (expected one of: {', '.join(names or [])})"
         )
 
 

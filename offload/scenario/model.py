@@ -16,6 +16,7 @@ from pydantic import (
 from offload.scenario.base import RESERVED_PHASES, StrictModel
 from offload.scenario.designs import Designs, TargetEntry, TargetSpec, Variant
 from offload.scenario.events import FaultEvent
+from offload.scenario.gate import GateSettings
 from offload.scenario.load import Client, Load
 from offload.scenario.provider import ProviderProfile
 from offload.units import Duration
@@ -77,6 +78,8 @@ class Scenario(StrictModel):
     faults: list[FaultEvent] = Field(default_factory=list)
     drain: Drain = Field(default_factory=Drain)
     expect: list[str] = Field(default_factory=list)
+    #: what the regression gate reads besides the figures (tolerances from A/A evidence)
+    gate: GateSettings = Field(default_factory=GateSettings)
     quick: Quick = Field(default_factory=Quick)
 
     @field_validator("name")

@@ -13,14 +13,15 @@ import pytest
 from rich.console import Console
 
 from offload.errors import GateFailed
-from offload.gate.ab import ABOptions, _measure, paired_report
+from offload.gate.ab import ABOptions, _copy_scenarios, _measure, paired_report
 from offload.gate.checks import GateReport, Verdict
 from offload.gate.junit import render_junit
 from offload.gate.markdown import render_markdown
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.rundir import load_run_dir
 from offload.gate.sides import BASE, CANDIDATE, Side
-from tests.factories.rundirs import scale_latencies, write_run
+from offload.scenario import load_scenario
+from tests.factories.rundirs import make_manifest, scale_latencies, write_run
 
 pytestmark = pytest.mark.unit
 
@@ -79,7 +80,15 @@ def measure(tmp_path: Path, base_validity: list[bool], pairs: int = 2) -> GateRe
     candidate = ScriptedSide(CANDIDATE, tmp_path, Path("python"), "candidate")
     orders = ["AB", "BA"][:pairs]
     found = _measure(
-        base, candidate, [], orders, tmp_path, ABOptions(base="x"), None, report, Console()
+        base,
+        candidate,
+        {BASE: [], CANDIDATE: []},
+        orders,
+        tmp_path,
+        ABOptions(base="x"),
+        None,
+        report,
+        Console(),
     )
     assert [p.number for p in found] == list(range(1, pairs + 1))
     return report
@@ -117,3 +126,53 @@ def test_the_reports_show_every_pair_and_junit_stays_valid(tmp_path: Path):
         junit
     )
     assert "pair 1 (AB): base " in junit
+
+
+SYNC_P50 = "designs.sync.signup.overall.latency_ms.p50"
+
+
+def sync_pairs(tmp_path: Path, factor: float, tolerances: dict[str, float] | None) -> list[RunPair]:
+    """Three pairs whose candidate's sync latencies are the base's times ``factor``; the
+    candidate's scenario carries ``tolerances`` in its gate section (the base's never does)."""
+    manifest = make_manifest()
+    if tolerances is not None:
+        manifest["scenario"]["gate"] = {"tolerances": tolerances}
+    out = []
+    for k in (1, 2, 3):
+        base = write_run(tmp_path / "base", name=f"p{k}")
+        candidate = write_run(
+            tmp_path / "candidate",
+            name=f"p{k}",
+            manifest=manifest,
+            variant=lambda summary, _: scale_latencies(summary, factor, design="sync"),
+        )
+        out.append(RunPair(k, "AB" if k % 2 else "BA", load_run_dir(base), load_run_dir(candidate)))
+    return out
+
+
+def test_a_scenarios_own_tolerance_catches_what_the_default_lets_through(tmp_path: Path):
+    """A 15 % sync slowdown passes the default 20 % and fails the scenario's 10 %."""
+    default = {c.name: c for c in judge(sync_pairs(tmp_path / "default", 1.15, None)).checks}
+    assert default[SYNC_P50].verdict is Verdict.PASS
+    tight = judge(sync_pairs(tmp_path / "tight", 1.15, {"sync.signup.p50": 0.10})).checks
+    by_name = {c.name: c for c in tight}
+    assert by_name[SYNC_P50].verdict is Verdict.FAIL
+    assert "+10%" in by_name[SYNC_P50].message or "10 %" in by_name[SYNC_P50].message
+    # only the named metric changed its tolerance
+    assert by_name["designs.sync.signup.overall.latency_ms.p95"].verdict is Verdict.PASS
+
+
+def test_the_base_runs_the_scenario_without_its_gate_section(tmp_path: Path):
+    """The candidate runs the file's exact bytes; the base, which may predate the section,
+    gets the same workload without it; a file without the section is copied as is."""
+    shipped = Path(__file__).resolve().parents[2] / "scenarios"
+    files = [shipped / "ci-gate.yaml", shipped / "baseline.yaml"]
+    copies = _copy_scenarios(files, tmp_path / "scenarios")
+    candidate, base = copies[CANDIDATE], copies[BASE]
+    assert [c.read_bytes() for c in candidate] == [f.read_bytes() for f in files]
+    base_ci = load_scenario(base[0])
+    assert base_ci.gate.tolerances == {}
+    full = load_scenario(files[0])
+    assert full.gate.tolerances  # the shipped gate scenario sets some
+    assert base_ci.model_dump(exclude={"gate"}) == full.model_dump(exclude={"gate"})
+    assert base[1].read_bytes() == files[1].read_bytes()

@@ -426,6 +426,19 @@ def test_the_default_policy_gates_what_the_run_measured():
     assert f"{ASYNC_P95} / designs.sync.signup.overall.latency_ms.p95" in metrics
 
 
+def test_a_scenarios_gate_tolerances_replace_the_defaults_of_those_metrics_only(tmp_path: Path):
+    """The scenario's ``gate.tolerances`` reach the baseline a run is saved as; every other
+    metric keeps its default."""
+    manifest = make_manifest()
+    manifest["scenario"]["gate"] = {"tolerances": {"sync.signup.p50": 0.1}}
+    run_dir = write_run(tmp_path / "runs", manifest=manifest)
+    saved = json.loads(save(run_dir, tmp_path / "b.json").read_text())
+    policy = {p["metric"]: p for p in saved["scenarios"]["slow-downstream"]["policy"]}
+    assert policy["designs.sync.signup.overall.latency_ms.p50"]["tolerance"] == 0.1
+    assert policy["designs.async.signup.overall.latency_ms.p50"]["tolerance"] == 0.20
+    assert policy["designs.sync.signup.overall.latency_ms.p95"]["tolerance"] == 0.30
+
+
 def test_the_default_policy_reports_but_does_not_gate_percentiles_too_few_requests_support():
     """p99 of 80 signups is their largest value or next to it: it moved by half between
     unchanged repeats, so a baseline of a short run gates the median, not the tail."""

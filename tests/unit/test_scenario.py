@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from offload.cli import main
@@ -67,6 +69,19 @@ MALFORMED = {
         "name: x\nload: {rate: 1/s, duration: 10s}\n"
         "expect: [async.emails.lost == 0, async.signup.overal.latency_ms.p95 < 100]\n",
         "field 'expect[1]': unknown path",
+    ),
+    "unknown gated metric": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\ngate: {tolerances: {sync.signup.p42: 10%}}\n",
+        "field 'gate.tolerances': 'sync.signup.p42' is not <design>.<gated metric>",
+    ),
+    "tolerance not a share": (
+        "name: x\nload: {rate: 1/s, duration: 10s}\ngate: {tolerances: {sync.signup.p50: lots}}\n",
+        "expected a share such as 10% or 0.1, got 'lots'",
+    ),
+    "gate tolerance of a design not run": (
+        "name: x\ntargets: [async]\nload: {rate: 1/s, duration: 10s}\n"
+        "gate: {tolerances: {sync.signup.p50: 10%}}\n",
+        "field 'gate.tolerances': no design named sync in this scenario (expected one of: async)",
     ),
     "reserved phase name": (
         "name: x\nload: {rate: 1/s, duration: 10s}\n"
@@ -245,3 +260,25 @@ def test_a_design_named_by_its_target_directory_is_left_open_but_its_figures_are
     path.write_text(header + "expect: [whatever-it-is-called.emails.lots == 0]\n")
     with pytest.raises(ScenarioError, match=r"field 'expect\[0\]'.*emails\.lost"):
         load_scenario(path)
+
+
+def test_the_scenario_readme_names_every_metric_gate_tolerances_accepts():
+    """scenarios/README.md lists the metrics a ``gate.tolerances`` key may name; the list is
+    the gate's policy, so a metric added there must be added to the page too."""
+    from offload.gate.policy import GATED_SHORTHANDS
+
+    readme = (Path(__file__).resolve().parents[2] / "scenarios" / "README.md").read_text()
+    section = readme.split("### Gate tolerances (`gate:`)", 1)[1].split("\n### ", 1)[0]
+    assert [s for s in GATED_SHORTHANDS if f"`{s}`" not in section] == []
+
+
+def test_gate_tolerances_read_as_shares(tmp_path):
+    path = tmp_path / "tolerant.yaml"
+    path.write_text(
+        "name: x\nload: {rate: 1/s, duration: 10s}\n"
+        "gate: {tolerances: {sync.signup.p50: 10%, async.signup.error_rate: 0.01}}\n"
+    )
+    assert load_scenario(path).gate.tolerances == {
+        "sync.signup.p50": 0.10,
+        "async.signup.error_rate": 0.01,
+    }
