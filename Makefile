@@ -24,7 +24,7 @@ BENCH_FLAGS := $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(SET),--set $(SET)
 SWEEP ?=
 SWEEP_FLAGS := $(SWEEP) $(if $(QUICK),--quick) $(ARGS)
 
-.PHONY: help bench sweep test test-fast typecheck gate gate-baseline gate-aa gate-sensitivity report up lint clean venv browser
+.PHONY: help bench sweep test test-fast typecheck gate gate-baseline gate-aa gate-sensitivity gate-interleave-probe report up lint clean venv browser
 
 help:
 	@echo "make bench   run the default scenario set against both designs and render the report"
@@ -39,6 +39,8 @@ help:
 	@echo "make gate-baseline  quick scenario set against the stored baselines/ci.json (its machine only)"
 	@echo "make gate-aa N=20   N A/A gate runs (HEAD against itself): the false-positive rate"
 	@echo "make gate-sensitivity SLOWDOWN=async-2ms N=20   N gate runs against a committed slowdown"
+	@echo "make gate-interleave-probe SLOWDOWN=async-2ms N=12   base and candidate served at once vs"
+	@echo "             one after the other: how much run-to-run drift each pairing leaves (none: A/A)"
 	@echo "make report  re-render reports/latest"
 	@echo "make up      start both designs and the provider for exploring by hand"
 	@echo "make lint    ruff and the type checker (mypy --strict on offload/)"
@@ -123,6 +125,15 @@ gate-sensitivity: $(STAMP)
 	done; \
 	rm -rf "$$(dirname "$$clone")"; \
 	$(BIN)/offload spread "$$records/runs" --known-change "$$what" --markdown "$$records/spread.md"
+
+# research for the gate's next design (tools/interleave_probe.py): N trials, each pairing two
+# clones of HEAD (the second with SLOWDOWN, or none) served at once and one after the other
+gate-interleave-probe: $(STAMP)
+	@set -e; out="$(CURDIR)/reports/interleave-probe/$(SLOWDOWN).jsonl"; mkdir -p "$$(dirname "$$out")"; \
+	: > "$$out"; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	git clone -q . "$$tmp/a"; git clone -q . "$$tmp/b"; \
+	if [ "$(SLOWDOWN)" != none ]; then $(BIN)/python tests/factories/slowdowns.py $(SLOWDOWN) "$$tmp/b"; fi; \
+	$(BIN)/python tools/interleave_probe.py "$$tmp/a" "$$tmp/b" $(N) "$$out"
 
 report: $(STAMP) browser
 	$(BIN)/offload report reports/latest
