@@ -107,6 +107,7 @@ gate-aa: $(STAMP)
 	for i in $$(seq 1 $(N)); do \
 	  $(BIN)/offload gate --base HEAD --pairs $(GATE_PAIRS) --reports-dir reports/gate-aa $(ARGS); \
 	  code=$$?; \
+	  if [ "$$code" = 130 ]; then echo "interrupted: $$((i - 1)) of $(N) gate runs finished (reports/gate-aa/results.tsv)"; exit 130; fi; \
 	  printf '%s\t%s\t%s\n' "$$i" "$$code" "$$(readlink -f reports/gate-aa/latest)" >> reports/gate-aa/results.tsv; \
 	done; \
 	echo "A/A: $$(awk -F'\t' '$$2 != 0' reports/gate-aa/results.tsv | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
@@ -121,7 +122,8 @@ gate-sensitivity: $(STAMP)
 	what="$$($(BIN)/python tests/factories/slowdowns.py $(SLOWDOWN) "$$clone")"; echo "$$what"; \
 	git -C "$$clone" commit -qam "slowdown $$what"; \
 	for i in $$(seq 1 $(N)); do \
-	  (cd "$$clone" && "$(CURDIR)/$(BIN)/offload" gate --base HEAD~1 --pairs $(GATE_PAIRS) --reports-dir "$$records" $(ARGS)) || true; \
+	  code=0; (cd "$$clone" && "$(CURDIR)/$(BIN)/offload" gate --base HEAD~1 --pairs $(GATE_PAIRS) --reports-dir "$$records" $(ARGS)) || code=$$?; \
+	  if [ "$$code" = 130 ]; then rm -rf "$$(dirname "$$clone")"; echo "interrupted after $$((i - 1)) of $(N) gate runs (records: $$records)"; exit 130; fi; \
 	done; \
 	rm -rf "$$(dirname "$$clone")"; \
 	$(BIN)/offload spread "$$records/runs" --known-change "$$what" --markdown "$$records/spread.md"
