@@ -227,10 +227,15 @@ def load_gate_run(directory: Path) -> GateRun:
         _, name = max(attempts[number])
         base = _side_run(directory / "base" / name)
         candidate = _side_run(directory / "candidate" / name)
+        # either way the gate gave no verdict; judged again on its other pairs, the run would
+        # count as one that passed (or missed a known change) with fewer pairs than the gate had
         if base is None or candidate is None:
-            continue  # the gate stopped before this pair finished (interrupted)
+            raise RunInvalid(f"{directory}: pair {number} did not finish (interrupted): not judged")
         if _invalid(base) or _invalid(candidate):
-            continue  # invalid twice: the gate refused to judge it
+            raise RunInvalid(
+                f"{directory}: pair {number} was invalid on its last attempt, so the gate refused "
+                "the run: not judged"
+            )
         order = "AB" if _started(base) <= _started(candidate) else "BA"
         pairs.append(RunPair(number, order, base, candidate))
     if not pairs:

@@ -28,11 +28,13 @@ def gate_run(
     factors: Sequence[float],
     rerun: int | None = None,
     orders: Sequence[str] = (),
+    refused: int | None = None,
 ) -> Path:
     """A gate run directory as `offload gate --base` leaves it: one pair per factor, the
     candidate's async latencies the base's times the factor; ``rerun``: that pair was run
     again, and only its second attempt (the one the gate judged) is unchanged; ``orders``:
-    which side of each pair started first ("AB": the base; all AB when not given)."""
+    which side of each pair started first ("AB": the base; all AB when not given); ``refused``:
+    that pair was invalid on every attempt, so the gate refused the run."""
     gate = root / name
     for number, factor in enumerate(factors, start=1):
         folders = [f"pair-{number}"]
@@ -50,7 +52,7 @@ def gate_run(
                 gate / "candidate" / folder / "runs",
                 name="20261202T100100Z",
                 started_at=1764325000.0 if base_first else 1764324900.0,
-                valid=judged,
+                valid=judged and number != refused,
                 variant=lambda s, _k, f=factor: scale_latencies(s, f, design="async"),
             )
     return gate
@@ -89,6 +91,27 @@ def test_a_pair_run_again_is_read_from_the_attempt_the_gate_judged(tmp_path: Pat
     run = load_gate_run(gate)
     assert [pair.number for pair in run.pairs] == [1, 2, 3]
     assert run.pairs[1].candidate.path.parent.parent.name == "pair-2-rerun-1"
+
+
+def test_a_gate_run_the_gate_refused_or_did_not_finish_is_skipped_not_judged(
+    tmp_path: Path, capsys
+):
+    """A refused run (a pair invalid twice: exit 2) or an interrupted one gave no verdict;
+    judged on its other pairs it would count as a run that missed a known change."""
+    runs = tmp_path / "runs"
+    gate_run(runs, "20261202T100000Z", (2.0, 2.0, 2.0))
+    gate_run(runs, "20261202T110000Z", (2.0, 2.0, 2.0), rerun=3, refused=3)
+    interrupted = gate_run(runs, "20261202T120000Z", (2.0, 2.0, 2.0))
+    for side in ("base", "candidate"):
+        for run_dir in (interrupted / side / "pair-3" / "runs").iterdir():
+            (run_dir / "slow-downstream" / "summary.json").unlink()
+    with pytest.raises(RunInvalid, match="pair 3 was invalid on its last attempt"):
+        load_gate_run(runs / "20261202T110000Z")
+    args = argparse.Namespace(gate_runs=[runs], markdown=None, known_change="2x")
+    assert spread_command.run(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped gate run") == 2
+    assert "1 of 1 gate runs caught the change" in " ".join(out.split())
 
 
 def test_a_folder_without_gate_runs_is_refused_by_name(tmp_path: Path):
