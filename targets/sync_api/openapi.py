@@ -99,6 +99,7 @@ def _get_user() -> dict[str, Any]:
         "responses": {
             "200": _response("The user", "User"),
             "404": _problem("No user with that id (not_found)"),
+            "414": _URI_TOO_LONG,
         },
     }
 
@@ -117,6 +118,7 @@ def _ledger() -> dict[str, Any]:
         "responses": {
             "200": _response("One page of the ledger", "LedgerPage"),
             "422": _problem("A query parameter is missing, unknown or invalid (validation_failed)"),
+            "414": _URI_TOO_LONG,
         },
     }
 
@@ -133,8 +135,19 @@ def _healthz() -> dict[str, Any]:
     return {
         "operationId": "healthz",
         "summary": "Liveness (the other bystander endpoint)",
-        "responses": {"200": _response("The process serves requests", "Health")},
+        "responses": {
+            "200": _response("The process serves requests", "Health"),
+            "414": _URI_TOO_LONG,
+        },
     }
+
+
+#: gunicorn refuses a request line longer than its ``limit_request_line`` (4094 bytes) before
+#: the app sees it, with an HTML page; a long query string (``GET /ledger``) or path can hit it
+_URI_TOO_LONG: dict[str, Any] = {
+    "description": "Request line longer than 4094 bytes: refused by gunicorn before the app",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 def _response(description: str, schema: str) -> dict[str, Any]:
