@@ -18,22 +18,9 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from offload.scenario import Designs, Scenario
 from offload.scenario.base import StrictModel
 from offload.scenario.designs import TargetEntry, TargetSpec
-from offload.units import Duration, Rate, format_duration
+from offload.units import Duration, Rate, format_duration, parse_share
 
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-
-def parse_share(value: object) -> float:
-    """A share from ``0.1%`` or a fraction (``0.001``)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a share such as 0.1% or 0.001")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and (match := _PERCENT.match(value)):
-        return float(match.group(1)) / 100
-    raise ValueError(f"expected a share such as 0.1% or 0.001, got {value!r}")
-
-
+#: a share of requests, 0 … 1 (``0.1%`` or ``0.001``)
 Share = Annotated[float, BeforeValidator(parse_share), Field(ge=0, le=1)]
 
 

@@ -77,7 +77,7 @@ REFUSED = {
     "missing slo": (VALID.replace("slo: {p99: 200ms, errors: 0.1%}\n", ""), "field 'slo'"),
     "bad share": (
         VALID.replace("errors: 0.1%", "errors: some"),
-        "field 'slo.errors': expected a share such as 0.1% or 0.001, got 'some'",
+        "field 'slo.errors': expected a share such as 10% or 0.1, got 'some'",
     ),
     "rates not increasing": (
         VALID.replace("[10/s, 40/s]", "[40/s, 10/s]"),
