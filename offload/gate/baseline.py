@@ -43,10 +43,10 @@ from offload.gate.policy import (
     KINDS,
     STATISTICS,
     MetricPolicy,
-    default_policy,
     metric_value,
+    recorded_policy,
 )
-from offload.gate.rundir import RunDirectory, ScenarioRuns
+from offload.gate.rundir import RunDirectory
 from offload.gate.stats import DEFAULT_ALPHA
 from offload.rundir.files import Record, describe
 from offload.rundir.run_info import GitInfo, MachineInfo
@@ -86,7 +86,11 @@ def build_baseline(run: RunDirectory, *, keep: Baseline | None = None) -> Baseli
     scenarios: dict[str, ScenarioBaseline] = {}
     for name, scenario in run.scenarios.items():
         kept = keep.scenarios.get(name) if keep is not None else None
-        policy = kept.policy if kept is not None else _default_policy(scenario)
+        policy = (
+            kept.policy
+            if kept is not None
+            else recorded_policy(scenario.repeats[0].figures, scenario.manifest.scenario)
+        )
         scenarios[name] = ScenarioBaseline(
             identity=identity_of(scenario.manifest),
             policy=policy,
@@ -254,13 +258,6 @@ def _load_entry(where: _Where, at: str, entry: Any) -> MetricPolicy:
         tolerance=float(entry["tolerance"]),
         statistic=entry.get("statistic", "median"),
         min_delta=float(entry.get("min_delta", 0.0)),
-    )
-
-
-def _default_policy(scenario: ScenarioRuns) -> list[MetricPolicy]:
-    recorded = scenario.manifest.scenario
-    return default_policy(
-        scenario.repeats[0].figures, recorded.target_names or None, recorded.gate_tolerances
     )
 
 

@@ -18,7 +18,7 @@ from offload.expect.expressions import ExpressionError, format_number
 from offload.expect.paths import UnknownPath, shortened
 from offload.gate.checks import CheckResult, PairRow, Verdict, check_expectations
 from offload.gate.paired import Pair, compare_pairs
-from offload.gate.policy import MetricPolicy, default_policy, metric_value
+from offload.gate.policy import MetricPolicy, metric_value, recorded_policy
 from offload.gate.rundir import Repeat, RunDirectory, ScenarioRuns
 
 
@@ -62,9 +62,8 @@ def check_pairs(
             result.checks += check_expectations(ScenarioRuns(name, runs), unit="pair")
         first = candidate[0]
         assert first is not None
-        recorded = first.manifest.scenario  # the candidate's: the base's has no gate section
-        targets = recorded.target_names or None
-        for entry in default_policy(first.figures, targets, recorded.gate_tolerances):
+        # the candidate's scenario: the base's has no gate section
+        for entry in recorded_policy(first.figures, first.manifest.scenario):
             check = _check_metric(
                 name,
                 entry,

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from offload.analysis.cost import is_rig
 from offload.analysis.uncertainty import supported
 from offload.expect.expressions import EvaluationError, Expression, ExpressionError, parse_metric
 from offload.expect.paths import MissingValue, UnknownPath, full_path, lookup
+
+if TYPE_CHECKING:
+    from offload.rundir.manifest import ScenarioRecord
 
 Direction = Literal["lower", "higher"]
 Kind = Literal["relative", "absolute"]
@@ -160,6 +163,13 @@ def default_policy(
                 )
             )
     return policy
+
+
+def recorded_policy(summary: Mapping[str, Any], scenario: ScenarioRecord) -> list[MetricPolicy]:
+    """The default policy of one recorded run: its designs in the scenario's order, with the
+    tolerances its ``gate`` section set (what the A/B gate, ``spread`` and ``baseline save``
+    all judge by)."""
+    return default_policy(summary, scenario.target_names or None, scenario.gate_tolerances)
 
 
 def _percentile_supported(summary: Mapping[str, Any], full: str) -> bool:

@@ -38,7 +38,7 @@ from offload.gate.paired import (
     sign_flip_p_value,
 )
 from offload.gate.pairs import RunPair, check_pairs
-from offload.gate.policy import MetricPolicy, default_policy, metric_value
+from offload.gate.policy import MetricPolicy, metric_value, recorded_policy
 from offload.gate.rundir import RunDirectory, load_run_dir
 
 #: the share of gate runs allowed to fail on unchanged code (issue: at most 1 in 20)
@@ -251,9 +251,7 @@ def measure_spread(runs: Sequence[GateRun]) -> Spread:
     for run in runs:
         for scenario in run.pairs[0].candidate.scenarios:
             first = run.pairs[0].candidate.scenarios[scenario].repeats[0]
-            recorded = first.manifest.scenario
-            targets = recorded.target_names or None
-            for entry in default_policy(first.figures, targets, recorded.gate_tolerances):
+            for entry in recorded_policy(first.figures, first.manifest.scenario):
                 key = (scenario, entry.metric)
                 spread = metrics.get(key)
                 if spread is None:
