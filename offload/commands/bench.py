@@ -23,6 +23,7 @@ from offload.run.load_workers import parse_load_workers
 from offload.run.orchestrator import BenchPlan, run_bench
 from offload.run.remote import add_allow_remote_argument
 from offload.run.remote_workers import JOIN_TIMEOUT_S, RemoteMaster, parse_master_address
+from offload.run.rendezvous import Rendezvous
 from offload.rundir.paths import REPORTS_DIR, scenario_dirs
 from offload.rundir.run_info import RunInfo
 from offload.rundir.summary import Summary
@@ -132,6 +133,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "report then says the floor was not measured)",
     )
     parser.add_argument(
+        "--rendezvous",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="start each design's load together with other benches given the same DIR (the "
+        "A/B gate runs base and candidate side by side this way); each waits for the others",
+    )
+    parser.add_argument(
+        "--rendezvous-parties",
+        type=int,
+        default=2,
+        metavar="N",
+        help="with --rendezvous: how many benches meet there (default 2)",
+    )
+    parser.add_argument(
         "--gate",
         type=Path,
         default=None,
@@ -174,6 +190,11 @@ def _bench(args: argparse.Namespace, console: Console) -> BenchResult:
         return _refuse(
             console, "--set runs the set's own scenarios: give --set, --scenario or --tag"
         )
+    if args.rendezvous is not None and args.rendezvous_parties < 2:
+        return _refuse(console, "--rendezvous-parties must be at least 2")
+    if args.rendezvous is not None and args.master_bind is not None:
+        return _refuse(console, "--rendezvous and --master-bind cannot be combined: the "
+                       "master fixes t=0 when its remote workers join")  # fmt: skip
     scenario_set, set_file = None, None
     if args.scenario_set is not None:
         set_file = set_path(args.scenario_set)
@@ -199,6 +220,9 @@ def _bench(args: argparse.Namespace, console: Console) -> BenchResult:
         master=None
         if args.master_bind is None
         else RemoteMaster(args.master_bind, join_timeout_s=args.join_timeout),
+        rendezvous=None
+        if args.rendezvous is None
+        else Rendezvous(args.rendezvous, parties=args.rendezvous_parties),
     )
     run_dir = run_bench(plan, console)
     folders = [

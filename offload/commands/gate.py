@@ -39,7 +39,9 @@ console = human_console()
 
 #: flags that belong to one mode only, for the error that says so
 _STORED_ONLY = ("baseline", "allow_invalid", "ignore_identity", "out")
-_AB_ONLY = ("pairs", "seed", "scenarios", "tag", "full", "reports_dir", "venv_cache")
+_AB_ONLY = (
+    "pairs", "seed", "scenarios", "tag", "full", "reports_dir", "venv_cache", "one_at_a_time"
+)  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ab.add_argument(
         "--full", action="store_true",
         help="run the scenarios at full length (default: quick, each scenario's quick.time_scale)",
+    )  # fmt: skip
+    ab.add_argument(
+        "--one-at-a-time", action="store_true",
+        help="run each pair's two benches one after the other (default: side by side, both "
+        "at once with one t=0, when the base's bench can; docs/gate.md says why)",
     )  # fmt: skip
     ab.add_argument(
         "--reports-dir", type=Path, default=None, metavar="DIR",
@@ -169,6 +176,7 @@ def _gate(args: argparse.Namespace, console: Console) -> GateReport:
             alpha=args.alpha if args.alpha is not None else DEFAULT_ALPHA,
             tolerance_scale=args.tolerance_scale,
             expectations=args.expectations,
+            side_by_side=not args.one_at_a_time,
             reports_dir=args.reports_dir or GATE_REPORTS,
             **({"venv_cache": args.venv_cache} if args.venv_cache else {}),
         )

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -45,7 +46,7 @@ from offload.gate.revisions import (
 )
 from offload.gate.rundir import RunDirectory, load_run_dir
 from offload.gate.schedule import BASE_FIRST, new_seed, pair_orders
-from offload.gate.sides import BASE, CANDIDATE, Side
+from offload.gate.sides import BASE, CANDIDATE, Side, run_directory, wait_for_benches
 from offload.gate.terminal import print_report
 from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
@@ -71,6 +72,8 @@ class ABOptions:
     alpha: float = DEFAULT_ALPHA
     tolerance_scale: float = 1.0
     expectations: bool = True
+    #: both benches of a pair at once, meeting before each design's load (when the base can)
+    side_by_side: bool = True
     reports_dir: Path = GATE_REPORTS
     venv_cache: Path = field(default_factory=default_cache_dir)
 
@@ -128,6 +131,16 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
             )
             for side in (base, candidate):
                 side.preflight(copies[side.name])
+            if options.side_by_side and not base.can_run_side_by_side():
+                note = (
+                    f"the base {base.label} predates side-by-side benches (its offload bench has "
+                    "no --rendezvous): each pair's benches run one after the other, which "
+                    "leaves the machine's drift between them in the pair (docs/gate.md)"
+                )
+                console.print(f"[yellow]{escape(note)}[/]")
+                report.warnings.append(note)
+                options = replace(options, side_by_side=False)
+            report.context += " · " + _mode(options)
             amqp_url = stack.enter_context(_shared_broker(copies[CANDIDATE], gate_dir, console))
             pairs = _measure(base, candidate, copies, orders, gate_dir, options, amqp_url, report,
                              console)  # fmt: skip
@@ -170,12 +183,9 @@ def _measure(
         for attempt in range(RERUNS + 1):
             folder = f"pair-{number}" if attempt == 0 else f"pair-{number}-rerun-{attempt}"
             sides = (base, candidate) if order == BASE_FIRST else (candidate, base)
-            runs: dict[str, RunDirectory] = {}
-            for side in sides:
-                console.print(f"pair {number}/{len(orders)} ({order}): {side.name} ...")
-                files = scenario_files[side.name]
-                runs[side.name] = _bench(side, files, gate_dir / side.name / folder, options,
-                                         amqp_url)  # fmt: skip
+            how = "side by side" if options.side_by_side else "one at a time"
+            console.print(f"pair {number}/{len(orders)} ({order}, {how}) ...")
+            runs = _run_pair(sides, scenario_files, gate_dir, folder, options, amqp_url)
             problems = [
                 f"{name}: {repeat.directory.name}: "
                 + ("; ".join(repeat.invalid_reasons) or "no reason given")
@@ -199,19 +209,45 @@ def _measure(
     return pairs
 
 
-def _bench(
-    side: Side,
-    scenario_files: list[Path],
-    reports_dir: Path,
+def _run_pair(
+    sides: tuple[Side, Side],
+    scenario_files: dict[str, list[Path]],
+    gate_dir: Path,
+    folder: str,
     options: ABOptions,
     amqp_url: str | None,
-) -> RunDirectory:
-    log = reports_dir / "bench.log"
-    code, run_dir = side.bench(
-        scenario_files, reports_dir, quick=options.quick, amqp_url=amqp_url, log=log
-    )
-    if code == 130:
+) -> dict[str, RunDirectory]:
+    """One pair's two benches: side by side (both started now, in ``sides``' order, meeting
+    before each design's load) or one after the other."""
+    meet = gate_dir / "rendezvous" / folder if options.side_by_side else None
+    started: list[tuple[Side, Path, Path, subprocess.Popen[bytes]]] = []
+    codes: dict[str, int] = {}
+    for side in sides:
+        reports_dir = gate_dir / side.name / folder
+        log = reports_dir / "bench.log"
+        process = side.start_bench(
+            scenario_files[side.name], reports_dir, quick=options.quick, amqp_url=amqp_url,
+            log=log, rendezvous=meet,
+        )  # fmt: skip
+        started.append((side, reports_dir, log, process))
+        if meet is None:
+            codes[side.name] = wait_for_benches([process])[0]
+            if codes[side.name] == 130:
+                raise KeyboardInterrupt
+    if meet is not None:
+        exits = wait_for_benches([process for *_, process in started])
+        codes = {side.name: code for (side, *_), code in zip(started, exits, strict=True)}
+    if 130 in codes.values():
         raise KeyboardInterrupt
+    return {
+        side.name: _recorded(side, codes[side.name], reports_dir, log)
+        for side, reports_dir, log, _ in started
+    }
+
+
+def _recorded(side: Side, code: int, reports_dir: Path, log: Path) -> RunDirectory:
+    """The run a side's bench recorded, or GateFailed when it recorded nothing usable."""
+    run_dir = run_directory(reports_dir)
     if run_dir is None or not any(run_dir.glob("*/summary.json")):
         raise GateFailed(
             f"the {side.name} revision's bench recorded nothing (exit {code}): {_tail(log)} "
@@ -283,6 +319,12 @@ def _without_gate_section(file: Path, copy: Path) -> Path:
     else:
         shutil.copyfile(file, copy)
     return copy
+
+
+def _mode(options: ABOptions) -> str:
+    if options.side_by_side:
+        return "each pair's benches side by side (both at once, each design's load from one t=0)"
+    return "each pair's benches one after the other"
 
 
 def _label(revision: Revision, what: str = "") -> str:

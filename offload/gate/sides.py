@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,21 @@ class Side:
             )
         raise GateFailed(f"the {self.name} revision {self.label} cannot run the gate: {said}")
 
-    def bench(
+    def can_run_side_by_side(self) -> bool:
+        """Whether this revision's bench can start its load together with another's
+        (``offload bench --rendezvous``, added after the A/B gate itself)."""
+        result = subprocess.run(
+            [str(self.python), "-m", "offload.cli", "bench", "--help"],
+            cwd=self.tree,
+            env=self.environment(None),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return result.returncode == 0 and "--rendezvous" in result.stdout
+
+    def start_bench(
         self,
         scenario_files: Sequence[Path],
         reports_dir: Path,
@@ -90,33 +105,59 @@ class Side:
         quick: bool,
         amqp_url: str | None,
         log: Path,
-    ) -> tuple[int, Path | None]:
-        """Run one bench; its exit code and run directory (None when it made none)."""
+        rendezvous: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start one bench, its output going to ``log``; with ``rendezvous``, each of its
+        designs' load starts together with the other side's bench given the same folder."""
         command = [str(self.python), "-m", "offload.cli", "bench", "--no-report"]
         command += ["--reports-dir", str(reports_dir)]
         for file in scenario_files:
             command += ["--scenario", str(file)]
         if quick:
             command.append("--quick")
+        if rendezvous is not None:
+            command += ["--rendezvous", str(rendezvous)]
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
-            process = subprocess.Popen(
+            return subprocess.Popen(
                 command,
                 cwd=self.tree,
                 env=self.environment(amqp_url),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-            try:
-                code = process.wait()
-            except KeyboardInterrupt:
-                # Ctrl-C reaches the child too; SIGTERM (CI cancel) reached only us
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                raise
-        latest = reports_dir / "latest"
-        return code, latest.resolve() if latest.exists() else None
+
+
+def wait_for_benches(processes: Sequence[subprocess.Popen[bytes]]) -> list[int]:
+    """Every bench's exit code. A bench that fails outright (not 0, nor 1 for an invalid run)
+    stops the others: side by side, they would wait for it at every design's start. At Ctrl-C
+    (which reaches the children too) or SIGTERM (a CI cancel, which reached only us), each
+    still running is interrupted and reaped first."""
+    try:
+        while any(process.poll() is None for process in processes):
+            if any(process.poll() not in (None, 0, 1) for process in processes):
+                _interrupt(processes)
+                break
+            time.sleep(0.2)
+        return [process.wait() for process in processes]
+    except KeyboardInterrupt:
+        _interrupt(processes)
+        raise
+
+
+def _interrupt(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_directory(reports_dir: Path) -> Path | None:
+    """The run directory a bench made under ``reports_dir`` (None when it made none)."""
+    latest = reports_dir / "latest"
+    return latest.resolve() if latest.exists() else None

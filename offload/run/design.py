@@ -32,6 +32,7 @@ from offload.run.loadplan import build_plan
 from offload.run.metrics_scraper import MetricsScraper
 from offload.run.progress import BenchProgress
 from offload.run.remote_workers import RemoteMaster, collect, master_options, wait_for_t0
+from offload.run.rendezvous import Rendezvous
 from offload.run.sampler import Sampler, WatchedProcess
 from offload.run.stack import RunningTarget, Stack, tracing_process_env
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor
@@ -91,8 +92,11 @@ def run_design(
     run_name: str = "run",
     load_workers: int = 1,
     master: RemoteMaster | None = None,
+    rendezvous: Rendezvous | None = None,
 ) -> DesignRunResult:
-    """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails."""
+    """Run one design; ``result`` (the caller's) is filled as the run goes, even if it fails.
+    With ``rendezvous``, its load starts together with the other benches' (the A/B gate's side
+    by side run), met under ``<scenario folder>.<design>``, which every side has alike."""
     design_dir.mkdir(parents=True, exist_ok=True)
     entry = result.entry = DesignEntry(
         target=TargetRecord(
@@ -148,6 +152,7 @@ def run_design(
             locust, t0 = launch_generator(
                 supervisor, scenario, target.url, target.manifest.health_path, design_dir,
                 load_workers, progress=progress, master=master, tracing=config.tracing,
+                rendezvous=rendezvous, rendezvous_key=design_dir.parent.name + "." + design_name,
             )  # fmt: skip
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
@@ -203,6 +208,8 @@ def run_design(
         result.invalid_reasons.append(f"{design_name}: {exc}")
         progress.note(f"[red]{scenario.name} · {design_name}: {exc}[/]")
     finally:
+        if rendezvous is not None:  # the others need not wait for a design that never loaded
+            rendezvous.abandon(design_dir.parent.name + "." + design_name)
         if timeline is not None:
             timeline.stop()
         if sampler is not None:
@@ -243,13 +250,18 @@ def launch_generator(
     allowed_remote_hosts: list[str] | None = None,
     master: RemoteMaster | None = None,
     tracing: bool = False,
+    rendezvous: Rendezvous | None = None,
+    rendezvous_key: str = "",
 ) -> tuple[Supervised, float]:
-    """Start Locust and return it with t=0: fixed here for processes on this machine, or by
-    the master once every remote worker joined (``master``: ``--master-bind``); with
-    ``tracing``, each signup starts a trace (in processes on this machine only: remote workers
-    get no tracing environment)."""
+    """Start Locust and return it with t=0: fixed here for processes on this machine (agreed
+    with the other benches at ``rendezvous`` when given), or by the master once every remote
+    worker joined (``master``: ``--master-bind``); with ``tracing``, each signup starts a trace
+    (in processes on this machine only: remote workers get no tracing environment)."""
     if master is None:
         t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
+        if rendezvous is not None:
+            progress.update(0, "waiting for the other side to start its load together")
+            t0 = rendezvous.agree_t0(rendezvous_key, t0)
         locust = start_generator(
             supervisor, scenario, url, health_path, design_dir, t0, load_workers,
             allowed_remote_hosts=allowed_remote_hosts, tracing=tracing,

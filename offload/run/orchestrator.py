@@ -14,6 +14,7 @@ the scenario's ``manifest.json``).
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -35,6 +36,7 @@ from offload.run.metadata import git_info, machine_info, package_versions, rabbi
 from offload.run.progress import BenchProgress
 from offload.run.remote import check_remote, remote_addresses, url_host
 from offload.run.remote_workers import RemoteMaster, check_master_address
+from offload.run.rendezvous import Rendezvous
 from offload.run.supervisor import terminate_as_interrupt
 from offload.rundir.manifest import BrokerRecord, PhaseRecord, ScenarioManifest, ScenarioRecord
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
@@ -66,6 +68,8 @@ class BenchPlan:
     allow_remote: bool = False
     #: ``--master-bind``: the load comes from ``load_workers`` Locust workers on other hosts
     master: RemoteMaster | None = None
+    #: ``--rendezvous``: each design's load starts together with other benches' (A/B gate)
+    rendezvous: Rendezvous | None = None
 
 
 @dataclass
@@ -208,6 +212,13 @@ def check_remote_master(
 
 def run_bench(plan: BenchPlan, console: Console) -> Path:
     prepared = prepare(plan)
+    if plan.rendezvous is not None:
+        external = [d.name for p in prepared for d in p.designs if d.manifest.is_external]
+        if external:
+            raise OffloadError(
+                f"--rendezvous runs benches side by side, each with its own designs; "
+                f"{', '.join(external)} is an external target, which both would share"
+            )
     addresses = remote_addresses(d.manifest for p in prepared for d in p.designs)
     check_remote(addresses, allowed=plan.allow_remote, command="bench")
     for address in addresses:
@@ -340,7 +351,9 @@ def _run_scenario(
         manifest.skipped_designs = item.skipped
     manifest_path = scenario_dir / ScenarioManifest.FILE_NAME
     manifest.dump(manifest_path)
-    run_id = scenario_dir.parent.name.lower().replace("-", "")
+    # unique per bench, not only per run folder: benches run side by side (the A/B gate) may
+    # share a folder name and a broker, and their vhosts and queues must not meet
+    run_id = scenario_dir.parent.name.lower().replace("-", "") + secrets.token_hex(2)
     try:
         record_floor(
             manifest, item.scenario, scenario_dir, progress, skip=not plan.floor, quick=plan.quick
@@ -377,6 +390,7 @@ def _run_scenario(
                     run_name=run_name,
                     load_workers=resolve_load_workers(plan.load_workers, item.scenario),
                     master=plan.master,
+                    rendezvous=plan.rendezvous,
                 )
             finally:
                 if result.entry is not None:
