@@ -213,12 +213,14 @@ def check_remote_master(
 def run_bench(plan: BenchPlan, console: Console) -> Path:
     prepared = prepare(plan)
     if plan.rendezvous is not None:
-        external = [d.name for p in prepared for d in p.designs if d.manifest.is_external]
-        if external:
-            raise OffloadError(
-                f"--rendezvous runs benches side by side, each with its own designs; "
-                f"{', '.join(external)} is an external target, which both would share"
-            )
+        for item in prepared:
+            external = [d.name for d in item.designs if d.manifest.is_external]
+            if external:
+                raise ScenarioError(
+                    f"{item.file}: --rendezvous runs benches side by side, each with its own "
+                    f"designs; {', '.join(external)} is an external target, which both would "
+                    "share"
+                )
     addresses = remote_addresses(d.manifest for p in prepared for d in p.designs)
     check_remote(addresses, allowed=plan.allow_remote, command="bench")
     for address in addresses:

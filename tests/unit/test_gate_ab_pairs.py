@@ -5,6 +5,8 @@ and a pair invalid twice refuses the gate."""
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,14 +69,19 @@ class ScriptedSide(Side):
     """A side whose benches write synthetic run directories, valid or not as scripted."""
 
     validity: Iterator[bool] = field(default_factory=lambda: itertools.repeat(True))
+    #: the rendezvous folder each bench was given (None: one at a time)
+    meetings: list[Path | None] = field(default_factory=list)
 
-    def bench(self, scenario_files, reports_dir, *, quick, amqp_url, log):
+    def start_bench(self, scenario_files, reports_dir, *, quick, amqp_url, log, rendezvous=None):
         run_dir = write_run(reports_dir / "runs", name="r", valid=next(self.validity))
         (reports_dir / "latest").symlink_to(run_dir)
-        return (0, run_dir)
+        self.meetings.append(rendezvous)
+        return subprocess.Popen([sys.executable, "-c", "pass"])
 
 
-def measure(tmp_path: Path, base_validity: list[bool], pairs: int = 2) -> GateReport:
+def measure(
+    tmp_path: Path, base_validity: list[bool], pairs: int = 2, *, side_by_side: bool = True
+) -> GateReport:
     report = GateReport(run_dir=tmp_path)
     base = ScriptedSide(BASE, tmp_path, Path("python"), "base", iter(base_validity))
     candidate = ScriptedSide(CANDIDATE, tmp_path, Path("python"), "candidate")
@@ -85,7 +92,7 @@ def measure(tmp_path: Path, base_validity: list[bool], pairs: int = 2) -> GateRe
         {BASE: [], CANDIDATE: []},
         orders,
         tmp_path,
-        ABOptions(base="x"),
+        ABOptions(base="x", side_by_side=side_by_side),
         None,
         report,
         Console(),
@@ -176,3 +183,25 @@ def test_the_base_runs_the_scenario_without_its_gate_section(tmp_path: Path):
     assert full.gate.tolerances  # the shipped gate scenario sets some
     assert base_ci.model_dump(exclude={"gate"}) == full.model_dump(exclude={"gate"})
     assert base[1].read_bytes() == files[1].read_bytes()
+
+
+@pytest.mark.parametrize("side_by_side", [True, False])
+def test_side_by_side_benches_of_a_pair_meet_in_one_folder(tmp_path: Path, side_by_side: bool):
+    """Side by side, both benches of a pair (and of its re-run) get the same folder, and no
+    two pairs share one; one at a time, neither gets one."""
+    base = ScriptedSide(BASE, tmp_path, Path("python"), "base", iter([True, False, True]))
+    candidate = ScriptedSide(CANDIDATE, tmp_path, Path("python"), "candidate")
+    _measure(
+        base, candidate, {BASE: [], CANDIDATE: []}, ["AB", "BA"], tmp_path,
+        ABOptions(base="x", side_by_side=side_by_side), None, GateReport(run_dir=tmp_path),
+        Console(),
+    )  # fmt: skip
+    assert base.meetings == candidate.meetings
+    if side_by_side:
+        assert base.meetings == [
+            tmp_path / "rendezvous" / "pair-1",
+            tmp_path / "rendezvous" / "pair-2",
+            tmp_path / "rendezvous" / "pair-2-rerun-1",
+        ]
+    else:
+        assert base.meetings == [None, None, None]
