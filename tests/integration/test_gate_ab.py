@@ -11,12 +11,14 @@ the two tests that run benches start ``offload gate`` as a user does.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,6 +221,37 @@ def test_an_unchanged_candidate_passes_against_head(clone: Path):
     for side in ("base", "candidate"):
         assert list((records / side / "pair-1").glob("runs/*/ab-tiny/summary.json"))
     assert not _extra_worktrees(clone)
+    # side by side: both sides' loads started from one t=0, on queues of their own
+    assert "side by side" in result.stdout and "side by side" in gate_md
+    runs = [_design_run(records, side) for side in ("base", "candidate")]
+    assert runs[0]["t0_epoch"] == runs[1]["t0_epoch"]
+    assert runs[0]["queue_prefix"] != runs[1]["queue_prefix"]
+
+
+def _design_run(records: Path, side: str) -> dict[str, Any]:
+    """The async design's entry in a side's manifest of pair 1."""
+    (manifest,) = (records / side / "pair-1").glob("runs/*/ab-tiny/manifest.json")
+    entry: dict[str, Any] = json.loads(manifest.read_text())["designs"]["async"]
+    return entry
+
+
+def test_a_base_older_than_side_by_side_benches_is_run_one_at_a_time(clone: Path):
+    """A base whose bench has no --rendezvous still gates: its pairs run one after the other,
+    and the gate says so instead of waiting for a partner that cannot come."""
+    introduced = git(
+        clone, "log", "--format=%H", "--reverse", "-S", "--rendezvous", "--",
+        "offload/commands/bench.py",
+    ).splitlines()[0]  # fmt: skip
+    result = tiny_gate(clone, "--base", f"{introduced}~1", "--pairs", "1", "--seed", "7")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "predates side-by-side benches" in result.stdout
+    records = (clone.parent / "reports" / "latest").resolve()
+    gate_md = (records / "gate.md").read_text()
+    assert "one after the other" in gate_md
+    assert not (records / "rendezvous").exists()
+    runs = [_design_run(records, side) for side in ("base", "candidate")]
+    assert runs[0]["t0_epoch"] != runs[1]["t0_epoch"]
 
 
 def test_a_committed_slowdown_fails_naming_the_p50(tmp_path: Path):
