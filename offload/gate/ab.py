@@ -4,10 +4,13 @@ A stored baseline is evidence about the machine that recorded it, and machines o
 differ by tens of percent; so this gate measures both revisions on the machine at hand, in one
 job: the base checked out into a temporary worktree with its own environment, the candidate
 being the working tree, both running the candidate's scenario files (the base's copies without
-their ``gate`` section, which only the candidate's gate reads) against one broker, in
-interleaved pairs (AB BA ...) whose order a printed seed shuffles. Each bench keeps its run
-directory under ``reports/gate/runs/<time>/{base,candidate}/pair-K/``; gate.md and junit.xml sit
-beside them and ``reports/gate/latest`` points at the newest.
+their ``gate`` section, which only the candidate's gate reads) against one broker, in pairs.
+The two benches of a pair run at once and start each design's load from one agreed t=0
+(``offload bench --rendezvous``), so the machine's drift lands on both sides alike;
+``--one-at-a-time`` (or a base too old for it) runs them one after the other, in an order (AB
+BA ...) that a printed seed shuffles. Each bench keeps its run directory under
+``reports/gate/runs/<time>/{base,candidate}/pair-K/``; gate.md and junit.xml sit beside them
+and ``reports/gate/latest`` points at the newest.
 
 A pair with an invalid run (the run's own ``valid: false`` and its reasons) is run again once;
 still invalid, the gate refuses (exit 2) with the reasons.
@@ -235,7 +238,7 @@ def _run_pair(
             if codes[side.name] == 130:
                 raise KeyboardInterrupt
     if meet is not None:
-        exits = wait_for_benches([process for *_, process in started])
+        exits = wait_for_benches([process for *_, process in started], meet)
         codes = {side.name: code for (side, *_), code in zip(started, exits, strict=True)}
     if 130 in codes.values():
         raise KeyboardInterrupt

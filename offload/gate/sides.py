@@ -4,6 +4,7 @@ Each side runs ``offload bench`` as a child process with its own code: the inter
 environment, its tree as the working directory and as ``PYTHONPATH`` — so the base's harness and
 targets run, not the installed copy. Both sides get the same scenario files (the candidate's,
 copied aside; the base's without their ``gate`` section) and the same broker (``AMQP_URL``).
+Side by side, both benches are started at once with one rendezvous folder.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from offload.errors import GateFailed
+from offload.run.rendezvous import CLOSED
 
 BASE, CANDIDATE = "base", "candidate"
 #: A = base, B = candidate, in the pair orders the gate prints (AB, BA)
@@ -128,13 +130,19 @@ class Side:
             )
 
 
-def wait_for_benches(processes: Sequence[subprocess.Popen[bytes]]) -> list[int]:
+def wait_for_benches(
+    processes: Sequence[subprocess.Popen[bytes]], rendezvous: Path | None = None
+) -> list[int]:
     """Every bench's exit code. A bench that fails outright (not 0, nor 1 for an invalid run)
-    stops the others: side by side, they would wait for it at every design's start. At Ctrl-C
-    (which reaches the children too) or SIGTERM (a CI cancel, which reached only us), each
-    still running is interrupted and reaped first."""
+    stops the others: side by side, they would wait for it at every design's start. Once one
+    has ended, ``rendezvous`` is closed, so no other waits for it there. At Ctrl-C (which
+    reaches the children too) or SIGTERM (a CI cancel, which reached only us), each still
+    running is interrupted and reaped first."""
     try:
         while any(process.poll() is None for process in processes):
+            if rendezvous is not None and any(p.poll() is not None for p in processes):
+                rendezvous.mkdir(parents=True, exist_ok=True)
+                (rendezvous / CLOSED).touch()
             if any(process.poll() not in (None, 0, 1) for process in processes):
                 _interrupt(processes)
                 break

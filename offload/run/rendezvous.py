@@ -12,7 +12,8 @@ and code) can meet: each party writes its proposed t=0 into ``<folder>/<key>/<pa
 (atomically: a rename), waits until ``parties`` proposals for that key exist, and takes the
 latest one, which still leaves every party its full lead. A party that gives up before it
 proposes (its design did not start) writes ``<party>.abandoned``, so the others stop waiting at
-once instead of at the timeout.
+once instead of at the timeout; whoever started the benches writes ``closed`` once one of
+them has ended, so that no one waits for a bench that is gone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 
 from offload.errors import OffloadError
 
+#: written into the folder by whoever started the benches once one of them has ended
+CLOSED = "closed"
 #: how long a party waits for the others before the design's run is given up
 DEFAULT_TIMEOUT_S = 180.0
 POLL_S = 0.02
@@ -58,15 +61,19 @@ class Rendezvous:
         self.joined.add(key)
         deadline = time.monotonic() + self.timeout_s
         while True:
+            proposals = self._proposals(folder)
+            if len(proposals) >= self.parties:
+                return max(proposals.values())
             abandoned = sorted(p.stem for p in folder.glob("*.abandoned"))
             if abandoned:
                 raise RendezvousFailed(
                     f"the other side of this side-by-side run gave up before its load started "
                     f"({', '.join(abandoned)}; see its log)"
                 )
-            proposals = self._proposals(folder)
-            if len(proposals) >= self.parties:
-                return max(proposals.values())
+            if (self.directory / CLOSED).exists():
+                raise RendezvousFailed(
+                    "the other side's bench ended before this design's load could start with it"
+                )
             if time.monotonic() > deadline:
                 raise RendezvousFailed(
                     f"the other side of this side-by-side run did not reach its load within "

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from offload.cli import main
-from offload.run.rendezvous import Rendezvous, RendezvousFailed
+from offload.run.rendezvous import CLOSED, Rendezvous, RendezvousFailed
 
 
 def _agree_in_thread(
@@ -67,6 +67,18 @@ def test_a_partner_that_gave_up_stops_the_wait_at_once(tmp_path: Path) -> None:
     assert time.monotonic() - started < 2
     assert isinstance(out["base"], RendezvousFailed)
     assert "gave up before its load started (candidate" in str(out["base"])
+
+
+def test_a_partner_whose_bench_ended_stops_the_wait(tmp_path: Path) -> None:
+    """The gate closes the folder once one bench has ended: a design that bench never ran
+    must not hold the other for the whole timeout."""
+    out: dict[str, float | Exception] = {}
+    waiting = _agree_in_thread(Rendezvous(tmp_path, party="base", timeout_s=60), "k", 1.0, out)
+    time.sleep(0.1)
+    (tmp_path / CLOSED).touch()
+    waiting.join(5)
+    assert isinstance(out["base"], RendezvousFailed)
+    assert "ended before this design's load" in str(out["base"])
 
 
 def test_abandoning_after_joining_changes_nothing(tmp_path: Path) -> None:
