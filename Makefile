@@ -81,7 +81,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # the A/B gate (docs/gate.md): the base revision (GATE_BASE, else the merge-base of HEAD with
-# main or origin/main) and the working tree, measured in GATE_PAIRS interleaved pairs; exit 0/1/2
+# main or origin/main) and the working tree, measured in GATE_PAIRS pairs, each pair's two
+# benches side by side (at once, from one t=0); exit 0/1/2
 gate: $(STAMP)
 	@base="$(GATE_BASE)"; \
 	if [ -z "$$base" ]; then \
