@@ -114,7 +114,12 @@ def test_every_cell_figure_comes_from_its_records(sweep_run):
         assert cell.error_rate == pytest.approx(failed.mean(), abs=1e-6), cell.folder
         latency_ms = ((signups["ended"] - signups["scheduled"]) * 1000).to_numpy()
         p50 = cell.latency["p50"].value
-        assert p50 == pytest.approx(np.percentile(latency_ms, 50), rel=0.02, abs=0.2)
+        # the summary's p50 is an HDR histogram's: one of the two middle samples (to 3
+        # significant digits), not numpy's midpoint between them, which a few dozen signups
+        # can put 0.2 ms away from either
+        lowest = np.percentile(latency_ms, 50, method="lower")
+        highest = np.percentile(latency_ms, 50, method="higher")
+        assert lowest * 0.998 - 0.002 <= p50 <= highest * 1.002 + 0.002, cell.folder
         assert cell.latency["p99"].value is None  # < 1,000 signups: not supported
         assert cell.slo_figure.key == "max"
         assert cell.slo_figure.value == pytest.approx(latency_ms.max(), rel=0.002, abs=0.1)
