@@ -148,10 +148,11 @@ def check_expectations(scenario: ScenarioRuns, unit: str = "repeat") -> list[Che
     breaks it is a failure, not noise to be averaged away. ``unit`` names what the runs are
     to the reader: repeats of a baseline gate, or the candidate's side of an A/B gate's pairs.
     """
-    return [_check_expectation(scenario, text, unit) for text in scenario.expectations]
+    return [check_expectation(scenario, text, unit) for text in scenario.expectations]
 
 
-def _check_expectation(scenario: ScenarioRuns, text: str, unit: str) -> CheckResult:
+def check_expectation(scenario: ScenarioRuns, text: str, unit: str = "repeat") -> CheckResult:
+    """One expectation, which must hold in every repeat of the scenario."""
     started = time.perf_counter()
 
     def result(verdict: Verdict, **fields: str) -> CheckResult:

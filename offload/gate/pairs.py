@@ -3,7 +3,10 @@
 The metrics are the default policy (:mod:`offload.gate.policy`) of the candidate's first run —
 the figures a baseline would gate, with their directions and tolerances — each decided by
 :func:`offload.gate.paired.compare_pairs`. The scenarios' ``expect:`` lists are checked on the
-candidate's runs, as the baseline gate does.
+candidate's runs, as the baseline gate does; but the A/B gate asks what the *change* did, so
+an expectation that fails on the candidate in some pairs and on the base in each of those same
+pairs too (side by side: at the same moment, on the same machine and broker) is not held
+against the change: it passes, and the gate warns with both sides' figures.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from typing import Any
 
 from offload.expect.expressions import ExpressionError, format_number
 from offload.expect.paths import UnknownPath, shortened
-from offload.gate.checks import CheckResult, PairRow, Verdict, check_expectations
+from offload.gate.checks import (
+    CheckResult,
+    PairRow,
+    Verdict,
+    check_expectation,
+    check_expectations,
+)
 from offload.gate.paired import Pair, compare_pairs
 from offload.gate.policy import MetricPolicy, metric_value, recorded_policy
 from offload.gate.rundir import Repeat, RunDirectory, ScenarioRuns
@@ -54,12 +63,12 @@ def check_pairs(
             result.warnings.append(f"scenario {name}: the base did not run it; not compared")
             continue
         if expectations:
-            runs = tuple(
-                dataclasses.replace(repeat, number=pair.number)
-                for repeat, pair in zip(candidate, pairs, strict=True)
-                if repeat is not None
-            )
-            result.checks += check_expectations(ScenarioRuns(name, runs), unit="pair")
+            runs = _numbered(candidate, pairs)
+            base_runs = {run.number: run for run in _numbered(base, pairs)}
+            for expectation in check_expectations(ScenarioRuns(name, runs), unit="pair"):
+                result.checks.append(
+                    _unless_the_base_fails_too(expectation, name, runs, base_runs, result.warnings)
+                )
         first = candidate[0]
         assert first is not None
         # the candidate's scenario: the base's has no gate section
@@ -77,6 +86,52 @@ def check_pairs(
             if check is not None:
                 result.checks.append(check)
     return result
+
+
+def _numbered(repeats: Sequence[Repeat | None], pairs: Sequence[RunPair]) -> tuple[Repeat, ...]:
+    """Each side's run of a scenario, numbered as its pair."""
+    return tuple(
+        dataclasses.replace(repeat, number=pair.number)
+        for repeat, pair in zip(repeats, pairs, strict=True)
+        if repeat is not None
+    )
+
+
+def _unless_the_base_fails_too(
+    check: CheckResult,
+    scenario: str,
+    candidate: Sequence[Repeat],
+    base: dict[int, Repeat],
+    warnings: list[str],
+) -> CheckResult:
+    """A failed expectation, or a pass with a warning when the base's run of every pair in
+    which it failed fails it too: then the change did not cause it (a broker that stalled
+    under both sides, a flaw the base already has), and blocking the change would not fix it."""
+    if check.verdict is not Verdict.FAIL:
+        return check
+
+    def holds(run: Repeat) -> bool:
+        one = check_expectation(ScenarioRuns(scenario, (run,)), check.name, unit="pair")
+        return one.verdict is Verdict.PASS
+
+    failed = [run.number for run in candidate if not holds(run)]
+    if not failed or any(n not in base or holds(base[n]) for n in failed):
+        return check
+    shown = ", ".join(str(n) for n in failed)
+    on_base = "; ".join(
+        check_expectation(ScenarioRuns(scenario, (base[n],)), check.name).value for n in failed
+    )
+    warnings.append(
+        f"scenario {scenario}: `{check.name}` does not hold on the candidate in pair(s) "
+        f"{shown}, nor on the base in the same pair(s) (base: {on_base}): not caused by the "
+        f"change, so not held against it; look at it all the same"
+    )
+    return dataclasses.replace(
+        check,
+        verdict=Verdict.PASS,
+        message=f"fails on the base in the same pair(s) too: {check.message}",
+        details=f"{check.details}\nthe base in pair(s) {shown}: {on_base}",
+    )
 
 
 def _first(run: RunDirectory, scenario: str) -> Repeat | None:

@@ -205,3 +205,54 @@ def test_side_by_side_benches_of_a_pair_meet_in_one_folder(tmp_path: Path, side_
         ]
     else:
         assert base.meetings == [None, None, None]
+
+
+def _losing(lost_in: dict[int, int]):
+    """A variant factory: pair k's async design lost ``lost_in[k]`` emails."""
+
+    def variant_for(k: int):
+        def variant(summary, _):
+            summary["designs"]["async"]["emails"]["lost"] = lost_in.get(k, 0)
+
+        return variant
+
+    return variant_for
+
+
+def _pairs_losing(tmp_path: Path, base_lost: dict[int, int], candidate_lost: dict[int, int]):
+    out = []
+    for k in (1, 2, 3):
+        base = write_run(tmp_path / "base", name=f"p{k}", variant=_losing(base_lost)(k))
+        candidate = write_run(
+            tmp_path / "candidate", name=f"p{k}", variant=_losing(candidate_lost)(k)
+        )
+        out.append(RunPair(k, "AB", load_run_dir(base), load_run_dir(candidate)))
+    return out
+
+
+def _lost_check(judged):
+    (check,) = [c for c in judged.checks if c.name == "async.emails.lost == 0"]
+    return check
+
+
+def test_an_expectation_the_base_breaks_in_the_same_pair_is_not_held_against_the_change(
+    tmp_path: Path,
+):
+    """Side by side, a broker that stalls under both sides breaks an expectation on both:
+    the change did not do it, so the gate passes it and warns with both sides' figures."""
+    judged = judge(_pairs_losing(tmp_path, base_lost={2: 3}, candidate_lost={2: 1}))
+    check = _lost_check(judged)
+    assert check.verdict is Verdict.PASS
+    assert check.message.startswith("fails on the base in the same pair(s) too")
+    (warning,) = [w for w in judged.warnings if "async.emails.lost == 0" in w]
+    assert "in pair(s) 2, nor on the base in the same pair(s) (base: 3 == 0)" in warning
+
+
+def test_an_expectation_only_the_candidate_breaks_still_fails(tmp_path: Path):
+    """The base breaking it in another pair excuses nothing: pair 3 failed on the candidate
+    alone."""
+    judged = judge(_pairs_losing(tmp_path, base_lost={1: 2}, candidate_lost={1: 1, 3: 1}))
+    check = _lost_check(judged)
+    assert check.verdict is Verdict.FAIL
+    assert "in p1, p3 of 3 pairs" in check.message
+    assert not [w for w in judged.warnings if "async.emails.lost == 0" in w]
