@@ -224,7 +224,7 @@ def _run_pair(
     before each design's load) or one after the other."""
     meet = gate_dir / "rendezvous" / folder if options.side_by_side else None
     started: list[tuple[Side, Path, Path, subprocess.Popen[bytes]]] = []
-    codes: dict[str, int] = {}
+    runs: dict[str, RunDirectory] = {}
     for side in sides:
         reports_dir = gate_dir / side.name / folder
         log = reports_dir / "bench.log"
@@ -233,18 +233,19 @@ def _run_pair(
             log=log, rendezvous=meet,
         )  # fmt: skip
         started.append((side, reports_dir, log, process))
-        if meet is None:
-            codes[side.name] = wait_for_benches([process])[0]
-            if codes[side.name] == 130:
+        if meet is None:  # one at a time: a side that failed outright stops the pair here
+            (code,) = wait_for_benches([process])
+            if code == 130:
                 raise KeyboardInterrupt
-    if meet is not None:
-        exits = wait_for_benches([process for *_, process in started], meet)
-        codes = {side.name: code for (side, *_), code in zip(started, exits, strict=True)}
-    if 130 in codes.values():
+            runs[side.name] = _recorded(side, code, reports_dir, log)
+    if meet is None:
+        return runs
+    exits = wait_for_benches([process for *_, process in started], meet)
+    if 130 in exits:
         raise KeyboardInterrupt
     return {
-        side.name: _recorded(side, codes[side.name], reports_dir, log)
-        for side, reports_dir, log, _ in started
+        side.name: _recorded(side, code, reports_dir, log)
+        for (side, reports_dir, log, _), code in zip(started, exits, strict=True)
     }
 
 
