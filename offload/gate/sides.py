@@ -65,15 +65,7 @@ class Side:
                 f"the {self.name} revision {self.label} has no offload package "
                 f"(no offload/__init__.py): it cannot be benchmarked by this gate"
             )
-        result = subprocess.run(
-            [str(self.python), "-c", PREFLIGHT, *map(str, scenario_files)],
-            cwd=self.tree,
-            env=self.environment(None),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = self._run_python("-c", PREFLIGHT, *map(str, scenario_files))
         if result.returncode == 0:
             return
         said = (result.stdout.strip() or result.stderr.strip() or "no message").splitlines()[-1]
@@ -88,8 +80,13 @@ class Side:
     def can_run_side_by_side(self) -> bool:
         """Whether this revision's bench can start its load together with another's
         (``offload bench --rendezvous``, added after the A/B gate itself)."""
-        result = subprocess.run(
-            [str(self.python), "-m", "offload.cli", "bench", "--help"],
+        result = self._run_python("-m", "offload.cli", "bench", "--help")
+        return result.returncode == 0 and "--rendezvous" in result.stdout
+
+    def _run_python(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """This revision's interpreter on its own tree, its output captured (bounded)."""
+        return subprocess.run(
+            [str(self.python), *args],
             cwd=self.tree,
             env=self.environment(None),
             capture_output=True,
@@ -97,7 +94,6 @@ class Side:
             timeout=120,
             check=False,
         )
-        return result.returncode == 0 and "--rendezvous" in result.stdout
 
     def start_bench(
         self,
