@@ -134,11 +134,17 @@ def wait_for_benches(
     has ended, ``rendezvous`` is closed, so no other waits for it there. At Ctrl-C (which
     reaches the children too) or SIGTERM (a CI cancel, which reached only us), each still
     running is interrupted and reaped first."""
+    closed = False
     try:
         while any(process.poll() is None for process in processes):
-            if rendezvous is not None and any(p.poll() is not None for p in processes):
+            if (
+                rendezvous is not None
+                and not closed
+                and any(p.poll() is not None for p in processes)
+            ):
                 rendezvous.mkdir(parents=True, exist_ok=True)
                 (rendezvous / CLOSED).touch()
+                closed = True
             if any(process.poll() not in (None, 0, 1) for process in processes):
                 _interrupt(processes)
                 break

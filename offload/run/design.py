@@ -98,6 +98,7 @@ def run_design(
     With ``rendezvous``, its load starts together with the other benches' (the A/B gate's side
     by side run), met under ``<scenario folder>.<design>``, which every side has alike."""
     design_dir.mkdir(parents=True, exist_ok=True)
+    meeting = f"{design_dir.parent.name}.{design_name}"  # the rendezvous key, alike on every side
     entry = result.entry = DesignEntry(
         target=TargetRecord(
             name=manifest.name,
@@ -152,7 +153,7 @@ def run_design(
             locust, t0 = launch_generator(
                 supervisor, scenario, target.url, target.manifest.health_path, design_dir,
                 load_workers, progress=progress, master=master, tracing=config.tracing,
-                rendezvous=rendezvous, rendezvous_key=design_dir.parent.name + "." + design_name,
+                rendezvous=rendezvous, rendezvous_key=meeting,
             )  # fmt: skip
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
@@ -209,7 +210,7 @@ def run_design(
         progress.note(f"[red]{scenario.name} · {design_name}: {exc}[/]")
     finally:
         if rendezvous is not None:  # the others need not wait for a design that never loaded
-            rendezvous.abandon(design_dir.parent.name + "." + design_name)
+            rendezvous.abandon(meeting)
         if timeline is not None:
             timeline.stop()
         if sampler is not None:

@@ -136,6 +136,11 @@ def prepare(plan: BenchPlan) -> list[PreparedScenario]:
             designs = [d for d in designs if d.name not in skipped]
         for design in designs:
             check_external_faults(file, scenario, design.manifest)
+            if plan.rendezvous is not None and design.manifest.is_external:
+                raise ScenarioError(
+                    f"{file}: --rendezvous runs benches side by side, each with its own "
+                    f"designs; {design.name} is an external target, which both would share"
+                )
         check_api_faults(file, scenario, designs)
         if designs and scenario.breaks_the_broker and os.environ.get("AMQP_URL"):
             raise ScenarioError(
@@ -212,15 +217,6 @@ def check_remote_master(
 
 def run_bench(plan: BenchPlan, console: Console) -> Path:
     prepared = prepare(plan)
-    if plan.rendezvous is not None:
-        for item in prepared:
-            external = [d.name for d in item.designs if d.manifest.is_external]
-            if external:
-                raise ScenarioError(
-                    f"{item.file}: --rendezvous runs benches side by side, each with its own "
-                    f"designs; {', '.join(external)} is an external target, which both would "
-                    "share"
-                )
     addresses = remote_addresses(d.manifest for p in prepared for d in p.designs)
     check_remote(addresses, allowed=plan.allow_remote, command="bench")
     for address in addresses:
