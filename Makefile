@@ -102,17 +102,21 @@ gate: $(STAMP)
 gate-baseline: $(STAMP)
 	$(BIN)/offload bench --tag gate --quick --repeat $(GATE_REPEAT) --gate baselines/ci.json $(ARGS)
 
-# N A/A runs of the gate (HEAD on both sides): every failure is a false positive
+# N A/A runs of the gate (HEAD on both sides): every failure is a false positive. They run
+# in a temporary clone of HEAD, so this tree can be edited (and committed) meanwhile without
+# changing what is measured
 gate-aa: $(STAMP)
-	@mkdir -p reports/gate-aa; : > reports/gate-aa/results.tsv; \
+	@records="$(CURDIR)/reports/gate-aa"; clone="$$(mktemp -d)/clone"; \
+	mkdir -p "$$records"; : > "$$records/results.tsv"; \
+	git clone -q . "$$clone" || exit 2; echo "A/A: HEAD ($$(git -C "$$clone" rev-parse --short HEAD)) on both sides, in $$clone"; \
 	for i in $$(seq 1 $(N)); do \
-	  $(BIN)/offload gate --base HEAD --pairs $(GATE_PAIRS) --reports-dir reports/gate-aa $(ARGS); \
-	  code=$$?; \
-	  if [ "$$code" = 130 ]; then echo "interrupted: $$((i - 1)) of $(N) gate runs finished (reports/gate-aa/results.tsv)"; exit 130; fi; \
-	  printf '%s\t%s\t%s\n' "$$i" "$$code" "$$(readlink -f reports/gate-aa/latest)" >> reports/gate-aa/results.tsv; \
+	  code=0; (cd "$$clone" && "$(CURDIR)/$(BIN)/offload" gate --base HEAD --pairs $(GATE_PAIRS) --reports-dir "$$records" $(ARGS)) || code=$$?; \
+	  if [ "$$code" = 130 ]; then rm -rf "$$(dirname "$$clone")"; echo "interrupted: $$((i - 1)) of $(N) gate runs finished ($$records/results.tsv)"; exit 130; fi; \
+	  printf '%s\t%s\t%s\n' "$$i" "$$code" "$$(readlink -f "$$records/latest")" >> "$$records/results.tsv"; \
 	done; \
-	echo "A/A: $$(awk -F'\t' '$$2 != 0' reports/gate-aa/results.tsv | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
-	$(BIN)/offload spread reports/gate-aa/runs --markdown reports/gate-aa/spread.md
+	rm -rf "$$(dirname "$$clone")"; \
+	echo "A/A: $$(awk -F'\t' '$$2 != 0' "$$records/results.tsv" | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
+	$(BIN)/offload spread "$$records/runs" --markdown "$$records/spread.md"
 
 # N gate runs against a known slowdown, committed in a temporary clone of HEAD (SLOWDOWN:
 # async-2ms, async-30ms or sync-12ms; tests/factories/slowdowns.py): every run that passes is

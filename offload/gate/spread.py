@@ -58,6 +58,8 @@ class GateRun:
     directory: Path
     pairs: list[RunPair]
     failed: list[str]
+    #: its pairs ran side by side (the gate left a rendezvous folder): no bench ran second
+    side_by_side: bool = False
 
 
 @dataclass
@@ -71,7 +73,8 @@ class MetricSpread:
     changes: list[float] = field(default_factory=list)
     #: oriented per-pair difference in the metric's unit (for min_delta)
     differences: list[float] = field(default_factory=list)
-    #: the same differences as "the pair's second bench against its first" (+ = second worse)
+    #: the same differences as "the pair's second bench against its first" (+ = second worse),
+    #: from the pairs run one after the other only
     second_minus_first: list[float] = field(default_factory=list)
     runs_failed: int = 0
     _drawn: dict[int, list[tuple[float, float, bool]]] = field(default_factory=dict, repr=False)
@@ -242,7 +245,8 @@ def load_gate_run(directory: Path) -> GateRun:
         raise RunInvalid(f"{directory}: the gate run holds no finished, valid pair")
     judged = check_pairs(pairs, alpha=DEFAULT_ALPHA, tolerance_scale=1.0, expectations=True)
     failed = [f"{c.scenario}: {c.label}" for c in judged.checks if c.verdict is Verdict.FAIL]
-    return GateRun(directory=directory, pairs=pairs, failed=failed)
+    side_by_side = (directory / "rendezvous").is_dir()
+    return GateRun(directory=directory, pairs=pairs, failed=failed, side_by_side=side_by_side)
 
 
 def measure_spread(runs: Sequence[GateRun]) -> Spread:
@@ -257,16 +261,16 @@ def measure_spread(runs: Sequence[GateRun]) -> Spread:
                 if spread is None:
                     label = shortened(entry.expression())
                     spread = metrics[key] = MetricSpread(scenario, entry, label)
-                _add_pairs(spread, run.pairs)
+                _add_pairs(spread, run)
                 if f"{scenario}: {spread.label}" in run.failed:
                     spread.runs_failed += 1
     return Spread(runs=list(runs), metrics=list(metrics.values()))
 
 
-def _add_pairs(spread: MetricSpread, pairs: Sequence[RunPair]) -> None:
+def _add_pairs(spread: MetricSpread, run: GateRun) -> None:
     orient = 1.0 if spread.policy.direction == "lower" else -1.0
     expression = spread.policy.expression()
-    for pair in pairs:
+    for pair in run.pairs:
         base_runs = pair.base.scenarios.get(spread.scenario)
         candidate_runs = pair.candidate.scenarios.get(spread.scenario)
         if base_runs is None or candidate_runs is None:
@@ -281,7 +285,8 @@ def _add_pairs(spread: MetricSpread, pairs: Sequence[RunPair]) -> None:
             change = math.copysign(10.0, change)  # from 0 to something: shown as +1000 %
         spread.changes.append(change)
         spread.differences.append(difference)
-        spread.second_minus_first.append(difference if pair.order == "AB" else -difference)
+        if not run.side_by_side:  # side by side, "first" is only who started a moment sooner
+            spread.second_minus_first.append(difference if pair.order == "AB" else -difference)
 
 
 def _worse_of(differences: Sequence[float]) -> tuple[int, int]:

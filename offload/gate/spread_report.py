@@ -82,7 +82,7 @@ def rows(spread: Spread, known_change: str | None = None) -> list[list[str]]:
                 metric.policy.describe_tolerance()
                 + (f" and ≥ {metric.policy.min_delta:g}" if metric.policy.min_delta else ""),
                 _sign_test_cell(metric.candidate_worse, metric.side_bias_p),
-                _sign_test_cell(metric.second_worse, metric.order_bias_p),
+                _order_cell(metric),
                 str(metric.pairs_beyond),
                 f"{metric.runs_failed} of {len(spread.runs)}",
                 _suggestion(metric, suggested) if known_change is None else "—",
@@ -120,7 +120,7 @@ def render_markdown(spread: Spread, known_change: str | None = None) -> str:
         "",
         headline(spread, known_change),
         "",
-        f"Each pair is {what}, run side by side in one gate run; its change is the "
+        f"Each pair is {what}, {_how_run(spread)}; its change is the "
         "candidate's figure against the base's, oriented so that + is worse. The facts "
         "gated on the worst run (emails lost or duplicated) are not listed: any change "
         "there fails.",
@@ -157,6 +157,24 @@ def _sign_test_cell(counts: tuple[int, int], p: float | None) -> str:
     """ "k of n (p=…)": how often one side (or one place in the order) was worse."""
     worse, differing = counts
     return f"{worse} of {differing}" + ("" if p is None else f" (p={p:.2g})")
+
+
+def _how_run(spread: Spread) -> str:
+    together = sum(run.side_by_side for run in spread.runs)
+    if together == len(spread.runs):
+        return "measured side by side (both benches at once, each design's load from one t=0)"
+    if together == 0:
+        return "measured one after the other in one gate run"
+    return (
+        f"measured side by side in {together} of the {len(spread.runs)} gate runs and one "
+        "after the other in the rest"
+    )
+
+
+def _order_cell(metric: MetricSpread) -> str:
+    if not metric.second_minus_first:
+        return "— (side by side)"
+    return _sign_test_cell(metric.second_worse, metric.order_bias_p)
 
 
 def _suggestion(metric: MetricSpread, suggested: float | None) -> str:

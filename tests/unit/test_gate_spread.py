@@ -29,12 +29,14 @@ def gate_run(
     rerun: int | None = None,
     orders: Sequence[str] = (),
     refused: int | None = None,
+    side_by_side: bool = False,
 ) -> Path:
     """A gate run directory as `offload gate --base` leaves it: one pair per factor, the
     candidate's async latencies the base's times the factor; ``rerun``: that pair was run
     again, and only its second attempt (the one the gate judged) is unchanged; ``orders``:
     which side of each pair started first ("AB": the base; all AB when not given); ``refused``:
-    that pair was invalid on every attempt, so the gate refused the run."""
+    that pair was invalid on every attempt, so the gate refused the run; ``side_by_side``:
+    both benches of each pair ran at once (the gate left a rendezvous folder per pair)."""
     gate = root / name
     for number, factor in enumerate(factors, start=1):
         folders = [f"pair-{number}"]
@@ -55,6 +57,8 @@ def gate_run(
                 valid=judged and number != refused,
                 variant=lambda s, _k, f=factor: scale_latencies(s, f, design="async"),
             )
+            if side_by_side:
+                (gate / "rendezvous" / folder).mkdir(parents=True)
     return gate
 
 
@@ -175,6 +179,24 @@ def test_a_second_bench_that_is_always_a_little_worse_is_called_an_order_effect(
     assert "better more often than chance allows" not in page
     assert "async.signup.p50 (second bench worse in 12 of 12)" in page
     assert "an order effect" in page
+
+
+def test_side_by_side_pairs_have_no_second_bench_so_no_order_effect_is_claimed(
+    tmp_path: Path,
+):
+    """Side by side, "which started first" is a matter of milliseconds: the same pairs that
+    read as an order effect one after the other must not read as one here."""
+    slower = 1.03
+    for k, orders in enumerate([("AB", "BA", "AB"), ("BA", "AB", "BA")] * 2):
+        factors = [slower if order == "AB" else 1 / slower for order in orders]
+        gate_run(tmp_path, f"2026120{k}T100000Z", factors, orders=orders, side_by_side=True)
+    spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([tmp_path])])
+    p50 = next(m for m in spread.metrics if m.policy.metric == P50)
+    assert p50.second_worse == (0, 0) and p50.order_bias_p is None
+    page = render_markdown(spread)
+    assert "an order effect" not in page
+    assert "— (side by side)" in page
+    assert "measured side by side (both benches at once" in page
 
 
 def metric(changes: list[float], min_delta: float = 0.0) -> MetricSpread:
