@@ -102,36 +102,17 @@ gate: $(STAMP)
 gate-baseline: $(STAMP)
 	$(BIN)/offload bench --tag gate --quick --repeat $(GATE_REPEAT) --gate baselines/ci.json $(ARGS)
 
-# N A/A runs of the gate (HEAD on both sides): every failure is a false positive. They run
-# in a temporary clone of HEAD, so this tree can be edited (and committed) meanwhile without
-# changing what is measured
+# N A/A runs of the gate (HEAD on both sides): every failure is a false positive. Both loops
+# below run in a temporary clone of HEAD (tools/gate_runs.sh), so this tree can be edited (and
+# committed) meanwhile without changing what is measured
 gate-aa: $(STAMP)
-	@records="$(CURDIR)/reports/gate-aa"; clone="$$(mktemp -d)/clone"; \
-	mkdir -p "$$records"; : > "$$records/results.tsv"; \
-	git clone -q . "$$clone" || exit 2; echo "A/A: HEAD ($$(git -C "$$clone" rev-parse --short HEAD)) on both sides, in $$clone"; \
-	for i in $$(seq 1 $(N)); do \
-	  code=0; (cd "$$clone" && "$(CURDIR)/$(BIN)/offload" gate --base HEAD --pairs $(GATE_PAIRS) --reports-dir "$$records" $(ARGS)) || code=$$?; \
-	  if [ "$$code" = 130 ]; then rm -rf "$$(dirname "$$clone")"; echo "interrupted: $$((i - 1)) of $(N) gate runs finished ($$records/results.tsv)"; exit 130; fi; \
-	  printf '%s\t%s\t%s\n' "$$i" "$$code" "$$(readlink -f "$$records/latest")" >> "$$records/results.tsv"; \
-	done; \
-	rm -rf "$$(dirname "$$clone")"; \
-	echo "A/A: $$(awk -F'\t' '$$2 != 0' "$$records/results.tsv" | wc -l) of $(N) gate runs did not pass (run, exit code, records: reports/gate-aa/results.tsv)"; \
-	$(BIN)/offload spread "$$records/runs" --markdown "$$records/spread.md"
+	@tools/gate_runs.sh $(BIN) "$(CURDIR)/reports/gate-aa" $(N) $(GATE_PAIRS) none $(ARGS)
 
-# N gate runs against a known slowdown, committed in a temporary clone of HEAD (SLOWDOWN:
+# N gate runs against a known slowdown, committed in the clone on top of HEAD (SLOWDOWN:
 # async-2ms, async-30ms or sync-12ms; tests/factories/slowdowns.py): every run that passes is
 # a regression the gate missed
 gate-sensitivity: $(STAMP)
-	@set -e; records="$(CURDIR)/reports/gate-sensitivity/$(SLOWDOWN)"; clone="$$(mktemp -d)/clone"; \
-	git clone -q . "$$clone"; \
-	what="$$($(BIN)/python tests/factories/slowdowns.py $(SLOWDOWN) "$$clone")"; echo "$$what"; \
-	git -C "$$clone" commit -qam "slowdown $$what"; \
-	for i in $$(seq 1 $(N)); do \
-	  code=0; (cd "$$clone" && "$(CURDIR)/$(BIN)/offload" gate --base HEAD~1 --pairs $(GATE_PAIRS) --reports-dir "$$records" $(ARGS)) || code=$$?; \
-	  if [ "$$code" = 130 ]; then rm -rf "$$(dirname "$$clone")"; echo "interrupted after $$((i - 1)) of $(N) gate runs (records: $$records)"; exit 130; fi; \
-	done; \
-	rm -rf "$$(dirname "$$clone")"; \
-	$(BIN)/offload spread "$$records/runs" --known-change "$$what" --markdown "$$records/spread.md"
+	@tools/gate_runs.sh $(BIN) "$(CURDIR)/reports/gate-sensitivity/$(SLOWDOWN)" $(N) $(GATE_PAIRS) $(SLOWDOWN) $(ARGS)
 
 # research for the gate's next design (tools/interleave_probe.py): N trials, each pairing two
 # clones of HEAD (the second with SLOWDOWN, or none) served at once and one after the other
