@@ -147,7 +147,7 @@ class UserStore:
         user = self._new_user(signup, correlation_id)
         try:
             with self.engine.begin() as conn:
-                conn.execute(users.insert().values(**user.__dict__))
+                conn.execute(_INSERT_USER, user.__dict__)
         except sa.exc.IntegrityError as exc:
             raise email_taken() from exc
         return user
@@ -197,14 +197,20 @@ class UserStore:
 
     @staticmethod
     def _insert_users_and_jobs(conn: sa.Connection, created: Sequence[tuple[User, Job]]) -> None:
-        conn.execute(users.insert(), [user.__dict__ for user, _ in created])
+        conn.execute(_INSERT_USER, [user.__dict__ for user, _ in created])
         conn.execute(
-            jobs.insert(), [{**job.__dict__, "state": job.state.value} for _, job in created]
+            _INSERT_JOB, [{**job.__dict__, "state": job.state.value} for _, job in created]
         )
         conn.execute(
-            job_events.insert(),
+            _INSERT_EVENT,
             [
-                {"job_id": job.id, "state": job.state.value, "attempt": 0, "at": job.created_at}
+                {
+                    "job_id": job.id,
+                    "state": job.state.value,
+                    "attempt": 0,
+                    "at": job.created_at,
+                    "detail": None,
+                }
                 for _, job in created
             ],
         )
@@ -278,44 +284,35 @@ class UserStore:
     def _start_attempts(
         conn: sa.Connection, attempts: Sequence[tuple[str, int]]
     ) -> list[Job | None]:
-        """One UPDATE marks every unfinished job of the batch as sending and returns it; one
-        SELECT reads the others (finished, or gone); one INSERT records the events."""
+        """One UPDATE per attempt number in the batch (nearly always one) marks its unfinished
+        jobs as sending and returns them; one SELECT reads the others (finished, or gone); one
+        INSERT records the events. Every statement is built once, at import: building and
+        hashing a statement per call cost more CPU than SQLite's own work for a small batch."""
         now = time.time()
         attempt_of = dict(attempts)
-        ids = list(attempt_of)
-        unfinished = [s.value for s in JobState if s.finished]
-        started = {
-            row["id"]: _job(row)
-            for row in conn.execute(
-                jobs.update()
-                .where(jobs.c.id.in_(ids))
-                .where(jobs.c.state.notin_(unfinished))
-                .values(
-                    state=JobState.SENDING.value,
-                    attempts=sa.case(attempt_of, value=jobs.c.id),
-                    updated_at=now,
-                )
-                .returning(*jobs.c)
-            ).mappings()
-        }
-        others = [job_id for job_id in ids if job_id not in started]
+        ids_of: dict[int, list[str]] = {}
+        for job_id, attempt in attempt_of.items():
+            ids_of.setdefault(attempt, []).append(job_id)
+        started: dict[str, Job] = {}
+        for attempt, ids in ids_of.items():
+            rows = conn.execute(_START_ATTEMPT, {"b_ids": ids, "b_attempt": attempt, "b_now": now})
+            started.update((row["id"], _job(row)) for row in rows.mappings())
+        others = [job_id for job_id in attempt_of if job_id not in started]
         found = (
-            {
-                row["id"]: _job(row)
-                for row in conn.execute(sa.select(jobs).where(jobs.c.id.in_(others))).mappings()
-            }
+            {row["id"]: _job(row) for row in conn.execute(_READ_JOBS, {"b_ids": others}).mappings()}
             if others
             else {}
         )
         if started:
             conn.execute(
-                job_events.insert(),
+                _INSERT_EVENT,
                 [
                     {
                         "job_id": job_id,
                         "state": JobState.SENDING.value,
                         "attempt": attempt_of[job_id],
                         "at": now,
+                        "detail": None,
                     }
                     for job_id in started
                 ],
@@ -352,7 +349,7 @@ class UserStore:
         if failed:
             conn.execute(_RECORD_FAILED, [{**row, "b_now": now} for row in failed])
         conn.execute(
-            job_events.insert(),
+            _INSERT_EVENT,
             [
                 {
                     "job_id": row["b_id"],
@@ -394,6 +391,25 @@ class AttemptOutcome:
     detail: str | None = None
 
 
+# Statements of the hot paths, built once: SQLAlchemy caches a statement's compiled form, but
+# building the statement and its cache key again on every call was most of a small batch's CPU.
+_INSERT_USER = users.insert()
+_INSERT_JOB = jobs.insert()
+_INSERT_EVENT = job_events.insert()
+_READ_JOBS = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+# an attempt starts only for a job not yet finished; the job comes back (RETURNING) for the
+# worker to act on. The finished states are spelled out (not NOT IN), so only the ids expand.
+_START_ATTEMPT = (
+    jobs.update()
+    .where(jobs.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .where(sa.and_(*(jobs.c.state != state.value for state in JobState if state.finished)))
+    .values(
+        state=JobState.SENDING.value,
+        attempts=sa.bindparam("b_attempt"),
+        updated_at=sa.bindparam("b_now"),
+    )
+    .returning(*jobs.c)
+)
 # executemany statements for record_outcomes: a delivered job keeps its last error
 _RECORD_DELIVERED = (
     jobs.update()
