@@ -395,6 +395,7 @@ class AttemptOutcome:
 # building the statement and its cache key again on every call was most of a small batch's CPU.
 _INSERT_USER = users.insert()
 _INSERT_JOB = jobs.insert()
+# (each caller of _INSERT_EVENT names every column, `detail` too: one compiled form for all)
 _INSERT_EVENT = job_events.insert()
 _READ_JOBS = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("b_ids", expanding=True)))
 # an attempt starts only for a job not yet finished; the job comes back (RETURNING) for the
