@@ -190,6 +190,16 @@ def winner(candidates: dict[str, tuple[float, float] | None], point: dict[str, f
     return NO_CLEAR
 
 
+def crossovers(
+    cells: list[CellFigures], designs: list[str], rates: list[float], latencies: list[float]
+) -> list[Crossover]:
+    """Every grid cell's :func:`crossover`; none for a sweep of one design, which has nothing
+    to compare (each cell would read "invalid", which it is not)."""
+    if len(designs) < 2:
+        return []
+    return [crossover(cells, designs, rate, latency) for latency in latencies for rate in rates]
+
+
 def crossover(
     cells: list[CellFigures], designs: list[str], rate: float, latency: float
 ) -> Crossover:
@@ -344,11 +354,7 @@ def analyse(run_dir: Path, record: SweepRecord, sweep: SweepFile) -> SweepSummar
         cells=cells,
         knees=knees,
         max_rates=max_rates(record, cells, sweep),
-        crossover=[
-            crossover(cells, designs, rate, latency)
-            for latency in sweep.provider_latencies
-            for rate in sweep.rates
-        ],
+        crossover=crossovers(cells, designs, sweep.rates, sweep.provider_latencies),
         broker_confirm_p99_ms=probe.paced.confirm.p99_ms if probe is not None else None,
         wall_s=(record.ended_at - record.started_at) if record.ended_at else None,
     )

@@ -221,6 +221,8 @@ def draw(
     files: dict[str, Path] = {}
     problems: list[str] = []
     for name, function in (("curves", curves), ("crossover", crossover_map)):
+        if name == "crossover" and not summary.crossover:  # one design: nothing to compare
+            continue
         with plt.rc_context(style.RC):
             try:
                 fig = function(summary, colours)

@@ -184,37 +184,9 @@ def page_blocks(
         if k is not None
     ]
     blocks.append(BulletList(knees or ["no curve left the SLO in the grid"]))
+    blocks.append(Heading(2, "Crossover map"))
+    blocks += _crossover(summary, files)
     blocks += [
-        Heading(2, "Crossover map"),
-        Image(
-            files["crossover"], "crossover map", MAP_CAPTION, files["crossover"].with_suffix(".svg")
-        ),
-        Table(
-            [
-                "provider",
-                "rate",
-                "latency winner",
-                "on",
-                "signup latency",
-                "CPU winner",
-                "CPU s per 1,000 signups",
-                "email e2e p95",
-            ],
-            [
-                [
-                    format_duration(x.latency_s),
-                    f"{x.rate:g}/s",
-                    x.p99_winner,
-                    x.p99_key,
-                    x.p99_detail,
-                    x.cpu_winner,
-                    x.cpu_detail,
-                    ", ".join(f"{d} {numbers.ms(v)}" for d, v in x.e2e_p95_ms.items()) or "–",
-                ]
-                for x in summary.crossover
-            ],
-            align=["r", "r", "l", "l", "r", "l", "r", "r"],
-        ),
         Heading(2, "Every cell"),
         Table(
             [
@@ -308,10 +280,11 @@ def print_summary(console: Console, summary: SweepSummary, html: Path) -> None:
     wins: dict[str, int] = {}
     for cell in summary.crossover:
         wins[cell.p99_winner] = wins.get(cell.p99_winner, 0) + 1
-    console.print(
-        "crossover on signup latency: "
-        + ", ".join(f"{name} {count}" for name, count in sorted(wins.items()))
-    )
+    if wins:  # none in a sweep of one design
+        console.print(
+            "crossover on signup latency: "
+            + ", ".join(f"{name} {count}" for name, count in sorted(wins.items()))
+        )
     for figures in summary.cells:
         if not figures.valid:
             reasons = "; ".join(figures.invalid_reasons)
@@ -334,3 +307,45 @@ def finish_sweep(run_dir: Path, console: Console) -> int:
         console.print(f"[red]{folder}: could not be summarised (see run.json)[/]")
     ok = record.status == "complete" and not missing and all(c.valid for c in summary.cells)
     return 0 if ok else 1
+
+
+def _crossover(summary: SweepSummary, files: dict[str, Path]) -> list[Block]:
+    """The crossover map and its table; a sweep of one design has no crossover, and says so."""
+    if not summary.crossover:
+        return [
+            Paragraph(
+                f"One design in this sweep ({', '.join(summary.designs)}): a crossover compares "
+                "two or more, so there is no map."
+            )
+        ]
+    return [
+        Image(
+            files["crossover"], "crossover map", MAP_CAPTION, files["crossover"].with_suffix(".svg")
+        ),
+        Table(
+            [
+                "provider",
+                "rate",
+                "latency winner",
+                "on",
+                "signup latency",
+                "CPU winner",
+                "CPU s per 1,000 signups",
+                "email e2e p95",
+            ],
+            [
+                [
+                    format_duration(x.latency_s),
+                    f"{x.rate:g}/s",
+                    x.p99_winner,
+                    x.p99_key,
+                    x.p99_detail,
+                    x.cpu_winner,
+                    x.cpu_detail,
+                    ", ".join(f"{d} {numbers.ms(v)}" for d, v in x.e2e_p95_ms.items()) or "–",
+                ]
+                for x in summary.crossover
+            ],
+            align=["r", "r", "l", "l", "r", "l", "r", "r"],
+        ),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from offload.sweep.analysis import crossover, knee
+from offload.sweep.analysis import crossover, crossovers, knee
 from offload.sweep.page import write_page
 from offload.sweep.rundir import MaxRate, SweepRecord, SweepSummary
 from tests.unit.test_sweep_crossover import cell
@@ -82,3 +82,30 @@ def test_the_page_renders_with_no_cells_at_all(tmp_path):
     )
     md, _ = write_page(tmp_path, summary, record)
     assert "the sweep did not complete: interrupted" in md.read_text()
+
+
+def test_a_sweep_of_one_design_has_no_crossover_rather_than_a_map_of_invalid_cells(tmp_path):
+    cells = [cell("async", rate=10, e2e=120), cell("async", rate=160, e2e=130)]
+    summary = _summary(cells).model_copy(
+        update={
+            "designs": ["async"],
+            "knees": {"async": {"100ms": knee(cells, "async", 0.1)}},
+            "crossover": crossovers(cells, ["async"], [10, 160], [0.1]),
+        }
+    )
+    record = SweepRecord(
+        sweep_file="t.yaml",
+        sweep={},
+        quick=True,
+        load_workers="auto",
+        status="complete",
+        started_at=time.time(),
+    )
+    md, _ = write_page(tmp_path, summary, record)
+    text = md.read_text()
+    crossover_section = text.split("## Crossover map")[1].split("## Every cell")[0]
+    assert "One design in this sweep (async)" in crossover_section
+    assert "invalid" not in crossover_section  # both cells were valid
+    assert not (tmp_path / "charts" / "crossover.png").exists()
+    # two designs still get their map
+    assert len(crossovers(cells, DESIGNS, [10, 160], [0.1])) == 2
