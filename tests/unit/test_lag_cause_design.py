@@ -5,7 +5,6 @@ the reason gets precise, on the bench report's banner and the sweep page alike."
 from __future__ import annotations
 
 import csv
-import time
 
 import pandas as pd
 import pytest
@@ -18,7 +17,6 @@ from offload.rundir.summary import MachineLoad, Summary
 from offload.sweep.analysis import judge
 from offload.sweep.model import Slo
 from offload.sweep.page import write_page
-from offload.sweep.rundir import SweepRecord
 from tests.factories.records import (
     DURATION,
     T0,
@@ -27,7 +25,7 @@ from tests.factories.records import (
     write_machine_record,
 )
 from tests.unit.test_sweep_crossover import cell
-from tests.unit.test_sweep_page import _summary
+from tests.unit.test_sweep_page import _summary, sweep_record
 
 
 def _machine_frame(busy_per_s: float, run_per_s: float, seconds: int = 4) -> pd.DataFrame:
@@ -148,14 +146,7 @@ def test_the_sweep_says_who_took_the_cpu_on_the_cell_and_the_page(tmp_path):
         }
     )
     cells = [cell("sync", rate=10), cell("async", rate=10), starved, cell("async", rate=160)]
-    record = SweepRecord(
-        sweep_file="t.yaml",
-        sweep={},
-        quick=True,
-        load_workers="auto",
-        status="complete",
-        started_at=time.time(),
-    )
+    record = sweep_record("complete")
     md, _html = write_page(tmp_path / "page", _summary(cells), record)
     text = md.read_text()
     banner = text.split("## Maximum")[0]

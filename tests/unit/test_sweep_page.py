@@ -43,6 +43,18 @@ def _summary(cells):
     )
 
 
+def sweep_record(status: str = "complete") -> SweepRecord:
+    """A sweep's record as the page needs it: only its status matters here."""
+    return SweepRecord(
+        sweep_file="t.yaml",
+        sweep={},
+        quick=True,
+        load_workers="auto",
+        status=status,
+        started_at=time.time(),
+    )
+
+
 def test_an_invalid_cell_is_in_the_banner_and_never_wins(tmp_path):
     cells = [
         cell("sync", rate=10, verdict="misses", signups=80),
@@ -51,14 +63,7 @@ def test_an_invalid_cell_is_in_the_banner_and_never_wins(tmp_path):
         cell("async", rate=160, e2e=130),
     ]
     summary = _summary(cells)
-    record = SweepRecord(
-        sweep_file="t.yaml",
-        sweep={},
-        quick=True,
-        load_workers="auto",
-        status="complete",
-        started_at=time.time(),
-    )
+    record = sweep_record("complete")
     md, html = write_page(tmp_path, summary, record)
     text = md.read_text()
     assert "[!CAUTION]" in text and "1 invalid cell: not the system's figures" in text
@@ -72,14 +77,7 @@ def test_an_invalid_cell_is_in_the_banner_and_never_wins(tmp_path):
 
 def test_the_page_renders_with_no_cells_at_all(tmp_path):
     summary = _summary([])
-    record = SweepRecord(
-        sweep_file="t.yaml",
-        sweep={},
-        quick=True,
-        load_workers="auto",
-        status="interrupted",
-        started_at=time.time(),
-    )
+    record = sweep_record("interrupted")
     md, _ = write_page(tmp_path, summary, record)
     assert "the sweep did not complete: interrupted" in md.read_text()
 
@@ -93,14 +91,7 @@ def test_a_sweep_of_one_design_has_no_crossover_rather_than_a_map_of_invalid_cel
             "crossover": crossovers(cells, ["async"], [10, 160], [0.1]),
         }
     )
-    record = SweepRecord(
-        sweep_file="t.yaml",
-        sweep={},
-        quick=True,
-        load_workers="auto",
-        status="complete",
-        started_at=time.time(),
-    )
+    record = sweep_record("complete")
     md, _ = write_page(tmp_path, summary, record)
     text = md.read_text()
     crossover_section = text.split("## Crossover map")[1].split("## Every cell")[0]
