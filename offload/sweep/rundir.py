@@ -15,6 +15,7 @@ from pydantic import Field
 
 from offload.rundir.broker_probe import BrokerProbe
 from offload.rundir.files import Figure, Record, RunFile
+from offload.rundir.run_info import RunStatus
 from offload.rundir.summary import Interval, LagCause
 
 #: why a cell ran: part of the grid, or a step of a design's search
@@ -56,7 +57,7 @@ class SweepRecord(RunFile):
     sweep: dict[str, Any]
     quick: bool
     load_workers: str
-    status: Literal["running", "complete", "interrupted", "failed"]
+    status: RunStatus
     started_at: float
     ended_at: float | None = None
     broker_probe: BrokerProbe | None = None

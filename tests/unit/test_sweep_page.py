@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from offload.rundir.run_info import RunStatus
 from offload.sweep.analysis import crossover, crossovers, knee
 from offload.sweep.page import write_page
 from offload.sweep.rundir import MaxRate, SweepRecord, SweepSummary
@@ -43,7 +44,7 @@ def _summary(cells):
     )
 
 
-def sweep_record(status: str = "complete") -> SweepRecord:
+def sweep_record(status: RunStatus = "complete") -> SweepRecord:
     """A sweep's record as the page needs it: only its status matters here."""
     return SweepRecord(
         sweep_file="t.yaml",
