@@ -101,3 +101,24 @@ def test_a_sweep_of_one_design_has_no_crossover_rather_than_a_map_of_invalid_cel
     assert not (tmp_path / "charts" / "crossover.png").exists()
     # two designs still get their map
     assert len(crossovers(cells, DESIGNS, [10, 160], [0.1])) == 2
+
+
+def test_analysing_again_as_one_design_removes_the_earlier_crossover_map(tmp_path):
+    """`offload sweep --analyse` rewrites the page in the same directory: a map drawn by an
+    earlier analysis must not stay beside a page that says there is none."""
+    both = [cell(d, rate=r, e2e=120) for d in DESIGNS for r in (10, 160)]
+    write_page(tmp_path, _summary(both), sweep_record("complete"))
+    assert (tmp_path / "charts" / "crossover.png").exists()
+
+    one = [c for c in both if c.design == "async"]
+    again = _summary(one).model_copy(
+        update={
+            "designs": ["async"],
+            "knees": {"async": {"100ms": knee(one, "async", 0.1)}},
+            "crossover": crossovers(one, ["async"], [10, 160], [0.1]),
+        }
+    )
+    write_page(tmp_path, again, sweep_record("complete"))
+
+    assert not list((tmp_path / "charts").glob("crossover.*"))
+    assert (tmp_path / "charts" / "curves.png").exists()
