@@ -52,7 +52,9 @@ from offload.gate.schedule import BASE_FIRST, new_seed, pair_orders
 from offload.gate.sides import BASE, CANDIDATE, Side, run_directory, wait_for_benches
 from offload.gate.terminal import print_report
 from offload.run.supervisor import terminate_as_interrupt
+from offload.rundir.gate_run import GateRevision, GateRunRecord, JudgedPair
 from offload.rundir.paths import REPORTS_DIR, new_run_dir, point_latest
+from offload.rundir.run_info import RunStatus
 from offload.scenario import load_scenario
 
 GATE_REPORTS = REPORTS_DIR / "gate"
@@ -110,6 +112,20 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
     copies = _copy_scenarios(scenario_files, gate_dir / "scenarios")
     seed = options.seed if options.seed is not None else new_seed()
     orders = pair_orders(options.pairs, seed)
+    record = GateRunRecord(
+        base=GateRevision(ref=base_revision.ref, sha=base_revision.sha),
+        candidate=GateRevision(ref=candidate_revision.ref, sha=candidate_revision.sha),
+        scenarios=[str(file) for file in scenario_files],
+        quick=options.quick,
+        pairs=options.pairs,
+        seed=seed,
+        orders=orders,
+        side_by_side=options.side_by_side,
+        alpha=options.alpha,
+        started_at=time.time(),
+        status="running",
+    )
+    record.dump(gate_dir / record.FILE_NAME)
     console.print(
         f"A/B gate: base {escape(_label(base_revision))} vs candidate "
         f"{escape(_label(candidate_revision, 'working tree'))}; {options.pairs} pair(s) "
@@ -143,9 +159,11 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
                 console.print(f"[yellow]{escape(note)}[/]")
                 report.warnings.append(note)
                 options = replace(options, side_by_side=False)
+                record.side_by_side = False
+                record.dump(gate_dir / record.FILE_NAME)
             report.context += " · " + _mode(options)
             amqp_url = stack.enter_context(_shared_broker(copies[CANDIDATE], gate_dir, console))
-            pairs = _measure(base, candidate, copies, orders, gate_dir, options, amqp_url, report,
+            pairs = _measure(base, candidate, copies, record, gate_dir, options, amqp_url, report,
                              console)  # fmt: skip
         judged = check_pairs(
             pairs,
@@ -154,14 +172,20 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
             expectations=options.expectations,
         )
     except OffloadError as exc:
+        _ended(record, gate_dir, "failed")
         write_reports(report, gate_dir, refusal=str(exc))
+        raise
+    except KeyboardInterrupt:
+        _ended(record, gate_dir, "interrupted")
         raise
     report.checks += judged.checks
     report.warnings += judged.warnings
     if not report.checks:
         refusal = "nothing to gate: the scenarios gave no metric and no expectation"
+        _ended(record, gate_dir, "failed")
         write_reports(report, gate_dir, refusal=refusal)
         raise GateFailed(refusal)
+    _ended(record, gate_dir, "complete")
     print_report(report, console)
     paths = write_reports(report, gate_dir)
     console.print(f"reports: {', '.join(str(p) for p in paths)}")
@@ -169,19 +193,28 @@ def run_ab_gate(options: ABOptions, console: Console) -> GateReport:
     return report
 
 
+def _ended(record: GateRunRecord, gate_dir: Path, status: RunStatus) -> None:
+    """``complete``: the gate judged (pass or fail); ``failed``: it refused."""
+    record.status = status
+    record.ended_at = time.time()
+    record.dump(gate_dir / record.FILE_NAME)
+
+
 def _measure(
     base: Side,
     candidate: Side,
     scenario_files: dict[str, list[Path]],
-    orders: list[str],
+    record: GateRunRecord,
     gate_dir: Path,
     options: ABOptions,
     amqp_url: str | None,
     report: GateReport,
     console: Console,
 ) -> list[RunPair]:
-    """Every pair, each run again (bounded) when one of its runs is invalid."""
+    """Every pair, each run again (bounded) when one of its runs is invalid; each judged pair
+    is added to the gate's record as it ends."""
     pairs = []
+    orders = record.orders
     for number, order in enumerate(orders, start=1):
         for attempt in range(RERUNS + 1):
             folder = f"pair-{number}" if attempt == 0 else f"pair-{number}-rerun-{attempt}"
@@ -198,6 +231,8 @@ def _measure(
             ]
             if not problems:
                 pairs.append(RunPair(number, order, runs[BASE], runs[CANDIDATE]))
+                record.judged.append(JudgedPair(number=number, order=order, folder=folder))
+                record.dump(gate_dir / record.FILE_NAME)
                 break
             if attempt < RERUNS:
                 note = f"pair {number} was run again: a run was invalid ({'; '.join(problems)})"

@@ -9,14 +9,18 @@ repeated in the same order (``--seed``).
 from __future__ import annotations
 
 import random
+from typing import Final
 
-BASE_FIRST, CANDIDATE_FIRST = "AB", "BA"
+from offload.rundir.gate_run import PairOrder
+
+BASE_FIRST: Final = "AB"
+CANDIDATE_FIRST: Final = "BA"
 
 
-def pair_orders(pairs: int, seed: int) -> list[str]:
+def pair_orders(pairs: int, seed: int) -> list[PairOrder]:
     """``pairs`` orders, as many AB as BA (one more of either when odd, by the seed)."""
     rng = random.Random(seed)
-    orders = [BASE_FIRST, CANDIDATE_FIRST] * (pairs // 2)
+    orders: list[PairOrder] = [BASE_FIRST, CANDIDATE_FIRST] * (pairs // 2)
     if pairs % 2:
         orders.append(rng.choice((BASE_FIRST, CANDIDATE_FIRST)))
     rng.shuffle(orders)

@@ -40,6 +40,7 @@ from offload.gate.paired import (
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.policy import MetricPolicy, metric_value, recorded_policy
 from offload.gate.rundir import RunDirectory, load_run_dir
+from offload.rundir.gate_run import GateRunRecord
 
 #: the share of gate runs allowed to fail on unchanged code (issue: at most 1 in 20)
 FALSE_POSITIVE_BUDGET = 0.05
@@ -58,7 +59,7 @@ class GateRun:
     directory: Path
     pairs: list[RunPair]
     failed: list[str]
-    #: its pairs ran side by side (the gate left a rendezvous folder): no bench ran second
+    #: its pairs ran side by side (gate-run.json says so): no bench ran second
     side_by_side: bool = False
 
 
@@ -218,16 +219,18 @@ def gate_run_dirs(paths: Sequence[Path]) -> list[Path]:
 
 
 def load_gate_run(directory: Path) -> GateRun:
-    """The pairs a gate run judged, and what it would fail on when judged again."""
-    attempts: dict[int, list[tuple[int, str]]] = {}
-    for folder in (directory / "candidate").iterdir():
-        match = _PAIR_FOLDER.match(folder.name)
-        if match and (directory / "base" / folder.name).is_dir():
-            number, attempt = int(match.group(1)), int(match.group(2) or 0)
-            attempts.setdefault(number, []).append((attempt, folder.name))
+    """The pairs a gate run judged, and what it would fail on when judged again.
+
+    What the run was (side by side or not, each pair's order and judged attempt) comes from
+    its ``gate-run.json``; a gate run recorded before that file existed has it inferred from
+    its folders (the last attempt of each pair; the order from the benches' start times; side
+    by side when a ``rendezvous/`` folder is there)."""
+    record_file = directory / GateRunRecord.FILE_NAME
+    record = GateRunRecord.load(record_file) if record_file.exists() else None
+    if record is not None and record.status in ("running", "interrupted"):
+        raise RunInvalid(f"{directory}: the gate run is {record.status}: not judged")
     pairs: list[RunPair] = []
-    for number in sorted(attempts):
-        _, name = max(attempts[number])
+    for number, name, order in _judged_pairs(directory, record):
         base = _side_run(directory / "base" / name)
         candidate = _side_run(directory / "candidate" / name)
         # either way the gate gave no verdict; judged again on its other pairs, the run would
@@ -239,14 +242,39 @@ def load_gate_run(directory: Path) -> GateRun:
                 f"{directory}: pair {number} was invalid on its last attempt, so the gate refused "
                 "the run: not judged"
             )
-        order = "AB" if _started(base) <= _started(candidate) else "BA"
+        if order is None:
+            order = "AB" if _started(base) <= _started(candidate) else "BA"
         pairs.append(RunPair(number, order, base, candidate))
     if not pairs:
         raise RunInvalid(f"{directory}: the gate run holds no finished, valid pair")
     judged = check_pairs(pairs, alpha=DEFAULT_ALPHA, tolerance_scale=1.0, expectations=True)
     failed = [f"{c.scenario}: {c.label}" for c in judged.checks if c.verdict is Verdict.FAIL]
-    side_by_side = (directory / "rendezvous").is_dir()
+    side_by_side = (
+        record.side_by_side if record is not None else (directory / "rendezvous").is_dir()
+    )
     return GateRun(directory=directory, pairs=pairs, failed=failed, side_by_side=side_by_side)
+
+
+def _judged_pairs(
+    directory: Path, record: GateRunRecord | None
+) -> list[tuple[int, str, str | None]]:
+    """(number, folder, order) of each pair the gate judged; the order is None when the
+    run has no record of it. A refused run's record lists only the pairs before the refusal,
+    so the folders are read too: the pair that made the gate refuse is then found invalid."""
+    attempts: dict[int, list[tuple[int, str]]] = {}
+    for folder in (directory / "candidate").iterdir():
+        match = _PAIR_FOLDER.match(folder.name)
+        if match and (directory / "base" / folder.name).is_dir():
+            number, attempt = int(match.group(1)), int(match.group(2) or 0)
+            attempts.setdefault(number, []).append((attempt, folder.name))
+    judged = {pair.number: pair for pair in record.judged} if record is not None else {}
+    found: list[tuple[int, str, str | None]] = []
+    for number in sorted(attempts.keys() | judged.keys()):
+        if number in judged:
+            found.append((number, judged[number].folder, judged[number].order))
+        else:
+            found.append((number, max(attempts[number])[1], None))
+    return found
 
 
 def measure_spread(runs: Sequence[GateRun]) -> Spread:

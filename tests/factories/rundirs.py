@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from offload.rundir.gate_run import GateRevision, GateRunRecord, JudgedPair, PairOrder
 from offload.rundir.run_info import RunInfo, RunStatus
 
 PHASES = ("healthy", "slow-downstream", "recovery")
@@ -321,3 +322,31 @@ def write_scenario(folder: Path, summary: dict[str, Any], manifest: dict[str, An
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+# -- gate-run.json -------------------------------------------------------------------------
+
+
+def gate_run_record(
+    orders: list[PairOrder],
+    judged: list[JudgedPair] | None = None,
+    *,
+    side_by_side: bool = True,
+    status: RunStatus = "complete",
+) -> GateRunRecord:
+    """An A/B gate's record as `offload gate --base` writes it: ``orders`` planned, ``judged``
+    the pairs it judged (none yet when not given)."""
+    return GateRunRecord(
+        base=GateRevision(ref="HEAD~1", sha="a" * 40),
+        candidate=GateRevision(ref="HEAD", sha="b" * 40),
+        scenarios=["scenarios/ci-gate.yaml"],
+        quick=True,
+        pairs=len(orders),
+        seed=7,
+        orders=orders,
+        side_by_side=side_by_side,
+        alpha=0.05,
+        started_at=1764324800.0,
+        status=status,
+        judged=judged or [],
+    )

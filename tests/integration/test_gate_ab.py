@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from offload.rundir.gate_run import GateRunRecord
 from tests.factories.cli import CliResult, run_cli
 from tests.factories.slowdowns import apply_slowdown
 
@@ -226,6 +227,11 @@ def test_an_unchanged_candidate_passes_against_head(clone: Path):
     runs = [_design_run(records, side) for side in ("base", "candidate")]
     assert runs[0]["t0_epoch"] == runs[1]["t0_epoch"]
     assert runs[0]["queue_prefix"] != runs[1]["queue_prefix"]
+    # the gate's record, which `offload spread` reads back
+    record = GateRunRecord.in_folder(records)
+    assert record.status == "complete" and record.side_by_side and record.seed == 7
+    assert record.base.sha == record.candidate.sha == git(clone, "rev-parse", "HEAD")
+    assert [(p.number, p.folder) for p in record.judged] == [(1, "pair-1")]
 
 
 def _design_run(records: Path, side: str) -> dict[str, Any]:
@@ -250,6 +256,7 @@ def test_a_base_older_than_side_by_side_benches_is_run_one_at_a_time(clone: Path
     gate_md = (records / "gate.md").read_text()
     assert "one after the other" in gate_md
     assert not (records / "rendezvous").exists()
+    assert not GateRunRecord.in_folder(records).side_by_side
     runs = [_design_run(records, side) for side in ("base", "candidate")]
     assert runs[0]["t0_epoch"] != runs[1]["t0_epoch"]
 

@@ -22,8 +22,9 @@ from offload.gate.markdown import render_markdown
 from offload.gate.pairs import RunPair, check_pairs
 from offload.gate.rundir import load_run_dir
 from offload.gate.sides import BASE, CANDIDATE, Side
+from offload.rundir.gate_run import GateRunRecord
 from offload.scenario import load_scenario
-from tests.factories.rundirs import make_manifest, scale_latencies, write_run
+from tests.factories.rundirs import gate_run_record, make_manifest, scale_latencies, write_run
 
 pytestmark = pytest.mark.unit
 
@@ -85,12 +86,12 @@ def measure(
     report = GateReport(run_dir=tmp_path)
     base = ScriptedSide(BASE, tmp_path, Path("python"), "base", iter(base_validity))
     candidate = ScriptedSide(CANDIDATE, tmp_path, Path("python"), "candidate")
-    orders = ["AB", "BA"][:pairs]
+    record = gate_run_record(["AB", "BA"][:pairs], side_by_side=side_by_side)
     found = _measure(
         base,
         candidate,
         {BASE: [], CANDIDATE: []},
-        orders,
+        record,
         tmp_path,
         ABOptions(base="x", side_by_side=side_by_side),
         None,
@@ -108,6 +109,9 @@ def test_an_invalid_pair_is_run_again_once_and_the_gate_says_so(tmp_path: Path):
     assert "load generator saturated" in report.warnings[0]
     assert (tmp_path / "base" / "pair-2-rerun-1").is_dir()
     assert (tmp_path / "candidate" / "pair-2-rerun-1").is_dir()
+    # the gate's record names the attempt it judged, for `offload spread` to read
+    judged = GateRunRecord.in_folder(tmp_path).judged
+    assert [(p.number, p.folder) for p in judged] == [(1, "pair-1"), (2, "pair-2-rerun-1")]
 
 
 def test_a_pair_invalid_twice_refuses_the_gate_with_the_reason(tmp_path: Path):
@@ -192,7 +196,7 @@ def test_side_by_side_benches_of_a_pair_meet_in_one_folder(tmp_path: Path, side_
     base = ScriptedSide(BASE, tmp_path, Path("python"), "base", iter([True, False, True]))
     candidate = ScriptedSide(CANDIDATE, tmp_path, Path("python"), "candidate")
     _measure(
-        base, candidate, {BASE: [], CANDIDATE: []}, ["AB", "BA"], tmp_path,
+        base, candidate, {BASE: [], CANDIDATE: []}, gate_run_record(["AB", "BA"]), tmp_path,
         ABOptions(base="x", side_by_side=side_by_side), None, GateReport(run_dir=tmp_path),
         Console(),
     )  # fmt: skip

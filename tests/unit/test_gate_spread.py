@@ -15,7 +15,8 @@ from offload.errors import RunInvalid
 from offload.gate.policy import MetricPolicy
 from offload.gate.spread import MetricSpread, gate_run_dirs, load_gate_run, measure_spread
 from offload.gate.spread_report import render_markdown
-from tests.factories.rundirs import scale_latencies, write_run
+from offload.rundir.gate_run import GateRunRecord, JudgedPair
+from tests.factories.rundirs import gate_run_record, scale_latencies, write_run
 
 pytestmark = pytest.mark.unit
 
@@ -30,14 +31,18 @@ def gate_run(
     orders: Sequence[str] = (),
     refused: int | None = None,
     side_by_side: bool = False,
+    recorded: bool = True,
 ) -> Path:
     """A gate run directory as `offload gate --base` leaves it: one pair per factor, the
     candidate's async latencies the base's times the factor; ``rerun``: that pair was run
     again, and only its second attempt (the one the gate judged) is unchanged; ``orders``:
     which side of each pair started first ("AB": the base; all AB when not given); ``refused``:
     that pair was invalid on every attempt, so the gate refused the run; ``side_by_side``:
-    both benches of each pair ran at once (the gate left a rendezvous folder per pair)."""
+    both benches of each pair ran at once; ``recorded``: the gate wrote its gate-run.json (a
+    gate run from before that file has only its folders: a rendezvous folder per pair when
+    side by side)."""
     gate = root / name
+    judged_pairs: list[JudgedPair] = []
     for number, factor in enumerate(factors, start=1):
         folders = [f"pair-{number}"]
         if rerun == number:
@@ -59,6 +64,16 @@ def gate_run(
             )
             if side_by_side:
                 (gate / "rendezvous" / folder).mkdir(parents=True)
+            if judged and number != refused:
+                order = "AB" if base_first else "BA"
+                judged_pairs.append(JudgedPair(number=number, order=order, folder=folder))
+    if recorded:
+        orders_judged = [pair.order for pair in judged_pairs]
+        status = "failed" if refused else "complete"
+        record = gate_run_record(
+            orders_judged, judged_pairs, side_by_side=side_by_side, status=status
+        )
+        record.dump(gate / GateRunRecord.FILE_NAME)
     return gate
 
 
@@ -181,15 +196,19 @@ def test_a_second_bench_that_is_always_a_little_worse_is_called_an_order_effect(
     assert "an order effect" in page
 
 
+@pytest.mark.parametrize("recorded", [True, False], ids=["gate-run.json", "before gate-run.json"])
 def test_side_by_side_pairs_have_no_second_bench_so_no_order_effect_is_claimed(
-    tmp_path: Path,
+    tmp_path: Path, recorded: bool
 ):
     """Side by side, "which started first" is a matter of milliseconds: the same pairs that
     read as an order effect one after the other must not read as one here."""
     slower = 1.03
     for k, orders in enumerate([("AB", "BA", "AB"), ("BA", "AB", "BA")] * 2):
         factors = [slower if order == "AB" else 1 / slower for order in orders]
-        gate_run(tmp_path, f"2026120{k}T100000Z", factors, orders=orders, side_by_side=True)
+        gate_run(
+            tmp_path, f"2026120{k}T100000Z", factors, orders=orders, side_by_side=True,
+            recorded=recorded,
+        )  # fmt: skip
     spread = measure_spread([load_gate_run(d) for d in gate_run_dirs([tmp_path])])
     p50 = next(m for m in spread.metrics if m.policy.metric == P50)
     assert p50.second_worse == (0, 0) and p50.order_bias_p is None
@@ -225,3 +244,27 @@ def test_a_runner_whose_pairs_often_move_by_a_third_needs_a_wider_one():
 def test_min_delta_keeps_a_small_absolute_change_from_counting():
     small = metric([0.5, 0.5, 0.5], min_delta=10.0)  # +5 ms each, under a 10 ms floor
     assert small.false_positive_rate(0.2, 3) == 0.0
+
+
+def test_the_gate_runs_record_decides_order_and_mode_not_folders_or_start_times(tmp_path: Path):
+    """Start times say "base first" and a stray rendezvous folder says "side by side"; the
+    gate's record says the candidate ran first, one at a time: the record is what happened."""
+    gate = gate_run(tmp_path, "20261202T100000Z", (1.0, 1.0))
+    (gate / "rendezvous" / "pair-1").mkdir(parents=True)
+    judged = [JudgedPair(number=n, order="BA", folder=f"pair-{n}") for n in (1, 2)]
+    record = gate_run_record(["BA", "BA"], judged, side_by_side=False)
+    record.dump(gate / GateRunRecord.FILE_NAME)
+
+    run = load_gate_run(gate)
+
+    assert [pair.order for pair in run.pairs] == ["BA", "BA"]
+    assert not run.side_by_side
+
+
+def test_a_gate_run_still_running_or_interrupted_is_not_judged(tmp_path: Path):
+    gate = gate_run(tmp_path, "20261202T100000Z", (1.0, 1.0))
+    record = GateRunRecord.in_folder(gate)
+    record.status = "interrupted"
+    record.dump(gate / GateRunRecord.FILE_NAME)
+    with pytest.raises(RunInvalid, match="the gate run is interrupted: not judged"):
+        load_gate_run(gate)
