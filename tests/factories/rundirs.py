@@ -348,5 +348,5 @@ def gate_run_record(
         alpha=0.05,
         started_at=1764324800.0,
         status=status,
-        judged=judged or [],
+        **({"judged": judged} if judged is not None else {}),
     )
