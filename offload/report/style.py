@@ -232,12 +232,16 @@ def panel_title(ax: Axes, text: str, *, above_labels: bool = False) -> None:
     ax.set_title(text, loc="left", pad=30 if above_labels else 6, fontsize=10.5)
 
 
+#: the files of one chart: PNG for pages, SVG for slides
+CHART_SUFFIXES = (".png", ".svg")
+
+
 def save(fig: Figure, base: Path) -> list[Path]:
     """Write ``base.png`` (for pages) and ``base.svg`` (for slides); close the figure."""
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     with plt.rc_context(RC):
-        for suffix in (".png", ".svg"):
+        for suffix in CHART_SUFFIXES:
             path = base.with_suffix(suffix)
             # no creator/date metadata: it names a URL and makes files differ run to run
             metadata = {"Date": None, "Creator": None} if suffix == ".svg" else {"Software": None}
@@ -245,3 +249,10 @@ def save(fig: Figure, base: Path) -> list[Path]:
             paths.append(path)
     plt.close(fig)
     return paths
+
+
+def remove(base: Path) -> None:
+    """Delete the files :func:`save` writes for ``base``, if any: a chart no longer drawn must
+    not stay beside a page that was written again without it."""
+    for suffix in CHART_SUFFIXES:
+        base.with_suffix(suffix).unlink(missing_ok=True)

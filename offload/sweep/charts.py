@@ -222,9 +222,7 @@ def draw(
     problems: list[str] = []
     for name, function in (("curves", curves), ("crossover", crossover_map)):
         if name == "crossover" and not summary.crossover:  # one design: nothing to compare
-            # nor a map left by an earlier analysis of this directory (`--analyse` again)
-            for suffix in (".png", ".svg"):
-                (directory / name).with_suffix(suffix).unlink(missing_ok=True)
+            style.remove(directory / name)  # nor one an earlier `--analyse` drew here
             continue
         with plt.rc_context(style.RC):
             try:
