@@ -86,7 +86,8 @@ class OpenLoopUser(User):
     ``timeout_s + 1``), writes the records and ``<records>.generator.json``, waits
     ``quit_grace_s`` when Locust writes its CSV files, and quits Locust. ``--run-time``
     stops it earlier; what was recorded until then is kept and the self-measurement says
-    ``stopped_early``.
+    ``stopped_early``, with ``in_flight_at_stop``: requests sent but cut off unanswered
+    (they have no outcome, so no record).
     """
 
     abstract = True
@@ -377,10 +378,21 @@ class OpenLoopUser(User):
         if self._finished:
             return
         self._finished = True
+        # stopped early (--run-time, an interrupt): what is still in flight has no outcome
+        # and gets no record; the self-measurement counts it, so that sent = records of
+        # sent requests + in_flight_at_stop, and nothing vanishes without a trace
+        in_flight_at_stop = self._meter.sent - self._meter.completed - self._meter.abandoned
         if self._stopped_early:
             self._pool.kill(block=False)
+            if in_flight_at_stop:
+                logger.warning(
+                    "the run was stopped with %d requests in flight: sent, never answered, "
+                    "not recorded",
+                    in_flight_at_stop,
+                )
         else:
             self._pool.kill(block=True, timeout=1)
+            in_flight_at_stop = 0
         self._writer.flush()
         plan = self._plan
         report = self._meter.write(
@@ -394,6 +406,7 @@ class OpenLoopUser(User):
             worker_index=plan.worker_index,
             worker_count=plan.worker_count,
             stopped_early=self._stopped_early,
+            in_flight_at_stop=in_flight_at_stop,
         )
         for warning in report["warnings"]:
             logger.warning("generator: %s", warning)

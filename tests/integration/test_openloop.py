@@ -473,6 +473,7 @@ def test_a_hung_target_ends_by_itself_with_drops_and_timeouts_recorded(servers, 
     assert all(r["sent"] == "" and r["waited_for_slot"] == "true" for r in dropped)
     assert run.generator["dropped"] == classes["dropped"]
     assert run.generator["stopped_early"] is False
+    assert run.generator["in_flight_at_stop"] == 0
 
 
 @pytest.mark.parametrize(
@@ -529,7 +530,28 @@ def test_run_time_limit_stops_the_run_and_keeps_what_was_recorded(servers, tmp_p
     assert 20 <= len(run.records) <= 80
     assert {r["error_class"] for r in run.records} == {""}
     assert run.generator["stopped_early"] is True
-    assert run.generator["sent"] == len(run.records)
+    # a request cut off by the stop is counted, never silently missing
+    cut = run.generator["in_flight_at_stop"]
+    assert 0 <= cut <= 3
+    assert run.generator["sent"] == len(run.records) + cut
+
+
+def test_requests_cut_off_by_the_run_time_limit_are_counted_not_lost(servers, tmp_path):
+    run = run_locust(
+        tmp_path,
+        locust_argv(
+            servers.start("--hang"),
+            tmp_path,
+            *("--rate", "10", "--duration", "60", "--timeout", "30", "-t", "3s"),
+        ),
+    )
+    assert run.returncode == 0, run.output
+    assert run.generator["stopped_early"] is True
+    # every request was still waiting for an answer when the limit struck
+    assert not run.records
+    assert run.generator["sent"] >= 10
+    assert run.generator["in_flight_at_stop"] == run.generator["sent"]
+    assert "requests in flight: sent, never answered" in run.output
 
 
 # -- what the signup locustfile sends ----------------------------------------------------
