@@ -231,11 +231,7 @@ def _measure(
             ]
             if not problems:
                 pairs.append(RunPair(number, order, runs[BASE], runs[CANDIDATE]))
-                # assigned, not appended: a record writes only the fields that were set
-                record.judged = [
-                    *record.judged,
-                    JudgedPair(number=number, order=order, folder=folder),
-                ]
+                record.judged.append(JudgedPair(number=number, order=order, folder=folder))
                 record.dump(gate_dir / record.FILE_NAME)
                 break
             if attempt < RERUNS:

@@ -411,6 +411,5 @@ def _summarise(scenario_dir: Path, progress: BenchProgress, run_info: RunInfo) -
         write_summary(scenario_dir)
     except Exception as exc:  # any bug in the analysis: record it, go on
         reason = f"{type(exc).__name__}: {exc}"
-        # assigned, not updated in place: a run file writes only the fields that were set
-        run_info.summary_failures = {**run_info.summary_failures, scenario_dir.name: reason}
+        run_info.summary_failures[scenario_dir.name] = reason
         progress.note(f"[red]could not summarise {scenario_dir.name}: {reason}[/]")

@@ -7,9 +7,10 @@ The history of the versions is in ``reports/README.md`` ("Schema versions").
 
 Unknown fields are kept, not rejected: the public contract lets a newer offload of the same
 schema version add fields, and an older reader must still read (and re-write) such a file.
-A model writes the fields that were set — read from the file or given by the writer — and
-nothing else, so a round trip leaves a file as it was and a figure that does not apply to a
-design (the queue of a sync design) stays absent rather than becoming ``null``.
+A model writes the fields that were set — read from the file, given or assigned by the
+writer, or changed in place since — and nothing else, so a round trip leaves a file as it was
+and a figure that does not apply to a design (the queue of a sync design) stays absent rather
+than becoming ``null``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,37 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object this part is written as (only the fields that were set)."""
+        """The JSON object this part is written as: the fields that were set, and those
+        changed in place since (``record.items.append(...)`` on a defaulted list sets
+        nothing, yet must not vanish from the file), at every depth."""
+        _mark_changed_in_place(self)
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+def _mark_changed_in_place(model: BaseModel) -> None:
+    """Count as set every field of ``model`` (and of the models it holds) whose value is no
+    longer its default; a default left alone stays unset, so an absent figure stays absent."""
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if (
+            name not in model.model_fields_set
+            and not field.is_required()
+            and value != field.get_default(call_default_factory=True)
+        ):
+            model.model_fields_set.add(name)
+        for child in _models_in(value):
+            _mark_changed_in_place(child)
+
+
+def _models_in(value: object) -> list[BaseModel]:
+    """The models directly inside a field's value: itself, or the items of a list or dict."""
+    if isinstance(value, BaseModel):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, BaseModel)]
+    if isinstance(value, dict):
+        return [item for item in value.values() if isinstance(item, BaseModel)]
+    return []
 
 
 class RunFile(Record):

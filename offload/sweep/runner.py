@@ -168,8 +168,8 @@ class SweepRun:
             load_workers=workers,
             started_at=time.time(),
         )
-        self.record.cells = [*self.record.cells, cell]
-        self.run_info.scenarios = [*self.run_info.scenarios, folder]
+        self.record.cells.append(cell)
+        self.run_info.scenarios.append(folder)
         self.save()
         try:
             _run_scenario(
