@@ -35,7 +35,8 @@ from offload.units import format_duration
 JUDGED_PERCENTILES = ("p99", "p95", "p90", "p50")
 NO_CLEAR = "no clear difference"
 INVALID = "invalid"
-#: a design has no figure to compare (it answered no signup: no CPU per signup)
+#: fewer than two designs have the figure to compare (CPU per signup of a design that
+#: answered no signup)
 NO_FIGURE = "no figure"
 
 
@@ -243,6 +244,10 @@ def crossover(
         )
         for d in present
     }
+    # a design that answered no signup costs nothing per signup only by division by zero:
+    # it is left out, and the designs that answered are compared among themselves
+    unanswered = [d for d in present if d not in cpu_points]
+    answered_intervals = {d: iv for d, iv in cpu_intervals.items() if d in cpu_points}
     return Crossover(
         rate=rate,
         latency_s=latency,
@@ -254,13 +259,13 @@ def crossover(
             f"{d} {numbers.ms(latency_points.get(d))}{_ci_text(latency_intervals[d], ms=True)}"
             for d in present
         ),
-        cpu_winner=winner(cpu_intervals, cpu_points)
-        if len(cpu_points) == len(present)
-        else NO_FIGURE,
+        cpu_winner=winner(answered_intervals, cpu_points) if len(cpu_points) >= 2 else NO_FIGURE,
         cpu_detail=" vs ".join(
             f"{d} {_cpu_text(cpu_points.get(d))}{_ci_text(cpu_intervals[d], ms=False)}"
             for d in present
-        ),
+        )
+        + (f" ({', '.join(unanswered)}: no signup answered, left out)" if unanswered else ""),
+        cpu_unanswered=unanswered,
         e2e_p95_ms=e2e,
     )
 

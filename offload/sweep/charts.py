@@ -192,6 +192,8 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
                         if e2e is not None and math.isfinite(e2e):
                             bound = "≥ " if not_drained.get((design, rate, latency)) else ""
                             text += f"\n{design} e2e p95 {bound}{numbers.ms(e2e)}"
+                if entry is not None and not invalid and which == "cpu" and entry.cpu_unanswered:
+                    text += f"\n({', '.join(entry.cpu_unanswered)}: none answered)"
                 ax.text(column + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7.5)
         ax.set_xlim(0, len(rates))
         ax.set_ylim(0, len(latencies))
@@ -207,7 +209,9 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
     handles += [
         Patch(facecolor=TIE_GREY, label="no clear difference (intervals overlap)"),
         Patch(facecolor="white", edgecolor="#777777", hatch="///", label="invalid cell"),
-        Patch(facecolor="white", edgecolor="#777777", label="no figure (no signup answered)"),
+        Patch(
+            facecolor="white", edgecolor="#777777", label="no figure (under two designs answered)"
+        ),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
     return fig

@@ -157,6 +157,9 @@ class Crossover(Record):
     p99_detail: str
     cpu_winner: str
     cpu_detail: str
+    #: designs that answered no signup here: they have no CPU per signup, and the CPU winner
+    #: is judged among the others (absent in files of older offloads)
+    cpu_unanswered: list[str] = Field(default_factory=list)
     #: the queue-backed design's email end-to-end p95 (ms), what the accept latency costs
     e2e_p95_ms: dict[str, Figure] = Field(default_factory=dict)
 

@@ -112,4 +112,20 @@ def test_a_design_that_answered_no_signup_has_no_cpu_figure_to_compare():
     failing.cpu_per_1000_ci = None
     judged = crossover([failing, cell("async")], DESIGNS, 160, 0.1)
     assert judged.cpu_winner == "no figure"
+    assert judged.cpu_unanswered == ["sync"]
     assert judged.p99_winner == "async"
+
+
+def test_the_designs_that_answered_are_compared_on_cpu_without_the_one_that_did_not():
+    failing = cell("sync", p99=(5000, 4990, 5010))
+    failing.cpu_per_1000 = None
+    failing.cpu_per_1000_ci = None
+    cells = [failing, cell("inline-async", cpu=(2, 1.8, 2.2)), cell("async", cpu=(5, 4, 6))]
+    judged = crossover(cells, ["sync", "inline-async", "async"], 160, 0.1)
+    assert judged.cpu_winner == "inline-async"
+    assert judged.cpu_unanswered == ["sync"]
+    assert "sync: no signup answered, left out" in judged.cpu_detail
+    overlapping = [failing, cell("inline-async", cpu=(5, 4.5, 5.5)), cell("async")]
+    assert crossover(overlapping, ["sync", "inline-async", "async"], 160, 0.1).cpu_winner == (
+        NO_CLEAR
+    )
