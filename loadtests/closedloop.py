@@ -10,8 +10,6 @@ open loop and a small self-measurement.
 
 from __future__ import annotations
 
-import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -19,14 +17,9 @@ from typing import Any
 from loadtests.plan import LoadPlan
 from loadtests.prepared import PreparedRequest
 from loadtests.records import ErrorClass, RecordWriter, RequestRecord, classify
-from loadtests.selfmeasure import generator_report_path
+from loadtests.selfmeasure import SelfMeasurement, generator_report_path, process_cpu_seconds
 
 __all__ = ["ClosedLoopRecorder"]
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class ClosedLoopRecorder:
@@ -39,7 +32,7 @@ class ClosedLoopRecorder:
         self.end_epoch = self.t0_epoch + plan.duration_s
         self.writer = RecordWriter(Path(plan.records_path))
         self.sent = 0
-        self._cpu0 = _cpu_seconds()
+        self._cpu0 = process_cpu_seconds()
         self._wall0 = time.perf_counter()
         self._finished = False
 
@@ -97,24 +90,24 @@ class ClosedLoopRecorder:
         self._finished = True
         self.writer.flush()
         wall = time.perf_counter() - self._wall0
-        cpu = _cpu_seconds() - self._cpu0
-        report = {
-            "schema_version": 1,
-            "mode": "closed",
-            "users": self.plan.users,
-            "t0_epoch": self.t0_epoch,
-            "duration_s": self.plan.duration_s,
-            "cpu_seconds": round(cpu, 3),
-            "wall_seconds": round(wall, 3),
-            "cpu_share_of_one_core": round(cpu / wall, 4) if wall > 0 else None,
-            "scheduled": self.sent,
-            "sent": self.sent,
-            "dropped": 0,
-            "warnings": [
-                "closed loop: latency is counted from the send time "
-                "(coordinated omission is not corrected)"
-            ],
-            **context,
-        }
-        path = generator_report_path(Path(self.plan.records_path))
-        path.write_text(json.dumps(report, indent=2) + "\n")
+        cpu = process_cpu_seconds() - self._cpu0
+        report = SelfMeasurement.model_validate(
+            {
+                "mode": "closed",
+                "users": self.plan.users,
+                "t0_epoch": self.t0_epoch,
+                "duration_s": self.plan.duration_s,
+                "cpu_seconds": round(cpu, 3),
+                "wall_seconds": round(wall, 3),
+                "cpu_share_of_one_core": round(cpu / wall, 4) if wall > 0 else None,
+                "scheduled": self.sent,
+                "sent": self.sent,
+                "dropped": 0,
+                "warnings": [
+                    "closed loop: latency is counted from the send time "
+                    "(coordinated omission is not corrected)"
+                ],
+                **context,
+            }
+        )
+        report.write(generator_report_path(Path(self.plan.records_path)))

@@ -408,7 +408,7 @@ class OpenLoopUser(User):
             stopped_early=self._stopped_early,
             in_flight_at_stop=in_flight_at_stop,
         )
-        for warning in report["warnings"]:
+        for warning in report.warnings:
             logger.warning("generator: %s", warning)
 
     def _request_quit(self) -> None:

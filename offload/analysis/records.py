@@ -13,6 +13,9 @@ from pathlib import Path
 import pandas as pd
 from pydantic import JsonValue
 
+from loadtests.selfmeasure import SelfMeasurement, SelfMeasurementError
+from offload.errors import RunInvalid
+
 REQUEST_COLUMNS = {
     "stream": "string",
     "name": "string",
@@ -116,15 +119,16 @@ class GeneratorReport:
 
 def generator(design_dir: Path) -> GeneratorReport:
     """The generator's own reports (``requests*.generator.json``, one per process) combined."""
-    reports = [
-        json.loads(path.read_text()) for path in sorted(design_dir.glob("requests*.generator.json"))
-    ]
-    if len(reports) == 1:
-        cpu = reports[0].get("cpu_seconds")
-    else:
-        cpu = sum(report.get("cpu_seconds") or 0 for report in reports) if reports else None
+    try:
+        reports = [
+            SelfMeasurement.read(path)
+            for path in sorted(design_dir.glob("requests*.generator.json"))
+        ]
+    except SelfMeasurementError as exc:
+        raise RunInvalid(str(exc)) from exc
+    cpu = sum(report.cpu_seconds for report in reports) if reports else None
     # each worker is its own process: the busiest one says whether any saturated
-    shares = [s for report in reports if (s := report.get("cpu_share_of_one_core")) is not None]
+    shares = [s for report in reports if (s := report.cpu_share_of_one_core) is not None]
     return GeneratorReport(
         processes=max(1, len(reports)),
         cpu_seconds=cpu,

@@ -14,7 +14,6 @@ seconds and reads its records like any run's. See docs/measurement.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import threading
 import time
@@ -24,7 +23,7 @@ from typing import cast
 import pandas as pd
 
 from loadtests.plan import Arrivals, LoadPlan, Segment, Stream
-from loadtests.selfmeasure import generator_report_path
+from loadtests.selfmeasure import SelfMeasurement, SelfMeasurementError, generator_report_path
 from offload.analysis.percentiles import percentiles_ms
 from offload.analysis.records import requests
 from offload.errors import OffloadError
@@ -208,12 +207,15 @@ def floor_from_records(
     report_path = generator_report_path(work_dir / "requests.csv")
     if not report_path.exists():
         raise OffloadError(f"the generator left no self-measurement ({report_path})")
-    report = json.loads(report_path.read_text())
+    try:
+        report = SelfMeasurement.read(report_path)
+    except SelfMeasurementError as exc:
+        raise OffloadError(str(exc)) from exc
     frame = requests(work_dir)
     measured = frame[frame["phase"] == "measured"]
     ok = measured[measured["error_class"] == ""]
-    sent = report["sent"]
-    cpu = report["cpu_seconds"]
+    sent = report.sent
+    cpu = report.cpu_seconds
     return GeneratorFloor(
         rate=rate,
         arrivals=arrivals,
@@ -224,7 +226,7 @@ def floor_from_records(
         latency_from_sent=_quantiles(ok["ended"] - ok["sent"]),
         lateness=_quantiles(ok["sent"] - ok["scheduled"]),
         cpu_ms_per_request=round(cpu / sent * 1000, 3) if sent else None,
-        cpu_share_of_one_core=report["cpu_share_of_one_core"],
+        cpu_share_of_one_core=report.cpu_share_of_one_core,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from loadtests.selfmeasure import SelfMeasurement, generator_report_path
 from offload.analysis.summary import write_summary
 
 REQUEST_FIELDS = [
@@ -300,8 +301,11 @@ def make_generator_lag(design_dir: Path, lag_s: float, cpu_share: float) -> None
             if row[column]:
                 row[column] = str(float(row[column]) + lag_s)
     _write_csv(path, REQUEST_FIELDS, rows)
-    (design_dir / "requests.generator.json").write_text(
-        json.dumps(
-            {"cpu_seconds": round(cpu_share * DURATION, 3), "cpu_share_of_one_core": cpu_share}
-        )
-    )
+    SelfMeasurement(
+        cpu_seconds=round(cpu_share * DURATION, 3),
+        wall_seconds=DURATION,
+        cpu_share_of_one_core=cpu_share,
+        scheduled=len(rows),
+        sent=sum(1 for row in rows if row["sent"]),
+        dropped=sum(1 for row in rows if not row["sent"]),
+    ).write(generator_report_path(path))
