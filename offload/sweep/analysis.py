@@ -248,6 +248,12 @@ def crossover(
     # it is left out, and the designs that answered are compared among themselves
     unanswered = [d for d in present if d not in cpu_points]
     answered_intervals = {d: iv for d, iv in cpu_intervals.items() if d in cpu_points}
+    # a backlog that had not drained holds work of this cell's signups done after its
+    # measured part: the figure can only rise, so it may lose but cannot win
+    lower_bound = [d for d in cpu_points if here[d].drained is False]
+    cpu_winner = winner(answered_intervals, cpu_points) if len(cpu_points) >= 2 else NO_FIGURE
+    if cpu_winner in lower_bound:
+        cpu_winner = NO_CLEAR
     return Crossover(
         rate=rate,
         latency_s=latency,
@@ -259,13 +265,16 @@ def crossover(
             f"{d} {numbers.ms(latency_points.get(d))}{_ci_text(latency_intervals[d], ms=True)}"
             for d in present
         ),
-        cpu_winner=winner(answered_intervals, cpu_points) if len(cpu_points) >= 2 else NO_FIGURE,
+        cpu_winner=cpu_winner,
         cpu_detail=" vs ".join(
-            f"{d} {_cpu_text(cpu_points.get(d))}{_ci_text(cpu_intervals[d], ms=False)}"
+            f"{d} {'≥ ' if d in lower_bound else ''}{_cpu_text(cpu_points.get(d))}"
+            f"{_ci_text(cpu_intervals[d], ms=False)}"
             for d in present
         )
-        + (f" ({', '.join(unanswered)}: no signup answered, left out)" if unanswered else ""),
+        + (f" ({', '.join(unanswered)}: no signup answered, left out)" if unanswered else "")
+        + (f" ({', '.join(lower_bound)}: not drained, a lower bound)" if lower_bound else ""),
         cpu_unanswered=unanswered,
+        cpu_lower_bound=lower_bound,
         e2e_p95_ms=e2e,
     )
 

@@ -192,8 +192,11 @@ def crossover_map(summary: SweepSummary, colours: dict[str, str]) -> Figure:
                         if e2e is not None and math.isfinite(e2e):
                             bound = "≥ " if not_drained.get((design, rate, latency)) else ""
                             text += f"\n{design} e2e p95 {bound}{numbers.ms(e2e)}"
-                if entry is not None and not invalid and which == "cpu" and entry.cpu_unanswered:
-                    text += f"\n({', '.join(entry.cpu_unanswered)}: none answered)"
+                if entry is not None and not invalid and which == "cpu":
+                    if entry.cpu_unanswered:
+                        text += f"\n({', '.join(entry.cpu_unanswered)}: none answered)"
+                    if entry.cpu_lower_bound:
+                        text += f"\n({', '.join(entry.cpu_lower_bound)} ≥: not drained)"
                 ax.text(column + 0.5, row + 0.5, text, ha="center", va="center", fontsize=7.5)
         ax.set_xlim(0, len(rates))
         ax.set_ylim(0, len(latencies))

@@ -160,6 +160,10 @@ class Crossover(Record):
     #: designs that answered no signup here: they have no CPU per signup, and the CPU winner
     #: is judged among the others (absent in files of older offloads)
     cpu_unanswered: list[str] = Field(default_factory=list)
+    #: queue-backed designs whose backlog had not drained: part of their signups' work came
+    #: after the measured part, so their CPU per signup is a lower bound; such a design may
+    #: lose the CPU comparison but is never named its winner
+    cpu_lower_bound: list[str] = Field(default_factory=list)
     #: the queue-backed design's email end-to-end p95 (ms), what the accept latency costs
     e2e_p95_ms: dict[str, Figure] = Field(default_factory=dict)
 

@@ -129,3 +129,17 @@ def test_the_designs_that_answered_are_compared_on_cpu_without_the_one_that_did_
     assert crossover(overlapping, ["sync", "inline-async", "async"], 160, 0.1).cpu_winner == (
         NO_CLEAR
     )
+
+
+def test_a_design_whose_backlog_had_not_drained_may_lose_on_cpu_but_never_wins():
+    designs = ["inline-async", "async"]
+    cheap_but_behind = cell("async", cpu=(2, 1.8, 2.2))
+    cheap_but_behind.drained = False
+    judged = crossover([cell("inline-async", cpu=(5, 4, 6)), cheap_but_behind], designs, 160, 0.1)
+    assert judged.cpu_winner == NO_CLEAR
+    assert judged.cpu_lower_bound == ["async"]
+    assert "async ≥ 2 CPU s/1,000" in judged.cpu_detail
+    dear_and_behind = cell("async", cpu=(9, 8, 10))
+    dear_and_behind.drained = False
+    judged = crossover([cell("inline-async", cpu=(5, 4, 6)), dear_and_behind], designs, 160, 0.1)
+    assert judged.cpu_winner == "inline-async"
