@@ -60,9 +60,11 @@ PARTS = {
     "other": "relay and other",
     "provider": "provider (rig)",
     "generator": "generator (rig)",
+    "database": "database server",
 }
-#: the part whose CPU is the run's own CPU (machine.csv) beyond every sampled component
-DATABASE = "database server (and the harness)"
+#: the part whose CPU is the run's own CPU (machine.csv) beyond every sampled component: the
+#: harness, and in runs from before a local database server was sampled, that server
+UNSAMPLED = "harness and unsampled"
 
 
 def standing_intervals(queues: pd.DataFrame, slots: int) -> list[tuple[float, float]]:
@@ -190,7 +192,7 @@ def cpu_split(
         run = _used(times, rows["run_cpu_s"].to_numpy(dtype=float), intervals)
         busy_share = round(busy / total, 4) if total > 0 else None
         if run > sampled:
-            parts[DATABASE] = run - sampled
+            parts[UNSAMPLED] = run - sampled
     return (
         {part: round(used / length, 3) for part, used in parts.items() if used > 0},
         busy_share,
@@ -330,9 +332,11 @@ def drain_bound(figure: DrainRate) -> tuple[DrainBound, str]:
     busy = figure.machine_busy_share
     if busy is not None and busy >= CPU_FULL:
         top = max(figure.cpu_cores, key=lambda part: figure.cpu_cores[part], default=None)
-        bound: DrainBound = {"workers": "workers", "broker": "broker", DATABASE: "database"}.get(
-            top or "", "cpu"
-        )  # type: ignore[assignment]  # the values are DrainBound literals
+        bound: DrainBound = {
+            "workers": "workers",
+            "broker": "broker",
+            PARTS["database"]: "database",
+        }.get(top or "", "cpu")  # type: ignore[assignment]  # the values are DrainBound literals
         used = f" ({figure.cpu_cores[top]:.2f} cores)" if top else ""
         return bound, (
             f"{held}: the machine's {figure.cores} cores were {numbers.pct(busy)} busy, and "

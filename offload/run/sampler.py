@@ -64,15 +64,12 @@ class Sampler:
         backlog: Callable[[], int] | None = None,
         interval_s: float = 1.0,
         machine_path: Path | None = None,
-        also_part_of_run: list[WatchedProcess] | None = None,
     ) -> None:
-        """``machine_path``: where the machine's CPU goes (none when None);
-        ``also_part_of_run``: processes whose CPU is the run's but that are no component of
-        the design (a local database server), counted in ``run_cpu_s`` only. The harness
-        itself (this process, without its children) always is."""
+        """``machine_path``: where the machine's CPU goes (none when None). The harness itself
+        (this process, without its children) is the run's CPU too, counted in ``run_cpu_s``
+        only: it is no component of the design."""
         self.processes = processes
-        harness = WatchedProcess("(harness)", "harness", lambda: [os.getpid()], tree=False)
-        self.also_part_of_run = [harness, *(also_part_of_run or [])]
+        self._harness = WatchedProcess("(harness)", "harness", lambda: [os.getpid()], tree=False)
         self.amqp_url = amqp_url
         self.queues = queues or []
         self.backlog = backlog
@@ -161,8 +158,8 @@ class Sampler:
     def _write_machine(self, file: IO[str], now: float, machine: MachineTimes) -> None:
         """One ``machine.csv`` row: the machine's counters and the run's CPU, cumulative from
         the first sample (a component that has gone keeps what it used)."""
-        for extra in self.also_part_of_run:
-            self._tree_usage(extra.component, extra.pids(), extra.tree)
+        harness = self._harness
+        self._tree_usage(harness.component, harness.pids(), harness.tree)
         start = self._machine_start = self._machine_start or machine
         run_cpu = sum(self._cpu_used.values())
         row = [

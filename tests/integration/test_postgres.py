@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
+import pandas as pd
 import psutil
 import pytest
 import sqlalchemy as sa
 
+from offload.analysis.cost import is_rig
+from offload.analysis.summary import resources
 from offload.ports import port_open
 from offload.provisioning.database import provision_database
 from offload.run.design import _database_server
+from offload.run.sampler import Sampler
 from offload.run.stack import Stack
 from targets.common.store import make_engine
 from tests.factories.processes import launch, wait_until
@@ -82,10 +87,12 @@ def test_a_stopped_stack_keeps_the_tables_it_was_asked_to_and_drops_the_schema(
     admin.dispose()
 
 
-def test_a_local_postgres_server_counts_as_the_runs_cpu_not_another_processes(
+def test_a_local_postgres_server_is_a_component_whose_cpu_is_in_the_designs_cost(
     monkeypatch, tmp_path
 ):
-    """Its backends run the run's queries: the machine record must not blame them on others."""
+    """Its backends run the design's queries, which on SQLite run inside the design's own
+    processes: the server is sampled as the design's ``database`` component (not a rig part),
+    so a design on PostgreSQL does not look cheaper than it is."""
     monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
     database = provision_database(work_dir=tmp_path, name="machine")
     try:
@@ -93,8 +100,24 @@ def test_a_local_postgres_server_counts_as_the_runs_cpu_not_another_processes(
         [pid] = server.pids()
         assert "postgres" in psutil.Process(pid).name()
         assert server.tree  # its backends are its children
+        sampler = Sampler(
+            samples_path=tmp_path / "samples.csv",
+            queues_path=tmp_path / "queues.csv",
+            processes=[server],
+            interval_s=0.2,
+        ).start()
+        engine = make_engine(database.url, database.schema)
+        deadline = time.monotonic() + 2
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:  # work only the server's backend can do
+                conn.execute(sa.text("select count(*) from generate_series(1, 200000)"))
+        engine.dispose()
+        sampler.stop()
     finally:
         database.drop()
+    used = resources(pd.read_csv(tmp_path / "samples.csv"))
+    assert used["database"].cpu_s > 0.3
+    assert not is_rig("database")
     # a SQLite database runs inside the target's own processes: nothing more to count
     monkeypatch.delenv("DATABASE_URL")
     assert _database_server(provision_database(work_dir=tmp_path, name="lite")) == []
