@@ -8,13 +8,14 @@ models without importing Locust, which patches the standard library with gevent 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from loadtests.atomic import write_atomically
 
 __all__ = [
     "CHUNK_BYTES",
@@ -135,9 +136,7 @@ class DistributedRun(BaseModel):
 
     def write(self, path: Path) -> None:
         """Write atomically: the harness polls for this file while the master writes it."""
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        os.replace(tmp, path)
+        write_atomically(path, self.model_dump_json(indent=2))
 
 
 # -- records transfer -------------------------------------------------------------------

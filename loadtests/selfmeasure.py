@@ -15,7 +15,6 @@ millisecond before their due time (``loadtests.pacing``), which costs about as m
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from array import array
@@ -24,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loadtests.atomic import write_atomically
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -125,10 +126,7 @@ class SelfMeasurement(BaseModel):
 
     def write(self, path: Path) -> Path:
         """Write atomically: a reader never sees half a file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=2, exclude_none=True) + "\n")
-        os.replace(tmp, path)
+        write_atomically(path, self.model_dump_json(indent=2, exclude_none=True) + "\n")
         return path
 
 
