@@ -32,6 +32,7 @@ from locust.contrib.fasthttp import FastHttpSession, FastResponse
 from locust.event import EventHook
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadtests.pacing import Pacer
 from loadtests.plan import LoadPlan
@@ -96,8 +97,8 @@ class OpenLoopUser(User):
     #: seconds between appends of records to the CSV file
     flush_interval_s: ClassVar[float] = FLUSH_INTERVAL_S
     #: seconds to wait after the last answer before quitting, so Locust's CSV is complete
-    #: (only with ``--csv``: see ``_quit_grace``)
-    quit_grace_s: ClassVar[float] = 2.0
+    #: (only with ``--csv``: see ``_quit_grace``): one write interval of Locust's and a margin
+    quit_grace_s: ClassVar[float] = CSV_STATS_INTERVAL_SEC + 0.25
     #: called with the environment once the plan is done and its records are written,
     #: instead of quitting Locust: a worker on another host (``loadtests.distributed``) sends
     #: its records and waits for the master, which ends the run when every worker is done

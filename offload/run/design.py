@@ -393,7 +393,7 @@ def _follow_load(
             progress.note(f"[red]component crashed: {names}; stopping this run[/]")
             locust.stop()
             return
-        time.sleep(0.5)
+        locust.wait(0.5)
     locust.exit_expected = True
     if locust.returncode not in (0, None):
         result.invalid_reasons.append(

@@ -137,6 +137,17 @@ class Supervised:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def wait(self, timeout: float) -> bool:
+        """Whether the process has exited, waiting at most ``timeout`` seconds: a loop that
+        polls a component wakes the moment it ends, not at its next tick."""
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def signal_group(self, sig: int) -> None:
         """Send ``sig`` to the component's whole process group (ignores a group already gone)."""
         if self.process is None:
