@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -104,15 +104,15 @@ def open_access(
     # hex, never a leading "-" that rabbitmqctl would read as an option
     passwords = {role: secrets.token_hex(16) for role in roles}
     try:
-        # each rabbitmqctl call costs ~0.35 s: independent ones run side by side, in two
-        # rounds (a user needs no vhost; a permission needs both)
+        # each rabbitmqctl call costs ~0.35 s: independent ones run side by side
+        control.add_vhost(vhost)
+        users: list[Callable[[], object]] = [
+            partial(control.set_permissions, vhost, admin_user, ".*", ".*", ".*")
+        ]
+        users += [partial(control.add_user, access.users[r], passwords[r]) for r in roles]
+        _in_parallel(users)
         _in_parallel(
-            [partial(control.add_vhost, vhost)]
-            + [partial(control.add_user, access.users[r], passwords[r]) for r in roles]
-        )
-        _in_parallel(
-            [partial(control.set_permissions, vhost, admin_user, ".*", ".*", ".*")]
-            + [
+            [
                 partial(
                     control.set_permissions,
                     vhost,
@@ -140,7 +140,7 @@ def open_access(
     return access
 
 
-def _in_parallel(calls: Sequence[Callable[[], object]], *, tolerate: bool = False) -> None:
+def _in_parallel(calls: list[Callable[[], object]], *, tolerate: bool = False) -> None:
     """Run independent broker-admin calls at once; the first error is raised after all end."""
     with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
         futures = [pool.submit(call) for call in calls]

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -327,17 +326,11 @@ class Stack:
         self._undo.callback(target.release_queues)
         self._undo.callback(target.stop)
         try:
-            with ThreadPoolExecutor(max_workers=1) as hooks:
-                queues = None
-                if manifest.uses_broker:
-                    target.run_hook("declare")
-                    # the names are only read once the run samples depths: asked for while
-                    # the processes start (a new interpreter each, ~0.2 s), not before
-                    queues = hooks.submit(target.run_hook, "queues")
-                _start_processes(target, self.supervisor, self.work_dir, config)
-                wait_healthy(target, ready_timeout)
-                if queues is not None:
-                    target.queues = _parse_queues(queues.result())
+            if manifest.uses_broker:
+                target.run_hook("declare")
+                target.queues = _parse_queues(target.run_hook("queues"))
+            _start_processes(target, self.supervisor, self.work_dir, config)
+            wait_healthy(target, ready_timeout)
         except BaseException:
             self.remove(target)  # the caller never gets the target: nothing of it may run on
             raise
@@ -541,7 +534,7 @@ def wait_healthy(target: RunningTarget, timeout: float) -> None:
                 last_error = f"HTTP {response.status_code}"
             except httpx.HTTPError as exc:
                 last_error = type(exc).__name__
-            time.sleep(0.1)
+            time.sleep(0.2)
     server = target.processes[target.manifest.server.name][0]
     raise TargetNotReady(
         f"target {target.name} not healthy at {url} after {timeout:g}s ({last_error}):\n"
