@@ -104,8 +104,8 @@ def mean_interval(values: list[float]) -> tuple[float, float] | None:
     sem = float(data.std(ddof=1) / math.sqrt(data.size))
     if sem == 0:
         return mean, mean
-    # imported here: scipy.stats costs ~0.7 s, and every CLI start (each bench a test or the
-    # gate starts) paid it although only repeated runs need Student's t
+    # imported here: scipy.stats costs ~0.5 s, which every `offload` process paid at start
+    # (each bench the gate or a test starts) although only repeated runs need Student's t
     from scipy import stats
 
     half = float(stats.t.ppf(1 - (1 - CONFIDENCE) / 2, data.size - 1)) * sem
