@@ -184,10 +184,7 @@ def measure_floor(
                 log_path=work_dir / "locust.log",
             )
         )
-        deadline = time.monotonic() + bound_s + 10
-        while locust.alive and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if locust.alive:
+        if not locust.wait(bound_s + 10):
             locust.stop()
             raise OffloadError(f"the generator did not finish within {bound_s + 10:.0f}s")
         locust.exit_expected = True

@@ -159,9 +159,7 @@ class Supervised:
         """SIGKILL the component now, on purpose (a fault, not a crash)."""
         self.exit_expected = True
         self.signal_group(signal.SIGKILL)
-        if self.process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=5)
+        self.wait(5)
 
     def stop(self, timeout: float | None = None) -> int | None:
         """SIGTERM the group, wait, then SIGKILL whatever is left. Returns the exit code."""
@@ -174,12 +172,10 @@ class Supervised:
             # a process held stopped (an API fault's slow restart) handles SIGTERM only once
             # it runs again
             self.signal_group(signal.SIGCONT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=timeout)
+            self.wait(timeout)
         # the leader may be gone while its workers linger: always sweep the group
         self.signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
+        self.wait(5)
         if self._log is not None:
             self._log.close()
             self._log = None
