@@ -46,7 +46,12 @@ from loadtests.records import (
     unlink_failure,
 )
 from loadtests.schedule import Arrival, merge_streams, worker_share
-from loadtests.selfmeasure import GeneratorMeter, generator_report_path
+from loadtests.selfmeasure import (
+    GeneratorMeter,
+    GeneratorStart,
+    generator_report_path,
+    generator_start_path,
+)
 from targets.common import tracing
 
 __all__ = [
@@ -60,8 +65,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: how far ahead of its first arrival the schedule starts, so set-up is not counted as lag
-START_LEAD_S = 0.2
+#: how far ahead of its warm-up a plan without ``t0_epoch`` fixes t=0: set-up is not counted
+#: as lag, and a harness waiting for the announced t=0 (``GeneratorStart``) has time to start
+#: its samplers before the first arrival
+START_LEAD_S = 0.5
 
 
 class RequestDropped(Exception):
@@ -180,6 +187,9 @@ class OpenLoopUser(User):
         else:
             self._t0 = time.perf_counter() + START_LEAD_S + plan.warmup_s
         self._t0_epoch = time.time() + (self._t0 - time.perf_counter())
+        GeneratorStart(t0_epoch=self._t0_epoch, warmup_s=plan.warmup_s).write(
+            generator_start_path(self._records_path)
+        )
         self._meter.restart_clock()
         flusher = gevent.spawn(self._flush_periodically)
         self._stopped_early = True

@@ -97,7 +97,8 @@ class LoadPlan(_Strict):
     worker_count: int = Field(default=1, ge=1)
     #: wall-clock time (epoch seconds) of t=0, when a harness must know it in advance (to
     #: apply faults on the same clock, or to start several generator processes together);
-    #: None starts right away (after the warm-up)
+    #: None: the generator fixes t=0 once it is ready (``openloop.START_LEAD_S`` ahead of the
+    #: warm-up) and announces it in ``<records>.start.json`` (``selfmeasure.GeneratorStart``)
     t0_epoch: float | None = None
     #: "open" (the default): requests start on the schedule; "closed": ``users`` users each
     #: wait for an answer before the next request (Locust's usual model, for comparison)

@@ -29,10 +29,12 @@ from loadtests.atomic import write_atomically
 __all__ = [
     "SCHEMA_VERSION",
     "GeneratorMeter",
+    "GeneratorStart",
     "Quantiles",
     "SelfMeasurement",
     "SelfMeasurementError",
     "generator_report_path",
+    "generator_start_path",
     "process_cpu_seconds",
 ]
 
@@ -46,6 +48,38 @@ CPU_SHARE_WARN = 0.8
 def generator_report_path(records_path: Path) -> Path:
     """Where the self-measurement of the run writing ``records_path`` goes."""
     return records_path.with_suffix(".generator.json")
+
+
+def generator_start_path(records_path: Path) -> Path:
+    """Where the run writing ``records_path`` announces its t=0 (:class:`GeneratorStart`)."""
+    return records_path.with_suffix(".start.json")
+
+
+class GeneratorStart(BaseModel):
+    """``<records>.start.json``: the t=0 a generator process runs its schedule on, written the
+    moment it is fixed, before the first arrival.
+
+    Why: a harness that fixes t=0 itself must fix it far enough ahead to cover Locust's
+    start-up, which it cannot know (0.4 s on an idle machine, more on a busy one). A plan
+    without ``t0_epoch`` lets the generator fix t=0 once it is ready, and the harness waits
+    for this file instead: the same run, started as soon as it can be.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    t0_epoch: float
+    warmup_s: float = Field(ge=0)
+
+    def write(self, path: Path) -> None:
+        """Write atomically: the harness polls for this file."""
+        write_atomically(path, self.model_dump_json())
+
+    @classmethod
+    def read(cls, path: Path) -> GeneratorStart:
+        try:
+            return cls.model_validate_json(path.read_text())
+        except (OSError, ValidationError) as exc:
+            raise SelfMeasurementError(f"cannot read the generator's start {path}: {exc}") from exc
 
 
 class SelfMeasurementError(ValueError):

@@ -21,6 +21,7 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from loadtests.multihost import START_LEAD_S
+from loadtests.selfmeasure import GeneratorStart, generator_start_path
 from offload.errors import OffloadError, TargetNotReady
 from offload.provisioning.broker import Broker
 from offload.provisioning.broker_access import BrokerAccess
@@ -53,8 +54,19 @@ from offload.target.manifest import TargetManifest
 log = logging.getLogger("offload.run")
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "signup.py"
-#: seconds between starting Locust and t=0 of the warm-up (Locust takes ~1-2 s to start)
+#: seconds between starting Locust and t=0 of the warm-up where the harness must fix t=0 in
+#: advance (processes that start together: a side-by-side rendezvous, ``--processes``; Locust
+#: takes ~0.4 s to start on an idle machine, more on a busy one); otherwise the generator fixes
+#: it once ready (``GeneratorStart``) and this is only the progress bar's estimate
 GENERATOR_LEAD_S = 2.5
+#: seconds the harness waits for a generator to announce its t=0 before giving up on it
+GENERATOR_START_TIMEOUT_S = 60.0
+#: the generator's records, in the design's folder
+REQUESTS_CSV = "requests.csv"
+
+
+class GeneratorDidNotStart(OffloadError):
+    """The load generator exited, or stayed silent, before it fixed t=0."""
 
 
 @dataclass
@@ -256,10 +268,18 @@ def launch_generator(
     rendezvous: Rendezvous | None = None,
     rendezvous_key: str = "",
 ) -> tuple[Supervised, float]:
-    """Start Locust and return it with t=0: fixed here for processes on this machine (agreed
-    with the other benches at ``rendezvous`` when given), or by the master once every remote
-    worker joined (``master``: ``--master-bind``); with ``tracing``, each signup starts a trace
-    (in processes on this machine only: remote workers get no tracing environment)."""
+    """Start Locust and return it with t=0: fixed by the one open-loop process once it is
+    ready (announced in ``requests.start.json``), fixed here ``GENERATOR_LEAD_S`` ahead for
+    processes that must start together (several processes, or agreed with the other benches
+    at ``rendezvous``; a closed loop too), or by the master once every remote worker joined
+    (``master``: ``--master-bind``); with ``tracing``, each signup starts a trace (in processes
+    on this machine only: remote workers get no tracing environment)."""
+    if master is None and rendezvous is None and load_workers == 1 and scenario.load.mode == "open":
+        locust = start_generator(
+            supervisor, scenario, url, health_path, design_dir, None, 1,
+            allowed_remote_hosts=allowed_remote_hosts, tracing=tracing,
+        )  # fmt: skip
+        return locust, wait_for_generator_start(design_dir / REQUESTS_CSV, locust)
     if master is None:
         t0 = time.time() + GENERATOR_LEAD_S + scenario.load.warmup
         if rendezvous is not None:
@@ -276,6 +296,25 @@ def launch_generator(
     )  # fmt: skip
     progress.update(0, f"waiting for {load_workers} load worker(s) to join at {master.bind}")
     return locust, wait_for_t0(design_dir, locust, master)
+
+
+def wait_for_generator_start(
+    records: Path, locust: Supervised, timeout_s: float = GENERATOR_START_TIMEOUT_S
+) -> float:
+    """The t=0 the generator writing ``records`` fixed, once it announces it; raises
+    :class:`GeneratorDidNotStart` if it exits or stays silent for ``timeout_s`` (stopped)."""
+    path = generator_start_path(records)
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if not locust.alive or time.monotonic() > deadline:
+            why = f"exited with code {locust.returncode}" if not locust.alive else "is silent"
+            locust.stop()
+            raise GeneratorDidNotStart(
+                f"the load generator {why}: it never fixed t=0 ({path.name} missing after "
+                f"{timeout_s:g} s at most; see locust/locust.log):\n{locust.tail(8)}"
+            )
+        locust.wait(0.02)
+    return GeneratorStart.read(path).t0_epoch
 
 
 def collect_remote_workers(
@@ -301,10 +340,10 @@ def start_generator(
 ) -> Supervised:
     """Locust, headless, against ``url``: one process, a master with ``load_workers``
     worker processes here that share the schedule (every n-th arrival each, same t=0), or
-    (``master``) a master waiting for that many workers on other hosts, which fixes t=0
-    itself (``t0`` None). ``allowed_remote_hosts``: the non-loopback hosts the user allowed
-    (``--allow-remote``), written into the plan."""
-    records = design_dir / "requests.csv"
+    (``master``) a master waiting for that many workers on other hosts. ``t0`` None: the one
+    process, or the master, fixes t=0 itself. ``allowed_remote_hosts``: the non-loopback
+    hosts the user allowed (``--allow-remote``), written into the plan."""
+    records = design_dir / REQUESTS_CSV
     plan = build_plan(
         scenario,
         records_path=records,
@@ -370,8 +409,9 @@ def _follow_load(
     component crashes."""
     live = LiveWindow(design_dir) if progress.live_figures else None
     phases = scenario.phases()
-    started = t0 - GENERATOR_LEAD_S - scenario.load.warmup
-    total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
+    # the bar runs from here (the generator started, t=0 known) to the load's end
+    started = time.time()
+    total_s = t0 + scenario.load.duration - started
     while locust.alive:
         now = time.time()
         offset = now - t0

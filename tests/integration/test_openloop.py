@@ -310,8 +310,9 @@ STALL_SCHEDULED = STALL_RATE * STALL_DURATION_S
 def stall_runs(servers, tmp_path_factory):
     """Two runs at 100/s over two stalls, side by side: a large and a small in-flight bound.
 
-    Stalls start 7 s after launch and every 10 s: Locust starts in about 2.5 s (start-up,
-    0.2 s lead, 1 s warm-up), so the 20 s measured window holds two whole stalls.
+    Stalls start 7 s after launch and every 10 s: the measured part starts about 2.8 s after
+    launch (Locust's start-up, the generator's 0.5 s lead, 1 s warm-up), so the 20 s measured
+    window holds two whole stalls.
     """
     epoch = time.time() + 7.0
     clock = StallClock(epoch, STALL_PERIOD_S, STALL_S)
@@ -396,6 +397,18 @@ def test_open_loop_latency_from_schedule_matches_the_truth_through_stalls(stall_
     assert run.generator["scheduled"] == len(run.records)
     assert run.generator["dropped"] == 0
     assert run.generator["max_in_flight_observed"] >= 0.8 * STALL_RATE * STALL_S
+
+
+def test_a_generator_that_fixes_t0_itself_announces_it_before_its_first_request(stall_runs):
+    """The bench waits for this file instead of guessing Locust's start-up (``t0_epoch``
+    absent from the plan): it must name the t=0 the run used, and come before any load."""
+    run: Run = stall_runs["large"]
+    start_file = run.workdir / "requests.start.json"
+    announced = json.loads(start_file.read_text())
+    assert announced["t0_epoch"] == pytest.approx(run.generator["t0_epoch"], abs=1e-5)
+    first_sent = min(float(r["sent"]) for r in run.records if r["sent"])
+    assert start_file.stat().st_mtime <= first_sent
+    assert first_sent >= announced["t0_epoch"] - announced["warmup_s"] - 0.01
 
 
 def test_the_generator_sends_on_time_through_stalls_at_a_bounded_cost(stall_runs):
