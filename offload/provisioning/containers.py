@@ -8,8 +8,10 @@ The SDK and testcontainers are imported only once an engine has answered.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
+import shlex
 import socket
 import ssl
 import threading
@@ -23,7 +25,7 @@ from urllib.parse import urlsplit
 from offload.errors import ProvisioningError
 from offload.ports import LOOPBACK, is_loopback
 from offload.provisioning.amqp import amqp_url
-from offload.provisioning.control import BrokerControl, CtlResult
+from offload.provisioning.control import BrokerControl, CtlResult, CtlRunner
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 
@@ -164,14 +166,16 @@ class RabbitContainer:
             self.container.stop()
 
 
-def _container_runner(container: Any) -> Callable[[Sequence[str], float], CtlResult]:
+def _container_runner(container: Any) -> CtlRunner:
     """rabbitmqctl inside the container (its default node is the container's broker)."""
 
-    def run(args: Sequence[str], timeout: float) -> CtlResult:
+    def run(args: Sequence[str], timeout: float, stdin: str | None = None) -> CtlResult:
+        command = ["rabbitmqctl", "-q", *args]
+        if stdin is not None:  # exec has no standard input: the text travels in the command
+            encoded = base64.b64encode(stdin.encode()).decode()
+            command = ["sh", "-c", f"echo {encoded} | base64 -d | {shlex.join(command)}"]
         try:
-            result = _call_bounded(
-                lambda: container.exec(["rabbitmqctl", "-q", *args]), timeout, "rabbitmqctl"
-            )
+            result = _call_bounded(lambda: container.exec(command), timeout, "rabbitmqctl")
         except TimeoutError as exc:
             raise ProvisioningError(f"rabbitmqctl {args[0]} in the container: {exc}") from exc
         output = result.output.decode(errors="replace") if result.output else ""

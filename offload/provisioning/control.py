@@ -19,10 +19,10 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from offload.errors import ProvisioningError
 from offload.provisioning.amqp import wait_for_broker_down, wait_for_handshake
@@ -53,8 +53,13 @@ class CtlResult:
     stderr: str
 
 
-#: runs one ``rabbitmqctl`` command (arguments after the node selection) with a timeout
-CtlRunner = Callable[[Sequence[str], float], CtlResult]
+class CtlRunner(Protocol):
+    """Runs one ``rabbitmqctl`` command (arguments after the node selection) with a timeout,
+    ``stdin`` on its standard input (``import_definitions`` reads its document there)."""
+
+    def __call__(
+        self, args: Sequence[str], timeout: float, stdin: str | None = None
+    ) -> CtlResult: ...
 
 
 def rabbitmqctl_runner(ctl: str, node: str, env: Mapping[str, str]) -> CtlRunner:
@@ -64,19 +69,19 @@ def rabbitmqctl_runner(ctl: str, node: str, env: Mapping[str, str]) -> CtlRunner
     script starts, not just the shell around it.
     """
 
-    def run(args: Sequence[str], timeout: float) -> CtlResult:
+    def run(args: Sequence[str], timeout: float, stdin: str | None = None) -> CtlResult:
         argv = [ctl, "-n", node, "-q", *args]
         process = subprocess.Popen(
             argv,
             env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
         try:
-            stdout, stderr = process.communicate(timeout=timeout)
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
@@ -129,9 +134,9 @@ class BrokerControl:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def ctl(self, *args: str, timeout: float | None = None) -> str:
+    def ctl(self, *args: str, timeout: float | None = None, stdin: str | None = None) -> str:
         """Run one rabbitmqctl command; a non-zero exit becomes a ProvisioningError with stderr."""
-        result = self._run(args, self.timeout if timeout is None else timeout)
+        result = self._run(args, self.timeout if timeout is None else timeout, stdin)
         if result.returncode != 0:
             detail = (result.stderr.strip() or result.stdout.strip() or "no output")[-2000:]
             raise ProvisioningError(
@@ -239,26 +244,21 @@ class BrokerControl:
 
     # -- least-privilege setup ---------------------------------------------------------------
 
-    def add_vhost(self, vhost: str) -> None:
-        """Create ``vhost`` (no error if it exists)."""
-        self.ctl("add_vhost", vhost)
-
     def delete_vhost(self, vhost: str) -> None:
         """Delete ``vhost`` and everything in it (no error if it is already gone)."""
         self._ctl_tolerating("does not exist", "delete_vhost", vhost)
 
-    def add_user(self, user: str, password: str) -> None:
-        """Create ``user``; if a previous run left it behind, reset its password instead."""
-        if not self._ctl_tolerating("already exists", "add_user", user, password):
-            self.ctl("change_password", user, password)
+    def import_definitions(self, definitions: Mapping[str, Any]) -> None:
+        """Create what ``definitions`` describes (vhosts, users, permissions: RabbitMQ's
+        definitions format) in one call. Why not one call per object: each ``rabbitmqctl``
+        starts an Erlang VM (~0.3 s of CPU), and a run's vhost with its users and permissions
+        took 1.2–1.5 s that way on 2 cores against ~0.35 s in one import. An import adds and
+        updates; it deletes nothing."""
+        self.ctl("import_definitions", stdin=json.dumps(definitions))
 
     def delete_user(self, user: str) -> None:
         """Delete ``user`` (no error if it is already gone)."""
         self._ctl_tolerating("does not exist", "delete_user", user)
-
-    def set_permissions(self, vhost: str, user: str, configure: str, write: str, read: str) -> None:
-        """Grant ``user`` the configure/write/read regular expressions on ``vhost``."""
-        self.ctl("set_permissions", "-p", vhost, user, configure, write, read)
 
     def _ctl_tolerating(self, message: str, *args: str) -> bool:
         """Run a command; False instead of an error when it fails with ``message``."""

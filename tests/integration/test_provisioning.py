@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -27,8 +28,10 @@ from offload.provisioning import (
     provision_broker,
     provision_database,
 )
+from offload.provisioning.broker_access import run_definitions
 from offload.provisioning.control import rabbitmq_script
 from offload.run.supervisor import Supervisor
+from offload.target.manifest import RolePermissions
 
 SYSTEM_URL = amqp_url(LOOPBACK, 5672)
 POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
@@ -289,14 +292,22 @@ def test_block_stalls_publishers_and_unblock_releases_them(private_broker: Broke
 
 def test_queue_depths_and_least_privilege_setup(private_broker: Broker) -> None:
     control = private_broker.control
-    control.add_vhost("offload-test")
-    control.add_user("offload-worker", "first")
-    control.add_user("offload-worker", "second")  # a leftover user gets the new password
     # configure and read the jobs queue; write (publish) through the default exchange only
-    control.set_permissions("offload-test", "offload-worker", "^jobs$", r"^amq\.default$", "^jobs$")
+    grants = {"worker": RolePermissions(configure="^jobs$", write=r"^amq\.default$", read="^jobs$")}
+    users = {"worker": "offload-worker"}
+
+    def definitions(password: str) -> dict[str, Any]:
+        return run_definitions("offload-test", "guest", users, {"worker": password}, grants, {})
+
+    control.import_definitions(definitions("first"))
+    control.import_definitions(definitions("second"))  # a leftover user gets the new password
+    base = private_broker.url.rsplit("/", 1)[0] + "/offload-test"
     try:
-        url = private_broker.url.replace("guest:guest", "offload-worker:second")
-        url = url.rsplit("/", 1)[0] + "/offload-test"
+        with pytest.raises(pika.exceptions.ProbableAuthenticationError):
+            pika.BlockingConnection(
+                pika.URLParameters(base.replace("guest:guest", "offload-worker:first"))
+            )
+        url = base.replace("guest:guest", "offload-worker:second")
         connection = pika.BlockingConnection(pika.URLParameters(url))
         channel = connection.channel()
         channel.queue_declare("jobs")
@@ -314,8 +325,9 @@ def test_queue_depths_and_least_privilege_setup(private_broker: Broker) -> None:
         control.delete_vhost("offload-test")
         control.delete_user("offload-worker")
     control.delete_vhost("offload-test")  # already gone: no error
-    with pytest.raises(ProvisioningError, match="set_permissions"):
-        control.set_permissions("no-such-vhost", "guest", ".*", ".*", ".*")
+    with pytest.raises(ProvisioningError, match="import_definitions"):
+        grant = {"configure": ".*", "write": ".*", "read": ".*"}
+        control.import_definitions({"permissions": [{"user": "nobody", "vhost": "/", **grant}]})
 
 
 # -- database --------------------------------------------------------------------------------
