@@ -22,9 +22,10 @@ from offload.rundir.paths import REPORTS_DIR
 from offload.sweep.files import sweep_path
 
 EPILOG = """exit codes:
-  0    every cell ran and is valid
-  1    a cell is invalid (its generator or the machine fell behind) or could not be
-       summarised, or the page could not be rendered
+  0    every cell ran and was measured: valid, or invalid only because the design
+       itself saturated the machine (the rate is beyond this machine; shown invalid)
+  1    a cell could not be measured (its generator fell behind on its own, or other
+       processes took the machine) or summarised, or the page could not be rendered
   2    unusable input: a missing or malformed sweep file or target
   130  interrupted (Ctrl-C); the run directory keeps what was recorded"""
 

@@ -122,3 +122,22 @@ def test_analysing_again_as_one_design_removes_the_earlier_crossover_map(tmp_pat
 
     assert not list((tmp_path / "charts").glob("crossover.*"))
     assert (tmp_path / "charts" / "curves.png").exists()
+
+
+def test_a_cell_beyond_the_machine_is_a_finding_but_a_starved_generator_fails_the_sweep():
+    """``make sweep``'s search stops where the design fills the machine: that cell is drawn
+    invalid, but the sweep measured what it looked for and exits 0. A generator that fell
+    behind for another reason means a figure is missing: exit 1."""
+    from offload.sweep.page import unmeasured
+
+    beyond = cell("async", rate=1280, valid=False).model_copy(
+        update={"lag_cause": "design", "invalid_reasons": ["async: the design saturated ..."]}
+    )
+    starved = beyond.model_copy(update={"lag_cause": "machine"})
+    also_broken = beyond.model_copy(
+        update={"invalid_reasons": [*beyond.invalid_reasons, "async: the database ..."]}
+    )
+    assert not unmeasured(beyond)
+    assert unmeasured(starved)
+    assert unmeasured(also_broken)
+    assert not unmeasured(cell("async"))
