@@ -304,16 +304,13 @@ def wait_for_generator_start(
     """The t=0 the generator writing ``records`` fixed, once it announces it; raises
     :class:`GeneratorDidNotStart` if it exits or stays silent for ``timeout_s`` (stopped)."""
     path = generator_start_path(records)
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if not locust.alive or time.monotonic() > deadline:
-            why = f"exited with code {locust.returncode}" if not locust.alive else "is silent"
-            locust.stop()
-            raise GeneratorDidNotStart(
-                f"the load generator {why}: it never fixed t=0 ({path.name} missing after "
-                f"{timeout_s:g} s at most; see locust/locust.log):\n{locust.tail(8)}"
-            )
-        locust.wait(0.02)
+    if not locust.wait_for_file(path, timeout_s):
+        why = f"exited with code {locust.returncode}" if not locust.alive else "is silent"
+        locust.stop()
+        raise GeneratorDidNotStart(
+            f"the load generator {why}: it never fixed t=0 ({path.name} missing after "
+            f"{timeout_s:g} s at most; see locust/locust.log):\n{locust.tail(8)}"
+        )
     return GeneratorStart.read(path).t0_epoch
 
 

@@ -28,7 +28,7 @@ from offload.analysis.percentiles import percentiles_ms
 from offload.analysis.records import requests
 from offload.errors import OffloadError
 from offload.ports import LOOPBACK
-from offload.run.design import locust_argv
+from offload.run.design import REQUESTS_CSV, locust_argv
 from offload.run.supervisor import ProcessSpec, Supervisor
 from offload.rundir.floor import GeneratorFloor, Quantiles
 
@@ -162,7 +162,7 @@ def measure_floor(
     # not depend on ours (a relative reports directory, as `make bench` uses, would not resolve)
     work_dir = work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    records = work_dir / "requests.csv"
+    records = work_dir / REQUESTS_CSV
     if records.exists():
         raise OffloadError(f"{records} exists: measure the floor in an empty directory")
     plan = floor_plan(rate, duration_s=duration_s, arrivals=arrivals, records_path=records)
@@ -201,7 +201,7 @@ def floor_from_records(
     work_dir: Path, *, rate: float, duration_s: float, arrivals: Arrivals
 ) -> GeneratorFloor:
     """The floor from a finished run's records and self-measurement in ``work_dir``."""
-    report_path = generator_report_path(work_dir / "requests.csv")
+    report_path = generator_report_path(work_dir / REQUESTS_CSV)
     if not report_path.exists():
         raise OffloadError(f"the generator left no self-measurement ({report_path})")
     try:

@@ -11,7 +11,6 @@ reads what the master recorded into the manifest.
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,16 +95,13 @@ def wait_for_t0(design_dir: Path, locust: Supervised, master: RemoteMaster) -> f
     """t=0 as the master fixed it once every worker joined; raises if that does not happen
     within the join timeout (the master then gives up and exits)."""
     path = design_dir / RUN_FILE
-    deadline = time.monotonic() + master.join_timeout_s + 10
-    while not path.exists():
-        if not locust.alive or time.monotonic() > deadline:
-            locust.stop()
-            raise WorkersDidNotJoin(
-                f"the load workers did not all join the Locust master at {master.bind} within "
-                f"{master.join_timeout_s:g} s (--join-timeout); start `offload load-worker "
-                f"--master {master.bind}` on each worker host (see locust/locust.log)"
-            )
-        time.sleep(0.2)
+    if not locust.wait_for_file(path, master.join_timeout_s + 10):
+        locust.stop()
+        raise WorkersDidNotJoin(
+            f"the load workers did not all join the Locust master at {master.bind} within "
+            f"{master.join_timeout_s:g} s (--join-timeout); start `offload load-worker "
+            f"--master {master.bind}` on each worker host (see locust/locust.log)"
+        )
     return DistributedRun.read(path).t0_epoch
 
 

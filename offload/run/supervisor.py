@@ -148,6 +148,16 @@ class Supervised:
             return False
         return True
 
+    def wait_for_file(self, path: Path, timeout: float) -> bool:
+        """Whether ``path`` appeared while the process lived, waiting at most ``timeout``
+        seconds: how the harness hears what a component announces in a file (the t=0 a
+        generator or a Locust master fixed). False: it exited first, or stayed silent."""
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if self.wait(0.02) or time.monotonic() > deadline:
+                return path.exists()
+        return True
+
     def signal_group(self, sig: int) -> None:
         """Send ``sig`` to the component's whole process group (ignores a group already gone)."""
         if self.process is None:
