@@ -24,6 +24,7 @@ from offload.analysis.uncertainty import (
     unsupported_reason,
     wilson,
 )
+from offload.rundir.broker_probe import BrokerProbeBesideLoad, BrokerProbeFigures
 from offload.rundir.manifest import DesignEntry, PhaseRecord, ScenarioManifest
 from offload.rundir.summary import (
     Consistency,
@@ -346,6 +347,12 @@ def summarise_design(
         summary.machine = machine
     if missing:
         summary.tables_missing = missing
+    if (design_dir / BrokerProbeBesideLoad.FILE_NAME).exists():
+        probe = BrokerProbeBesideLoad.in_folder(design_dir)
+        summary.broker_probe = BrokerProbeFigures(
+            started_after_t0_s=probe.started_epoch - (design.t0_epoch or probe.started_epoch),
+            paced=probe.paced,
+        )
     if design.kind == "async" or not jobs.empty:  # queue figures for queue-backed designs only
         summary.queue = queue_summary(
             records.queues(design_dir), jobs, events, design.load_end_epoch

@@ -9,6 +9,7 @@ from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.ranking import Ranking, repeat_rankings
 from offload.analysis.verdicts import Verdict, measurement_floor_ms, repeat_verdicts
 from offload.report import sections
+from offload.report.accept_section import accept_blocks
 from offload.report.charts import OVERVIEW
 from offload.report.document import Banner, Block, BulletList, Heading, Image, Paragraph
 from offload.report.drain_section import drain_blocks
@@ -77,6 +78,7 @@ def scenario_document(
     if queue is not None:
         blocks += [Heading(3, "Queue"), queue]
     blocks += drain_blocks(analysis)
+    blocks += accept_blocks(analysis)
     server_latency = sections.server_latency_table(analysis)
     if server_latency is not None:
         blocks += [

@@ -17,9 +17,10 @@ blocking publish; nothing else runs on the connection.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -27,7 +28,12 @@ from pika.adapters.blocking_connection import BlockingChannel
 from offload.analysis.percentiles import percentiles_ms
 from offload.errors import OffloadError
 from offload.provisioning.amqp import blocking_connection
-from offload.rundir.broker_probe import BackToBackPublishes, BrokerProbe, PacedPublishes
+from offload.rundir.broker_probe import (
+    BackToBackPublishes,
+    BrokerProbe,
+    BrokerProbeBesideLoad,
+    PacedPublishes,
+)
 from offload.rundir.floor import Quantiles
 
 #: publishes before the measured parts, so that the queue's first write is not measured
@@ -48,6 +54,46 @@ def measure_broker(
     clock: Callable[[], float] = time.perf_counter,
 ) -> BrokerProbe:
     """Probe the broker at ``url`` (paced at ``rate``, then back to back) on a fresh queue."""
+    with _probe_queue(url, message_bytes) as (publish, version):
+        paced = _paced(publish, rate, duration_s, clock)
+        back_to_back = _back_to_back(publish, duration_s, clock)
+    return BrokerProbe(
+        broker=source,
+        rabbitmq_version=version,
+        message_bytes=message_bytes,
+        paced=paced,
+        back_to_back=back_to_back,
+        measured_at=time.time(),
+    )
+
+
+def measure_beside_load(
+    url: str,
+    *,
+    rate: float,
+    start_epoch: float,
+    duration_s: float,
+    message_bytes: int = DEFAULT_MESSAGE_BYTES,
+) -> BrokerProbeBesideLoad:
+    """The paced part alone, from ``start_epoch`` for ``duration_s``: run beside a design's
+    load (its warm-up publishes before that), it measures the bare confirm on the machine as
+    the load leaves it — the reference the accept path is compared with in the same run."""
+    with _probe_queue(url, message_bytes) as (publish, version):
+        time.sleep(max(0.0, start_epoch - time.time()))
+        started = time.time()
+        paced = _paced(publish, rate, duration_s, time.perf_counter)
+    return BrokerProbeBesideLoad(
+        rabbitmq_version=version,
+        message_bytes=message_bytes,
+        started_epoch=started,
+        paced=paced,
+    )
+
+
+@contextlib.contextmanager
+def _probe_queue(url: str, message_bytes: int) -> Iterator[tuple[Callable[[], None], str | None]]:
+    """A publish function on a fresh quorum queue of the probe's own (deleted after), warmed
+    up, and the broker's version; a broker error becomes an :class:`OffloadError`."""
     body = b"x" * message_bytes
     queue = f"offload.probe.{uuid.uuid4().hex[:12]}"
     try:
@@ -62,20 +108,11 @@ def measure_broker(
                 publish = _publisher(channel, queue, body)
                 for _ in range(WARMUP_PUBLISHES):
                     publish()
-                paced = _paced(publish, rate, duration_s, clock)
-                back_to_back = _back_to_back(publish, duration_s, clock)
+                yield publish, version
             finally:
                 channel.queue_delete(queue)
     except pika.exceptions.AMQPError as exc:
         raise OffloadError(f"the broker probe failed: {type(exc).__name__}: {exc}") from exc
-    return BrokerProbe(
-        broker=source,
-        rabbitmq_version=version,
-        message_bytes=message_bytes,
-        paced=paced,
-        back_to_back=back_to_back,
-        measured_at=time.time(),
-    )
 
 
 def _version(connection: pika.BlockingConnection) -> str | None:

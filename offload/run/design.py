@@ -31,6 +31,7 @@ from offload.run.faults import FaultContext, timeline_events
 from offload.run.live import LiveWindow
 from offload.run.loadplan import build_plan
 from offload.run.metrics_scraper import MetricsScraper
+from offload.run.probe_beside import finish_probe, start_probe
 from offload.run.progress import BenchProgress
 from offload.run.remote_workers import RemoteMaster, collect, master_options, wait_for_t0
 from offload.run.rendezvous import Rendezvous
@@ -134,6 +135,7 @@ def run_design(
     sampler: Sampler | None = None
     scraper: MetricsScraper | None = None
     timeline: Timeline | None = None
+    probe: Supervised | None = None
     backlog = None
     total_s = GENERATOR_LEAD_S + scenario.load.warmup + scenario.load.duration
     progress.start_run(scenario.name, design_name, total_s)
@@ -169,6 +171,13 @@ def run_design(
             )  # fmt: skip
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
+            if scenario.load.broker_probe_rate and manifest.uses_broker and broker is not None:
+                probe = start_probe(
+                    supervisor, design_dir,
+                    amqp_url=access.admin_url if access else broker.url,
+                    rate=scenario.load.broker_probe_rate, t0_epoch=t0,
+                    duration_s=scenario.load.duration,
+                )  # fmt: skip
             sampler = Sampler(
                 samples_path=design_dir / "samples.csv",
                 queues_path=design_dir / "queues.csv",
@@ -193,6 +202,8 @@ def run_design(
 
             _follow_load(scenario, supervisor, locust, t0, progress, result, design_dir)
             entry.locust_exit_code = locust.returncode
+            if probe is not None and (missing := finish_probe(probe, design_dir)) is not None:
+                result.invalid_reasons.append(f"{design_name}: {missing}")
             if master is not None:
                 collect_remote_workers(entry, result, design_name, design_dir, load_workers)
             if backlog is not None and not result.invalid_reasons:

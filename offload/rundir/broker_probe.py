@@ -9,9 +9,11 @@ model's dump.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from offload.rundir.files import Record
+from offload.rundir.files import Record, RunFile
 from offload.rundir.floor import Quantiles
 
 
@@ -48,3 +50,29 @@ class BrokerProbe(Record):
     back_to_back: BackToBackPublishes
     #: epoch seconds when the measurement ended
     measured_at: float | None = None
+
+
+class BrokerProbeBesideLoad(RunFile):
+    """The paced probe run beside a design's load, through its measured part, on the run's
+    broker: the bare confirm as the machine is while the design works. The probe before or
+    after a run (``offload probe broker``) measures an idle machine, a floor the accept path
+    at a high rate cannot approach when broker, API, workers and generator share the cores.
+    A design's folder holds it when its scenario sets ``load.broker_probe_rate``."""
+
+    FILE_NAME: ClassVar[str] = "broker-probe.json"
+    WHAT: ClassVar[str] = "broker probe beside the load"
+
+    rabbitmq_version: str | None = Field(description="the broker's version, as it announces it")
+    message_bytes: int = Field(description="body size of every probe message")
+    started_epoch: float = Field(description="epoch seconds when the paced publishes began")
+    paced: PacedPublishes
+
+
+class BrokerProbeFigures(Record):
+    """A design's probe beside the load, as its summary carries it."""
+
+    started_after_t0_s: float = Field(
+        description="seconds after the design's t=0 the paced publishes began (a probe that "
+        "started late measured part of the drain, not only the load)"
+    )
+    paced: PacedPublishes

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from offload.rundir.broker_probe import BrokerProbeFigures
 from offload.rundir.files import Figure, Record, RunFile
 from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import PhaseRecord
@@ -276,6 +277,9 @@ class DesignSummary(Record):
     machine: MachineLoad | None = None
     #: why the database tables are missing from the run (absent when they were exported)
     tables_missing: str | None = None
+    #: the bare publish-with-confirm probe paced beside the load on the design's broker
+    #: (``load.broker_probe_rate``; absent without it): the accept path's reference
+    broker_probe: BrokerProbeFigures | None = None
 
     @property
     def no_ledger(self) -> str:

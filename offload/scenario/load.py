@@ -33,6 +33,12 @@ class Load(StrictModel):
     warmup: Duration = Field(5.0, ge=0, le=600)
     #: GET /users/{id} and GET /healthz per second, on the same servers
     bystander_rate: Rate = Field(0.0, ge=0)
+    #: publishes/s of a bare publish-with-confirm probe on the design's broker, paced through
+    #: the measured part beside the load: the accept path's reference under the same load
+    #: (queue-backed designs only; 0 = none). One publish in flight: at most ~200/s is sane.
+    #: Left out of the stored scenario at 0, so that scenarios (and the baselines whose
+    #: identity is their digest) stored before the knob existed stay the same experiment
+    broker_probe_rate: Rate = Field(0.0, ge=0, le=200, exclude_if=lambda rate: rate == 0)
     #: requests the generator keeps in flight at most (a hung target must not exhaust it)
     max_in_flight: int = Field(2000, ge=1, le=20_000)
     #: closed mode only: concurrent users, each waiting for its answer before the next

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from offload.analysis import records
+from offload.rundir.broker_probe import BrokerProbeBesideLoad
 from tests.factories.validity import assert_measured
 
 
@@ -69,6 +70,31 @@ def test_the_bench_measured_its_floor_before_the_designs_and_carried_it(
     assert floor["measured_at"] < min(d["t0_epoch"] for d in manifest["designs"].values())
     assert summary["floor"] == floor
     assert (scenario_dir / "floor" / "requests.csv").stat().st_size > 0
+
+
+def test_the_broker_probe_ran_beside_the_async_load_and_the_report_compares_with_it(
+    run_dir: Path, summary: dict
+):
+    """``load.broker_probe_rate: 10/s``: a bare publish-with-confirm every 0.1 s on the async
+    design's broker, from its t=0 through its 14 s measured part, in the design's folder, in
+    the summary, and set against the signup p99 on the scenario's page; the sync design has
+    no broker and no probe."""
+    scenario_dir = run_dir / "e2e-slow"
+    probe = BrokerProbeBesideLoad.in_folder(scenario_dir / "async")
+    manifest = json.loads((scenario_dir / "manifest.json").read_text())
+    t0 = manifest["designs"]["async"]["t0_epoch"]
+    # started before t=0 and slept until it; it may wake a little late on a busy machine
+    assert 0 <= probe.started_epoch - t0 < 1.0
+    assert probe.paced.confirmed == 140
+    assert probe.paced.achieved_rate == pytest.approx(10, rel=0.1)
+    confirm = probe.paced.confirm
+    assert confirm.p50_ms is not None and confirm.p99_ms is not None
+    assert 0 < confirm.p50_ms <= confirm.p99_ms
+    figures = summary["designs"]["async"]["broker_probe"]
+    assert figures["paced"] == probe.paced.model_dump(mode="json")
+    assert figures["started_after_t0_s"] == pytest.approx(probe.started_epoch - t0)
+    assert "broker_probe" not in summary["designs"]["sync"]
+    assert not (scenario_dir / "sync" / BrokerProbeBesideLoad.FILE_NAME).exists()
 
 
 def test_summary_has_the_public_paths(summary: dict):

@@ -83,6 +83,10 @@ MALFORMED = {
         "gate: {tolerances: {sync.signup.p50: 10%}}\n",
         "field 'gate.tolerances': no design named sync in this scenario (expected one of: async)",
     ),
+    "broker probe beyond one publisher": (
+        "name: x\nload: {rate: 1/s, duration: 10s, broker_probe_rate: 500/s}\n",
+        "field 'load.broker_probe_rate'",
+    ),
     "reserved phase name": (
         "name: x\nload: {rate: 1/s, duration: 10s}\n"
         "faults: [{at: 1s, phase: overall, downstream: outage}]\n",
@@ -282,3 +286,15 @@ def test_gate_tolerances_read_as_shares(tmp_path):
         "sync.signup.p50": 0.10,
         "async.signup.error_rate": 0.01,
     }
+
+
+def test_the_broker_probe_rate_is_stored_only_when_a_scenario_sets_it(tmp_path: Path):
+    """Left out at 0, a scenario stored before the knob existed keeps its digest (the gate's
+    identity of a committed baseline); set, it is part of the experiment and stored."""
+    path = tmp_path / "demo.yaml"
+    path.write_text(VALID)
+    assert "broker_probe_rate" not in load_scenario(path).model_dump(mode="json")["load"]
+    path.write_text(
+        VALID.replace("bystander_rate: 5/s", "bystander_rate: 5/s, broker_probe_rate: 20/s")
+    )
+    assert load_scenario(path).model_dump(mode="json")["load"]["broker_probe_rate"] == 20.0
