@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from offload.run import probe_beside
-from offload.run.probe_beside import URL_ENV, finish_probe, main
+from offload.run.probe_beside import URL_ENV, finish_probe, main, start_probe
 from offload.run.supervisor import ProcessSpec, Supervisor
 
 
@@ -61,3 +61,25 @@ def test_without_the_brokers_url_the_probe_refuses_to_start(
     assert main(args) == 2
     assert URL_ENV in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_a_probe_that_ends_by_itself_is_no_crash_of_the_design_and_its_failure_is_named(
+    tmp_path: Path,
+):
+    """The probe's process may end before the generator does: the design's run must not read
+    that as a component crashing (which stops the run); how it ended is judged afterwards —
+    here a broker that refuses the connection, named with the probe's own message."""
+    with Supervisor() as supervisor:
+        probe = start_probe(
+            supervisor,
+            tmp_path,
+            amqp_url="amqp://guest:guest@127.0.0.1:1/%2F",  # nothing listens on port 1
+            rate=10,
+            t0_epoch=time.time(),
+            duration_s=0.5,
+        )
+        assert probe.wait(30)
+        assert not supervisor.crashed()
+        reason = finish_probe(probe, tmp_path)
+    assert reason is not None and "exited with code 1" in reason
+    assert "the broker probe failed" in reason
