@@ -63,6 +63,8 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary])
             console.print(f"[red]invalid[/] {summary.scenario}: {reason}")
         for warning in summary.warnings:
             console.print(f"[yellow]warning[/] {summary.scenario}: {warning}")
+    for line in probe_lines(summaries):
+        console.print(line)
     closed = any(s.mode == "closed" for s in summaries)
     basis = (
         "closed loop: latency from the send time"
@@ -70,3 +72,23 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary])
         else ("latency from the scheduled time (open loop)")
     )
     console.print(f"{basis}. Run directory: {run_dir}")
+
+
+def probe_lines(summaries: list[Summary]) -> list[str]:
+    """One line per design that ran the broker probe beside its load: its signup p99 against
+    the bare confirm p99 on the same machine at the same time (``load.broker_probe_rate``)."""
+    lines = []
+    for summary in summaries:
+        for design, figures in summary.designs.items():
+            probe = figures.broker_probe
+            signup_p99 = figures.signup.overall.latency_ms.p99
+            if probe is None or signup_p99 is None or not probe.paced.confirm.p99_ms:
+                continue
+            confirm = probe.paced.confirm.p99_ms
+            name = summary.scenario + (f" (r{summary.repeat})" if summary.repeat > 1 else "")
+            lines.append(
+                f"{name} · {design}: signup p99 {_ms(signup_p99)} ms = "
+                f"{signup_p99 / confirm:.1f}× the bare publish-confirm p99 beside the load "
+                f"({_ms(confirm)} ms, {probe.paced.confirmed:,} probe publishes)"
+            )
+    return lines

@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from offload.analysis import records
+from offload.run.closing_summary import probe_lines
 from offload.rundir.broker_probe import BrokerProbeBesideLoad
+from offload.rundir.summary import Summary
 from tests.factories.validity import assert_measured
 
 
@@ -95,6 +97,11 @@ def test_the_broker_probe_ran_beside_the_async_load_and_the_report_compares_with
     assert figures["started_after_t0_s"] == pytest.approx(probe.started_epoch - t0)
     assert "broker_probe" not in summary["designs"]["sync"]
     assert not (scenario_dir / "sync" / BrokerProbeBesideLoad.FILE_NAME).exists()
+    # the bench's closing lines on the terminal state the same ratio, for the async design only
+    [line] = probe_lines([Summary.load(scenario_dir / "summary.json")])
+    signup_p99 = summary["designs"]["async"]["signup"]["overall"]["latency_ms"]["p99"]
+    assert line.startswith("e2e-slow · async: signup p99 ")
+    assert f"= {signup_p99 / confirm.p99_ms:.1f}× the bare publish-confirm p99" in line
 
 
 def test_summary_has_the_public_paths(summary: dict):
