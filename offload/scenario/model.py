@@ -126,6 +126,12 @@ class Scenario(StrictModel):
                     f"item {i}: at ({fault.at:g}s) is not inside the load's duration "
                     f"({load.duration:g}s)"
                 )
+            if load is not None and load.broker_probe_rate and fault.broker is not None:
+                raise ValueError(
+                    f"item {i}: broker {fault.broker} cannot run beside load.broker_probe_rate: "
+                    "the probe would time the fault, not the broker, and fail the run "
+                    "(set broker_probe_rate: 0 or drop the broker fault)"
+                )
             previous = fault.at
         return faults
 

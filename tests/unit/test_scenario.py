@@ -87,6 +87,11 @@ MALFORMED = {
         "name: x\nload: {rate: 1/s, duration: 10s, broker_probe_rate: 500/s}\n",
         "field 'load.broker_probe_rate'",
     ),
+    "broker probe beside a broker fault": (
+        "name: x\nload: {rate: 1/s, duration: 10s, broker_probe_rate: 20/s}\n"
+        "faults: [{at: 2s, broker: down}]\n",
+        "field 'faults': item 0: broker down cannot run beside load.broker_probe_rate",
+    ),
     "reserved phase name": (
         "name: x\nload: {rate: 1/s, duration: 10s}\n"
         "faults: [{at: 1s, phase: overall, downstream: outage}]\n",
