@@ -119,7 +119,7 @@ def cell_figures(run_dir: Path, cell: CellRun, slo: Slo) -> CellFigures:
         else None
     )
     queue = design.queue
-    return CellFigures(
+    figures = CellFigures(
         folder=cell.folder,
         design=cell.design,
         rate=cell.rate,
@@ -147,6 +147,9 @@ def cell_figures(run_dir: Path, cell: CellRun, slo: Slo) -> CellFigures:
         generator_saturated=design.generator.saturated,
         lag_cause=design.generator.lag_cause,
     )
+    if design.broker_probe is not None:
+        figures.broker_confirm_p99_ms = design.broker_probe.paced.confirm.p99_ms
+    return figures
 
 
 def grid_cells(cells: list[CellFigures]) -> list[CellFigures]:

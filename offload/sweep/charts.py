@@ -88,6 +88,18 @@ def _draw_curve(ax: Axes, err_ax: Axes, cells: list[CellFigures], colour: str) -
             err_ax.plot(cell.rate, cell.error_rate * 100, "o", mfc="none", mec=colour, ms=8)
 
 
+def _draw_confirm_beside(ax: Axes, cells: list[CellFigures], colour: str) -> None:
+    """The bare confirm p99 the probe measured beside each valid cell's load: the accept
+    path's floor at that rate, where the idle probe's flat line is not."""
+    points = [
+        (c.rate, c.broker_confirm_p99_ms) for c in cells if c.valid and c.broker_confirm_p99_ms
+    ]
+    if points:
+        ax.plot(
+            [r for r, _ in points], [v for _, v in points], ":", marker="x", color=colour, lw=1.0
+        )
+
+
 def curves(summary: SweepSummary, colours: dict[str, str]) -> Figure:
     """One column per provider latency: signup latency on top, failed share below."""
     latencies = summary.latencies_s
@@ -98,6 +110,7 @@ def curves(summary: SweepSummary, colours: dict[str, str]) -> Figure:
         ax, err_ax = axes[column], axes[len(latencies) + column]
         for design in summary.designs:
             _draw_curve(ax, err_ax, _cells(summary, design, latency), colours[design])
+            _draw_confirm_beside(ax, _cells(summary, design, latency), colours[design])
             knee = summary.knees.get(design, {}).get(format_duration(latency))
             if knee is not None:
                 ax.axvline(knee.rate, color=colours[design], ls=":", lw=1.2, zorder=2)
@@ -136,7 +149,17 @@ def curves(summary: SweepSummary, colours: dict[str, str]) -> Figure:
     ]
     if summary.broker_confirm_p99_ms:
         handles.append(
-            Line2D([], [], color=style.FIXED["async"], ls=(0, (1, 2)), label="broker confirm p99")
+            Line2D(
+                [],
+                [],
+                color=style.FIXED["async"],
+                ls=(0, (1, 2)),
+                label="broker confirm p99 (idle)",
+            )
+        )
+    if any(c.broker_confirm_p99_ms for c in summary.cells):
+        handles.append(
+            Line2D([], [], color="#555555", ls=":", marker="x", label="confirm p99 beside the load")
         )
     fig.legend(handles=handles, loc="outside right upper")
     return fig

@@ -46,6 +46,11 @@ class Cell(StrictModel):
     drain: Duration = Field(5.0, ge=0, le=600)
     #: the client's timeout: a sync design past its capacity answers at it
     client_timeout: Duration = Field(5.0, gt=0, le=300)
+    #: publishes/s of the bare publish-with-confirm probe beside each queue-backed cell's load
+    #: (the scenario's ``load.broker_probe_rate``; 0 = none): each such cell's reference, on
+    #: the machine as that cell's load leaves it. Its publishes reach the broker, whose CPU is
+    #: counted as the design's, so it is off unless asked for
+    broker_probe_rate: Rate = Field(0.0, ge=0, le=200, exclude_if=lambda rate: rate == 0)
 
 
 class Search(StrictModel):
@@ -194,6 +199,7 @@ class SweepFile(StrictModel):
                     "arrivals": self.cell.arrivals,
                     "duration": self.cell.duration,
                     "warmup": self.cell.warmup,
+                    "broker_probe_rate": self.cell.broker_probe_rate,
                 },
                 "client": {"timeout": self.cell.client_timeout},
                 "provider": {"latency": latency, "jitter": self.jitter},

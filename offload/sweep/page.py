@@ -39,7 +39,9 @@ CURVES_CAPTION = (
     "loop, a machine busy with other processes, or the design saturating the machine): drawn, "
     "never joined to the curve. Dotted vertical: the knee, the first grid rate "
     "that misses the SLO (dash-dot). Dotted blue: the broker's bare publish-confirm p99 from "
-    "the probe at the start — no async accept can be faster."
+    "the probe at the start, on an idle machine. Dotted with ×, in a design's colour: the "
+    "same bare confirm's p99 measured beside each of its cells' load, where the sweep file "
+    "asks for it (cell.broker_probe_rate) — the floor under the accept path at that rate."
 )
 MAP_CAPTION = (
     "Each grid cell (offered rate × provider latency): the design whose figure's 95 % "
@@ -95,6 +97,12 @@ def _e2e(cell: CellFigures) -> str:
         )
     text = numbers.ms(cell.e2e_p95_ms)
     return text + (" (not drained: ≥)" if cell.drained is False else "")
+
+
+def _beside(cell: CellFigures) -> str:
+    """The bare confirm p99 beside the cell's load, where the probe ran there."""
+    confirm = cell.broker_confirm_p99_ms
+    return "" if not confirm else f" (bare confirm beside: {numbers.ms(confirm)})"
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -207,7 +215,7 @@ def page_blocks(
                     c.purpose,
                     numbers.count(c.signups),
                     _latency(c.latency.get("p50")),
-                    _latency(c.latency.get("p99")),
+                    _latency(c.latency.get("p99")) + _beside(c),
                     _share(c),
                     _cpu(c),
                     _e2e(c),

@@ -116,6 +116,9 @@ class CellFigures(Record):
     #: who made the generator fall behind (None: it kept its schedule): its own loop, other
     #: processes, or the design filling the machine — for a sweep at high rates, the design
     lag_cause: LagCause | None = None
+    #: the bare publish-with-confirm p99 (ms) of the probe beside this cell's load (the sweep
+    #: file's ``cell.broker_probe_rate``; absent without it, or for a design with no broker)
+    broker_confirm_p99_ms: Figure = None
 
 
 class Knee(Record):

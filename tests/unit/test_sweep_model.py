@@ -71,6 +71,17 @@ def test_a_cell_is_a_scenario_of_one_design_at_one_rate_and_latency(tmp_path):
     assert scenario.load.bystander_rate == 0 and scenario.faults == []
     assert scenario.provider.latency == 1.0 and scenario.provider.jitter == 0
     assert cell_name("sync", 12.5, 0.0005) == "sync-12p5rps-0p5ms"
+    assert scenario.load.broker_probe_rate == 0  # no probe unless the sweep file asks
+
+
+def test_the_probe_beside_the_load_reaches_every_cell_when_the_sweep_file_asks(tmp_path):
+    sweep = load_sweep(
+        _write(
+            tmp_path,
+            VALID.replace("cell: {duration: 4s}", "cell: {duration: 4s, broker_probe_rate: 20/s}"),
+        )
+    )
+    assert sweep.cell_scenario("async", 40.0, 1.0).load.broker_probe_rate == 20
 
 
 REFUSED = {

@@ -141,3 +141,16 @@ def test_a_cell_beyond_the_machine_is_a_finding_but_a_starved_generator_fails_th
     assert unmeasured(starved)
     assert unmeasured(also_broken)
     assert not unmeasured(cell("async"))
+
+
+def test_a_cell_with_the_probe_beside_its_load_shows_its_confirm_and_draws_it(tmp_path):
+    """``cell.broker_probe_rate``: each async cell carries the bare confirm p99 measured
+    beside its own load; the page prints it beside the cell's p99 and the chart draws it."""
+    cells = [cell("sync", rate=10), cell("async", rate=10), cell("async", rate=160)]
+    cells[1].broker_confirm_p99_ms = 2.2
+    cells[2].broker_confirm_p99_ms = 6.9
+    md, _ = write_page(tmp_path, _summary(cells), sweep_record())
+    text = md.read_text()
+    assert "(bare confirm beside: 2.2 ms)" in text and "(bare confirm beside: 6.9 ms)" in text
+    assert text.count("bare confirm beside") == 2  # the sync cell has no broker
+    assert (tmp_path / "charts" / "curves.png").stat().st_size > 0
