@@ -388,6 +388,7 @@ def start_generator(
             log_path=locust_dir / "locust.log",
             stop_timeout=10,
             env=tracing_process_env(design_dir, "generator") if tracing else {},
+            ends_by_itself=True,  # at --run-time; _follow_load judges its exit code
         )
     )
 
@@ -435,14 +436,13 @@ def _follow_load(
             if live is not None:
                 progress.figures(live.figures(now, t0).line())
         progress.update(now - started, detail, total_s)
-        crashed = [c for c in supervisor.crashed() if c is not locust]
+        crashed = supervisor.crashed()
         if crashed:
             names = ", ".join(f"{c.name} (exit {c.returncode})" for c in crashed)
             progress.note(f"[red]component crashed: {names}; stopping this run[/]")
             locust.stop()
             return
         locust.wait(0.5)
-    locust.exit_expected = True
     if locust.returncode not in (0, None):
         result.invalid_reasons.append(
             f"the load generator exited with code {locust.returncode} "

@@ -182,12 +182,12 @@ def measure_floor(
                 ),
                 cwd=work_dir,
                 log_path=work_dir / "locust.log",
+                ends_by_itself=True,
             )
         )
         if not locust.wait(bound_s + 10):
             locust.stop()
             raise OffloadError(f"the generator did not finish within {bound_s + 10:.0f}s")
-        locust.exit_expected = True
         if locust.returncode != 0:
             raise OffloadError(
                 f"the generator exited with code {locust.returncode}:\n{locust.tail(8)}"

@@ -47,19 +47,18 @@ def start_probe(
         "--duration", f"{duration_s:g}",
         "--out", str(design_dir / BrokerProbeBesideLoad.FILE_NAME),
     )  # fmt: skip
-    probe = supervisor.start(
+    return supervisor.start(
         ProcessSpec(
             name="broker-probe",
             argv=argv,
             env={URL_ENV: amqp_url},
             log_path=design_dir / "logs" / "broker-probe.log",
             stop_timeout=5,
+            # possibly before the generator: no crash of the design's components (which
+            # would stop the run); :func:`finish_probe` judges how it ended
+            ends_by_itself=True,
         )
     )
-    # it ends by itself, possibly before the generator: not a crash of the design's
-    # components (which stops the run); :func:`finish_probe` judges how it ended
-    probe.exit_expected = True
-    return probe
 
 
 def finish_probe(probe: Supervised, design_dir: Path) -> str | None:

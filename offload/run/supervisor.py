@@ -72,6 +72,9 @@ class ProcessSpec:
     stop_timeout: float = 10.0
     #: CPUs the process and its children are pinned to (placement); None = any
     cpus: frozenset[int] | None = None
+    #: it does a bounded job and exits (the load generator, the broker probe): its exit is
+    #: never a crash; whoever started it judges how it ended
+    ends_by_itself: bool = False
 
 
 class Supervised:
@@ -238,8 +241,13 @@ class Supervisor:
         return fresh
 
     def crashed(self) -> list[Supervised]:
-        """Components that exited although nobody asked them to."""
-        return [c for c in self._components if not c.exit_expected and c.returncode is not None]
+        """Components that exited although nobody asked them to, and that were not meant to
+        end by themselves."""
+        return [
+            c
+            for c in self._components
+            if not c.exit_expected and not c.spec.ends_by_itself and c.returncode is not None
+        ]
 
     def stop_all(self) -> None:
         for component in reversed(self._components):
