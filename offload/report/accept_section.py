@@ -35,16 +35,13 @@ def accept_blocks(analysis: ScenarioAnalysis) -> list[Block]:
             continue
         probe = figures.paced
         signup = design.summary.signup.overall.latency_ms
-        confirm_p99 = probe.confirm.p99_ms
-        ratio = (
-            f"{signup.p99 / confirm_p99:.1f}×" if signup.p99 is not None and confirm_p99 else "–"
-        )
+        ratio = design.summary.accept_over_confirm_p99
         rows.append(
             [
                 name,
                 f"{numbers.ms(signup.p50)} / {numbers.ms(signup.p99)}",
                 f"{numbers.ms(probe.confirm.p50_ms)} / {numbers.ms(probe.confirm.p99_ms)}",
-                f"**{ratio}**",
+                f"**{ratio:.1f}×**" if ratio is not None else "–",
                 f"{numbers.count(probe.confirmed)} at {numbers.rate(probe.achieved_rate)} "
                 f"from t=0 + {figures.started_after_t0_s:.1f} s",
                 numbers.ms(probe.lateness.p99_ms),

@@ -80,15 +80,14 @@ def probe_lines(summaries: list[Summary]) -> list[str]:
     lines = []
     for summary in summaries:
         for design, figures in summary.designs.items():
-            probe = figures.broker_probe
-            signup_p99 = figures.signup.overall.latency_ms.p99
-            if probe is None or signup_p99 is None or not probe.paced.confirm.p99_ms:
+            ratio = figures.accept_over_confirm_p99
+            if ratio is None or figures.broker_probe is None:
                 continue
-            confirm = probe.paced.confirm.p99_ms
+            paced = figures.broker_probe.paced
             name = summary.scenario + (f" (r{summary.repeat})" if summary.repeat > 1 else "")
             lines.append(
-                f"{name} · {design}: signup p99 {_ms(signup_p99)} ms = "
-                f"{signup_p99 / confirm:.1f}× the bare publish-confirm p99 beside the load "
-                f"({_ms(confirm)} ms, {probe.paced.confirmed:,} probe publishes)"
+                f"{name} · {design}: signup p99 {_ms(figures.signup.overall.latency_ms.p99)} ms "
+                f"= {ratio:.1f}× the bare publish-confirm p99 beside the load "
+                f"({_ms(paced.confirm.p99_ms)} ms, {paced.confirmed:,} probe publishes)"
             )
     return lines

@@ -171,10 +171,10 @@ def run_design(
             )  # fmt: skip
             entry.t0_epoch = t0
             entry.load_end_epoch = t0 + scenario.load.duration
-            if scenario.load.broker_probe_rate and manifest.uses_broker and broker is not None:
+            if scenario.load.broker_probe_rate and access is not None:  # the design's broker
                 probe = start_probe(
                     supervisor, design_dir,
-                    amqp_url=access.admin_url if access else broker.url,
+                    amqp_url=access.admin_url,
                     rate=scenario.load.broker_probe_rate, t0_epoch=t0,
                     duration_s=scenario.load.duration,
                 )  # fmt: skip

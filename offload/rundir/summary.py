@@ -282,6 +282,16 @@ class DesignSummary(Record):
     broker_probe: BrokerProbeFigures | None = None
 
     @property
+    def accept_over_confirm_p99(self) -> float | None:
+        """The signup p99 ÷ the bare confirm p99 of the probe beside the load: how far the
+        accept path stands above the broker's own answer (None without both figures)."""
+        signup_p99 = self.signup.overall.latency_ms.p99
+        if self.broker_probe is None or signup_p99 is None:
+            return None
+        confirm_p99 = self.broker_probe.paced.confirm.p99_ms
+        return signup_p99 / confirm_p99 if confirm_p99 else None
+
+    @property
     def no_ledger(self) -> str:
         """What a report writes where the ledger has no value."""
         return f"n/a — {self.tables_missing or 'no email ledger in this run'}"
