@@ -12,66 +12,31 @@ Run: ``gunicorn -w 4 -b 127.0.0.1:8001 'targets.sync_api.app:create_app()'``
 
 from __future__ import annotations
 
-import logging
-
 import httpx
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from targets.common import tracing
-from targets.common.correlation import HEADER, correlation_id_from
 from targets.common.email import Outcome, WelcomeEmail, send_welcome_email
 from targets.common.http_metrics import WsgiMetrics
 from targets.common.http_tracing import WsgiTracing
 from targets.common.ids import is_id
 from targets.common.ledger import parse_ledger_query, read_ledger_page
 from targets.common.metrics import ENABLED as METRICS_ENABLED
-from targets.common.problems import ApiProblem, body_too_large, not_found
+from targets.common.problems import ApiProblem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
 from targets.common.store import UserStore, make_engine
+from targets.sync_api.edge import install_edge
 from targets.sync_api.openapi import openapi_document
-
-log = logging.getLogger("offload.sync_api")
 
 
 def create_app(settings: TargetSettings | None = None) -> Flask:
     """Application factory; gunicorn calls it once in every worker process."""
     settings = settings or TargetSettings()
     app = Flask("offload.sync_api")
-    # werkzeug refuses a larger declared body (413) before reading it; a chunked body it cuts
-    # off at the limit without an error, so allow one byte more and let parse_signup see that
-    # the body is too large instead of parsing a truncated prefix
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
+    install_edge(app, settings)
     store = UserStore(make_engine(settings.database_url, settings.db_schema))
     provider = httpx.Client(base_url=settings.provider_url, timeout=settings.provider_timeout_s)
-
-    @app.before_request
-    def _correlation() -> None:
-        g.correlation_id = correlation_id_from(request.headers.get(HEADER))
-
-    @app.after_request
-    def _echo_correlation(response: Response) -> Response:
-        response.headers[HEADER] = g.get("correlation_id", "")
-        return response
-
-    @app.errorhandler(ApiProblem)
-    def _problem(problem: ApiProblem) -> tuple[Response, int, dict[str, str]]:
-        return jsonify(problem.body(g.get("correlation_id"))), problem.status, problem.headers
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[Response, int]:
-        if exc.code == 413:
-            return _problem(body_too_large(settings.max_body_bytes))[:2]
-        code = (exc.name or "error").lower().replace(" ", "_")
-        problem = ApiProblem(exc.code or 500, code, exc.description or exc.name)
-        return jsonify(problem.body(g.get("correlation_id"))), problem.status
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> tuple[Response, int]:
-        log.exception("unhandled error")
-        problem = ApiProblem(500, "internal_error", f"unexpected {type(exc).__name__}")
-        return jsonify(problem.body(g.get("correlation_id"))), 500
 
     @app.post("/users")
     def create_user() -> tuple[Response, int]:
