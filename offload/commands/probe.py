@@ -11,7 +11,12 @@ back, and prints the confirm latency and one publisher's ceiling: the physical f
 async design's accept path. It uses the broker a bench would (AMQP_URL, the local broker, or a
 private node it starts and stops).
 
-Run either while nothing else heavy runs on the machine: the figures are timings. See
+``offload probe stack`` starts a design's own server command with a bare app in place of the
+design's (the same server, flags and process count; the app parses and validates each signup
+and answers, with no database, broker or provider), sends it signups at a steady rate, and
+prints the server's CPU per request: what the stack costs before the design does anything.
+
+Run each while nothing else heavy runs on the machine: the figures are timings. See
 docs/measurement.md.
 """
 
@@ -27,6 +32,12 @@ from offload.run.broker_probe import DEFAULT_MESSAGE_BYTES
 from offload.run.floor import measure_floor
 from offload.rundir.broker_probe import BrokerProbe
 from offload.rundir.floor import GeneratorFloor, Quantiles
+from offload.rundir.stack_floor import App, StackFloor
+from offload.target.design_config import DesignConfig
+
+#: the designs ``offload probe stack`` measures unless told: one per stack the high-rate
+#: scenario compares (gunicorn sync, gunicorn gthread, uvicorn)
+STACK_DESIGNS = ("sync", "sync-threads", "async")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +89,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="measure N times in a row, one line each (default 1)",
     )  # fmt: skip
     broker.add_argument("--json", action="store_true", help="print one JSON document")
+    stack = sub.add_parser(
+        "stack",
+        help="a design's server and framework alone: CPU per request with nothing behind it",
+        description=__doc__,
+    )
+    stack.add_argument(
+        "--design", action="append", metavar="NAME", default=None,
+        help=f"a design whose server to run (repeatable; default {', '.join(STACK_DESIGNS)})",
+    )  # fmt: skip
+    stack.add_argument(
+        "--rate", type=_positive(float), default=300.0, metavar="R",
+        help="signups/s (default 300, the high-rate scenario's)",
+    )  # fmt: skip
+    stack.add_argument(
+        "--duration", type=_positive(float), default=10.0, metavar="S",
+        help="seconds of measured load, after a 1 s warm-up (default 10)",
+    )  # fmt: skip
+    stack.add_argument(
+        "--processes", type=_positive(int), default=DesignConfig().server_processes,
+        metavar="N", help="server processes (default %(default)s, as the scenarios run them)",
+    )  # fmt: skip
+    stack.add_argument(
+        "--threads", type=_positive(int), default=DesignConfig().server_threads, metavar="T",
+        help="threads per process, for a threaded server (default %(default)s)",
+    )  # fmt: skip
+    stack.add_argument(
+        "--app", choices=["framework", "none", "both"], default="framework",
+        help="framework: a bare app in the design's framework (FastAPI, Flask); none: a plain "
+        "ASGI/WSGI callable doing the same parsing; both: one of each (default framework)",
+    )  # fmt: skip
+    stack.add_argument(
+        "--repeat", type=_positive(int), default=1, metavar="N",
+        help="measure every design N times, the designs taking turns (default 1)",
+    )  # fmt: skip
+    stack.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -95,6 +141,8 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 def run(args: argparse.Namespace) -> int:
     if args.probe_what == "broker":
         return _run_broker(args)
+    if args.probe_what == "stack":
+        return _run_stack(args)
     floors: list[GeneratorFloor] = []
     for n in range(1, args.repeat + 1):
         floors.append(
@@ -149,6 +197,81 @@ def _run_broker(args: argparse.Namespace) -> int:
         print("publish with confirm, persistent, quorum queue, one in flight (ms: p50 / p99)")
         print(_broker_table(probes))
     return 0
+
+
+def _run_stack(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from offload.errors import OffloadError
+    from offload.run.stack_floor import measure_stack_floor
+    from offload.rundir.files import describe
+
+    try:
+        config = DesignConfig(server_processes=args.processes, server_threads=args.threads)
+    except ValidationError as exc:
+        print(f"offload probe stack: --processes/--threads: {describe(exc)}")
+        return 2
+    apps: list[App] = ["framework", "none"] if args.app == "both" else [args.app]
+    designs = args.design or list(STACK_DESIGNS)
+    floors: list[StackFloor] = []
+    if not args.json:
+        print(
+            f"each design's server with a bare app, {args.rate:g} signups/s for "
+            f"{args.duration:g} s (+1 s warm-up), {args.repeat} round(s)"
+        )
+        print(_stack_table([]))
+    try:
+        for _ in range(args.repeat):
+            for design in designs:
+                for app in apps:
+                    floor = measure_stack_floor(
+                        design, rate=args.rate, duration_s=args.duration, config=config, app=app
+                    )
+                    floors.append(floor)
+                    if not args.json:
+                        print(_stack_row(floor), flush=True)
+    except OffloadError as exc:
+        print(f"offload probe stack: {exc}")
+        return 1
+    if args.json:
+        print(json.dumps([floor.model_dump(mode="json") for floor in floors], indent=2))
+    return 0
+
+
+_STACK_COLUMNS = (
+    ("design", -14),
+    ("server", -10),
+    ("app", -9),
+    ("processes", 10),
+    ("answered", 10),
+    ("CPU ms/request", 16),
+    ("from sent", 15),
+)
+
+
+def _stack_table(floors: list[StackFloor]) -> str:
+    """The heading, then a row per measurement (a row is printed as soon as it is measured)."""
+    heading = "".join(_align(title, width) for title, width in _STACK_COLUMNS)
+    return "\n".join([heading, *(_stack_row(floor) for floor in floors)])
+
+
+def _stack_row(floor: StackFloor) -> str:
+    threads = f"×{floor.server_threads}" if floor.server_threads else ""
+    cells = (
+        floor.design,
+        floor.server,
+        floor.framework,
+        f"{floor.server_processes}{threads}",
+        f"{floor.answered:,}" + (f" ({floor.failed} failed)" if floor.failed else ""),
+        _ms(floor.cpu_ms_per_request),
+        _pair(floor.latency_from_sent),
+    )
+    return "".join(_align(c, w) for c, (_, w) in zip(cells, _STACK_COLUMNS, strict=True))
+
+
+def _align(text: str, width: int) -> str:
+    """Left-aligned in ``-width`` columns, right-aligned in ``width``."""
+    return text.ljust(-width) if width < 0 else text.rjust(width)
 
 
 _BROKER_COLUMNS = (

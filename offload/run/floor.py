@@ -32,7 +32,7 @@ from offload.run.design import REQUESTS_CSV, locust_argv
 from offload.run.supervisor import ProcessSpec, Supervisor
 from offload.rundir.floor import GeneratorFloor, Quantiles
 
-__all__ = ["InstantServer", "floor_from_records", "measure_floor"]
+__all__ = ["InstantServer", "drive", "floor_from_records", "measure_floor"]
 
 #: seconds of load before the measured part, absorbing the generator's own start
 FLOOR_WARMUP_S = 1.0
@@ -155,9 +155,26 @@ def measure_floor(
     CSV files here, so it quits as soon as the last answer is recorded). The
     generator's records, plan and log stay in ``work_dir`` when one is given.
     """
+    with InstantServer() as server:
+        return drive(server.url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=work_dir)
+
+
+def drive(
+    url: str,
+    rate: float,
+    *,
+    duration_s: float,
+    arrivals: Arrivals = Arrivals.CONSTANT,
+    work_dir: Path | None = None,
+) -> GeneratorFloor:
+    """Send signups to ``url`` at ``rate`` with the real generator, as a floor measures.
+
+    What the floor does against its instant server, and what ``offload probe stack`` does
+    against a design's bare stack (``offload/run/stack_floor.py``).
+    """
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="offload-floor-") as tmp:
-            return measure_floor(rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp))
+            return drive(url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp))
     # the generator runs with work_dir as its working directory: every path it is given must
     # not depend on ours (a relative reports directory, as `make bench` uses, would not resolve)
     work_dir = work_dir.resolve()
@@ -169,12 +186,12 @@ def measure_floor(
     plan_path = work_dir / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2))
     bound_s = FLOOR_WARMUP_S + duration_s + plan.timeout_s + _LOCUST_SLACK_S
-    with InstantServer() as server, Supervisor() as supervisor:
+    with Supervisor() as supervisor:
         locust = supervisor.start(
             ProcessSpec(
                 name="locust",
                 argv=locust_argv(
-                    server.url,
+                    url,
                     plan_path,
                     run_time_s=int(bound_s),
                     users=["-u", "1", "-r", "1"],

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,8 +398,7 @@ def target_values(
         "port": port,
         "server_processes": config.server_processes,
         "server_threads": config.server_threads,
-        # generous: the client and provider timeouts decide, never a killed worker
-        "server_timeout_s": int(max(30, config.provider_timeout_s * 4)),
+        "server_timeout_s": server_timeout_s(config),
         "workers": config.workers,
         "prefetch": config.prefetch,
         "provider_url": provider_url,
@@ -415,6 +414,12 @@ def target_values(
         "target_dir": str(manifest.directory),
         "run_dir": str(run_dir),
     }
+
+
+def server_timeout_s(config: DesignConfig) -> int:
+    """Seconds a server may spend on one request: generous, so that the client and provider
+    timeouts decide, never a killed worker."""
+    return int(max(30, config.provider_timeout_s * 4))
 
 
 def target_env(values: Mapping[str, Any], config: DesignConfig) -> dict[str, str]:
@@ -516,12 +521,26 @@ def replace_process(target: RunningTarget, fresh: Supervised) -> None:
 
 def wait_healthy(target: RunningTarget, timeout: float) -> None:
     """Poll the health path until 200; fail early, with the log, if a process dies."""
-    url = target.url + target.manifest.health_path
+    server = target.processes[target.manifest.server.name][0]
+    others = [p for p in target.all_processes() if p is not server]
+    wait_for_health(
+        target.url + target.manifest.health_path,
+        [server, *others],
+        timeout,
+        what=f"target {target.name}",
+    )
+
+
+def wait_for_health(
+    url: str, processes: Sequence[Supervised], timeout: float, *, what: str
+) -> None:
+    """Poll ``url`` until 200; fail early, with its log, if one of ``processes`` dies, and at
+    the timeout with the log of the first (the server)."""
     deadline = time.monotonic() + timeout
     last_error = "no answer yet"
     with httpx.Client(timeout=2) as client:
         while time.monotonic() < deadline:
-            for process in target.all_processes():
+            for process in processes:
                 if not process.alive:
                     raise TargetNotReady(
                         f"{process.name} exited with code {process.returncode} while starting:\n"
@@ -535,10 +554,8 @@ def wait_healthy(target: RunningTarget, timeout: float) -> None:
             except httpx.HTTPError as exc:
                 last_error = type(exc).__name__
             time.sleep(0.2)
-    server = target.processes[target.manifest.server.name][0]
     raise TargetNotReady(
-        f"target {target.name} not healthy at {url} after {timeout:g}s ({last_error}):\n"
-        f"{server.tail()}"
+        f"{what} not healthy at {url} after {timeout:g}s ({last_error}):\n{processes[0].tail()}"
     )
 
 

@@ -1,0 +1,49 @@
+"""What ``offload probe stack`` measured: a design's HTTP stack with nothing behind it.
+
+A design's API costs CPU per signup for two kinds of work: its server and framework taking a
+request, parsing and validating it and answering (the same in every design of that stack),
+and what its architecture adds (a database write, a publish with its confirm, a provider
+call). This model holds the first kind, measured on this machine: the design's own server
+command, run with a bare app in place of the design's (``targets/stack_floor``), driven by the
+real generator. The JSON that ``--json`` prints is this model's dump.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from offload.rundir.files import Figure, Record
+from offload.rundir.floor import Quantiles
+
+#: which app replaced the design's: one in the design's own framework, or none
+App = Literal["framework", "none"]
+
+
+class StackFloor(Record):
+    """One measurement of one design's stack at one rate."""
+
+    design: str = Field(description="the design whose server command ran")
+    server: str = Field(description="the server it runs on (uvicorn, gunicorn)")
+    app: App = Field(
+        description="framework: a bare app in the design's framework; none: a plain "
+        "ASGI/WSGI callable doing the same parsing"
+    )
+    framework: str = Field(description="the framework of the bare app, or 'none'")
+    server_processes: int = Field(description="server worker processes, as the design runs")
+    server_threads: int | None = Field(
+        description="threads per process, for a threaded server (None: the server has none)"
+    )
+    rate: float = Field(description="signups/s sent")
+    duration_s: float = Field(description="seconds of measured load, after a 1 s warm-up")
+    answered: int = Field(description="signups answered with a 2xx, warm-up included")
+    failed: int = Field(description="signups that got no 2xx, warm-up included")
+    server_cpu_s: float = Field(
+        description="CPU seconds (user + system) of the server's process tree, from just "
+        "before the generator started to its end"
+    )
+    cpu_ms_per_request: Figure = Field(description="server CPU per answered signup")
+    latency_from_sent: Quantiles = Field(description="ended - sent, measured part, ms")
+    #: epoch seconds when the measurement ended
+    measured_at: float

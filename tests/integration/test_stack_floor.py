@@ -1,0 +1,79 @@
+"""``offload probe stack``: a design's own server with a bare app, under the real generator.
+
+What a user notices: every signup sent is answered, the server's CPU per request is there and
+plausible, the server that ran is the design's (its process count, its threads), and nothing
+of it is left running afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+
+import psutil
+import pytest
+
+from offload.rundir.stack_floor import StackFloor
+from tests.factories.cli import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+def _stack_floor_processes() -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any("targets.stack_floor" in arg for arg in process.info["cmdline"] or []):
+            found.append(process)
+    return found
+
+
+def test_each_server_answers_every_signup_and_is_gone_afterwards(capsys):
+    result = run_cli(
+        capsys,
+        "probe", "stack", "--design", "async", "--design", "sync-threads",
+        "--rate", "20", "--duration", "2", "--processes", "2", "--threads", "3", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    floors = [StackFloor.model_validate(item) for item in json.loads(result.stdout)]
+    assert [(f.design, f.server, f.framework) for f in floors] == [
+        ("async", "uvicorn", "FastAPI"),
+        ("sync-threads", "gunicorn", "Flask"),
+    ]
+    for floor in floors:
+        # 1 s of warm-up and 2 s measured at 20/s, every one answered
+        assert (floor.answered, floor.failed) == (60, 0)
+        assert floor.server_processes == 2
+        # a request costs a server some CPU, and far less than a second
+        assert floor.cpu_ms_per_request is not None
+        assert 0 < floor.cpu_ms_per_request < 100
+        assert floor.latency_from_sent.p50_ms is not None
+    assert floors[0].server_threads is None  # uvicorn runs no request threads
+    assert floors[1].server_threads == 3
+    assert _stack_floor_processes() == []
+
+
+def test_the_table_names_each_design_with_its_figure(capsys):
+    result = run_cli(
+        capsys,
+        "probe", "stack", "--design", "sync", "--rate", "20", "--duration", "1",
+        "--processes", "1", "--app", "none",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    heading, row = result.stdout.splitlines()[1:3]
+    assert heading.split()[:3] == ["design", "server", "app"]
+    assert row.split()[:5] == ["sync", "gunicorn", "none", "1", "40"]
+
+
+def test_a_design_it_cannot_start_alone_is_refused_by_name(capsys):
+    result = run_cli(
+        capsys, "probe", "stack", "--design", "targets/examples/external-async", "--rate", "5"
+    )
+    assert result.returncode == 1
+    assert "external target" in result.stdout
+    assert _stack_floor_processes() == []
+
+
+def test_an_impossible_process_count_is_refused_before_anything_starts(capsys):
+    result = run_cli(capsys, "probe", "stack", "--processes", "500")
+    assert result.returncode == 2
+    assert "--processes" in result.stdout
+    assert "64" in result.stdout
