@@ -33,6 +33,7 @@ from offload.run.external import check_external_faults, run_external_design
 from offload.run.generator_capacity import check_generator_capacity
 from offload.run.load_workers import LoadWorkers, resolve_load_workers
 from offload.run.metadata import git_info, machine_info, package_versions, rabbitmq_version
+from offload.run.probe_beside import unprobed
 from offload.run.progress import BenchProgress
 from offload.run.remote import check_remote, remote_addresses, url_host
 from offload.run.remote_workers import RemoteMaster, check_master_address
@@ -361,6 +362,10 @@ def _run_scenario(
             prefix = f"offload.{run_id}.{item.scenario.name}.r{repeat}.{design.name}"
             run_name = f"{run_id}-{item.scenario.name}-r{repeat}-{design.name}"
             result = DesignRunResult()
+            if (reason := unprobed(item.scenario, design.manifest, design.name)) is not None:
+                manifest.warnings.append(reason)
+                manifest.dump(manifest_path)
+                progress.note(f"{item.scenario.name}: {reason}")
             try:
                 if design.manifest.is_external:
                     run_external_design(

@@ -23,11 +23,27 @@ from offload.errors import OffloadError
 from offload.run.broker_probe import measure_beside_load
 from offload.run.supervisor import ProcessSpec, Supervised, Supervisor, python_module
 from offload.rundir.broker_probe import BrokerProbeBesideLoad
+from offload.scenario import Scenario
+from offload.target.manifest import TargetManifest
 
 #: the environment variable the probe's process reads the broker's URL from
 URL_ENV = "OFFLOAD_BROKER_PROBE_URL"
 #: seconds the harness waits, after the load, for the probe to write its file and exit
 FINISH_TIMEOUT_S = 20.0
+
+
+def unprobed(scenario: Scenario, manifest: TargetManifest, design_name: str) -> str | None:
+    """Why a queue-backed design's run has no probe beside its load although the scenario asks
+    for one (None: it has one, or needs none). Only a broker offload administers can be probed:
+    an external target's broker is its own."""
+    if not scenario.load.broker_probe_rate or manifest.kind != "async":
+        return None
+    if manifest.is_external:
+        return (
+            f"{design_name}: no broker probe beside its load (load.broker_probe_rate): it is an "
+            f"external target, and offload does not know its broker"
+        )
+    return None
 
 
 def start_probe(

@@ -83,3 +83,21 @@ def test_a_probe_that_ends_by_itself_is_no_crash_of_the_design_and_its_failure_i
         reason = finish_probe(probe, tmp_path)
     assert reason is not None and "exited with code 1" in reason
     assert "the broker probe failed" in reason
+
+
+def test_an_external_queue_backed_design_is_named_as_unprobed_and_no_other(tmp_path: Path):
+    from offload.scenario import load_scenario
+    from offload.target.manifest import resolve_target
+
+    scenario = load_scenario(Path("scenarios/high-rate.yaml"))  # broker_probe_rate: 20/s
+    external = resolve_target("targets/examples/external-async")
+    reason = probe_beside.unprobed(scenario, external, "mine")
+    assert reason is not None
+    assert reason.startswith("mine: no broker probe beside its load")
+    assert "external target" in reason
+    # a design whose broker offload administers gets its probe; one without a broker needs none
+    assert probe_beside.unprobed(scenario, resolve_target("async"), "async") is None
+    assert probe_beside.unprobed(scenario, resolve_target("sync"), "sync") is None
+    # a scenario that asks for no probe names nothing
+    baseline = load_scenario(Path("scenarios/baseline.yaml"))
+    assert probe_beside.unprobed(baseline, external, "mine") is None
