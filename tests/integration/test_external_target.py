@@ -29,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 SCENARIO = """
 name: external
-load: {{rate: 8/s, arrivals: poisson, duration: 8s, warmup: 1s, bystander_rate: 2/s}}
+load: {{rate: 8/s, arrivals: poisson, duration: 8s, warmup: 1s, bystander_rate: 2/s,
+       broker_probe_rate: 5/s}}
 client: {{timeout: 5s}}
 provider: {{latency: 20ms}}
 faults:
@@ -139,6 +140,10 @@ def test_a_bench_against_an_external_target_is_valid_and_its_ledger_reconciles(
     assert entry.get("processes", {}) == {}  # offload started none of the target's processes
     faults = [json.loads(line) for line in (run_dir / "external/ext/faults.jsonl").open()]
     assert [f["kind"] for f in faults] == ["downstream", "downstream"]
+    # the scenario asks for the broker probe beside the load, which offload cannot run on an
+    # external target's broker: the run says so rather than leave a row out in silence
+    assert "ext: no broker probe beside its load" in " ".join(summary["warnings"])
+    assert "broker_probe" not in design
 
 
 def test_without_a_ledger_the_email_figures_are_null_and_the_report_says_not_measured(
