@@ -32,7 +32,7 @@ from offload.run.design import REQUESTS_CSV, locust_argv
 from offload.run.supervisor import ProcessSpec, Supervisor
 from offload.rundir.floor import GeneratorFloor, Quantiles
 
-__all__ = ["InstantServer", "drive", "floor_from_records", "measure_floor"]
+__all__ = ["InstantServer", "floor_from_records", "measure_floor", "send_signups"]
 
 #: seconds of load before the measured part, absorbing the generator's own start
 FLOOR_WARMUP_S = 1.0
@@ -156,10 +156,12 @@ def measure_floor(
     generator's records, plan and log stay in ``work_dir`` when one is given.
     """
     with InstantServer() as server:
-        return drive(server.url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=work_dir)
+        return send_signups(
+            server.url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=work_dir
+        )
 
 
-def drive(
+def send_signups(
     url: str,
     rate: float,
     *,
@@ -174,7 +176,9 @@ def drive(
     """
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="offload-floor-") as tmp:
-            return drive(url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp))
+            return send_signups(
+                url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp)
+            )
     # the generator runs with work_dir as its working directory: every path it is given must
     # not depend on ours (a relative reports directory, as `make bench` uses, would not resolve)
     work_dir = work_dir.resolve()

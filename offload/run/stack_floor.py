@@ -23,7 +23,7 @@ import psutil
 from offload.analysis.records import requests
 from offload.errors import OffloadError
 from offload.ports import LOOPBACK, free_port
-from offload.run.floor import drive
+from offload.run.floor import send_signups
 from offload.run.stack import server_timeout_s, wait_for_health
 from offload.run.supervisor import ProcessSpec, Supervisor
 from offload.rundir.stack_floor import App, StackFloor
@@ -133,7 +133,7 @@ def measure_stack_floor(
         assert process.pid is not None  # started and healthy
         tree = psutil.Process(process.pid)
         before = _tree_cpu_s(tree)
-        floor = drive(url, rate, duration_s=duration_s, work_dir=generator_dir)
+        floor = send_signups(url, rate, duration_s=duration_s, work_dir=generator_dir)
         after = _tree_cpu_s(tree)
         if not process.alive:
             raise OffloadError(
