@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def _run_stack(args: argparse.Namespace) -> int:
             f"each design's server with a bare app, {args.rate:g} signups/s for "
             f"{args.duration:g} s (+1 s warm-up), {args.repeat} round(s)"
         )
-        print(_stack_table([]))
+        print("".join(_align(title, width) for title, width in _STACK_COLUMNS))
     try:
         for _ in range(args.repeat):
             for design in designs:
@@ -235,7 +236,25 @@ def _run_stack(args: argparse.Namespace) -> int:
         return 1
     if args.json:
         print(json.dumps([floor.model_dump(mode="json") for floor in floors], indent=2))
+    elif args.repeat > 1:
+        print(_stack_spreads(floors))
     return 0
+
+
+def _stack_spreads(floors: list[StackFloor]) -> str:
+    """One line per design and app over the rounds: the lowest, highest and median CPU per
+    request, the spread a reader should quote rather than any one run."""
+    runs: dict[tuple[str, str], list[float]] = {}
+    for floor in floors:
+        if floor.cpu_ms_per_request is not None:
+            runs.setdefault((floor.design, floor.framework), []).append(floor.cpu_ms_per_request)
+    lines = ["CPU ms per request over the rounds: lowest–highest (median)"]
+    for (design, framework), values in runs.items():
+        lines.append(
+            f"  {design} ({framework}): {min(values):.2f}–{max(values):.2f} "
+            f"({statistics.median(values):.2f}), {len(values)} runs"
+        )
+    return "\n".join(lines)
 
 
 _STACK_COLUMNS = (
@@ -249,13 +268,8 @@ _STACK_COLUMNS = (
 )
 
 
-def _stack_table(floors: list[StackFloor]) -> str:
-    """The heading, then a row per measurement (a row is printed as soon as it is measured)."""
-    heading = "".join(_align(title, width) for title, width in _STACK_COLUMNS)
-    return "\n".join([heading, *(_stack_row(floor) for floor in floors)])
-
-
 def _stack_row(floor: StackFloor) -> str:
+    """One measurement, printed as soon as it is made (under the columns' heading)."""
     threads = f"×{floor.server_threads}" if floor.server_threads else ""
     cells = (
         floor.design,

@@ -51,16 +51,22 @@ def test_each_server_answers_every_signup_and_is_gone_afterwards(capsys):
     assert _stack_floor_processes() == []
 
 
-def test_the_table_names_each_design_with_its_figure(capsys):
+def test_the_table_names_each_design_with_its_figure_and_ends_with_the_spread(capsys):
     result = run_cli(
         capsys,
         "probe", "stack", "--design", "sync", "--rate", "20", "--duration", "1",
-        "--processes", "1", "--app", "none",
+        "--processes", "1", "--app", "none", "--repeat", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    heading, row = result.stdout.splitlines()[1:3]
+    lines = result.stdout.splitlines()
+    heading, first, second = lines[1:4]
     assert heading.split()[:3] == ["design", "server", "app"]
-    assert row.split()[:5] == ["sync", "gunicorn", "none", "1", "40"]
+    for row in (first, second):
+        assert row.split()[:5] == ["sync", "gunicorn", "none", "1", "40"]
+    figures = sorted(float(row.split()[5]) for row in (first, second))
+    spread = lines[-1]
+    assert spread.startswith("  sync (none): ") and spread.endswith(", 2 runs")
+    assert f"{figures[0]:.2f}–{figures[1]:.2f}" in spread
 
 
 def test_a_design_it_cannot_start_alone_is_refused_by_name(capsys):
