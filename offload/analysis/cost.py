@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from offload.rundir.summary import DesignSummary
+from offload.rundir.summary import DesignSummary, Summary
 
 #: components that are the test rig (provider, load generator), not the design under test:
 #: their CPU is never the design's cost (reports and the gate alike)
@@ -60,3 +60,45 @@ def cost_figures(design: DesignSummary) -> Cost:
         generator_cpu_percent=generator.cpu_percent,
         generator_saturated=generator.saturated,
     )
+
+
+@dataclass(frozen=True)
+class StackShare:
+    """A design's server CPU per signup beside what its stack costs alone on the same machine
+    (``load.stack_floor``): the part of the server's cost that is the server and framework,
+    and the part the design adds (database, broker, provider, bystander reads)."""
+
+    design: str
+    server: str
+    framework: str
+    #: ms of CPU per request of the design's server command with a bare app
+    stack_ms: float
+    #: ms of CPU of the design's server component per signup answered 2xx (None: no 2xx, or
+    #: no figure for the component)
+    server_ms: float | None
+
+    @property
+    def beyond_stack_ms(self) -> float | None:
+        """What the design's server spends per signup beyond its stack alone."""
+        return None if self.server_ms is None else self.server_ms - self.stack_ms
+
+
+def stack_shares(summary: Summary) -> list[StackShare]:
+    """One :class:`StackShare` per design whose stack floor the run measured."""
+    shares = []
+    for name, floor in summary.stack_floors.items():
+        design = summary.designs.get(name)
+        if design is None or floor.cpu_ms_per_request is None:
+            continue
+        use = design.resources.get(floor.component)
+        ok = design.signup.overall.ok
+        shares.append(
+            StackShare(
+                design=name,
+                server=floor.server,
+                framework=floor.framework,
+                stack_ms=floor.cpu_ms_per_request,
+                server_ms=use.cpu_s / ok * 1000 if use is not None and ok else None,
+            )
+        )
+    return shares

@@ -44,8 +44,9 @@ from offload.rundir.summary import (
 )
 from offload.scenario import Scenario
 
-#: the manifest's fields on the generator's floor, which the summary carries unchanged
-FLOOR_FIELDS = frozenset({"floor", "floor_not_measured"})
+#: the manifest's fields on the generator's floor and the stacks' floors, which the summary
+#: carries unchanged
+FLOOR_FIELDS = frozenset({"floor", "floor_not_measured", "stack_floors"})
 
 
 def latency_block(

@@ -206,6 +206,7 @@ def _run_stack(args: argparse.Namespace) -> int:
     from offload.errors import OffloadError
     from offload.run.stack_floor import measure_stack_floor
     from offload.rundir.files import describe
+    from offload.target.manifest import resolve_target
 
     try:
         config = DesignConfig(server_processes=args.processes, server_threads=args.threads)
@@ -226,8 +227,9 @@ def _run_stack(args: argparse.Namespace) -> int:
             for design in designs:
                 for app in apps:
                     floor = measure_stack_floor(
-                        design, rate=args.rate, duration_s=args.duration, config=config, app=app
-                    )
+                        resolve_target(design),
+                        rate=args.rate, duration_s=args.duration, config=config, app=app,
+                    )  # fmt: skip
                     floors.append(floor)
                     if not args.json:
                         print(_stack_row(floor), flush=True)

@@ -96,6 +96,7 @@ def scenario_document(
     blocks += [
         Heading(3, "Cost"),
         sections.cost_table(analysis),
+        *sections.stack_floor_blocks(analysis),
     ]
     machine = sections.machine_blocks(analysis)
     if machine:

@@ -10,7 +10,7 @@ from offload.analysis.capacity import DISAGREEMENT
 from offload.analysis.claims import Claim, combine
 from offload.analysis.comparison import ScenarioAnalysis
 from offload.analysis.controls import NOT_MEASURED, ControlClaim
-from offload.analysis.cost import cost_figures
+from offload.analysis.cost import cost_figures, stack_shares
 from offload.analysis.floor import floor_sentence
 from offload.analysis.headline import HeadlineSentence
 from offload.analysis.noise import (
@@ -656,6 +656,42 @@ def cost_table(analysis: ScenarioAnalysis) -> Table:
         "generator saturated",
     ]
     return Table(header, rows, ["l", "l", "r", "r", "r", "r", "r", "l"])
+
+
+def stack_floor_blocks(analysis: ScenarioAnalysis) -> list[Block]:
+    """Each design's server CPU per signup beside its stack alone (``load.stack_floor``;
+    nothing when the scenario did not ask for it)."""
+    rows = [
+        [
+            share.design,
+            f"{share.server}, {share.framework}",
+            f"{share.stack_ms:.2f} ms",
+            "–" if share.server_ms is None else f"{share.server_ms:.2f} ms",
+            "–" if share.beyond_stack_ms is None else f"{share.beyond_stack_ms:+.2f} ms",
+        ]
+        for share in stack_shares(analysis.data.summary)
+    ]
+    if not rows:
+        return []
+    header = [
+        "design",
+        "its stack",
+        "the stack alone, per request",
+        "the design's server, per 2xx signup",
+        "what the design adds",
+    ]
+    return [Table(header, rows, ["l", "l", "r", "r", "r"]), Paragraph(STACK_FLOOR_NOTE)]
+
+
+STACK_FLOOR_NOTE = (
+    "The stack alone: the design's own server command (the same server, flags and process "
+    "count) with a bare app in place of the design's, which parses and validates each signup "
+    "through the designs' shared edge and answers, with no database, broker or provider "
+    "(`offload probe stack`), measured on this machine at the scenario's signup rate before the "
+    "designs ran. It is what every design on that stack pays per request whatever its "
+    "architecture; the design's server figure adds its own work, and the bystander requests "
+    "it serves beside the signups. See docs/measurement.md."
+)
 
 
 def machine_blocks(analysis: ScenarioAnalysis) -> list[Block]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
+from offload.analysis.cost import stack_shares
 from offload.rundir.summary import Summary
 
 
@@ -63,7 +64,7 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary])
             console.print(f"[red]invalid[/] {summary.scenario}: {reason}")
         for warning in summary.warnings:
             console.print(f"[yellow]warning[/] {summary.scenario}: {warning}")
-    for line in probe_lines(summaries):
+    for line in [*probe_lines(summaries), *stack_lines(summaries)]:
         console.print(line)
     closed = any(s.mode == "closed" for s in summaries)
     basis = (
@@ -72,6 +73,22 @@ def print_run_summary(console: Console, run_dir: Path, summaries: list[Summary])
         else ("latency from the scheduled time (open loop)")
     )
     console.print(f"{basis}. Run directory: {run_dir}")
+
+
+def stack_lines(summaries: list[Summary]) -> list[str]:
+    """One line per design whose stack floor the scenario measured (``load.stack_floor``): its
+    server's CPU per signup against the same server and framework with nothing behind them."""
+    lines = []
+    for summary in summaries:
+        name = summary.scenario + (f" (r{summary.repeat})" if summary.repeat > 1 else "")
+        for share in stack_shares(summary):
+            server = "–" if share.server_ms is None else f"{share.server_ms:.2f}"
+            lines.append(
+                f"{name} · {share.design}: server CPU {server} ms per signup; "
+                f"its stack alone ({share.server}, {share.framework}, a bare app on the same "
+                f"command) {share.stack_ms:.2f} ms per request"
+            )
+    return lines
 
 
 def probe_lines(summaries: list[Summary]) -> list[str]:

@@ -28,6 +28,7 @@ from offload.errors import OffloadError, ScenarioError
 from offload.ports import is_loopback
 from offload.provisioning.broker import Broker, provision_broker, redact_url
 from offload.run.bench_floor import FLOOR_DIR, record_floor
+from offload.run.bench_stack_floor import record_stack_floors
 from offload.run.design import DesignRunResult, run_design
 from offload.run.external import check_external_faults, run_external_design
 from offload.run.generator_capacity import check_generator_capacity
@@ -356,6 +357,14 @@ def _run_scenario(
     try:
         record_floor(
             manifest, item.scenario, scenario_dir, progress, skip=not plan.floor, quick=plan.quick
+        )
+        record_stack_floors(
+            manifest,
+            item.scenario,
+            [(d.name, d.manifest, d.config) for d in item.designs if not d.manifest.is_external],
+            scenario_dir,
+            progress,
+            quick=plan.quick,
         )
         manifest.dump(manifest_path)
         for design in item.designs:

@@ -28,7 +28,7 @@ from offload.run.stack import server_timeout_s, wait_for_health
 from offload.run.supervisor import ProcessSpec, Supervisor
 from offload.rundir.stack_floor import App, StackFloor
 from offload.target.design_config import DesignConfig
-from offload.target.manifest import TargetManifest, render_argv, resolve_target
+from offload.target.manifest import TargetManifest, render_argv
 
 #: the servers the probe knows, by the module their command runs (``python -m <server>``),
 #: with the interface of the bare app that replaces the design's and that app's framework
@@ -77,7 +77,7 @@ def stack_command(manifest: TargetManifest, app: App) -> tuple[str, list[str]]:
 
 
 def measure_stack_floor(
-    design: str,
+    manifest: TargetManifest,
     *,
     rate: float,
     duration_s: float,
@@ -85,7 +85,7 @@ def measure_stack_floor(
     app: App = "framework",
     work_dir: Path | None = None,
 ) -> StackFloor:
-    """Run ``design``'s server with a bare app at ``rate`` signups/s and measure its CPU.
+    """Run the design's server with a bare app at ``rate`` signups/s and measure its CPU.
 
     Takes about ``duration_s`` + 4 s. The server's log and the generator's plan, records and
     log stay in ``work_dir`` when one is given; the server is stopped before this returns.
@@ -93,10 +93,9 @@ def measure_stack_floor(
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="offload-stack-") as tmp:
             return measure_stack_floor(
-                design, rate=rate, duration_s=duration_s, config=config, app=app,
+                manifest, rate=rate, duration_s=duration_s, config=config, app=app,
                 work_dir=Path(tmp),
             )  # fmt: skip
-    manifest = resolve_target(design)
     server, template = stack_command(manifest, app)
     threaded = any("{server_threads}" in arg for arg in template)
     port = free_port()
@@ -147,6 +146,7 @@ def measure_stack_floor(
     _, framework = SERVERS[server]
     return StackFloor(
         design=manifest.name,
+        component=f"{manifest.name}-{manifest.server.name}",
         server=server,
         app=app,
         framework=framework if app == "framework" else "none",

@@ -13,6 +13,7 @@ from loadtests.multihost import WorkerClock
 from offload.rundir.files import Record, RunFile
 from offload.rundir.floor import GeneratorFloor
 from offload.rundir.run_info import GitInfo, MachineInfo
+from offload.rundir.stack_floor import StackFloor
 
 
 class PhaseRecord(Record):
@@ -217,6 +218,9 @@ class ScenarioManifest(RunFile):
     floor: GeneratorFloor | None = None
     #: why ``floor`` is null: skipped (``--no-floor``), not applicable, or what failed
     floor_not_measured: str | None = None
+    #: each design's server and framework alone, by design (``load.stack_floor``; absent
+    #: without it)
+    stack_floors: dict[str, StackFloor] = Field(default_factory=dict)
     designs: dict[str, DesignEntry] = Field(default_factory=dict)
     invalid_reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

@@ -25,6 +25,10 @@ class StackFloor(Record):
     """One measurement of one design's stack at one rate."""
 
     design: str = Field(description="the design whose server command ran")
+    component: str = Field(
+        description="the design's server component in a bench (its CPU is what this floor "
+        "sits under)"
+    )
     server: str = Field(description="the server it runs on (uvicorn, gunicorn)")
     app: App = Field(
         description="framework: a bare app in the design's framework; none: a plain "

@@ -17,6 +17,7 @@ from offload.rundir.broker_probe import BrokerProbeFigures
 from offload.rundir.files import Figure, Record, RunFile
 from offload.rundir.floor import GeneratorFloor
 from offload.rundir.manifest import PhaseRecord
+from offload.rundir.stack_floor import StackFloor
 
 #: who made the load generator fall behind its schedule: its own loop (``generator``), other
 #: processes or steal (``machine``), or the design under test filling the machine (``design``)
@@ -326,6 +327,8 @@ class Summary(RunFile):
     floor: GeneratorFloor | None = None
     #: why ``floor`` is null, from the manifest
     floor_not_measured: str | None = None
+    #: each design's server and framework alone, from the manifest (``load.stack_floor``)
+    stack_floors: dict[str, StackFloor] = Field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
         """The file's JSON object, for the expectation language's dotted paths."""

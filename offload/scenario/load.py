@@ -39,6 +39,11 @@ class Load(StrictModel):
     #: Left out of the stored scenario at 0, so that scenarios (and the baselines whose
     #: identity is their digest) stored before the knob existed stay the same experiment
     broker_probe_rate: Rate = Field(0.0, ge=0, le=200, exclude_if=lambda rate: rate == 0)
+    #: before the designs run, measure each one's server command with a bare app at ``rate``
+    #: (``offload probe stack``): the CPU its server and framework cost per request before the
+    #: design does anything, stated beside the design's own. Off by default (~10 s per design);
+    #: left out of the stored scenario when off, like ``broker_probe_rate``
+    stack_floor: bool = Field(False, exclude_if=lambda on: not on)
     #: requests the generator keeps in flight at most (a hung target must not exhaust it)
     max_in_flight: int = Field(2000, ge=1, le=20_000)
     #: closed mode only: concurrent users, each waiting for its answer before the next

@@ -12,8 +12,12 @@ import json
 import psutil
 import pytest
 
+from offload.analysis.cost import stack_shares
+from offload.report import render_run
 from offload.rundir.stack_floor import StackFloor
+from offload.rundir.summary import Summary
 from tests.factories.cli import run_cli
+from tests.factories.processes import run_bench
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +87,43 @@ def test_an_impossible_process_count_is_refused_before_anything_starts(capsys):
     assert result.returncode == 2
     assert "--processes" in result.stdout
     assert "64" in result.stdout
+
+
+BENCH = """
+name: stack-floor
+load: {rate: 10/s, arrivals: constant, duration: 3s, warmup: 1s, stack_floor: true}
+provider: {latency: 10ms}
+targets: [sync]
+"""
+
+
+def test_a_bench_that_asks_states_the_servers_cpu_beside_its_stack_alone(tmp_path):
+    scenario = tmp_path / "stack-floor.yaml"
+    scenario.write_text(BENCH)
+    reports = tmp_path / "reports"
+    result = run_bench(scenario, reports, "--quick")  # the stack's floor: 3 s instead of 5
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = (reports / "latest").resolve()
+    summary = Summary.in_folder(run_dir / "stack-floor")
+    floor = summary.stack_floors["sync"]
+    # measured before the design, at the scenario's signup rate, on the design's own command
+    assert (floor.server, floor.framework, floor.component) == ("gunicorn", "Flask", "sync-api")
+    assert floor.rate == 10 and floor.failed == 0 and floor.answered > 0
+    assert (run_dir / "stack-floor" / "stack-floor" / "sync" / "server.log").exists()
+    (share,) = stack_shares(summary)
+    assert share.server_ms is not None and share.beyond_stack_ms is not None
+    # the closing line and the report's Cost section state the same two figures
+    assert (
+        f"stack-floor · sync: server CPU {share.server_ms:.2f} ms per signup; its stack alone "
+        f"(gunicorn, Flask, a bare app on the same command) {share.stack_ms:.2f} ms per request"
+    ) in " ".join(result.stdout.split())
+    rendered = render_run(run_dir, pdf=False)
+    assert not rendered.failures, rendered.failures
+    report = (run_dir / "stack-floor" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| sync | gunicorn, Flask"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2:] == [
+        f"{share.stack_ms:.2f} ms",
+        f"{share.server_ms:.2f} ms",
+        f"{share.beyond_stack_ms:+.2f} ms",
+    ]
