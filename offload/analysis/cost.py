@@ -69,8 +69,8 @@ class StackShare:
     and the part the design adds (database, broker, provider, bystander reads)."""
 
     design: str
-    server: str
-    framework: str
+    #: what ran: server, processes (and threads), framework
+    stack: str
     #: ms of CPU per request of the design's server command with a bare app
     stack_ms: float
     #: ms of CPU of the design's server component per signup answered 2xx (None: no 2xx, or
@@ -95,8 +95,7 @@ def stack_shares(summary: Summary) -> list[StackShare]:
         shares.append(
             StackShare(
                 design=name,
-                server=floor.server,
-                framework=floor.framework,
+                stack=floor.stack,
                 stack_ms=floor.cpu_ms_per_request,
                 server_ms=use.cpu_s / ok * 1000 if use is not None and ok else None,
             )

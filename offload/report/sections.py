@@ -664,9 +664,9 @@ def stack_floor_blocks(analysis: ScenarioAnalysis) -> list[Block]:
     rows = [
         [
             share.design,
-            f"{share.server}, {share.framework}",
+            share.stack,
             f"{share.stack_ms:.2f} ms",
-            "–" if share.server_ms is None else f"{share.server_ms:.2f} ms",
+            NO_2XX if share.server_ms is None else f"{share.server_ms:.2f} ms",
             "–" if share.beyond_stack_ms is None else f"{share.beyond_stack_ms:+.2f} ms",
         ]
         for share in stack_shares(analysis.data.summary)
@@ -682,6 +682,9 @@ def stack_floor_blocks(analysis: ScenarioAnalysis) -> list[Block]:
     ]
     return [Table(header, rows, ["l", "l", "r", "r", "r"]), Paragraph(STACK_FLOOR_NOTE)]
 
+
+#: the design's server figure when no signup was answered 2xx (nothing to divide by)
+NO_2XX = "– (no signup answered 2xx)"
 
 STACK_FLOOR_NOTE = (
     "The stack alone: the design's own server command (the same server, flags and process "

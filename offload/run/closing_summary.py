@@ -82,11 +82,14 @@ def stack_lines(summaries: list[Summary]) -> list[str]:
     for summary in summaries:
         name = summary.scenario + (f" (r{summary.repeat})" if summary.repeat > 1 else "")
         for share in stack_shares(summary):
-            server = "–" if share.server_ms is None else f"{share.server_ms:.2f}"
+            server = (
+                "– (no signup answered 2xx)"
+                if share.server_ms is None
+                else f"{share.server_ms:.2f} ms per signup"
+            )
             lines.append(
-                f"{name} · {share.design}: server CPU {server} ms per signup; "
-                f"its stack alone ({share.server}, {share.framework}, a bare app on the same "
-                f"command) {share.stack_ms:.2f} ms per request"
+                f"{name} · {share.design}: server CPU {server}; its stack alone ({share.stack}, "
+                f"a bare app on the same command) {share.stack_ms:.2f} ms per request"
             )
     return lines
 

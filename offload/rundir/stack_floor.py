@@ -51,3 +51,9 @@ class StackFloor(Record):
     latency_from_sent: Quantiles = Field(description="ended - sent, measured part, ms")
     #: epoch seconds when the measurement ended
     measured_at: float
+
+    @property
+    def stack(self) -> str:
+        """``uvicorn, 4 processes, FastAPI``: what ran, as a report names it."""
+        threads = f" × {self.server_threads} threads" if self.server_threads else ""
+        return f"{self.server}, {self.server_processes} processes{threads}, {self.framework}"

@@ -115,12 +115,13 @@ def test_a_bench_that_asks_states_the_servers_cpu_beside_its_stack_alone(tmp_pat
     # the closing line and the report's Cost section state the same two figures
     assert (
         f"stack-floor · sync: server CPU {share.server_ms:.2f} ms per signup; its stack alone "
-        f"(gunicorn, Flask, a bare app on the same command) {share.stack_ms:.2f} ms per request"
+        f"(gunicorn, 4 processes, Flask, a bare app on the same command) {share.stack_ms:.2f} "
+        "ms per request"
     ) in " ".join(result.stdout.split())
     rendered = render_run(run_dir, pdf=False)
     assert not rendered.failures, rendered.failures
     report = (run_dir / "stack-floor" / "report.md").read_text()
-    row = next(line for line in report.splitlines() if line.startswith("| sync | gunicorn, Flask"))
+    row = next(line for line in report.splitlines() if line.startswith("| sync | gunicorn, 4 pro"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[2:] == [
         f"{share.stack_ms:.2f} ms",
