@@ -71,7 +71,8 @@ class StackShare:
     design: str
     #: what ran: server, processes (and threads), framework
     stack: str
-    #: ms of CPU per request of the design's server command with a bare app
+    #: ms of CPU per signup of the design's server command with a bare app (its bystander
+    #: reads included, as in the design's figure)
     stack_ms: float
     #: ms of CPU of the design's server component per signup answered 2xx (None: no 2xx, or
     #: no figure for the component)
@@ -88,7 +89,7 @@ def stack_shares(summary: Summary) -> list[StackShare]:
     shares = []
     for name, floor in summary.stack_floors.items():
         design = summary.designs.get(name)
-        if design is None or floor.cpu_ms_per_request is None:
+        if design is None or floor.cpu_ms_per_signup is None:
             continue
         use = design.resources.get(floor.component)
         ok = design.signup.overall.ok
@@ -96,7 +97,7 @@ def stack_shares(summary: Summary) -> list[StackShare]:
             StackShare(
                 design=name,
                 stack=floor.stack,
-                stack_ms=floor.cpu_ms_per_request,
+                stack_ms=floor.cpu_ms_per_signup,
                 server_ms=use.cpu_s / ok * 1000 if use is not None and ok else None,
             )
         )

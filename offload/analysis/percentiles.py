@@ -11,6 +11,8 @@ from collections.abc import Iterable
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from offload.rundir.floor import Quantiles
+
 #: the percentiles every latency block reports, by summary.json key
 PERCENTILES: dict[str, float] = {"p50": 50, "p90": 90, "p95": 95, "p99": 99, "p99_9": 99.9}
 #: the "nines" spectrum for charts
@@ -43,6 +45,12 @@ def percentiles_ms(seconds: Iterable[float]) -> dict[str, float | None]:
     }
     result["max"] = round(hist.get_max_value() / 1000, 3)
     return result
+
+
+def quantiles_ms(seconds: Iterable[float]) -> Quantiles:
+    """The median, p99 and slowest of durations in seconds, in ms: what the floors record."""
+    figures = percentiles_ms(seconds)
+    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"], max_ms=figures["max"])
 
 
 def spectrum_ms(seconds: Iterable[float], points: Iterable[float] = SPECTRUM) -> dict[float, float]:

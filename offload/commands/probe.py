@@ -14,7 +14,7 @@ private node it starts and stops).
 ``offload probe stack`` starts a design's own server command with a bare app in place of the
 design's (the same server, flags and process count; the app parses and validates each signup
 and answers, with no database, broker or provider), sends it signups at a steady rate, and
-prints the server's CPU per request: what the stack costs before the design does anything.
+prints the server's CPU per signup: what the stack costs before the design does anything.
 
 Run each while nothing else heavy runs on the machine: the figures are timings. See
 docs/measurement.md.
@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     broker.add_argument("--json", action="store_true", help="print one JSON document")
     stack = sub.add_parser(
         "stack",
-        help="a design's server and framework alone: CPU per request with nothing behind it",
+        help="a design's server and framework alone: CPU per signup with nothing behind it",
         description=__doc__,
     )
     stack.add_argument(
@@ -106,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack.add_argument(
         "--duration", type=_positive(float), default=10.0, metavar="S",
         help="seconds of measured load, after a 1 s warm-up (default 10)",
+    )  # fmt: skip
+    stack.add_argument(
+        "--bystander-rate", type=_at_least_zero, default=0.0, metavar="R",
+        help="bystander reads/s beside the signups, as a scenario's bystander_rate (default 0; "
+        "their CPU counts, the figure stays per signup)",
     )  # fmt: skip
     stack.add_argument(
         "--processes", type=_positive(int), default=DesignConfig().server_processes,
@@ -137,6 +142,14 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _at_least_zero(text: str) -> float:
+    """An argparse type: a number of at least zero (a rate that may be off)."""
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,8 +230,9 @@ def _run_stack(args: argparse.Namespace) -> int:
     designs = args.design or list(STACK_DESIGNS)
     floors: list[StackFloor] = []
     if not args.json:
+        beside = f" and {args.bystander_rate:g} reads/s" if args.bystander_rate else ""
         print(
-            f"each design's server with a bare app, {args.rate:g} signups/s for "
+            f"each design's server with a bare app, {args.rate:g} signups/s{beside} for "
             f"{args.duration:g} s (+1 s warm-up), {args.repeat} round(s)"
         )
         print("".join(_align(title, width) for title, width in _STACK_COLUMNS))
@@ -229,6 +243,7 @@ def _run_stack(args: argparse.Namespace) -> int:
                     floor = measure_stack_floor(
                         resolve_target(design),
                         rate=args.rate, duration_s=args.duration, config=config, app=app,
+                        bystander_rate=args.bystander_rate,
                     )  # fmt: skip
                     floors.append(floor)
                     if not args.json:
@@ -248,9 +263,9 @@ def _stack_spreads(floors: list[StackFloor]) -> str:
     request, the spread a reader should quote rather than any one run."""
     runs: dict[tuple[str, str], list[float]] = {}
     for floor in floors:
-        if floor.cpu_ms_per_request is not None:
-            runs.setdefault((floor.design, floor.framework), []).append(floor.cpu_ms_per_request)
-    lines = ["CPU ms per request over the rounds: lowest–highest (median)"]
+        if floor.cpu_ms_per_signup is not None:
+            runs.setdefault((floor.design, floor.framework), []).append(floor.cpu_ms_per_signup)
+    lines = ["CPU ms per signup over the rounds: lowest–highest (median)"]
     for (design, framework), values in runs.items():
         lines.append(
             f"  {design} ({framework}): {min(values):.2f}–{max(values):.2f} "
@@ -265,7 +280,7 @@ _STACK_COLUMNS = (
     ("app", -9),
     ("processes", 10),
     ("answered", 10),
-    ("CPU ms/request", 16),
+    ("CPU ms/signup", 16),
     ("from sent", 15),
 )
 
@@ -279,7 +294,7 @@ def _stack_row(floor: StackFloor) -> str:
         floor.framework,
         f"{floor.server_processes}{threads}",
         f"{floor.answered:,}" + (f" ({floor.failed} failed)" if floor.failed else ""),
-        _ms(floor.cpu_ms_per_request),
+        _ms(floor.cpu_ms_per_signup),
         _pair(floor.latency_from_sent),
     )
     return "".join(_align(c, w) for c, (_, w) in zip(cells, _STACK_COLUMNS, strict=True))

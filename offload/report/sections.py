@@ -676,7 +676,7 @@ def stack_floor_blocks(analysis: ScenarioAnalysis) -> list[Block]:
     header = [
         "design",
         "its stack",
-        "the stack alone, per request",
+        "the stack alone, per signup",
         "the design's server, per 2xx signup",
         "what the design adds",
     ]
@@ -691,9 +691,11 @@ STACK_FLOOR_NOTE = (
     "count) with a bare app in place of the design's, which parses and validates each signup "
     "through the designs' shared edge and answers, with no database, broker or provider "
     "(`offload probe stack`), measured on this machine at the scenario's signup rate before the "
-    "designs ran. It is what every design on that stack pays per request whatever its "
-    "architecture; the design's server figure adds its own work, and the bystander requests "
-    "it serves beside the signups. See docs/measurement.md."
+    "designs ran, with the scenario's bystander reads beside the signups (the bare app answers "
+    "them without a lookup), so that both figures are the server's CPU for signups and reads "
+    "alike per 2xx signup. It is what every design on that stack pays whatever its "
+    "architecture; what the design adds is its own work: the database, the broker or the "
+    "provider. See docs/measurement.md."
 )
 
 

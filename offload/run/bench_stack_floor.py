@@ -46,7 +46,8 @@ def record_stack_floors(
     for name, target, config in designs:
         progress.note(
             f"{scenario_dir.name}: measuring {name}'s server and framework alone (a bare app "
-            f"on its server command) at {rate:g} signups/s for {duration_s:g} s ..."
+            f"on its server command) at {rate:g} signups/s and the scenario's bystander reads, "
+            f"for {duration_s:g} s ..."
         )
         try:
             floor = measure_stack_floor(
@@ -54,6 +55,7 @@ def record_stack_floors(
                 rate=rate,
                 duration_s=duration_s,
                 config=config,
+                bystander_rate=scenario.load.bystander_rate,
                 work_dir=scenario_dir / STACK_FLOOR_DIR / name,
             )
         except OffloadError as exc:
@@ -64,5 +66,5 @@ def record_stack_floors(
         manifest.stack_floors = {**manifest.stack_floors, name: floor}
         progress.note(
             f"{scenario_dir.name}: {name}'s stack alone ({floor.server}, {floor.framework}): "
-            f"{floor.cpu_ms_per_request:.2f} ms of CPU per request"
+            f"{floor.cpu_ms_per_signup:.2f} ms of CPU per signup"
         )

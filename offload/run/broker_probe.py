@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
-from offload.analysis.percentiles import percentiles_ms
+from offload.analysis.percentiles import quantiles_ms
 from offload.errors import OffloadError
 from offload.provisioning.amqp import blocking_connection
 from offload.rundir.broker_probe import (
@@ -34,7 +34,6 @@ from offload.rundir.broker_probe import (
     BrokerProbeBesideLoad,
     PacedPublishes,
 )
-from offload.rundir.floor import Quantiles
 
 #: publishes before the measured parts, so that the queue's first write is not measured
 WARMUP_PUBLISHES = 50
@@ -156,8 +155,8 @@ def _paced(
         duration_s=duration_s,
         confirmed=len(confirms),
         achieved_rate=len(confirms) / elapsed,
-        confirm=_quantiles(confirms),
-        lateness=_quantiles(lateness),
+        confirm=quantiles_ms(confirms),
+        lateness=quantiles_ms(lateness),
     )
 
 
@@ -175,10 +174,5 @@ def _back_to_back(
         duration_s=elapsed,
         confirmed=len(confirms),
         rate=len(confirms) / elapsed,
-        confirm=_quantiles(confirms),
+        confirm=quantiles_ms(confirms),
     )
-
-
-def _quantiles(seconds: list[float]) -> Quantiles:
-    figures = percentiles_ms(seconds)
-    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"], max_ms=figures["max"])

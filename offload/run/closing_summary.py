@@ -89,7 +89,7 @@ def stack_lines(summaries: list[Summary]) -> list[str]:
             )
             lines.append(
                 f"{name} · {share.design}: server CPU {server}; its stack alone ({share.stack}, "
-                f"a bare app on the same command) {share.stack_ms:.2f} ms per request"
+                f"a bare app on the same command) {share.stack_ms:.2f} ms per signup"
             )
     return lines
 

@@ -20,17 +20,15 @@ import time
 from pathlib import Path
 from typing import cast
 
-import pandas as pd
-
 from loadtests.plan import Arrivals, LoadPlan, Segment, Stream
 from loadtests.selfmeasure import SelfMeasurement, SelfMeasurementError, generator_report_path
-from offload.analysis.percentiles import percentiles_ms
+from offload.analysis.percentiles import quantiles_ms
 from offload.analysis.records import requests
 from offload.errors import OffloadError
 from offload.ports import LOOPBACK
 from offload.run.design import REQUESTS_CSV, locust_argv
 from offload.run.supervisor import ProcessSpec, Supervisor
-from offload.rundir.floor import GeneratorFloor, Quantiles
+from offload.rundir.floor import GeneratorFloor
 
 __all__ = ["InstantServer", "floor_from_records", "measure_floor", "send_signups"]
 
@@ -125,16 +123,25 @@ def _new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def floor_plan(
-    rate: float, *, duration_s: float, arrivals: Arrivals, records_path: Path
+    rate: float,
+    *,
+    duration_s: float,
+    arrivals: Arrivals,
+    records_path: Path,
+    bystander_rate: float = 0.0,
 ) -> LoadPlan:
-    """The plan of a floor measurement: signups at a steady ``rate`` after a short warm-up."""
+    """The plan of a floor measurement: signups at a steady ``rate`` after a short warm-up,
+    and bystander reads beside them at ``bystander_rate`` (none by default)."""
+    rates = {"signup": rate, "bystander": bystander_rate}
     return LoadPlan(
         streams=[
             Stream(
-                name="signup",
+                name=name,
                 arrivals=arrivals,
-                segments=[Segment(start_s=0, end_s=duration_s, rate_from=rate, rate_to=rate)],
+                segments=[Segment(start_s=0, end_s=duration_s, rate_from=r, rate_to=r)],
             )
+            for name, r in rates.items()
+            if r > 0
         ],
         warmup_s=FLOOR_WARMUP_S,
         duration_s=duration_s,
@@ -168,8 +175,10 @@ def send_signups(
     duration_s: float,
     arrivals: Arrivals = Arrivals.CONSTANT,
     work_dir: Path | None = None,
+    bystander_rate: float = 0.0,
 ) -> GeneratorFloor:
-    """Send signups to ``url`` at ``rate`` with the real generator, as a floor measures.
+    """Send signups to ``url`` at ``rate`` (and bystander reads at ``bystander_rate``) with the
+    real generator, as a floor measures.
 
     What the floor does against its instant server, and what ``offload probe stack`` does
     against a design's bare stack (``offload/run/stack_floor.py``).
@@ -177,8 +186,9 @@ def send_signups(
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="offload-floor-") as tmp:
             return send_signups(
-                url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp)
-            )
+                url, rate, duration_s=duration_s, arrivals=arrivals, work_dir=Path(tmp),
+                bystander_rate=bystander_rate,
+            )  # fmt: skip
     # the generator runs with work_dir as its working directory: every path it is given must
     # not depend on ours (a relative reports directory, as `make bench` uses, would not resolve)
     work_dir = work_dir.resolve()
@@ -186,7 +196,13 @@ def send_signups(
     records = work_dir / REQUESTS_CSV
     if records.exists():
         raise OffloadError(f"{records} exists: measure the floor in an empty directory")
-    plan = floor_plan(rate, duration_s=duration_s, arrivals=arrivals, records_path=records)
+    plan = floor_plan(
+        rate,
+        duration_s=duration_s,
+        arrivals=arrivals,
+        records_path=records,
+        bystander_rate=bystander_rate,
+    )
     plan_path = work_dir / "plan.json"
     plan_path.write_text(plan.model_dump_json(indent=2))
     bound_s = FLOOR_WARMUP_S + duration_s + plan.timeout_s + _LOCUST_SLACK_S
@@ -240,14 +256,9 @@ def floor_from_records(
         duration_s=duration_s,
         requests=len(ok),
         failed=len(measured) - len(ok),
-        latency_from_scheduled=_quantiles(ok["ended"] - ok["scheduled"]),
-        latency_from_sent=_quantiles(ok["ended"] - ok["sent"]),
-        lateness=_quantiles(ok["sent"] - ok["scheduled"]),
+        latency_from_scheduled=quantiles_ms(ok["ended"] - ok["scheduled"]),
+        latency_from_sent=quantiles_ms(ok["ended"] - ok["sent"]),
+        lateness=quantiles_ms(ok["sent"] - ok["scheduled"]),
         cpu_ms_per_request=round(cpu / sent * 1000, 3) if sent else None,
         cpu_share_of_one_core=report.cpu_share_of_one_core,
     )
-
-
-def _quantiles(seconds: pd.Series) -> Quantiles:
-    figures = percentiles_ms(seconds)
-    return Quantiles(p50_ms=figures["p50"], p99_ms=figures["p99"], max_ms=figures["max"])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from offload.analysis.percentiles import quantiles_ms
 from offload.analysis.records import requests
 from offload.errors import OffloadError
 from offload.ports import LOOPBACK, free_port
@@ -83,9 +84,11 @@ def measure_stack_floor(
     duration_s: float,
     config: DesignConfig,
     app: App = "framework",
+    bystander_rate: float = 0.0,
     work_dir: Path | None = None,
 ) -> StackFloor:
-    """Run the design's server with a bare app at ``rate`` signups/s and measure its CPU.
+    """Run the design's server with a bare app at ``rate`` signups/s (and ``bystander_rate``
+    reads/s beside them, as a scenario sends) and measure its CPU per signup.
 
     Takes about ``duration_s`` + 4 s. The server's log and the generator's plan, records and
     log stay in ``work_dir`` when one is given; the server is stopped before this returns.
@@ -94,7 +97,7 @@ def measure_stack_floor(
         with tempfile.TemporaryDirectory(prefix="offload-stack-") as tmp:
             return measure_stack_floor(
                 manifest, rate=rate, duration_s=duration_s, config=config, app=app,
-                work_dir=Path(tmp),
+                bystander_rate=bystander_rate, work_dir=Path(tmp),
             )  # fmt: skip
     server, template = stack_command(manifest, app)
     threaded = any("{server_threads}" in arg for arg in template)
@@ -132,7 +135,13 @@ def measure_stack_floor(
         assert process.pid is not None  # started and healthy
         tree = psutil.Process(process.pid)
         before = _tree_cpu_s(tree)
-        floor = send_signups(url, rate, duration_s=duration_s, work_dir=generator_dir)
+        send_signups(
+            url,
+            rate,
+            duration_s=duration_s,
+            work_dir=generator_dir,
+            bystander_rate=bystander_rate,
+        )
         after = _tree_cpu_s(tree)
         if not process.alive:
             raise OffloadError(
@@ -140,9 +149,14 @@ def measure_stack_floor(
                 f"{process.tail()}"
             )
     records = requests(generator_dir)
-    answered = int((records["error_class"] == "").sum())
+    ok = records["error_class"] == ""
+    signups = records["stream"] == "signup"
+    answered = int((ok & signups).sum())
     if answered == 0:
-        raise OffloadError(f"{what} answered none of {len(records)} signups (log: {work_dir})")
+        raise OffloadError(
+            f"{what} answered none of {int(signups.sum())} signups (log: {work_dir})"
+        )
+    measured = records[ok & signups & (records["phase"] == "measured")]
     _, framework = SERVERS[server]
     return StackFloor(
         design=manifest.name,
@@ -153,12 +167,13 @@ def measure_stack_floor(
         server_processes=config.server_processes,
         server_threads=config.server_threads if threaded else None,
         rate=rate,
+        bystander_rate=bystander_rate,
         duration_s=duration_s,
         answered=answered,
-        failed=len(records) - answered,
+        failed=int((~ok).sum()),
         server_cpu_s=round(after - before, 3),
-        cpu_ms_per_request=round((after - before) / answered * 1000, 3),
-        latency_from_sent=floor.latency_from_sent,
+        cpu_ms_per_signup=round((after - before) / answered * 1000, 3),
+        latency_from_sent=quantiles_ms(measured["ended"] - measured["sent"]),
         measured_at=time.time(),
     )
 

@@ -40,15 +40,21 @@ class StackFloor(Record):
         description="threads per process, for a threaded server (None: the server has none)"
     )
     rate: float = Field(description="signups/s sent")
+    bystander_rate: float = Field(
+        0.0, description="bystander reads/s sent beside them (GET /users/{id}, GET /healthz)"
+    )
     duration_s: float = Field(description="seconds of measured load, after a 1 s warm-up")
     answered: int = Field(description="signups answered with a 2xx, warm-up included")
-    failed: int = Field(description="signups that got no 2xx, warm-up included")
+    failed: int = Field(description="requests of either kind without a 2xx, warm-up included")
     server_cpu_s: float = Field(
         description="CPU seconds (user + system) of the server's process tree, from just "
         "before the generator started to its end"
     )
-    cpu_ms_per_request: Figure = Field(description="server CPU per answered signup")
-    latency_from_sent: Quantiles = Field(description="ended - sent, measured part, ms")
+    cpu_ms_per_signup: Figure = Field(
+        description="server CPU (for signups and bystander reads alike) per signup answered "
+        "2xx: a bench's definition of a design's CPU per signup"
+    )
+    latency_from_sent: Quantiles = Field(description="signups' ended - sent, measured part, ms")
     #: epoch seconds when the measurement ended
     measured_at: float
 

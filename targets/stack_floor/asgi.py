@@ -17,15 +17,13 @@ import json
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from targets.common.asgi import accepted, install_edge, install_health, read_signup
+from targets.common.asgi import NOT_FOUND, accepted, install_edge, install_health, read_signup
 from targets.common.edge import EdgeMiddleware, Message, Receive, Scope, Send
-from targets.common.ids import new_id
-from targets.common.problems import ApiProblem
+from targets.common.ids import is_id, new_id
+from targets.common.problems import ApiProblem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
-
-#: what the stack's floor answers to ``GET /healthz`` as its design name
-DESIGN = "stack-floor"
+from targets.stack_floor.answers import DESIGN, bare_user
 
 
 def create_app() -> FastAPI:
@@ -38,6 +36,12 @@ def create_app() -> FastAPI:
     async def create_user(request: Request) -> JSONResponse:
         await read_signup(request, settings)
         return accepted(new_id(), new_id())
+
+    @app.get("/users/{user_id}", responses=NOT_FOUND)
+    async def get_user(user_id: str) -> dict[str, str]:
+        if not is_id(user_id):
+            raise not_found("user")
+        return bare_user(user_id)
 
     install_health(app, DESIGN)
     return app
@@ -68,6 +72,12 @@ def create_bare_app() -> EdgeMiddleware:
                 return
             answer = json.dumps({"job_id": new_id(), "user_id": new_id()}).encode()
             await _respond(send, 202, answer)
+        elif scope["path"].startswith("/users/"):
+            user_id = scope["path"].removeprefix("/users/")
+            if is_id(user_id):
+                await _respond(send, 200, json.dumps(bare_user(user_id)).encode())
+            else:
+                await _respond(send, 404, b'{"error": "not_found"}')
         else:
             await _respond(send, 200, health)
 

@@ -14,11 +14,11 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 
 from targets.common.correlation import HEADER, correlation_id_from
-from targets.common.ids import new_id
-from targets.common.problems import ApiProblem
+from targets.common.ids import is_id, new_id
+from targets.common.problems import ApiProblem, not_found
 from targets.common.settings import TargetSettings
 from targets.common.signup import parse_signup
-from targets.stack_floor.asgi import DESIGN
+from targets.stack_floor.answers import DESIGN, bare_user
 from targets.sync_api.edge import install_edge
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -34,6 +34,12 @@ def create_app() -> Flask:
     def create_user() -> tuple[Response, int]:
         parse_signup(request.content_type, request.get_data(cache=False), settings.max_body_bytes)
         return jsonify({"id": new_id(), "correlation_id": g.correlation_id}), 201
+
+    @app.get("/users/<user_id>")
+    def get_user(user_id: str) -> Response:
+        if not is_id(user_id):
+            raise not_found("user")
+        return jsonify(bare_user(user_id))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -60,6 +66,12 @@ def create_bare_app() -> Callable[[dict[str, Any], StartResponse], Iterable[byte
                 answer = json.dumps(problem.body(correlation_id)).encode()
             else:
                 status, answer = "201 Created", json.dumps({"id": new_id()}).encode()
+        elif environ["PATH_INFO"].startswith("/users/"):
+            user_id = environ["PATH_INFO"].removeprefix("/users/")
+            if is_id(user_id):
+                status, answer = "200 OK", json.dumps(bare_user(user_id)).encode()
+            else:
+                status, answer = "404 Not Found", b'{"error": "not_found"}'
         else:
             status, answer = "200 OK", health
         start_response(

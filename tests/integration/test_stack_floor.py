@@ -1,6 +1,6 @@
 """``offload probe stack``: a design's own server with a bare app, under the real generator.
 
-What a user notices: every signup sent is answered, the server's CPU per request is there and
+What a user notices: every signup sent is answered, the server's CPU per signup is there and
 plausible, the server that ran is the design's (its process count, its threads), and nothing
 of it is left running afterwards.
 """
@@ -34,7 +34,8 @@ def test_each_server_answers_every_signup_and_is_gone_afterwards(capsys):
     result = run_cli(
         capsys,
         "probe", "stack", "--design", "async", "--design", "sync-threads",
-        "--rate", "20", "--duration", "2", "--processes", "2", "--threads", "3", "--json",
+        "--rate", "20", "--duration", "2", "--bystander-rate", "10",
+        "--processes", "2", "--threads", "3", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     floors = [StackFloor.model_validate(item) for item in json.loads(result.stdout)]
@@ -43,12 +44,12 @@ def test_each_server_answers_every_signup_and_is_gone_afterwards(capsys):
         ("sync-threads", "gunicorn", "Flask"),
     ]
     for floor in floors:
-        # 1 s of warm-up and 2 s measured at 20/s, every one answered
-        assert (floor.answered, floor.failed) == (60, 0)
+        # 1 s of warm-up and 2 s measured at 20/s, every one answered, and every read beside
+        assert (floor.answered, floor.failed, floor.bystander_rate) == (60, 0, 10)
         assert floor.server_processes == 2
         # a request costs a server some CPU, and far less than a second
-        assert floor.cpu_ms_per_request is not None
-        assert 0 < floor.cpu_ms_per_request < 100
+        assert floor.cpu_ms_per_signup is not None
+        assert 0 < floor.cpu_ms_per_signup < 100
         assert floor.latency_from_sent.p50_ms is not None
     assert floors[0].server_threads is None  # uvicorn runs no request threads
     assert floors[1].server_threads == 3
@@ -91,7 +92,8 @@ def test_an_impossible_process_count_is_refused_before_anything_starts(capsys):
 
 BENCH = """
 name: stack-floor
-load: {rate: 10/s, arrivals: constant, duration: 3s, warmup: 1s, stack_floor: true}
+load: {rate: 10/s, arrivals: constant, duration: 3s, warmup: 1s, bystander_rate: 5/s,
+       stack_floor: true}
 provider: {latency: 10ms}
 targets: [sync]
 """
@@ -108,7 +110,9 @@ def test_a_bench_that_asks_states_the_servers_cpu_beside_its_stack_alone(tmp_pat
     floor = summary.stack_floors["sync"]
     # measured before the design, at the scenario's signup rate, on the design's own command
     assert (floor.server, floor.framework, floor.component) == ("gunicorn", "Flask", "sync-api")
-    assert floor.rate == 10 and floor.failed == 0 and floor.answered > 0
+    # at the scenario's rates: its signups, and its bystander reads beside them
+    assert (floor.rate, floor.bystander_rate, floor.failed) == (10, 5, 0)
+    assert floor.answered > 0
     assert (run_dir / "stack-floor" / "stack-floor" / "sync" / "server.log").exists()
     (share,) = stack_shares(summary)
     assert share.server_ms is not None and share.beyond_stack_ms is not None
@@ -116,7 +120,7 @@ def test_a_bench_that_asks_states_the_servers_cpu_beside_its_stack_alone(tmp_pat
     assert (
         f"stack-floor · sync: server CPU {share.server_ms:.2f} ms per signup; its stack alone "
         f"(gunicorn, 4 processes, Flask, a bare app on the same command) {share.stack_ms:.2f} "
-        "ms per request"
+        "ms per signup"
     ) in " ".join(result.stdout.split())
     rendered = render_run(run_dir, pdf=False)
     assert not rendered.failures, rendered.failures

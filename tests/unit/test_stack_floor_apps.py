@@ -33,15 +33,20 @@ def test_the_asgi_floor_answers_a_signup_and_refuses_a_bad_one(factory):
                 await client.post("/users", json=SIGNUP, headers=HEADERS),
                 await client.post("/users", json={"email": "nope"}, headers=HEADERS),
                 await client.get("/healthz"),
+                await client.get(f"/users/{'a' * 32}"),
+                await client.get("/users/nobody"),
             )
 
-    ok, bad, health = asyncio.run(ask())
+    ok, bad, health, read, unknown = asyncio.run(ask())
     assert ok.status_code == 202
     assert set(ok.json()) >= {"job_id", "user_id"}
     assert ok.headers["X-Request-ID"] == "c-42"
     assert bad.status_code == 422
     assert "display_name" in bad.text
     assert health.json()["status"] == "ok"
+    # a bystander's read answers a user's shape without a lookup; a malformed id is a 404
+    assert (read.status_code, read.json()["id"]) == (200, "a" * 32)
+    assert unknown.status_code == 404
 
 
 @pytest.mark.parametrize("factory", [wsgi.create_app, wsgi.create_bare_app])
@@ -50,6 +55,10 @@ def test_the_wsgi_floor_answers_a_signup_and_refuses_a_bad_one(factory):
     ok = client.post("/users", json=SIGNUP, headers=HEADERS)
     bad = client.post("/users", data="{", headers={**HEADERS, "Content-Type": "application/json"})
     health = client.get("/healthz")
+    read = client.get(f"/users/{'b' * 32}")
+    unknown = client.get("/users/nobody")
+    assert (read.status_code, read.json["id"]) == (200, "b" * 32)
+    assert unknown.status_code == 404
     assert ok.status_code == 201
     assert ok.headers["X-Request-ID"] == "c-42"
     assert bad.status_code == 400
