@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from loadtests.plan import Arrivals
 from offload.errors import OffloadError
 from offload.run.floor import BENCH_FLOOR_S, QUICK_BENCH_FLOOR_S
 from offload.run.progress import BenchProgress
@@ -56,6 +57,7 @@ def record_stack_floors(
                 duration_s=duration_s,
                 config=config,
                 bystander_rate=scenario.load.bystander_rate,
+                arrivals=Arrivals(scenario.load.arrivals),
                 work_dir=scenario_dir / STACK_FLOOR_DIR / name,
             )
         except OffloadError as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from loadtests.plan import Arrivals
 from offload.analysis.percentiles import quantiles_ms
 from offload.analysis.records import requests
 from offload.errors import OffloadError
@@ -85,6 +86,7 @@ def measure_stack_floor(
     config: DesignConfig,
     app: App = "framework",
     bystander_rate: float = 0.0,
+    arrivals: Arrivals = Arrivals.CONSTANT,
     work_dir: Path | None = None,
 ) -> StackFloor:
     """Run the design's server with a bare app at ``rate`` signups/s (and ``bystander_rate``
@@ -97,7 +99,7 @@ def measure_stack_floor(
         with tempfile.TemporaryDirectory(prefix="offload-stack-") as tmp:
             return measure_stack_floor(
                 manifest, rate=rate, duration_s=duration_s, config=config, app=app,
-                bystander_rate=bystander_rate, work_dir=Path(tmp),
+                bystander_rate=bystander_rate, arrivals=arrivals, work_dir=Path(tmp),
             )  # fmt: skip
     server, template = stack_command(manifest, app)
     threaded = any("{server_threads}" in arg for arg in template)
@@ -139,6 +141,7 @@ def measure_stack_floor(
             url,
             rate,
             duration_s=duration_s,
+            arrivals=arrivals,
             work_dir=generator_dir,
             bystander_rate=bystander_rate,
         )
@@ -168,6 +171,7 @@ def measure_stack_floor(
         server_threads=config.server_threads if threaded else None,
         rate=rate,
         bystander_rate=bystander_rate,
+        arrivals=arrivals,
         duration_s=duration_s,
         answered=answered,
         failed=int((~ok).sum()),

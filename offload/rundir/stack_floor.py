@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from loadtests.plan import Arrivals
 from offload.rundir.files import Figure, Record
 from offload.rundir.floor import Quantiles
 
@@ -43,6 +44,7 @@ class StackFloor(Record):
     bystander_rate: float = Field(
         0.0, description="bystander reads/s sent beside them (GET /users/{id}, GET /healthz)"
     )
+    arrivals: Arrivals = Field(Arrivals.CONSTANT, description="how the arrivals were spread")
     duration_s: float = Field(description="seconds of measured load, after a 1 s warm-up")
     answered: int = Field(description="signups answered with a 2xx, warm-up included")
     failed: int = Field(description="requests of either kind without a 2xx, warm-up included")
