@@ -66,7 +66,7 @@ def cost_figures(design: DesignSummary) -> Cost:
 class StackShare:
     """A design's server CPU per signup beside what its stack costs alone on the same machine
     (``load.stack_floor``): the part of the server's cost that is the server and framework,
-    and the part the design adds (database, broker, provider, bystander reads)."""
+    and the part the design adds behind them (its database, broker or provider calls)."""
 
     design: str
     #: what ran: server, processes (and threads), framework

@@ -1,5 +1,5 @@
 """The stack floors of one scenario run (``load.stack_floor: true``): before the designs run,
-each design's own server command with a bare app, at the scenario's signup rate.
+each design's own server command with a bare app, at the scenario's signup and bystander rates.
 
 Why in the bench and not only in ``offload probe stack``: a design's CPU per signup is an
 absolute figure that moves with the machine; the same figure for its server and framework
