@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,10 +152,10 @@ def database(tmp_path: Path) -> str:
             conn.execute(sa.update(table).values(created_at=100.0))
             conn.execute(sa.update(table).where(table.c.id == first).values(created_at=50.0))
     jobs = [job for _, job in created[1:]]
-    store.start_attempts([(job.id, 1) for job in jobs[:4]])
+    started = time.time()
     store.record_outcomes(
-        [AttemptOutcome(job.id, JobState.DELIVERED, 1) for job in jobs[:3]]
-        + [AttemptOutcome(jobs[3].id, JobState.DEAD_LETTERED, 1, "refused")]
+        [AttemptOutcome(job.id, JobState.DELIVERED, 1, started_at=started) for job in jobs[:3]]
+        + [AttemptOutcome(jobs[3].id, JobState.DEAD_LETTERED, 1, "refused", started)]
     )
     engine.dispose()
     return url
