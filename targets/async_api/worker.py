@@ -3,7 +3,7 @@
 Each worker process holds up to ``prefetch`` unacknowledged jobs and works on all of them at
 once (the provider call is the slow part and it is awaited, not blocked on). For every job:
 
-1. look the job up (a read): gone → the signup was undone, ack and skip;
+1. look the job up (``start_attempt``): gone → the signup was undone, ack and skip;
    already delivered or dead-lettered → a redelivered copy, ack and skip;
 2. call the provider with ``Idempotency-Key: <job_id>`` (the provider dedupes, so a copy
    redelivered after a crash is counted as a duplicate attempt, never as a second email);
@@ -14,12 +14,10 @@ once (the provider call is the slow part and it is awaited, not blocked on). For
    moves the message to the dead-letter queue.
 
 The state is recorded before the ack, so a crash between the two redelivers a job that the
-next attempt recognises as finished. An attempt is written once, when it ends: its outcome, and
-its ``sending`` event with the time it started (so while it runs the job still reads
-``queued`` or ``retrying``, and an attempt cut off by a crash leaves no event). The lookups
-and writes of jobs that reach a step together share one transaction, and their acks one frame
-when they can (``batching.py``): what a job costs in CPU then falls as the rate rises,
-instead of starving the API.
+next attempt recognises as finished. The database writes of jobs that reach a step together
+(an attempt starting, or ending) share one transaction, and their acks one frame when they can
+(``batching.py``): what a job costs in CPU then falls as the rate rises, instead of starving
+the API.
 
 SIGTERM stops consuming and lets the jobs in hand finish (bounded); a second SIGTERM stops at
 once, leaving unacknowledged jobs to the broker.
@@ -70,9 +68,8 @@ from targets.common.store import AttemptOutcome, Job, UserStore, make_engine
 
 log = logging.getLogger("offload.worker")
 
-#: what the worker asks of the database for a job: to look it up (its id) before an attempt,
-#: or to record how an attempt ended
-JobStep = str | AttemptOutcome
+#: what the worker writes for a job: an attempt that starts (job id, attempt) or one that ended
+JobStep = tuple[str, int] | AttemptOutcome
 
 
 class Worker:
@@ -83,8 +80,8 @@ class Worker:
         self.settings = settings
         self.topology = Topology(settings.queue_prefix, settings.retry_delays_s)
         self.store = UserStore(make_engine(settings.database_url, settings.db_schema))
-        # one batcher for both steps of a job: lookups before an attempt and attempts that
-        # ended share a transaction (profiled at 300 jobs/s with a batcher per step: beginning and
+        # one batcher for both steps of a job: attempts that start and attempts that ended
+        # share a transaction (profiled at 300 jobs/s with a batcher per step: beginning and
         # committing transactions and the hops to and from the writer thread were about a
         # fifth of a worker's samples; docs/performance.md)
         self.steps: WriteBatcher[JobStep, Job | None] = WriteBatcher(
@@ -207,7 +204,7 @@ class Worker:
         properties: Any,
         body: bytes,
     ) -> None:
-        row = await self.steps.submit(job.job_id)
+        row = await self.steps.submit((job.job_id, attempt))
         if row is None:
             self._settle(acker, tag, ack=True, outcome="skipped_undone")
             return
@@ -216,21 +213,16 @@ class Worker:
             return
         count(ATTEMPTS)
         sent = ["unknown"]
-        started_at = time.time()
         with timed(SEND_DURATION, sent):
             result = await self._send(job, attempt)
             sent[0] = result.outcome.value
         if result.outcome.accepted:
-            await self.steps.submit(
-                AttemptOutcome(job.job_id, JobState.DELIVERED, attempt, started_at=started_at)
-            )
+            await self.steps.submit(AttemptOutcome(job.job_id, JobState.DELIVERED, attempt))
             self._settle(acker, tag, ack=True, outcome=result.outcome.value)
         elif result.outcome is Outcome.TRANSIENT and attempt < self.settings.max_attempts:
             if await self._schedule_retry(job, attempt, result, properties, body):
                 await self.steps.submit(
-                    AttemptOutcome(
-                        job.job_id, JobState.RETRYING, attempt, result.detail, started_at
-                    )
+                    AttemptOutcome(job.job_id, JobState.RETRYING, attempt, result.detail)
                 )
                 count(RETRIES)
                 self._settle(acker, tag, ack=True, outcome="retried")
@@ -243,7 +235,7 @@ class Worker:
                 else f"gave up after {attempt} attempts: {result.detail}"
             )
             await self.steps.submit(
-                AttemptOutcome(job.job_id, JobState.DEAD_LETTERED, attempt, reason, started_at)
+                AttemptOutcome(job.job_id, JobState.DEAD_LETTERED, attempt, reason)
             )
             self._settle(acker, tag, ack=False, outcome="dead_lettered")
 
@@ -297,12 +289,12 @@ class Worker:
         return True
 
     def _write_steps(self, steps: list[JobStep]) -> list[Job | None]:
-        """A batch of both steps in one transaction: each lookup gets its job (None: gone),
-        each recorded outcome None."""
-        lookups = [step for step in steps if isinstance(step, str)]
+        """A batch of both steps in one transaction: each attempt that starts gets its job
+        (None: gone), each recorded outcome None."""
+        attempts = [step for step in steps if not isinstance(step, AttemptOutcome)]
         outcomes = [step for step in steps if isinstance(step, AttemptOutcome)]
-        found = iter(self.store.record_job_steps(lookups, outcomes))
-        return [next(found) if isinstance(step, str) else None for step in steps]
+        started = iter(self.store.record_job_steps(attempts, outcomes))
+        return [None if isinstance(step, AttemptOutcome) else next(started) for step in steps]
 
     def _settle(
         self, acker: Acker, tag: int, *, ack: bool, outcome: str, requeue: bool = False

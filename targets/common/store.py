@@ -252,37 +252,72 @@ class UserStore:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return _job(row) if row else None
 
-    def find_jobs(self, job_ids: Sequence[str]) -> list[Job | None]:
-        """The jobs about to be attempted, in order; ``None`` for one that no longer exists
-        (its signup was undone). A read: the attempt's start is recorded with its outcome."""
-        return self.record_job_steps(job_ids, [])
+    def start_attempt(self, job_id: str, attempt: int) -> Job | None:
+        """Mark the job as being sent; ``None`` when the job no longer exists (signup undone).
+
+        A job already finished is returned unchanged, so a redelivered copy can be acked
+        without sending the email again.
+        """
+        return self.start_attempts([(job_id, attempt)])[0]
+
+    def start_attempts(self, attempts: Sequence[tuple[str, int]]) -> list[Job | None]:
+        """:meth:`start_attempt` for several jobs in one transaction (a worker's batch)."""
+        return self.record_job_steps(attempts, [])
 
     def record_job_steps(
-        self, lookups: Sequence[str], outcomes: Sequence[AttemptOutcome]
+        self, attempts: Sequence[tuple[str, int]], outcomes: Sequence[AttemptOutcome]
     ) -> list[Job | None]:
-        """Jobs about to be attempted, read, and outcomes of attempts that ended, written, in
-        one transaction; returns the jobs of ``lookups`` in order.
+        """Attempts that start and outcomes of attempts that ended, in one transaction.
 
-        Why one: a busy worker has jobs at both steps at once, and a transaction and a thread
-        hop per batch instead of two halves what each job pays in fixed costs. Why the start
-        of an attempt is not a write of its own: its ``sending`` event and the job's attempt
-        count are written with the outcome (:class:`AttemptOutcome` carries when the attempt
-        started), so a job costs one write transaction, not two — on SQLite, where six
-        processes take turns at one write lock, the second write was a third of a worker's
-        database time (docs/performance.md). A job never has both steps in one batch.
+        Why one: a busy worker has jobs at both steps at once, and SQLite commits one writer
+        at a time; a transaction (and a thread hop) per batch instead of two halves what each
+        job pays in fixed costs. A job never has both steps in one batch (its outcome comes
+        after the provider call its start allowed). Returns the jobs of ``attempts``, in order.
         """
         with self.engine.begin() as conn:
-            found = (
-                {
-                    row["id"]: _job(row)
-                    for row in conn.execute(_READ_JOBS, {"b_ids": list(lookups)}).mappings()
-                }
-                if lookups
-                else {}
-            )
+            started = self._start_attempts(conn, attempts) if attempts else []
             if outcomes:
                 self._record_outcomes(conn, outcomes)
-        return [found.get(job_id) for job_id in lookups]
+        return started
+
+    @staticmethod
+    def _start_attempts(
+        conn: sa.Connection, attempts: Sequence[tuple[str, int]]
+    ) -> list[Job | None]:
+        """One UPDATE per attempt number in the batch (nearly always one) marks its unfinished
+        jobs as sending and returns them; one SELECT reads the others (finished, or gone); one
+        INSERT records the events. Every statement is built once, at import: building and
+        hashing a statement per call cost more CPU than SQLite's own work for a small batch."""
+        now = time.time()
+        attempt_of = dict(attempts)
+        ids_of: dict[int, list[str]] = {}
+        for job_id, attempt in attempt_of.items():
+            ids_of.setdefault(attempt, []).append(job_id)
+        started: dict[str, Job] = {}
+        for attempt, ids in ids_of.items():
+            rows = conn.execute(_START_ATTEMPT, {"b_ids": ids, "b_attempt": attempt, "b_now": now})
+            started.update((row["id"], _job(row)) for row in rows.mappings())
+        others = [job_id for job_id in attempt_of if job_id not in started]
+        found = (
+            {row["id"]: _job(row) for row in conn.execute(_READ_JOBS, {"b_ids": others}).mappings()}
+            if others
+            else {}
+        )
+        if started:
+            conn.execute(
+                _INSERT_EVENT,
+                [
+                    {
+                        "job_id": job_id,
+                        "state": JobState.SENDING.value,
+                        "attempt": attempt_of[job_id],
+                        "at": now,
+                        "detail": None,
+                    }
+                    for job_id in started
+                ],
+            )
+        return [started.get(job_id) or found.get(job_id) for job_id, _ in attempts]
 
     def record_outcome(
         self, job_id: str, state: JobState, attempt: int, detail: str | None = None
@@ -313,28 +348,19 @@ class UserStore:
             conn.execute(_RECORD_DELIVERED, [{**row, "b_now": now} for row in delivered])
         if failed:
             conn.execute(_RECORD_FAILED, [{**row, "b_now": now} for row in failed])
-        started = [
-            {
-                "job_id": o.job_id,
-                "state": JobState.SENDING.value,
-                "attempt": o.attempt,
-                "at": o.started_at,
-                "detail": None,
-            }
-            for o in outcomes
-            if o.started_at is not None
-        ]
-        ended = [
-            {
-                "job_id": row["b_id"],
-                "state": row["b_state"],
-                "attempt": row["b_attempts"],
-                "at": now,
-                "detail": row["b_error"],
-            }
-            for row in rows
-        ]
-        conn.execute(_INSERT_EVENT, started + ended)
+        conn.execute(
+            _INSERT_EVENT,
+            [
+                {
+                    "job_id": row["b_id"],
+                    "state": row["b_state"],
+                    "attempt": row["b_attempts"],
+                    "at": now,
+                    "detail": row["b_error"],
+                }
+                for row in rows
+            ],
+        )
 
     def unfinished_jobs(self) -> int:
         """Jobs not yet delivered or dead-lettered: zero means the async design has drained."""
@@ -363,8 +389,6 @@ class AttemptOutcome:
     state: JobState
     attempt: int
     detail: str | None = None
-    #: when the attempt started (the provider call), recorded as its ``sending`` event
-    started_at: float | None = None
 
 
 # Statements of the hot paths, built once: SQLAlchemy caches a statement's compiled form, but
@@ -374,6 +398,19 @@ _INSERT_JOB = jobs.insert()
 # (each caller of _INSERT_EVENT names every column, `detail` too: one compiled form for all)
 _INSERT_EVENT = job_events.insert()
 _READ_JOBS = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+# an attempt starts only for a job not yet finished; the job comes back (RETURNING) for the
+# worker to act on. The finished states are spelled out (not NOT IN), so only the ids expand.
+_START_ATTEMPT = (
+    jobs.update()
+    .where(jobs.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .where(sa.and_(*(jobs.c.state != state.value for state in JobState if state.finished)))
+    .values(
+        state=JobState.SENDING.value,
+        attempts=sa.bindparam("b_attempt"),
+        updated_at=sa.bindparam("b_now"),
+    )
+    .returning(*jobs.c)
+)
 # executemany statements for record_outcomes: a delivered job keeps its last error
 _RECORD_DELIVERED = (
     jobs.update()

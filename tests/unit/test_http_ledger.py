@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -152,10 +151,10 @@ def database(tmp_path: Path) -> str:
             conn.execute(sa.update(table).values(created_at=100.0))
             conn.execute(sa.update(table).where(table.c.id == first).values(created_at=50.0))
     jobs = [job for _, job in created[1:]]
-    started = time.time()
+    store.start_attempts([(job.id, 1) for job in jobs[:4]])
     store.record_outcomes(
-        [AttemptOutcome(job.id, JobState.DELIVERED, 1, started_at=started) for job in jobs[:3]]
-        + [AttemptOutcome(jobs[3].id, JobState.DEAD_LETTERED, 1, "refused", started)]
+        [AttemptOutcome(job.id, JobState.DELIVERED, 1) for job in jobs[:3]]
+        + [AttemptOutcome(jobs[3].id, JobState.DEAD_LETTERED, 1, "refused")]
     )
     engine.dispose()
     return url

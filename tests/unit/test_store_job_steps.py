@@ -57,83 +57,46 @@ def _jobs(store: UserStore, count: int) -> list[Job]:
     return [pair[1] for pair in created if pair is not None]
 
 
-def _events(store: UserStore) -> list[tuple[str, str, int, float]]:
+def _sending_events(store: UserStore) -> dict[str, int]:
     with store.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(
-                job_events.c.job_id, job_events.c.state, job_events.c.attempt, job_events.c.at
-            ).where(job_events.c.state != JobState.QUEUED.value)
+            sa.select(job_events.c.job_id, job_events.c.attempt).where(
+                job_events.c.state == JobState.SENDING.value
+            )
         )
-        return sorted((row.job_id, row.state, row.attempt, row.at) for row in rows)
+        return {row.job_id: row.attempt for row in rows}
 
 
-def test_looking_jobs_up_before_their_attempts_returns_them_in_order_and_writes_nothing(
+def test_each_job_of_a_batch_starts_with_its_own_attempt_number_in_order(
     store: UserStore,
 ) -> None:
     first, second, third = _jobs(store, 3)
 
-    found = store.find_jobs([second.id, uuid.uuid4().hex, first.id, third.id])
+    started = store.start_attempts([(second.id, 3), (first.id, 1), (third.id, 1)])
 
-    assert [job.id if job else None for job in found] == [second.id, None, first.id, third.id]
-    assert all(job.state is JobState.QUEUED for job in found if job)
-    assert _events(store) == []  # the attempt's start is written with its outcome
-    assert store.get_job(second.id) == found[0]
-
-
-def test_an_outcome_records_the_attempt_it_ends_and_when_that_attempt_started(
-    store: UserStore,
-) -> None:
-    delivered, retrying = _jobs(store, 2)
-
-    store.record_outcomes(
-        [
-            AttemptOutcome(delivered.id, JobState.DELIVERED, 2, started_at=1000.0),
-            AttemptOutcome(retrying.id, JobState.RETRYING, 1, "HTTP 503", started_at=1001.5),
-        ]
-    )
-
-    events = _events(store)
-    assert [(job_id, state, attempt) for job_id, state, attempt, _ in events] == sorted(
-        [
-            (delivered.id, "sending", 2),
-            (delivered.id, "delivered", 2),
-            (retrying.id, "sending", 1),
-            (retrying.id, "retrying", 1),
-        ]
-    )
-    started = {(job_id, state): at for job_id, state, _, at in events}
-    assert started[(delivered.id, "sending")] == 1000.0
-    assert started[(retrying.id, "sending")] == 1001.5
-    assert started[(delivered.id, "delivered")] > 1001.5  # the outcome: when it was written
-    job = store.get_job(retrying.id)
-    assert job is not None and (job.state, job.attempts, job.last_error) == (
-        JobState.RETRYING,
-        1,
-        "HTTP 503",
-    )
+    assert [job.id if job else None for job in started] == [second.id, first.id, third.id]
+    assert [(job.state, job.attempts) for job in started if job] == [
+        (JobState.SENDING, 3),
+        (JobState.SENDING, 1),
+        (JobState.SENDING, 1),
+    ]
+    assert _sending_events(store) == {second.id: 3, first.id: 1, third.id: 1}
+    assert store.get_job(second.id) == started[0]
 
 
-def test_a_finished_job_comes_back_finished_so_a_redelivered_copy_is_not_sent_again(
+def test_a_finished_job_in_a_batch_comes_back_unchanged_and_a_gone_one_as_none(
     store: UserStore,
 ) -> None:
     delivered, fresh = _jobs(store, 2)
-    store.record_outcomes([AttemptOutcome(delivered.id, JobState.DELIVERED, 1, started_at=5.0)])
+    store.start_attempt(delivered.id, 1)
+    store.record_outcomes([AttemptOutcome(delivered.id, JobState.DELIVERED, 1)])
 
-    again, waiting = store.find_jobs([delivered.id, fresh.id])
-
-    assert again is not None and (again.state, again.attempts) == (JobState.DELIVERED, 1)
-    assert again.state.finished
-    assert waiting is not None and not waiting.state.finished
-
-
-def test_lookups_and_outcomes_share_one_batch(store: UserStore) -> None:
-    ended, next_up = _jobs(store, 2)
-
-    found = store.record_job_steps(
-        [next_up.id], [AttemptOutcome(ended.id, JobState.DEAD_LETTERED, 3, "refused", 7.0)]
+    again, started, gone = store.start_attempts(
+        [(delivered.id, 2), (fresh.id, 1), (uuid.uuid4().hex, 1)]
     )
 
-    assert [job.id for job in found if job] == [next_up.id]
-    assert found[0] is not None and found[0].state is JobState.QUEUED
-    ended_job = store.get_job(ended.id)
-    assert ended_job is not None and ended_job.state is JobState.DEAD_LETTERED
+    assert again is not None and (again.state, again.attempts) == (JobState.DELIVERED, 1)
+    assert started is not None and started.state is JobState.SENDING
+    assert gone is None
+    # the redelivered copy of the finished job records no second attempt
+    assert _sending_events(store) == {delivered.id: 1, fresh.id: 1}
