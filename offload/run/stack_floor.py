@@ -26,6 +26,7 @@ from offload.analysis.records import requests
 from offload.errors import OffloadError
 from offload.ports import LOOPBACK, free_port
 from offload.run.floor import send_signups
+from offload.run.process_cpu import tree_cpu_s
 from offload.run.stack import server_timeout_s, wait_for_health
 from offload.run.supervisor import ProcessSpec, Supervisor
 from offload.rundir.stack_floor import App, StackFloor
@@ -145,7 +146,7 @@ def measure_stack_floor(
         # healthy means one worker answers; the others may still be importing the app, and
         # their start-up is no request's cost (seen: 1.5-2x the per-signup figure at 20/s)
         wait_until_settled(tree, SETTLE_TIMEOUT_S, what=what)
-        before = _tree_cpu_s(tree)
+        before = tree_cpu_s(tree)
         send_signups(
             url,
             rate,
@@ -154,7 +155,7 @@ def measure_stack_floor(
             work_dir=generator_dir,
             bystander_rate=bystander_rate,
         )
-        after = _tree_cpu_s(tree)
+        after = tree_cpu_s(tree)
         if not process.alive:
             raise OffloadError(
                 f"{what} exited with code {process.returncode} during the measurement:\n"
@@ -195,11 +196,11 @@ def wait_until_settled(root: psutil.Process, timeout: float, *, what: str) -> No
     """Return once ``root``'s tree has been quiet for :data:`SETTLE_WINDOW_S` (its workers done
     starting); refuse to measure a server that never goes quiet within ``timeout``."""
     deadline = time.monotonic() + timeout
-    last = _tree_cpu_s(root)
+    last = tree_cpu_s(root)
     busy = 1.0
     while time.monotonic() < deadline:
         time.sleep(SETTLE_WINDOW_S)
-        now = _tree_cpu_s(root)
+        now = tree_cpu_s(root)
         busy = (now - last) / SETTLE_WINDOW_S
         if busy <= SETTLED_CORE_SHARE:
             return
@@ -209,15 +210,3 @@ def wait_until_settled(root: psutil.Process, timeout: float, *, what: str) -> No
         f"processes used {busy:.0%} of a core in the last {SETTLE_WINDOW_S:g} s): its CPU per "
         "signup would include its own start-up"
     )
-
-
-def _tree_cpu_s(root: psutil.Process) -> float:
-    """User + system CPU seconds of ``root`` and its live descendants (the server's workers)."""
-    total = 0.0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total

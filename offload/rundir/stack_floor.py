@@ -50,7 +50,8 @@ class StackFloor(Record):
     failed: int = Field(description="requests of either kind without a 2xx, warm-up included")
     server_cpu_s: float = Field(
         description="CPU seconds (user + system) of the server's process tree, from just "
-        "before the generator started to its end"
+        "before the generator started to its end; read from each process's CPU clock (to the "
+        "nanosecond) where the kernel offers one, else in clock ticks"
     )
     cpu_ms_per_signup: Figure = Field(
         description="server CPU (for signups and bystander reads alike) per signup answered "
