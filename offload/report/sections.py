@@ -695,7 +695,9 @@ STACK_FLOOR_NOTE = (
     "them without a lookup), so that both figures are the server's CPU for signups and reads "
     "alike per 2xx signup. It is what every design on that stack pays whatever its "
     "architecture; what the design adds is its own work: the database, the broker or the "
-    "provider. See docs/measurement.md."
+    "provider. It is one short measurement per run (its length is in summary.json, "
+    "`stack_floors`), so it moves from run to run as any single run's figure does; "
+    "`offload probe stack --repeat N` measures how far. See docs/measurement.md."
 )
 
 
